@@ -1,0 +1,116 @@
+# vmess-libev: one build for the core, the plugins and the tests.
+#   make            build/evproxy and build/plugins/*.so
+#   make check      unit suites + end-to-end tests, then the same under ASan+UBSan
+#   make run        build, then run the embedded default config on loopback
+#   make SANITIZE=1 build into build-san/ with ASan+UBSan
+SHELL := /bin/bash
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SAN :=
+endif
+
+PKGS := libsodium nettle jansson libcares
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SAN) -fvisibility=hidden \
+    -Icore/include -Icore $(PKG_CFLAGS) -DEVP_VERSION='"$(VERSION)"' \
+    -DEVP_PREFIX='"$(PREFIX)"'
+override LDFLAGS += $(SAN)
+
+CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c core/builtin/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(BUILD)/obj/core/main.o
+PLUGINS := $(notdir $(wildcard plugin/*))
+PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
+VMESS_SRC := $(wildcard plugin/vmess/*.c)
+VMESS_OBJ := $(VMESS_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/check_*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+TESTPLUG_SRC := $(wildcard tests/plugins/*.c)
+TESTPLUG_SO := $(TESTPLUG_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
+
+.PHONY: all deps check check-once unit e2e run bench fuzz install clean
+all: deps-check $(BUILD)/evproxy $(PLUGIN_SO)
+
+# Says which packages are missing and how to get them (make deps installs them).
+.PHONY: deps-check
+deps-check:
+	@contrib/install-deps.sh --check build
+
+deps:
+	contrib/install-deps.sh build test
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(BUILD)/evproxy: $(MAIN_OBJ) $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) -lev -ldl -lm
+
+
+.SECONDEXPANSION:
+# One .so per plugin/NAME/ folder; each links only its own libraries.
+$(BUILD)/plugins/%.so: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard plugin/%/*.c))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared $^ -o $@ $(PKG_LIBS)
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/evproxy/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared $< -o $@ $(LDFLAGS)
+
+# The suite list is generated from the tests/check_*.c files so adding a file is enough.
+$(BUILD)/tests/suites.h: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	@grep -ho '^Suite \*[a-z0-9_]*_suite(void)' $(TEST_SRC) | sed 's/ *(void)//; s/^Suite \*//' \
+	    | sort | awk '{print "SUITE(" $$1 ")"}' > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD)/tests -c $< -o $@
+
+$(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(VMESS_OBJ)
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(CHECK_LIBS) -lev -ldl -lm
+
+unit: all $(BUILD)/tests/check_all $(TESTPLUG_SO)
+	cd $(CURDIR) && EVP_BUILD=$(BUILD) $(BUILD)/tests/check_all
+
+e2e: all
+	EVP_BUILD=$(BUILD) tests/run-e2e.sh
+
+check-once: unit e2e
+
+check:
+	contrib/install-deps.sh build test
+	$(MAKE) check-once
+	$(MAKE) check-once SANITIZE=1
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/evproxy --default-config
+
+bench: all
+	contrib/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/evproxy/plugins \
+	    $(DESTDIR)$(PREFIX)/share/evproxy/schema
+	install -m 755 $(BUILD)/evproxy $(DESTDIR)$(PREFIX)/bin/evproxy
+	ln -sf evproxy $(DESTDIR)$(PREFIX)/bin/vmess-plugin
+	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/evproxy/plugins/
+	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/evproxy/schema/
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,193 @@
+/* evproxy plugin ABI: the only header a plugin includes.
+ *
+ * A plugin is a shared object exporting ONE symbol, evp_plugin_entry(), which returns a
+ * const descriptor. Plugins are sans-I/O codecs: they never touch sockets or the event
+ * loop. The host feeds them bytes (borrowed) and they append bytes to host-owned buffers
+ * and return an event code.
+ *
+ * Versioning (Varnish's rule): EVP_ABI_MAJOR changes on any break, and the host refuses a
+ * plugin whose major differs. EVP_ABI_MINOR grows on additions at the END of structs; the
+ * host refuses a plugin whose minor is higher than its own. Every struct starts with
+ * fixed-width version/size fields and only grows at the end.
+ *
+ * Changelog:
+ *   1.0  first version: inbound/outbound codecs, host services, UDP record framing.
+ */
+#ifndef EVPROXY_PLUGIN_H
+#define EVPROXY_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EVP_ABI_MAJOR 1
+#define EVP_ABI_MINOR 0
+
+#if defined(__GNUC__)
+#define EVP_EXPORT __attribute__((visibility("default")))
+#define EVP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define EVP_EXPORT
+#define EVP_PRINTF(f, a)
+#endif
+
+/* Log levels, as V2Ray's log.loglevel names them. */
+enum evp_log_level {
+    EVP_LOG_NONE = 0,
+    EVP_LOG_ERROR = 1,
+    EVP_LOG_WARNING = 2,
+    EVP_LOG_INFO = 3,
+    EVP_LOG_DEBUG = 4,
+};
+
+/* A growable byte buffer owned by the host. A plugin appends with host->buf_reserve()
+ * then advances len; it never frees or replaces data. */
+typedef struct evp_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} evp_buf;
+
+/* Address types use VMess's numbering so that codecs can copy them. */
+enum evp_addr_type {
+    EVP_ADDR_NONE = 0, /* nothing (an outbound with nowhere to dial: blackhole) */
+    EVP_ADDR_IPV4 = 1, /* bytes[0..3], network order */
+    EVP_ADDR_DOMAIN = 2, /* bytes[0..len-1] plus a NUL, len 1..255 */
+    EVP_ADDR_IPV6 = 3, /* bytes[0..15], network order */
+};
+
+enum evp_network {
+    EVP_NET_TCP = 1,
+    EVP_NET_UDP = 2,
+};
+
+typedef struct evp_addr {
+    uint8_t type; /* enum evp_addr_type */
+    uint8_t len; /* domain length (4 or 16 for IPs) */
+    uint16_t port; /* host byte order */
+    uint8_t bytes[256];
+} evp_addr;
+
+/* Return codes of decode/encode hooks. */
+enum evp_status {
+    EVP_ERR = -1, /* fatal: io->reason says why; io->drain bytes to swallow before close */
+    EVP_OK = 0, /* progress made; io->consumed of io->in used; call again with more input */
+    EVP_TARGET = 1, /* inbound decode only: io->target/io->network are known; io->consumed
+                       bytes used; the host opens the outbound then calls decode again */
+    EVP_EOF = 2, /* the stream's own end-of-stream marker was read: half-close onward */
+};
+
+/* One call's input and outputs. The host fills in/in_len/in_eof/out/back and zeroes the
+ * rest; the plugin sets consumed and appends to out (onward) and back (toward the peer
+ * the input came from). Unconsumed input is presented again, followed by new bytes.
+ *
+ * UDP framing: when a session's network is EVP_NET_UDP, the plaintext side (inbound
+ * decode output, outbound encode input, outbound decode output, inbound encode input) is
+ * a sequence of records: BE16 length, then that many bytes of one datagram. */
+typedef struct evp_io {
+    const uint8_t *in;
+    size_t in_len;
+    size_t consumed;
+    int in_eof; /* the input's source has ended: flush and write your end-of-stream */
+    evp_buf *out;
+    evp_buf *back;
+    evp_addr target; /* EVP_TARGET */
+    uint8_t network; /* EVP_TARGET: enum evp_network */
+    uint32_t drain; /* EVP_ERR: read and discard this many more bytes, then close */
+    char reason[128]; /* EVP_ERR */
+} evp_io;
+
+/* Services the host hands to a plugin; a plugin never calls host symbols directly. */
+typedef struct evp_host {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint32_t size;
+    /* Logs one line (no trailing newline needed) if level is enabled. */
+    void (*log)(int level, const char *fmt, ...) EVP_PRINTF(2, 3);
+    /* True when a message at level would be printed: test before costly formatting. */
+    int (*log_enabled)(int level);
+    /* Fills buf with len cryptographically random bytes. */
+    void (*random_bytes)(void *buf, size_t len);
+    /* Wall-clock Unix time in seconds. */
+    int64_t (*unix_time)(void);
+    /* Monotonic seconds, for timers and expiry. */
+    double (*monotonic)(void);
+    void *(*alloc)(size_t size);
+    void *(*calloc)(size_t n, size_t size);
+    void *(*realloc)(void *p, size_t size);
+    void (*free)(void *p);
+    /* Makes room for n more bytes; returns b->data + b->len, or NULL when out of memory. */
+    uint8_t *(*buf_reserve)(evp_buf *b, size_t n);
+} evp_host;
+
+/* What the host tells an instance when it is created. */
+typedef struct evp_instance_args {
+    uint32_t size;
+    const char *tag; /* the inbound/outbound's tag, or "" */
+    const char *settings_json; /* its "settings" object as JSON text, already schema-checked */
+} evp_instance_args;
+
+/* Server side: parse/authenticate the client, name the target, then relay. */
+typedef struct evp_inbound_ops {
+    uint32_t size;
+    /* Builds an instance from its settings; NULL and a one-line err on failure. */
+    void *(*instance_new)(const evp_host *host, const evp_instance_args *args, char *err,
+                          size_t errlen);
+    void (*instance_free)(void *inst);
+    /* A new accepted connection. NULL when out of memory. */
+    void *(*session_new)(void *inst);
+    void (*session_free)(void *sess);
+    /* Client bytes -> target plaintext. Called once at accept with in_len == 0, so a
+     * protocol whose target is fixed can return EVP_TARGET at once. */
+    int (*decode)(void *sess, evp_io *io);
+    /* Target plaintext -> client bytes. in_eof: the target ended; write end-of-stream. */
+    int (*encode)(void *sess, evp_io *io);
+    /* Optional: the outbound connected (ok != 0) or failed; reply bytes go to io->back. */
+    int (*connected)(void *sess, int ok, evp_io *io);
+    /* Optional: the authenticated user's label (email), or NULL. */
+    const char *(*session_user)(void *sess);
+    /* Optional: replace the user list from new settings in place; running sessions keep
+     * theirs. 0 on success, -1 and err otherwise (the old list stays). */
+    int (*instance_update)(void *inst, const evp_instance_args *args, char *err,
+                           size_t errlen);
+} evp_inbound_ops;
+
+/* Client side: given a target, say where to dial, then encode/decode the stream. */
+typedef struct evp_outbound_ops {
+    uint32_t size;
+    void *(*instance_new)(const evp_host *host, const evp_instance_args *args, char *err,
+                          size_t errlen);
+    void (*instance_free)(void *inst);
+    /* A new session toward target; sets *dial (EVP_ADDR_NONE: dial nothing). */
+    void *(*session_new)(void *inst, const evp_addr *target, uint8_t network, evp_addr *dial,
+                         char *err, size_t errlen);
+    void (*session_free)(void *sess);
+    /* Client plaintext -> server bytes. Called once with in_len == 0 right after the
+     * dial succeeds (a header may be written then). in_eof: write end-of-stream. */
+    int (*encode)(void *sess, evp_io *io);
+    /* Server bytes -> client plaintext; EVP_EOF at the stream's own end marker. */
+    int (*decode)(void *sess, evp_io *io);
+} evp_outbound_ops;
+
+typedef struct evp_plugin {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint32_t size; /* sizeof(evp_plugin) as the plugin was built */
+    const char *name; /* protocol name in configs, e.g. "vmess" */
+    const char *version;
+    const char *inbound_schema; /* schema file stem, e.g. "vmess-inbound", or NULL */
+    const char *outbound_schema;
+    /* Optional: called once after load with the host services; 0 ok, -1 refuse. */
+    int (*init)(const evp_host *host);
+    /* Optional: called once before unload. */
+    void (*fini)(void);
+    const evp_inbound_ops *inbound; /* NULL if none */
+    const evp_outbound_ops *outbound; /* NULL if none */
+} evp_plugin;
+
+#define EVP_ENTRY_SYMBOL "evp_plugin_entry"
+typedef const evp_plugin *(*evp_plugin_entry_fn)(void);
+
+/* The one symbol each plugin .so exports. */
+EVP_EXPORT const evp_plugin *evp_plugin_entry(void);
+
+#endif
