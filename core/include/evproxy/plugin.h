@@ -166,7 +166,13 @@ typedef struct evp_outbound_ops {
     int (*encode)(void *sess, evp_io *io);
     /* Server bytes -> client plaintext; EVP_EOF at the stream's own end marker. */
     int (*decode)(void *sess, evp_io *io);
+    /* EVP_OUT_DATAGRAM: for UDP sessions the host dials a UDP socket and sends each record
+     * as one datagram (freedom). Without it the host dials TCP and the plugin carries the
+     * records inside its stream (vmess). */
+    uint32_t flags;
 } evp_outbound_ops;
+
+#define EVP_OUT_DATAGRAM 1u
 
 typedef struct evp_plugin {
     uint32_t abi_major;

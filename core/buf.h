@@ -1,0 +1,18 @@
+/* Growable byte buffers (the ABI's evp_buf) with make-room-then-commit appends. */
+#ifndef EVP_BUF_H
+#define EVP_BUF_H
+
+#include "evproxy/plugin.h"
+
+/* Makes room for n more bytes; returns b->data + b->len, or NULL when out of memory. */
+uint8_t *evp_buf_reserve(evp_buf *b, size_t n);
+/* Appends n bytes; 0 or -1 when out of memory. */
+int evp_buf_append(evp_buf *b, const void *p, size_t n);
+/* Drops the first n bytes. */
+void evp_buf_consume(evp_buf *b, size_t n);
+/* Frees the storage and leaves b empty. */
+void evp_buf_free(evp_buf *b);
+/* Frees the storage when the buffer is empty, so an idle session holds no data buffer. */
+void evp_buf_trim(evp_buf *b);
+
+#endif

@@ -1,0 +1,293 @@
+/* Config loading: jansson parse, schema validation, then the checks schemas cannot say. */
+#include "config.h"
+
+#include "errlist.h"
+#include "jsonschema.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SCHEMA_ERRORS 20
+
+/* Validates instance against schema_dir/NAME.schema.json, adding errors under prefix. */
+static void validate(const char *schema_dir, const char *name, json_t *instance,
+                     const char *prefix, evp_errlist *errs)
+{
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/%s.schema.json", schema_dir, name);
+    evp_schema *s = evp_schema_load(path, err, sizeof err);
+    if (s == NULL) {
+        evp_errlist_add(errs, "%s: cannot load schema: %s", prefix[0] ? prefix : "(root)", err);
+        return;
+    }
+    char *lines = NULL;
+    int n = evp_schema_validate(s, instance, prefix, MAX_SCHEMA_ERRORS, &lines);
+    if (n > 0)
+        evp_errlist_add_lines(errs, lines, n);
+    free(lines);
+    evp_schema_free(s);
+}
+
+static const char *str_or(json_t *obj, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : dflt;
+}
+
+/* V2Ray accepts a port as a number or a numeric string. 0 when invalid. */
+static uint16_t parse_port(json_t *v)
+{
+    long p = -1;
+    if (json_is_integer(v)) {
+        p = (long)json_integer_value(v);
+    } else if (json_is_string(v)) {
+        char *end;
+        const char *s = json_string_value(v);
+        p = strtol(s, &end, 10);
+        if (end == s || *end != '\0')
+            p = -1;
+    }
+    return p >= 1 && p <= 65535 ? (uint16_t)p : 0;
+}
+
+/* Reads a clients file: a JSON array of clients or an object holding "clients". */
+static json_t *load_clients_file(const char *file, const char *where, evp_errlist *errs)
+{
+    json_error_t je;
+    json_t *doc = json_load_file(file, 0, &je);
+    if (doc == NULL) {
+        evp_errlist_add(errs, "%s: %s:%d:%d: %s", where, file, je.line, je.column, je.text);
+        return NULL;
+    }
+    json_t *clients = json_is_array(doc) ? doc : json_object_get(doc, "clients");
+    if (!json_is_array(clients)) {
+        evp_errlist_add(errs, "%s: %s: expected an array of clients or {\"clients\": [...]}",
+                        where, file);
+        json_decref(doc);
+        return NULL;
+    }
+    json_incref(clients);
+    json_decref(doc);
+    return clients;
+}
+
+static void network_flags(json_t *settings, const char *protocol, int *tcp, int *udp)
+{
+    const char *net = str_or(settings, "network", NULL);
+    *tcp = net == NULL || strstr(net, "tcp") != NULL;
+    *udp = net != NULL && strstr(net, "udp") != NULL;
+    if (strcmp(protocol, "socks") == 0 && json_is_true(json_object_get(settings, "udp")))
+        *udp = 1;
+}
+
+/* settings object of a bound, made {} when absent so that protocols see an object. */
+static json_t *settings_of(json_t *bound)
+{
+    json_t *s = json_object_get(bound, "settings");
+    if (s == NULL || json_is_null(s)) {
+        s = json_object();
+        json_object_set_new(bound, "settings", s);
+    }
+    return s;
+}
+
+static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema_dir,
+                         evp_registry *reg, evp_errlist *errs)
+{
+    evp_inbound_conf *ic = &c->inbounds[i];
+    char where[64], err[512];
+    ic->tag = str_or(in, "tag", "");
+    ic->listen = str_or(in, "listen", "0.0.0.0");
+    ic->protocol = str_or(in, "protocol", "");
+    ic->port = parse_port(json_object_get(in, "port"));
+    ic->clients_file = str_or(in, "clientsFile", NULL);
+    if (ic->port == 0) {
+        snprintf(where, sizeof where, "inbounds[%zu].port", i);
+        evp_errlist_add(errs, "%s: must be a port number 1..65535 (ranges are not supported)",
+                        where);
+    }
+    json_t *settings = settings_of(in);
+    if (ic->clients_file) {
+        snprintf(where, sizeof where, "inbounds[%zu].clientsFile", i);
+        json_t *clients = load_clients_file(ic->clients_file, where, errs);
+        if (clients)
+            json_object_set_new(settings, "clients", clients);
+    }
+    snprintf(where, sizeof where, "inbounds[%zu].protocol", i);
+    ic->mod = evp_registry_get(reg, ic->protocol, err, sizeof err);
+    if (ic->mod == NULL) {
+        evp_errlist_add(errs, "%s: %s", where, err);
+        return;
+    }
+    if (ic->mod->desc->inbound == NULL) {
+        evp_errlist_add(errs, "%s: \"%s\" has no inbound", where, ic->protocol);
+        return;
+    }
+    network_flags(settings, ic->protocol, &ic->want_tcp, &ic->want_udp);
+    snprintf(where, sizeof where, "inbounds[%zu].settings", i);
+    if (ic->mod->desc->inbound_schema)
+        validate(schema_dir, ic->mod->desc->inbound_schema, settings, where, errs);
+    ic->settings_json = json_dumps(settings, JSON_COMPACT);
+}
+
+static void load_outbound(evp_config *c, size_t i, json_t *out, const char *schema_dir,
+                          evp_registry *reg, evp_errlist *errs)
+{
+    evp_outbound_conf *oc = &c->outbounds[i];
+    char where[64], err[512];
+    oc->tag = str_or(out, "tag", "");
+    oc->protocol = str_or(out, "protocol", "");
+    json_t *settings = settings_of(out);
+    snprintf(where, sizeof where, "outbounds[%zu].protocol", i);
+    oc->mod = evp_registry_get(reg, oc->protocol, err, sizeof err);
+    if (oc->mod == NULL) {
+        evp_errlist_add(errs, "%s: %s", where, err);
+        return;
+    }
+    if (oc->mod->desc->outbound == NULL) {
+        evp_errlist_add(errs, "%s: \"%s\" has no outbound", where, oc->protocol);
+        return;
+    }
+    snprintf(where, sizeof where, "outbounds[%zu].settings", i);
+    if (oc->mod->desc->outbound_schema)
+        validate(schema_dir, oc->mod->desc->outbound_schema, settings, where, errs);
+    oc->settings_json = json_dumps(settings, JSON_COMPACT);
+}
+
+static int find_outbound(const evp_config *c, const char *tag)
+{
+    for (size_t i = 0; i < c->n_outbounds; i++)
+        if (strcmp(c->outbounds[i].tag, tag) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* routing.rules: inboundTag -> outboundTag; the first outbound is the default. */
+static void load_routing(evp_config *c, evp_errlist *errs)
+{
+    json_t *rules = json_object_get(json_object_get(c->root, "routing"), "rules");
+    size_t r;
+    json_t *rule;
+    json_array_foreach(rules, r, rule) {
+        const char *to = str_or(rule, "outboundTag", NULL);
+        json_t *tags = json_object_get(rule, "inboundTag");
+        if (to == NULL || !json_is_array(tags)) {
+            evp_warn("routing.rules[%zu]: only inboundTag -> outboundTag rules are supported; "
+                     "rule ignored", r);
+            continue;
+        }
+        int o = find_outbound(c, to);
+        if (o < 0) {
+            evp_errlist_add(errs, "routing.rules[%zu].outboundTag: no outbound tagged \"%s\"", r,
+                            to);
+            continue;
+        }
+        const char *known[] = {"type", "inboundTag", "outboundTag"};
+        const char *key;
+        json_t *v;
+        json_object_foreach(rule, key, v) {
+            int ok = 0;
+            for (size_t k = 0; k < 3; k++)
+                ok |= strcmp(key, known[k]) == 0;
+            if (!ok)
+                evp_warn("routing.rules[%zu].%s: not supported; matching on inboundTag only", r,
+                         key);
+        }
+        size_t t;
+        json_t *tag;
+        json_array_foreach(tags, t, tag) {
+            for (size_t i = 0; i < c->n_inbounds; i++) {
+                evp_inbound_conf *ic = &c->inbounds[i];
+                /* The first matching rule wins, as in V2Ray. */
+                if (ic->outbound < 0 && json_is_string(tag) &&
+                    strcmp(ic->tag, json_string_value(tag)) == 0)
+                    ic->outbound = o;
+            }
+        }
+    }
+    for (size_t i = 0; i < c->n_inbounds; i++)
+        if (c->inbounds[i].outbound < 0)
+            c->inbounds[i].outbound = 0;
+}
+
+evp_config *evp_config_load(const char *path, const char *text, const char *schema_dir,
+                            evp_registry *reg, char **errors)
+{
+    evp_errlist errs = {0};
+    json_error_t je;
+    evp_config *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->root = path ? json_load_file(path, JSON_REJECT_DUPLICATES, &je)
+                   : json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (c->root == NULL) {
+        evp_errlist_add(&errs, "%s:%d:%d: %s", path ? path : "(embedded)", je.line, je.column,
+                        je.text);
+        goto fail;
+    }
+    if (path && (c->path = strdup(path)) == NULL)
+        goto fail;
+    validate(schema_dir, "config", c->root, "", &errs);
+    if (errs.count)
+        goto fail;
+
+    c->loglevel = evp_log_parse_level(
+        str_or(json_object_get(c->root, "log"), "loglevel", "warning"));
+    json_t *w = json_object_get(c->root, "workers");
+    c->workers = json_is_integer(w) ? (int)json_integer_value(w) : 1;
+    c->control_path = str_or(json_object_get(c->root, "control"), "path", NULL);
+
+    json_t *ins = json_object_get(c->root, "inbounds");
+    json_t *outs = json_object_get(c->root, "outbounds");
+    c->n_inbounds = json_array_size(ins);
+    c->n_outbounds = json_array_size(outs);
+    if (c->n_inbounds == 0)
+        evp_errlist_add(&errs, "inbounds: at least one inbound is needed");
+    if (c->n_outbounds == 0)
+        evp_errlist_add(&errs, "outbounds: at least one outbound is needed");
+    if (errs.count)
+        goto fail;
+    c->inbounds = calloc(c->n_inbounds, sizeof *c->inbounds);
+    c->outbounds = calloc(c->n_outbounds, sizeof *c->outbounds);
+    if (c->inbounds == NULL || c->outbounds == NULL)
+        goto fail;
+    for (size_t i = 0; i < c->n_inbounds; i++) {
+        c->inbounds[i].outbound = -1;
+        load_inbound(c, i, json_array_get(ins, i), schema_dir, reg, &errs);
+    }
+    for (size_t i = 0; i < c->n_outbounds; i++)
+        load_outbound(c, i, json_array_get(outs, i), schema_dir, reg, &errs);
+    if (errs.count)
+        goto fail;
+    load_routing(c, &errs);
+    if (errs.count)
+        goto fail;
+    return c;
+fail:
+    if (errs.count == 0)
+        evp_errlist_add(&errs, "%s: out of memory", path ? path : "(embedded)");
+    *errors = evp_errlist_take(&errs);
+    evp_config_free(c);
+    return NULL;
+}
+
+void evp_config_free(evp_config *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; c->inbounds && i < c->n_inbounds; i++) {
+        free(c->inbounds[i].settings_json);
+        evp_module_unref(c->inbounds[i].mod);
+    }
+    for (size_t i = 0; c->outbounds && i < c->n_outbounds; i++) {
+        free(c->outbounds[i].settings_json);
+        evp_module_unref(c->outbounds[i].mod);
+    }
+    free(c->inbounds);
+    free(c->outbounds);
+    free(c->path);
+    json_decref(c->root);
+    free(c);
+}

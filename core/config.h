@@ -1,0 +1,49 @@
+/* The V2Ray-shaped config: parsed with jansson, validated against schema/, then checked. */
+#ifndef EVP_CONFIG_H
+#define EVP_CONFIG_H
+
+#include "module.h"
+#include "registry.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct evp_inbound_conf {
+    const char *tag; /* "" when absent; points into the config's JSON */
+    const char *listen; /* "0.0.0.0" when absent, as V2Ray */
+    uint16_t port;
+    const char *protocol;
+    char *settings_json; /* owned; clients from clientsFile merged in */
+    const char *clients_file; /* NULL when absent */
+    int want_tcp, want_udp; /* from settings.network ("tcp" default) or socks udp */
+    evp_module *mod; /* owned reference */
+    int outbound; /* index of the routed outbound */
+} evp_inbound_conf;
+
+typedef struct evp_outbound_conf {
+    const char *tag;
+    const char *protocol;
+    char *settings_json; /* owned */
+    evp_module *mod; /* owned reference */
+} evp_outbound_conf;
+
+typedef struct evp_config {
+    json_t *root;
+    char *path; /* file it came from, or NULL for an embedded one */
+    int loglevel;
+    int workers;
+    const char *control_path;
+    evp_inbound_conf *inbounds;
+    size_t n_inbounds;
+    evp_outbound_conf *outbounds;
+    size_t n_outbounds;
+} evp_config;
+
+/* Parses, validates and checks the config in file path (or text when path is NULL).
+ * NULL on any error, with every problem as "PATH: message" lines in *errors (malloc'd). */
+evp_config *evp_config_load(const char *path, const char *text, const char *schema_dir,
+                            evp_registry *reg, char **errors);
+/* Frees the config and drops its module references. */
+void evp_config_free(evp_config *c);
+
+#endif

@@ -1,0 +1,47 @@
+/* Host services for plugins: logging, randomness, clocks, allocation, buffers. */
+#include "host.h"
+
+#include "buf.h"
+#include "log.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <time.h>
+
+static void host_random(void *buf, size_t len)
+{
+    randombytes_buf(buf, len);
+}
+
+static int64_t host_unix_time(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static double host_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const evp_host services = {
+    .abi_major = EVP_ABI_MAJOR,
+    .abi_minor = EVP_ABI_MINOR,
+    .size = sizeof(evp_host),
+    .log = evp_log,
+    .log_enabled = evp_log_enabled,
+    .random_bytes = host_random,
+    .unix_time = host_unix_time,
+    .monotonic = host_monotonic,
+    .alloc = malloc,
+    .calloc = calloc,
+    .realloc = realloc,
+    .free = free,
+    .buf_reserve = evp_buf_reserve,
+};
+
+const evp_host *evp_host_services(void)
+{
+    return &services;
+}

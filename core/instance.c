@@ -1,0 +1,54 @@
+/* Refcounted plugin instances. */
+#include "instance.h"
+
+#include "host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
+                               const char *settings_json, char *err, size_t errlen)
+{
+    evp_instance *i = calloc(1, sizeof *i);
+    if (i == NULL || (i->tag = strdup(tag ? tag : "")) == NULL) {
+        free(i);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    evp_instance_args args = {.size = sizeof args, .tag = i->tag,
+                              .settings_json = settings_json ? settings_json : "{}"};
+    err[0] = '\0';
+    i->inst = inbound ? mod->desc->inbound->instance_new(evp_host_services(), &args, err, errlen)
+                      : mod->desc->outbound->instance_new(evp_host_services(), &args, err, errlen);
+    if (i->inst == NULL) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "%s: cannot create instance", mod->desc->name);
+        free(i->tag);
+        free(i);
+        return NULL;
+    }
+    i->refs = 1;
+    i->inbound = inbound;
+    i->mod = evp_module_ref(mod);
+    return i;
+}
+
+evp_instance *evp_instance_ref(evp_instance *i)
+{
+    i->refs++;
+    return i;
+}
+
+void evp_instance_unref(evp_instance *i)
+{
+    if (i == NULL || --i->refs > 0)
+        return;
+    if (i->inbound)
+        i->mod->desc->inbound->instance_free(i->inst);
+    else
+        i->mod->desc->outbound->instance_free(i->inst);
+    evp_module_unref(i->mod);
+    free(i->tag);
+    free(i);
+}

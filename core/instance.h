@@ -1,0 +1,36 @@
+/* A configured inbound or outbound: a plugin instance plus a reference to its module.
+ * Sessions hold references, so a reload can replace an instance (new users, new module)
+ * while running sessions finish on the old one. */
+#ifndef EVP_INSTANCE_H
+#define EVP_INSTANCE_H
+
+#include "module.h"
+
+typedef struct evp_instance {
+    int refs;
+    int inbound; /* 1: inbound ops, 0: outbound ops */
+    evp_module *mod; /* owned reference */
+    void *inst; /* the plugin's instance */
+    char *tag;
+    /* traffic counters, for the control socket */
+    uint64_t bytes_up, bytes_down, sessions;
+} evp_instance;
+
+/* Creates the plugin instance; NULL and err on failure. Takes its own module reference. */
+evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
+                               const char *settings_json, char *err, size_t errlen);
+/* Takes a reference. */
+evp_instance *evp_instance_ref(evp_instance *i);
+/* Drops a reference; the last frees the plugin instance and drops the module. */
+void evp_instance_unref(evp_instance *i);
+
+static inline const evp_inbound_ops *evp_inops(const evp_instance *i)
+{
+    return i->mod->desc->inbound;
+}
+static inline const evp_outbound_ops *evp_outops(const evp_instance *i)
+{
+    return i->mod->desc->outbound;
+}
+
+#endif

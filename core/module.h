@@ -1,0 +1,31 @@
+/* Loaded protocol modules (built-in or dlopen'd .so) and their refcounts. */
+#ifndef EVP_MODULE_H
+#define EVP_MODULE_H
+
+#include "evproxy/plugin.h"
+
+#include <sys/stat.h>
+
+typedef struct evp_module {
+    int refs;
+    void *handle; /* dlopen handle; NULL for a built-in */
+    const evp_plugin *desc;
+    char *origin; /* the .so file it was loaded from; NULL for a built-in */
+    struct stat origin_stat; /* origin's identity at load, to notice a replaced file */
+} evp_module;
+
+/* Loads the plugin file at path from a private copy (so the file may be replaced while it
+ * runs). NULL and a one-line err naming the file and the cause on failure. refs = 1. */
+evp_module *evp_module_open(const char *path, char *err, size_t errlen);
+/* Wraps a linked-in descriptor; checked like a loaded one. refs = 1. */
+evp_module *evp_module_builtin(const evp_plugin *desc, char *err, size_t errlen);
+/* Takes a reference. */
+evp_module *evp_module_ref(evp_module *m);
+/* Drops a reference; the last one calls fini and unloads the code. */
+void evp_module_unref(evp_module *m);
+/* True when the module's origin file was replaced or rewritten since it was loaded. */
+int evp_module_changed(const evp_module *m);
+/* Checks a descriptor against this host's ABI: 0 ok, -1 with the cause in err. */
+int evp_module_check(const evp_plugin *desc, char *err, size_t errlen);
+
+#endif

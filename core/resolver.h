@@ -1,0 +1,25 @@
+/* Non-blocking name resolution with c-ares on the libev loop. */
+#ifndef EVP_RESOLVER_H
+#define EVP_RESOLVER_H
+
+#include <ev.h>
+#include <sys/socket.h>
+
+typedef struct evp_resolver evp_resolver;
+typedef struct evp_resolve_req evp_resolve_req;
+
+/* Called once with the first address found (port set), or addr NULL and err on failure. */
+typedef void (*evp_resolve_cb)(void *arg, const struct sockaddr *addr, socklen_t len,
+                               const char *err);
+
+/* Starts a resolver on loop; NULL on failure. */
+evp_resolver *evp_resolver_new(struct ev_loop *loop);
+/* Cancels every pending query (their callbacks are not called) and frees r. */
+void evp_resolver_free(evp_resolver *r);
+/* Looks up name; cb is called later, never from inside this call. */
+evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, evp_resolve_cb cb,
+                             void *arg);
+/* Cancels a pending request: its callback will not be called. */
+void evp_resolve_cancel(evp_resolve_req *req);
+
+#endif

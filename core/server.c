@@ -1,0 +1,465 @@
+/* Listeners and instances from a config; reload applies a new config only when it is whole:
+ * instances are built and sockets bound aside, then swapped in. Listeners whose address is
+ * unchanged keep their socket; running sessions keep the instances they started with. */
+#include "server.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_UDP_SESSIONS 1024
+
+struct evp_listener {
+    ev_io io; /* first member: the accept callback casts back */
+    evp_udp_owner owner; /* UDP listeners own their sessions by peer address */
+    evp_server *srv;
+    evp_listener *next;
+    int fd;
+    int udp;
+    char *listen;
+    uint16_t port;
+    evp_instance *in, *out; /* current; new sessions take references */
+    evp_session **peers; /* UDP sessions by peer */
+    size_t n_peers;
+    int keep; /* reload bookkeeping */
+};
+
+/* A file watched for changes (clients files). */
+typedef struct watched {
+    char *path;
+    struct stat st;
+    int exists;
+} watched;
+
+static watched *watch_list;
+static size_t n_watch;
+
+static void on_accept(EV_P_ ev_io *w, int revents)
+{
+    evp_listener *l = (evp_listener *)w;
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd == -1) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                evp_warn("accept on %s:%u: %s", l->listen, l->port, strerror(errno));
+            return;
+        }
+        evp_session_tcp(&l->srv->rt, fd, l->in, l->out);
+    }
+}
+
+static void udp_forget(evp_udp_owner *o, evp_session *s)
+{
+    evp_listener *l = (evp_listener *)((char *)o - offsetof(evp_listener, owner));
+    for (size_t i = 0; i < l->n_peers; i++)
+        if (l->peers[i] == s) {
+            l->peers[i] = l->peers[--l->n_peers];
+            return;
+        }
+}
+
+static void on_datagram(EV_P_ ev_io *w, int revents)
+{
+    evp_listener *l = (evp_listener *)w;
+    static uint8_t dgram[65536];
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        ssize_t n = recvfrom(l->fd, dgram, sizeof dgram, 0, (struct sockaddr *)&peer, &plen);
+        if (n < 0)
+            return;
+        if (n == 0)
+            continue; /* empty datagrams carry nothing, as V2Ray skips them */
+        evp_session *s = NULL;
+        for (size_t k = 0; k < l->n_peers && s == NULL; k++)
+            if (evp_session_udp_is(l->peers[k], (struct sockaddr *)&peer, plen))
+                s = l->peers[k];
+        if (s == NULL) {
+            if (l->n_peers >= MAX_UDP_SESSIONS)
+                continue;
+            s = evp_session_udp(&l->srv->rt, &l->owner, (struct sockaddr *)&peer, plen, l->in,
+                                l->out);
+            if (s == NULL)
+                continue;
+            l->peers[l->n_peers++] = s;
+        }
+        evp_session_udp_input(s, dgram, (size_t)n);
+    }
+}
+
+/* Binds listen:port; -1 with the reason in err. */
+static int bind_socket(const char *host, uint16_t port, int udp, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char service[8];
+    snprintf(service, sizeof service, "%u", port);
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot use listen address \"%s\": %s", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd != -1)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd == -1 || bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+        (!udp && listen(fd, 1024) == -1)) {
+        snprintf(err, errlen, "cannot listen on %s %s:%u: %s", udp ? "udp" : "tcp", host, port,
+                 strerror(errno));
+        if (fd != -1)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void listener_free(evp_server *srv, evp_listener *l)
+{
+    ev_io_stop(srv->rt.loop, &l->io);
+    if (l->fd != -1)
+        close(l->fd);
+    evp_instance_unref(l->in);
+    evp_instance_unref(l->out);
+    /* UDP sessions outlive their listener's socket only as long as their own timers. */
+    for (size_t i = 0; i < l->n_peers; i++)
+        evp_session_udp_orphan(l->peers[i]);
+    free(l->peers);
+    free(l->listen);
+    free(l);
+}
+
+static evp_listener *listener_find(evp_server *srv, const char *host, uint16_t port, int udp)
+{
+    for (evp_listener *l = srv->listeners; l; l = l->next)
+        if (l->port == port && l->udp == udp && strcmp(l->listen, host) == 0)
+            return l;
+    return NULL;
+}
+
+/* What a new config needs, built aside before anything running is touched. */
+typedef struct plan {
+    evp_instance **ins, **outs;
+    size_t n_ins, n_outs;
+    evp_listener *fresh; /* listeners to add (bound, not started) */
+} plan;
+
+static void plan_free(plan *p)
+{
+    for (size_t i = 0; i < p->n_ins; i++)
+        evp_instance_unref(p->ins[i]);
+    for (size_t i = 0; i < p->n_outs; i++)
+        evp_instance_unref(p->outs[i]);
+    free(p->ins);
+    free(p->outs);
+    while (p->fresh) {
+        evp_listener *l = p->fresh;
+        p->fresh = l->next;
+        close(l->fd);
+        free(l->listen);
+        free(l);
+    }
+}
+
+static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
+{
+    char err[512];
+    memset(p, 0, sizeof *p);
+    p->ins = calloc(cfg->n_inbounds, sizeof *p->ins);
+    p->outs = calloc(cfg->n_outbounds, sizeof *p->outs);
+    if (p->ins == NULL || p->outs == NULL)
+        return -1;
+    for (size_t i = 0; i < cfg->n_outbounds; i++, p->n_outs++) {
+        evp_outbound_conf *oc = &cfg->outbounds[i];
+        p->outs[i] = evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, err, sizeof err);
+        if (p->outs[i] == NULL) {
+            evp_err("outbounds[%zu].settings: %s", i, err);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_inbounds; i++, p->n_ins++) {
+        evp_inbound_conf *ic = &cfg->inbounds[i];
+        p->ins[i] = evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, err, sizeof err);
+        if (p->ins[i] == NULL) {
+            evp_err("inbounds[%zu].settings: %s", i, err);
+            return -1;
+        }
+        for (int udp = 0; udp <= 1; udp++) {
+            if (!(udp ? ic->want_udp : ic->want_tcp))
+                continue;
+            if (listener_find(srv, ic->listen, ic->port, udp))
+                continue; /* kept: its socket stays open across the reload */
+            int fd = bind_socket(ic->listen, ic->port, udp, err, sizeof err);
+            if (fd == -1) {
+                evp_err("inbounds[%zu]: %s", i, err);
+                return -1;
+            }
+            evp_listener *l = calloc(1, sizeof *l);
+            if (l == NULL || (l->listen = strdup(ic->listen)) == NULL) {
+                free(l);
+                close(fd);
+                return -1;
+            }
+            l->fd = fd;
+            l->udp = udp;
+            l->port = ic->port;
+            l->next = p->fresh;
+            p->fresh = l;
+        }
+    }
+    return 0;
+}
+
+/* Points listener l at inbound i of cfg with the routed outbound. */
+static void listener_assign(evp_listener *l, plan *p, evp_config *cfg, size_t i)
+{
+    evp_instance *in = evp_instance_ref(p->ins[i]);
+    evp_instance *out = evp_instance_ref(p->outs[cfg->inbounds[i].outbound]);
+    evp_instance_unref(l->in);
+    evp_instance_unref(l->out);
+    l->in = in;
+    l->out = out;
+    l->keep = 1;
+}
+
+static void plan_commit(evp_server *srv, evp_config *cfg, plan *p)
+{
+    for (evp_listener *l = srv->listeners; l; l = l->next)
+        l->keep = 0;
+    /* Start new listeners. */
+    while (p->fresh) {
+        evp_listener *l = p->fresh;
+        p->fresh = l->next;
+        l->srv = srv;
+        l->owner.fd = l->fd;
+        l->owner.forget = udp_forget;
+        if (l->udp)
+            l->peers = calloc(MAX_UDP_SESSIONS, sizeof *l->peers);
+        ev_io_init(&l->io, l->udp ? on_datagram : on_accept, l->fd, EV_READ);
+        ev_io_start(srv->rt.loop, &l->io);
+        l->next = srv->listeners;
+        srv->listeners = l;
+    }
+    for (size_t i = 0; i < cfg->n_inbounds; i++) {
+        evp_inbound_conf *ic = &cfg->inbounds[i];
+        for (int udp = 0; udp <= 1; udp++) {
+            if (!(udp ? ic->want_udp : ic->want_tcp))
+                continue;
+            evp_listener *l = listener_find(srv, ic->listen, ic->port, udp);
+            if (l && !l->keep) {
+                listener_assign(l, p, cfg, i);
+                evp_info("inbound [%s] %s on %s:%u", ic->tag, ic->protocol, ic->listen, ic->port);
+            }
+        }
+    }
+    /* Close listeners the new config no longer has (after the new ones are open). */
+    for (evp_listener **pl = &srv->listeners; *pl;) {
+        evp_listener *l = *pl;
+        if (!l->keep) {
+            *pl = l->next;
+            evp_info("closing listener %s:%u", l->listen, l->port);
+            listener_free(srv, l);
+        } else {
+            pl = &l->next;
+        }
+    }
+    plan_free(p); /* drops the plan's references; listeners hold their own */
+}
+
+static void watch_files(evp_config *cfg)
+{
+    for (size_t i = 0; i < n_watch; i++)
+        free(watch_list[i].path);
+    free(watch_list);
+    watch_list = NULL;
+    n_watch = 0;
+    watch_list = calloc(cfg->n_inbounds, sizeof *watch_list);
+    for (size_t i = 0; watch_list && i < cfg->n_inbounds; i++) {
+        const char *f = cfg->inbounds[i].clients_file;
+        if (f == NULL)
+            continue;
+        watched *w = &watch_list[n_watch++];
+        w->path = strdup(f);
+        w->exists = stat(f, &w->st) == 0;
+    }
+}
+
+static int watched_changed(void)
+{
+    int changed = 0;
+    for (size_t i = 0; i < n_watch; i++) {
+        struct stat st;
+        int exists = stat(watch_list[i].path, &st) == 0;
+        if (exists != watch_list[i].exists ||
+            (exists && (st.st_ino != watch_list[i].st.st_ino ||
+                        st.st_size != watch_list[i].st.st_size ||
+                        st.st_mtim.tv_sec != watch_list[i].st.st_mtim.tv_sec ||
+                        st.st_mtim.tv_nsec != watch_list[i].st.st_mtim.tv_nsec))) {
+            watch_list[i].exists = exists;
+            watch_list[i].st = st;
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+int evp_server_reload(evp_server *srv)
+{
+    char err[512];
+    char *errors = NULL;
+    evp_registry fresh;
+    if (evp_registry_reload_changed(&srv->reg, &fresh, err, sizeof err) != 0) {
+        evp_err("reload refused, old config kept: %s", err);
+        return -1;
+    }
+    evp_config *cfg =
+        evp_config_load(srv->config_path, srv->config_text, srv->schema_dir, &fresh, &errors);
+    if (cfg == NULL) {
+        evp_err("reload refused, old config kept:\n%s", errors ? errors : "");
+        free(errors);
+        evp_registry_free(&fresh);
+        return -1;
+    }
+    plan p;
+    if (plan_build(srv, cfg, &p) != 0) {
+        evp_err("reload refused, old config kept");
+        plan_free(&p);
+        evp_config_free(cfg);
+        evp_registry_free(&fresh);
+        return -1;
+    }
+    if (cfg->loglevel >= 0)
+        evp_log_level = cfg->loglevel;
+    plan_commit(srv, cfg, &p);
+    evp_registry_adopt(&srv->reg, &fresh);
+    evp_config_free(srv->cfg);
+    srv->cfg = cfg;
+    watch_files(cfg);
+    return 0;
+}
+
+static void on_stop_signal(EV_P_ ev_signal *w, int revents)
+{
+    evp_info("signal %d: shutting down", w->signum);
+    ev_break(EV_A, EVBREAK_ALL);
+}
+
+static void on_hup(EV_P_ ev_signal *w, int revents)
+{
+    evp_server *srv = (evp_server *)((char *)w - offsetof(evp_server, sighup));
+    evp_info("SIGHUP: reloading %s", srv->config_path ? srv->config_path : "(embedded)");
+    if (evp_server_reload(srv) == 0)
+        evp_info("reload applied");
+}
+
+static void on_watch(EV_P_ ev_timer *w, int revents)
+{
+    evp_server *srv = (evp_server *)((char *)w - offsetof(evp_server, watch));
+    if (n_watch && watched_changed()) {
+        evp_info("clients file changed: reloading");
+        if (evp_server_reload(srv) == 0)
+            evp_info("reload applied");
+    }
+}
+
+int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_path,
+                     const char *config_text, const char *schema_dir, const char *plugin_dir)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->rt.loop = loop;
+    srv->rt.handshake_timeout = 4.0; /* V2Ray's policy defaults */
+    srv->rt.connect_timeout = 10.0;
+    srv->rt.idle_timeout = 300.0;
+    srv->rt.udp_timeout = 60.0;
+    srv->rt.resolver = evp_resolver_new(loop);
+    if (srv->rt.resolver == NULL) {
+        evp_err("cannot start the resolver");
+        return -1;
+    }
+    srv->config_path = config_path ? strdup(config_path) : NULL;
+    srv->config_text = config_text ? strdup(config_text) : NULL;
+    srv->schema_dir = strdup(schema_dir);
+    if (evp_registry_init(&srv->reg, plugin_dir) != 0)
+        return -1;
+    char *errors = NULL;
+    evp_config *cfg =
+        evp_config_load(srv->config_path, srv->config_text, srv->schema_dir, &srv->reg, &errors);
+    if (cfg == NULL) {
+        fprintf(stderr, "%s", errors ? errors : "config: out of memory\n");
+        free(errors);
+        return -1;
+    }
+    if (cfg->loglevel >= 0)
+        evp_log_level = cfg->loglevel;
+    plan p;
+    if (plan_build(srv, cfg, &p) != 0) {
+        plan_free(&p);
+        evp_config_free(cfg);
+        return -1;
+    }
+    plan_commit(srv, cfg, &p);
+    srv->cfg = cfg;
+    watch_files(cfg);
+    ev_signal_init(&srv->sigint, on_stop_signal, SIGINT);
+    ev_signal_init(&srv->sigterm, on_stop_signal, SIGTERM);
+    ev_signal_init(&srv->sighup, on_hup, SIGHUP);
+    ev_signal_start(loop, &srv->sigint);
+    ev_signal_start(loop, &srv->sigterm);
+    ev_signal_start(loop, &srv->sighup);
+    ev_timer_init(&srv->watch, on_watch, 0.5, 0.5);
+    ev_timer_start(loop, &srv->watch);
+    return 0;
+}
+
+void evp_server_stop(evp_server *srv)
+{
+    struct ev_loop *loop = srv->rt.loop;
+    while (srv->listeners) {
+        evp_listener *l = srv->listeners;
+        srv->listeners = l->next;
+        listener_free(srv, l);
+    }
+    evp_session_close_all(&srv->rt);
+    ev_signal_stop(loop, &srv->sigint);
+    ev_signal_stop(loop, &srv->sigterm);
+    ev_signal_stop(loop, &srv->sighup);
+    ev_timer_stop(loop, &srv->watch);
+    evp_resolver_free(srv->rt.resolver);
+    evp_config_free(srv->cfg);
+    evp_registry_free(&srv->reg);
+    for (size_t i = 0; i < n_watch; i++)
+        free(watch_list[i].path);
+    free(watch_list);
+    watch_list = NULL;
+    n_watch = 0;
+    free(srv->config_path);
+    free(srv->config_text);
+    free(srv->schema_dir);
+}
+
+evp_instance *evp_server_inbound(evp_server *srv, const char *tag)
+{
+    for (evp_listener *l = srv->listeners; l; l = l->next)
+        if (strcmp(l->in->tag, tag) == 0)
+            return l->in;
+    return NULL;
+}
+
+void evp_server_each_inbound(evp_server *srv, void (*fn)(evp_instance *, void *), void *arg)
+{
+    for (evp_listener *l = srv->listeners; l; l = l->next)
+        if (!l->udp || listener_find(srv, l->listen, l->port, 0) == NULL)
+            fn(l->in, arg);
+}

@@ -1,0 +1,37 @@
+/* The running daemon: listeners and instances built from a config, reload, shutdown. */
+#ifndef EVP_SERVER_H
+#define EVP_SERVER_H
+
+#include "config.h"
+#include "registry.h"
+#include "session.h"
+
+typedef struct evp_listener evp_listener;
+
+typedef struct evp_server {
+    evp_runtime rt;
+    evp_registry reg;
+    evp_config *cfg;
+    char *config_path; /* NULL for an embedded config */
+    char *config_text; /* the embedded config, when there is no file */
+    char *schema_dir;
+    evp_listener *listeners; /* linked list */
+    ev_signal sigint, sigterm, sighup;
+    ev_timer watch; /* polls clients files and plugin files for changes */
+    void *control; /* the control socket, when configured */
+    int exit_code;
+} evp_server;
+
+/* Loads and validates the config, binds every inbound. -1 with errors printed. */
+int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_path,
+                     const char *config_text, const char *schema_dir, const char *plugin_dir);
+/* Re-reads the config; applies it only when whole and valid. 0 applied, -1 kept the old. */
+int evp_server_reload(evp_server *srv);
+/* Closes listeners and sessions and frees everything. */
+void evp_server_stop(evp_server *srv);
+/* Finds the inbound instance tagged tag (NULL when none); no reference is taken. */
+evp_instance *evp_server_inbound(evp_server *srv, const char *tag);
+/* Calls fn for each inbound instance. */
+void evp_server_each_inbound(evp_server *srv, void (*fn)(evp_instance *, void *), void *arg);
+
+#endif

@@ -1,0 +1,48 @@
+/* A session joins a client endpoint (inbound codec) and a server endpoint (outbound codec)
+ * and relays between them with backpressure, half-close and timeouts. */
+#ifndef EVP_SESSION_H
+#define EVP_SESSION_H
+
+#include "instance.h"
+#include "resolver.h"
+
+#include <ev.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+typedef struct evp_session evp_session;
+
+typedef struct evp_runtime {
+    struct ev_loop *loop;
+    evp_resolver *resolver;
+    evp_session *sessions; /* every live session, for counting and shutdown */
+    size_t n_sessions;
+    double handshake_timeout; /* seconds until the inbound names its target */
+    double connect_timeout;
+    double idle_timeout; /* seconds without traffic before a TCP session ends */
+    double udp_timeout; /* the same for UDP sessions */
+} evp_runtime;
+
+/* Something that owns UDP sessions keyed by peer address (a UDP listener). */
+typedef struct evp_udp_owner {
+    int fd; /* the listening socket replies are sent from */
+    /* Called when a session it owns ends, so it can forget it. */
+    void (*forget)(struct evp_udp_owner *o, evp_session *s);
+} evp_udp_owner;
+
+/* Starts a session on an accepted TCP socket (takes fd). NULL on failure (fd closed). */
+evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_instance *out);
+/* Starts a UDP session for datagrams from peer arriving on owner's socket. */
+evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner,
+                             const struct sockaddr *peer, socklen_t peer_len, evp_instance *in,
+                             evp_instance *out);
+/* True when s is owner's session for peer. */
+int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, socklen_t peer_len);
+/* Feeds one datagram from the UDP session's peer. */
+void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len);
+/* The owner goes away: end the UDP session without telling it. */
+void evp_session_udp_orphan(evp_session *s);
+/* Ends every session at once (shutdown). */
+void evp_session_close_all(evp_runtime *rt);
+
+#endif

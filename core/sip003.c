@@ -1,0 +1,370 @@
+/* SIP003 plugin mode (see shared/sip003.md): config from SS_* variables and options,
+ * an optional chained plugin supervised as a child, and death of the host noticed. */
+#include "sip003.h"
+
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_OPTIONS 32
+
+extern char **environ;
+
+static struct {
+    char *plugin; /* chained plugin command, or NULL */
+    char *opts; /* its SS_PLUGIN_OPTIONS */
+    char local_host[64], remote_host[256];
+    unsigned local_port, remote_port;
+    pid_t pid;
+    ev_child child;
+    int exit_code;
+    struct ev_loop *loop;
+} chain;
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+int evp_sip003_wanted(void)
+{
+    extern char *program_invocation_short_name;
+    return env("SS_REMOTE_HOST") || env("SS_REMOTE_PORT") || env("SS_LOCAL_HOST") ||
+           env("SS_LOCAL_PORT") || strcmp(program_invocation_short_name, "vmess-plugin") == 0;
+}
+
+int evp_sip003_parse_options(const char *s, char **keys, char **values, int max)
+{
+    int n = 0;
+    size_t len = strlen(s);
+    char *key = calloc(1, len + 1), *val = calloc(1, len + 1);
+    size_t kl = 0, vl = 0;
+    int in_val = 0, ok = key && val;
+    for (size_t i = 0; ok && i <= len; i++) {
+        char c = s[i];
+        if (c == '\\') {
+            if (i + 1 >= len) {
+                ok = 0; /* a trailing backslash escapes nothing */
+                break;
+            }
+            c = s[++i];
+            if (in_val)
+                val[vl++] = c;
+            else
+                key[kl++] = c;
+            continue;
+        }
+        if (c == ';' || c == '\0') {
+            if (kl == 0 && vl == 0 && !in_val)
+                continue; /* empty segment */
+            if (kl == 0 || n >= max) {
+                ok = 0;
+                break;
+            }
+            key[kl] = val[vl] = '\0';
+            keys[n] = strdup(key);
+            values[n] = strdup(val);
+            n++;
+            kl = vl = 0;
+            in_val = 0;
+        } else if (c == '=' && !in_val) {
+            in_val = 1;
+        } else if (in_val) {
+            val[vl++] = c;
+        } else {
+            key[kl++] = c;
+        }
+    }
+    free(key);
+    free(val);
+    if (!ok) {
+        evp_sip003_free_options(keys, values, n);
+        return -1;
+    }
+    return n;
+}
+
+void evp_sip003_free_options(char **keys, char **values, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(keys[i]);
+        free(values[i]);
+    }
+}
+
+static const char *opt(char **keys, char **values, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(keys[i], name) == 0)
+            return values[i];
+    return NULL;
+}
+
+static int parse_port(const char *s, unsigned *port)
+{
+    char *end;
+    long p = s ? strtol(s, &end, 10) : 0;
+    if (s == NULL || *end != '\0' || p < 1 || p > 65535)
+        return -1;
+    *port = (unsigned)p;
+    return 0;
+}
+
+/* A free loopback port for the hop between us and a chained plugin. */
+static unsigned free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    unsigned port = 0;
+    if (fd != -1 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd != -1)
+        close(fd);
+    return port;
+}
+
+/* "host:port" for freedom's redirect, bracketing an IPv6 host. */
+static void host_port(char *out, size_t n, const char *host, unsigned port)
+{
+    snprintf(out, n, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+}
+
+static json_t *users_from_options(char **k, char **v, int n, const char *security)
+{
+    const char *id = opt(k, v, n, "id");
+    const char *alter = opt(k, v, n, "alterId");
+    json_t *u = json_pack("{s:s, s:i}", "id", id ? id : "", "alterId", alter ? atoi(alter) : 0);
+    if (security)
+        json_object_set_new(u, "security", json_string(security));
+    return json_pack("[o]", u);
+}
+
+int evp_sip003_config(char **text)
+{
+    const char *rhost = env("SS_REMOTE_HOST"), *rport = env("SS_REMOTE_PORT");
+    const char *lhost = env("SS_LOCAL_HOST"), *lport = env("SS_LOCAL_PORT");
+    const char *options = getenv("SS_PLUGIN_OPTIONS");
+    unsigned remote_port, local_port;
+    const char *missing = !rhost ? "SS_REMOTE_HOST" : !rport ? "SS_REMOTE_PORT"
+                        : !lhost ? "SS_LOCAL_HOST" : !lport ? "SS_LOCAL_PORT" : NULL;
+    if (missing) {
+        fprintf(stderr, "vmess-plugin: %s is not set (run me from ss-local/ss-server, or use "
+                        "evproxy -c CONFIG)\n", missing);
+        return -1;
+    }
+    if (parse_port(rport, &remote_port) || parse_port(lport, &local_port)) {
+        fprintf(stderr, "vmess-plugin: SS_REMOTE_PORT/SS_LOCAL_PORT must be ports 1..65535\n");
+        return -1;
+    }
+    char *keys[MAX_OPTIONS], *values[MAX_OPTIONS];
+    int n = evp_sip003_parse_options(options ? options : "", keys, values, MAX_OPTIONS);
+    if (n < 0) {
+        fprintf(stderr, "vmess-plugin: SS_PLUGIN_OPTIONS is malformed: \"%s\"\n", options);
+        return -1;
+    }
+    static const char *const known[] = {"server", "id", "alterId", "security", "clients",
+                                        "target", "loglevel", "chain", "chain_opts", "email"};
+    for (int i = 0; i < n; i++) {
+        int ok = 0;
+        for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
+            ok |= strcmp(keys[i], known[j]) == 0;
+        if (!ok) {
+            fprintf(stderr, "vmess-plugin: unknown option \"%s\"\n", keys[i]);
+            evp_sip003_free_options(keys, values, n);
+            return -1;
+        }
+    }
+    int server = opt(keys, values, n, "server") != NULL;
+    const char *clients = opt(keys, values, n, "clients");
+    if (!clients && !opt(keys, values, n, "id")) {
+        fprintf(stderr, "vmess-plugin: option id=UUID is required%s\n",
+                server ? " (or clients=FILE)" : "");
+        evp_sip003_free_options(keys, values, n);
+        return -1;
+    }
+    /* ss hosts may pass several hosts joined by '|': we use the first. */
+    char first_remote[256];
+    snprintf(first_remote, sizeof first_remote, "%s", rhost);
+    first_remote[strcspn(first_remote, "|")] = '\0';
+
+    const char *chain_cmd = opt(keys, values, n, "chain");
+    unsigned hop = 0;
+    if (chain_cmd) {
+        hop = free_port();
+        if (hop == 0) {
+            fprintf(stderr, "vmess-plugin: no free loopback port for the chain\n");
+            evp_sip003_free_options(keys, values, n);
+            return -1;
+        }
+        const char *copts = opt(keys, values, n, "chain_opts");
+        chain.plugin = strdup(chain_cmd);
+        chain.opts = copts ? strdup(copts) : NULL;
+        /* Client: the chained plugin listens on the hop and dials the real remote.
+         * Server: it listens on the public address and dials the hop where we listen. */
+        snprintf(chain.remote_host, sizeof chain.remote_host, "%s", rhost);
+        chain.remote_port = remote_port;
+        snprintf(chain.local_host, sizeof chain.local_host, "127.0.0.1");
+        chain.local_port = hop;
+    }
+
+    const char *level = opt(keys, values, n, "loglevel");
+    json_t *root = json_pack("{s:{s:s}}", "log", "loglevel", level ? level : "warning");
+    char addr[300];
+    if (server) {
+        json_t *settings = json_object();
+        if (!clients)
+            json_object_set_new(settings, "clients", users_from_options(keys, values, n, NULL));
+        const char *email = opt(keys, values, n, "email");
+        if (email && !clients)
+            json_object_set_new(json_array_get(json_object_get(settings, "clients"), 0), "email",
+                                json_string(email));
+        json_t *in = json_pack("{s:s, s:s, s:i, s:s, s:o}", "tag", "sip003-in", "listen",
+                               chain_cmd ? "127.0.0.1" : first_remote, "port",
+                               chain_cmd ? (int)hop : (int)remote_port, "protocol", "vmess",
+                               "settings", settings);
+        if (clients)
+            json_object_set_new(in, "clientsFile", json_string(clients));
+        /* Every stream goes to the local ss-server and nowhere else: never an open proxy. */
+        host_port(addr, sizeof addr, lhost, local_port);
+        json_object_set_new(root, "inbounds", json_pack("[o]", in));
+        json_object_set_new(root, "outbounds",
+                            json_pack("[{s:s, s:s, s:{s:s}}]", "tag", "to-ss-server", "protocol",
+                                      "freedom", "settings", "redirect", addr));
+    } else {
+        const char *target = opt(keys, values, n, "target");
+        char thost[256];
+        unsigned tport = remote_port;
+        snprintf(thost, sizeof thost, "%s", first_remote);
+        if (target) {
+            const char *colon = strrchr(target, ':');
+            if (colon == NULL || parse_port(colon + 1, &tport)) {
+                fprintf(stderr, "vmess-plugin: target must be HOST:PORT, not \"%s\"\n", target);
+                evp_sip003_free_options(keys, values, n);
+                json_decref(root);
+                return -1;
+            }
+            size_t hl = (size_t)(colon - target);
+            if (hl >= 2 && target[0] == '[' && target[hl - 1] == ']') {
+                target++;
+                hl -= 2;
+            }
+            snprintf(thost, sizeof thost, "%.*s", (int)hl, target);
+        }
+        const char *sec = opt(keys, values, n, "security");
+        json_t *out_settings = json_pack(
+            "{s:[{s:s, s:i, s:o}]}", "vnext", "address", chain_cmd ? "127.0.0.1" : first_remote,
+            "port", chain_cmd ? (int)hop : (int)remote_port, "users",
+            users_from_options(keys, values, n, sec ? sec : "auto"));
+        json_object_set_new(
+            root, "inbounds",
+            json_pack("[{s:s, s:s, s:i, s:s, s:{s:s, s:i, s:s}}]", "tag", "sip003-in", "listen",
+                      lhost, "port", (int)local_port, "protocol", "dokodemo-door", "settings",
+                      "address", thost, "port", (int)tport, "network", "tcp"));
+        json_object_set_new(root, "outbounds",
+                            json_pack("[{s:s, s:s, s:o}]", "tag", "vmess-out", "protocol",
+                                      "vmess", "settings", out_settings));
+    }
+    evp_sip003_free_options(keys, values, n);
+    *text = json_dumps(root, JSON_INDENT(2));
+    json_decref(root);
+    if (evp_log_enabled(EVP_LOG_DEBUG))
+        fprintf(stderr, "vmess-plugin config:\n%s\n", *text);
+    /* The host is our parent: if it dies without a signal, follow it (sip003.md §7.5). */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    return *text ? 0 : -1;
+}
+
+static void on_chain_exit(EV_P_ ev_child *w, int revents)
+{
+    int st = w->rstatus;
+    evp_err("chained plugin %s exited (%s %d): stopping", chain.plugin,
+            WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ? WTERMSIG(st)
+                                                                   : WEXITSTATUS(st));
+    chain.pid = 0;
+    chain.exit_code = 1;
+    ev_child_stop(EV_A, w);
+    ev_break(EV_A, EVBREAK_ALL);
+}
+
+void evp_sip003_attach(struct ev_loop *loop)
+{
+    if (chain.plugin == NULL)
+        return;
+    chain.loop = loop;
+    pid_t pid = fork();
+    if (pid == -1) {
+        evp_err("cannot start chained plugin %s: %s", chain.plugin, strerror(errno));
+        chain.exit_code = 1;
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    if (pid == 0) {
+        char port[8];
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        setenv("SS_REMOTE_HOST", chain.remote_host, 1);
+        snprintf(port, sizeof port, "%u", chain.remote_port);
+        setenv("SS_REMOTE_PORT", port, 1);
+        setenv("SS_LOCAL_HOST", chain.local_host, 1);
+        snprintf(port, sizeof port, "%u", chain.local_port);
+        setenv("SS_LOCAL_PORT", port, 1);
+        if (chain.opts)
+            setenv("SS_PLUGIN_OPTIONS", chain.opts, 1);
+        else
+            unsetenv("SS_PLUGIN_OPTIONS");
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        char *argv[] = {chain.plugin, NULL};
+        execvp(chain.plugin, argv);
+        fprintf(stderr, "vmess-plugin: cannot run chained plugin %s: %s\n", chain.plugin,
+                strerror(errno));
+        _exit(127);
+    }
+    chain.pid = pid;
+    evp_info("chained plugin %s started (pid %d) on 127.0.0.1:%u", chain.plugin, (int)pid,
+             chain.local_port);
+    ev_child_init(&chain.child, on_chain_exit, pid, 0);
+    ev_child_start(loop, &chain.child);
+}
+
+int evp_sip003_detach(struct ev_loop *loop)
+{
+    if (chain.pid > 0) {
+        ev_child_stop(loop, &chain.child);
+        kill(chain.pid, SIGTERM);
+        /* Give it two seconds to go, then make sure: no orphan is left behind. */
+        for (int i = 0; i < 200; i++) {
+            if (waitpid(chain.pid, NULL, WNOHANG) == chain.pid) {
+                chain.pid = 0;
+                break;
+            }
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (chain.pid > 0) {
+            kill(chain.pid, SIGKILL);
+            waitpid(chain.pid, NULL, 0);
+        }
+        chain.pid = 0;
+    }
+    free(chain.plugin);
+    free(chain.opts);
+    chain.plugin = chain.opts = NULL;
+    return chain.exit_code;
+}
