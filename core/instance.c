@@ -11,7 +11,10 @@ evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
                                const char *settings_json, char *err, size_t errlen)
 {
     evp_instance *i = calloc(1, sizeof *i);
-    if (i == NULL || (i->tag = strdup(tag ? tag : "")) == NULL) {
+    if (i == NULL || (i->tag = strdup(tag ? tag : "")) == NULL ||
+        (i->settings_json = strdup(settings_json ? settings_json : "{}")) == NULL) {
+        if (i)
+            free(i->tag);
         free(i);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -24,6 +27,7 @@ evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
     if (i->inst == NULL) {
         if (err[0] == '\0')
             snprintf(err, errlen, "%s: cannot create instance", mod->desc->name);
+        free(i->settings_json);
         free(i->tag);
         free(i);
         return NULL;
@@ -49,6 +53,7 @@ void evp_instance_unref(evp_instance *i)
     else
         i->mod->desc->outbound->instance_free(i->inst);
     evp_module_unref(i->mod);
+    free(i->settings_json);
     free(i->tag);
     free(i);
 }

@@ -12,8 +12,7 @@ typedef struct evp_instance {
     evp_module *mod; /* owned reference */
     void *inst; /* the plugin's instance */
     char *tag;
-    /* traffic counters, for the control socket */
-    uint64_t bytes_up, bytes_down, sessions;
+    char *settings_json; /* the settings it was built from (owned), for the control socket */
 } evp_instance;
 
 /* Creates the plugin instance; NULL and err on failure. Takes its own module reference. */

@@ -1,5 +1,6 @@
 /* evproxy: command line. Daemon (-c), config check (-t), schema validation (validate),
  * control client (ctl), and SIP003 plugin mode (SS_* variables, no -c). */
+#include "control.h"
 #include "default_config.h"
 #include "jsonschema.h"
 #include "log.h"
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
     ignore_signals();
     if (argc >= 2 && strcmp(argv[1], "validate") == 0)
         return evp_validate_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
+        return evp_ctl_main(argc - 1, argv + 1);
 
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},

@@ -3,7 +3,9 @@
  * unchanged keep their socket; running sessions keep the instances they started with. */
 #include "server.h"
 
+#include "control.h"
 #include "log.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -420,12 +422,15 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     ev_signal_start(loop, &srv->sighup);
     ev_timer_init(&srv->watch, on_watch, 0.5, 0.5);
     ev_timer_start(loop, &srv->watch);
+    if (cfg->control_path && evp_control_start(srv, cfg->control_path) != 0)
+        return -1;
     return 0;
 }
 
 void evp_server_stop(evp_server *srv)
 {
     struct ev_loop *loop = srv->rt.loop;
+    evp_control_stop(srv);
     while (srv->listeners) {
         evp_listener *l = srv->listeners;
         srv->listeners = l->next;
@@ -447,6 +452,7 @@ void evp_server_stop(evp_server *srv)
     free(srv->config_path);
     free(srv->config_text);
     free(srv->schema_dir);
+    evp_stats_clear();
 }
 
 evp_instance *evp_server_inbound(evp_server *srv, const char *tag)
@@ -462,4 +468,21 @@ void evp_server_each_inbound(evp_server *srv, void (*fn)(evp_instance *, void *)
     for (evp_listener *l = srv->listeners; l; l = l->next)
         if (!l->udp || listener_find(srv, l->listen, l->port, 0) == NULL)
             fn(l->in, arg);
+}
+
+void evp_server_replace_inbound(evp_server *srv, evp_instance *old, evp_instance *replacement)
+{
+    for (evp_listener *l = srv->listeners; l; l = l->next)
+        if (l->in == old) {
+            evp_instance_unref(l->in);
+            l->in = evp_instance_ref(replacement);
+        }
+}
+
+const evp_inbound_conf *evp_server_inbound_conf(evp_server *srv, const char *tag)
+{
+    for (size_t i = 0; srv->cfg && i < srv->cfg->n_inbounds; i++)
+        if (strcmp(srv->cfg->inbounds[i].tag, tag) == 0)
+            return &srv->cfg->inbounds[i];
+    return NULL;
 }

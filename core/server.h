@@ -31,6 +31,10 @@ int evp_server_reload(evp_server *srv);
 void evp_server_stop(evp_server *srv);
 /* Finds the inbound instance tagged tag (NULL when none); no reference is taken. */
 evp_instance *evp_server_inbound(evp_server *srv, const char *tag);
+/* Points every listener serving old at replacement (new sessions only). */
+void evp_server_replace_inbound(evp_server *srv, evp_instance *old, evp_instance *replacement);
+/* The config entry of the inbound tagged tag, or NULL. */
+const evp_inbound_conf *evp_server_inbound_conf(evp_server *srv, const char *tag);
 /* Calls fn for each inbound instance. */
 void evp_server_each_inbound(evp_server *srv, void (*fn)(evp_instance *, void *), void *arg);
 

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,6 +70,7 @@ struct evp_session {
     evp_resolve_req *resolving;
     evp_addr target, dial;
     double last_active;
+    uint64_t bytes_up, bytes_down; /* plaintext relayed, for the stats */
     evp_udp_owner *udp_owner;
     struct sockaddr_storage peer;
     socklen_t peer_len;
@@ -268,7 +270,7 @@ static int encode_up(evp_session *s)
     evp_io io;
     int r = run_codec(evp_outops(s->out)->encode, s->outs, s->plain.data, s->plain.len, 0,
                       &s->sv.wbuf, &s->cl.wbuf, &io);
-    s->in->bytes_up += io.consumed;
+    s->bytes_up += io.consumed;
     evp_buf_consume(&s->plain, io.consumed);
     if (r == EVP_ERR) {
         session_close(s, io.reason[0] ? io.reason : "outbound encode failed");
@@ -323,7 +325,7 @@ static void pump_down(evp_session *s)
             evp_io eio;
             int e = run_codec(evp_inops(s->in)->encode, s->ins, s->plain.data, s->plain.len, 0,
                               &s->cl.wbuf, &sv->wbuf, &eio);
-            s->in->bytes_down += eio.consumed;
+            s->bytes_down += eio.consumed;
             evp_buf_consume(&s->plain, eio.consumed);
             if (e == EVP_ERR) {
                 session_close(s, eio.reason[0] ? eio.reason : "inbound encode failed");
@@ -700,7 +702,6 @@ static evp_session *session_new(evp_runtime *rt, int fd, evp_instance *in, evp_i
         free(s);
         return NULL;
     }
-    in->sessions++;
     s->next = rt->sessions;
     if (rt->sessions)
         rt->sessions->prev = s;
@@ -788,11 +789,17 @@ static void session_close(evp_session *s, const char *why)
     evp_runtime *rt = s->rt;
     if (s->state == S_DEAD)
         return;
+    int was = s->state;
     s->state = S_DEAD;
     if (why)
         evp_info("%s closed: %s", s->label, why);
     ev_timer_stop(rt->loop, &s->timer);
     evp_resolve_cancel(s->resolving);
+    if (s->outs && was != S_DRAIN) {
+        const evp_inbound_ops *ops = evp_inops(s->in);
+        const char *user = ops->session_user ? ops->session_user(s->ins) : NULL;
+        evp_stats_add(s->in->tag, user, s->bytes_up, s->bytes_down, 1);
+    }
     endpoint_free(rt, &s->cl);
     endpoint_free(rt, &s->sv);
     evp_buf_free(&s->plain);

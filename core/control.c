@@ -1,0 +1,405 @@
+/* Control socket: user management and counters, as V2Ray's HandlerService and StatsService
+ * give panels. A user change builds a new inbound instance aside and swaps it in; running
+ * sessions keep the instance they authenticated on. When the inbound reads its users from
+ * a clientsFile the change is written there (atomically) and the config reloaded, so it
+ * survives later reloads; otherwise it lives until the next reload. */
+#include "control.h"
+
+#include "jsonschema.h"
+#include "log.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_REQUEST 65536
+
+typedef struct control {
+    ev_io io; /* first member */
+    evp_server *srv;
+    int fd;
+    char *path;
+} control;
+
+static char *reply_error(const char *fmt, ...) EVP_PRINTF(1, 2);
+
+static char *reply_error(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *r = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+    char *text = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    return text;
+}
+
+static char *reply_ok(json_t *extra)
+{
+    json_t *r = extra ? extra : json_object();
+    json_object_set_new(r, "ok", json_true());
+    char *text = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    return text;
+}
+
+/* The clients array of an inbound's current settings (new reference), or NULL. */
+static json_t *current_clients(evp_instance *in)
+{
+    json_t *settings = json_loads(in->settings_json, 0, NULL);
+    json_t *clients = json_object_get(settings, "clients");
+    json_t *copy = json_is_array(clients) ? json_deep_copy(clients) : json_array();
+    json_decref(settings);
+    return copy;
+}
+
+static char *list_users(evp_instance *in)
+{
+    json_t *clients = current_clients(in);
+    size_t i;
+    json_t *c;
+    json_t *users = json_array();
+    json_array_foreach(clients, i, c) {
+        /* Never show a full UUID: the email and the id's first group identify a user. */
+        const char *id = json_string_value(json_object_get(c, "id"));
+        char shortid[16] = "";
+        if (id)
+            snprintf(shortid, sizeof shortid, "%.8s", id);
+        json_t *u = json_pack("{s:s}", "id", shortid);
+        json_t *email = json_object_get(c, "email");
+        if (email)
+            json_object_set(u, "email", email);
+        json_t *alter = json_object_get(c, "alterId");
+        json_object_set_new(u, "alterId", alter ? json_incref(alter) : json_integer(0));
+        json_array_append_new(users, u);
+    }
+    json_decref(clients);
+    return reply_ok(json_pack("{s:o}", "users", users));
+}
+
+/* Writes clients to file atomically (temp file + rename). */
+static int write_clients_file(const char *file, json_t *clients)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", file, (int)getpid());
+    json_t *doc = json_pack("{s:O}", "clients", clients);
+    int rc = json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, file) == 0 ? 0 : -1;
+    if (rc != 0)
+        unlink(tmp);
+    json_decref(doc);
+    return rc;
+}
+
+/* Applies a new client list to the inbound tagged tag. */
+static char *apply_clients(evp_server *srv, const char *tag, evp_instance *in, json_t *clients)
+{
+    const evp_inbound_conf *ic = evp_server_inbound_conf(srv, tag);
+    if (ic && ic->clients_file) {
+        if (write_clients_file(ic->clients_file, clients) != 0)
+            return reply_error("cannot write the clients file %s", ic->clients_file);
+        if (evp_server_reload(srv) != 0)
+            return reply_error("the clients file was written but the reload failed: see the "
+                               "daemon's log");
+        return reply_ok(json_pack("{s:s}", "saved", ic->clients_file));
+    }
+    json_t *settings = json_loads(in->settings_json, 0, NULL);
+    if (!json_is_object(settings)) {
+        json_decref(settings);
+        settings = json_object();
+    }
+    json_object_set(settings, "clients", clients);
+    const char *schema_name = in->mod->desc->inbound_schema;
+    if (schema_name) {
+        char path[4096], err[512];
+        snprintf(path, sizeof path, "%s/%s.schema.json", srv->schema_dir, schema_name);
+        evp_schema *s = evp_schema_load(path, err, sizeof err);
+        char *errors = NULL;
+        int n = s ? evp_schema_validate(s, settings, "settings", 5, &errors) : -1;
+        evp_schema_free(s);
+        if (n != 0) {
+            char *r = reply_error("%s", n < 0 ? err : errors);
+            free(errors);
+            json_decref(settings);
+            return r;
+        }
+    }
+    char *text = json_dumps(settings, JSON_COMPACT);
+    json_decref(settings);
+    char err[512];
+    evp_instance *fresh = evp_instance_new(in->mod, 1, tag, text, err, sizeof err);
+    free(text);
+    if (fresh == NULL)
+        return reply_error("%s", err);
+    evp_server_replace_inbound(srv, in, fresh);
+    evp_instance_unref(fresh);
+    return reply_ok(json_pack("{s:b}", "saved", 0));
+}
+
+static char *add_user(evp_server *srv, const char *tag, evp_instance *in, json_t *user)
+{
+    if (!json_is_object(user) || !json_is_string(json_object_get(user, "id")))
+        return reply_error("add-user needs a user object with an id");
+    json_t *clients = current_clients(in);
+    size_t i;
+    json_t *c;
+    const char *id = json_string_value(json_object_get(user, "id"));
+    const char *email = json_string_value(json_object_get(user, "email"));
+    json_array_foreach(clients, i, c) {
+        const char *cid = json_string_value(json_object_get(c, "id"));
+        const char *cem = json_string_value(json_object_get(c, "email"));
+        if ((cid && strcasecmp(cid, id) == 0) || (email && cem && strcasecmp(cem, email) == 0)) {
+            json_decref(clients);
+            return reply_error("that user (id or email) is already there");
+        }
+    }
+    json_array_append(clients, user);
+    char *r = apply_clients(srv, tag, in, clients);
+    json_decref(clients);
+    return r;
+}
+
+static char *remove_user(evp_server *srv, const char *tag, evp_instance *in, const char *who)
+{
+    json_t *clients = current_clients(in);
+    size_t i;
+    json_t *c;
+    int found = 0;
+    json_array_foreach(clients, i, c) {
+        const char *cid = json_string_value(json_object_get(c, "id"));
+        const char *cem = json_string_value(json_object_get(c, "email"));
+        if ((cid && strcasecmp(cid, who) == 0) || (cem && strcasecmp(cem, who) == 0)) {
+            json_array_remove(clients, i);
+            found = 1;
+            break;
+        }
+    }
+    char *r = found ? apply_clients(srv, tag, in, clients)
+                    : reply_error("no user \"%s\" (give its email or id)", who);
+    json_decref(clients);
+    return r;
+}
+
+static char *stats(void)
+{
+    size_t n;
+    const evp_counter *c = evp_stats_all(&n);
+    json_t *inbounds = json_array(), *users = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "inbound", c[i].inbound, "up",
+                              (json_int_t)c[i].up, "down", (json_int_t)c[i].down, "sessions",
+                              (json_int_t)c[i].sessions);
+        if (c[i].user) {
+            json_object_set_new(o, "email", json_string(c[i].user));
+            json_array_append_new(users, o);
+        } else {
+            json_array_append_new(inbounds, o);
+        }
+    }
+    return reply_ok(json_pack("{s:o, s:o}", "inbounds", inbounds, "users", users));
+}
+
+char *evp_control_handle(evp_server *srv, const char *request)
+{
+    json_error_t je;
+    json_t *req = json_loads(request, 0, &je);
+    if (!json_is_object(req)) {
+        json_decref(req);
+        return reply_error("request is not a JSON object: %s", je.text);
+    }
+    const char *cmd = json_string_value(json_object_get(req, "cmd"));
+    const char *tag = json_string_value(json_object_get(req, "inbound"));
+    char *r;
+    evp_instance *in = tag ? evp_server_inbound(srv, tag) : NULL;
+    if (cmd && strcmp(cmd, "stats") == 0) {
+        r = stats();
+    } else if (cmd == NULL) {
+        r = reply_error("request has no \"cmd\"");
+    } else if (tag == NULL || in == NULL) {
+        r = reply_error("no inbound tagged \"%s\"", tag ? tag : "(missing)");
+    } else if (strcmp(cmd, "list-users") == 0) {
+        r = list_users(in);
+    } else if (strcmp(cmd, "add-user") == 0) {
+        r = add_user(srv, tag, in, json_object_get(req, "user"));
+    } else if (strcmp(cmd, "remove-user") == 0) {
+        const char *who = json_string_value(json_object_get(req, "user"));
+        r = who ? remove_user(srv, tag, in, who) : reply_error("remove-user needs a user");
+    } else {
+        r = reply_error("unknown command \"%s\"", cmd);
+    }
+    json_decref(req);
+    return r;
+}
+
+static void on_control(EV_P_ ev_io *w, int revents)
+{
+    control *c = (control *)w;
+    int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd == -1)
+        return;
+    /* Requests are small and local: read the line with a short timeout, answer, close. */
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    char *buf = malloc(MAX_REQUEST + 1);
+    size_t len = 0;
+    while (buf && len < MAX_REQUEST) {
+        ssize_t n = read(fd, buf + len, MAX_REQUEST - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (memchr(buf, '\n', len))
+            break;
+    }
+    if (buf) {
+        buf[len] = '\0';
+        char *reply = evp_control_handle(c->srv, buf);
+        if (reply) {
+            size_t rl = strlen(reply);
+            if (write(fd, reply, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1)
+                evp_debug("control: client went away");
+        }
+        free(reply);
+    }
+    free(buf);
+    close(fd);
+}
+
+int evp_control_start(evp_server *srv, const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) {
+        evp_err("control.path: \"%s\" is too long for a Unix socket", path);
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    unlink(path);
+    mode_t old = umask(0177); /* the socket is born 0600 */
+    int ok = fd != -1 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 16) == 0;
+    umask(old);
+    if (!ok) {
+        evp_err("control.path: cannot listen on %s: %s", path, strerror(errno));
+        if (fd != -1)
+            close(fd);
+        return -1;
+    }
+    chmod(path, 0600);
+    control *c = calloc(1, sizeof *c);
+    c->srv = srv;
+    c->fd = fd;
+    c->path = strdup(path);
+    ev_io_init(&c->io, on_control, fd, EV_READ);
+    ev_io_start(srv->rt.loop, &c->io);
+    srv->control = c;
+    return 0;
+}
+
+void evp_control_stop(evp_server *srv)
+{
+    control *c = srv->control;
+    if (c == NULL)
+        return;
+    ev_io_stop(srv->rt.loop, &c->io);
+    close(c->fd);
+    unlink(c->path);
+    free(c->path);
+    free(c);
+    srv->control = NULL;
+}
+
+/* ---- the client: evproxy ctl ----------------------------------------------------------- */
+
+static void ctl_usage(void)
+{
+    fprintf(stderr,
+            "usage: evproxy ctl [-s SOCKET] list-users INBOUND_TAG\n"
+            "       evproxy ctl [-s SOCKET] add-user INBOUND_TAG UUID [EMAIL [ALTERID [LEVEL]]]\n"
+            "       evproxy ctl [-s SOCKET] remove-user INBOUND_TAG EMAIL|UUID\n"
+            "       evproxy ctl [-s SOCKET] stats\n"
+            "SOCKET defaults to $EVPROXY_CONTROL or /run/evproxy.sock\n");
+}
+
+int evp_ctl_main(int argc, char **argv)
+{
+    const char *sock = getenv("EVPROXY_CONTROL");
+    int i = 1;
+    if (i + 1 < argc && strcmp(argv[i], "-s") == 0) {
+        sock = argv[i + 1];
+        i += 2;
+    }
+    if (sock == NULL)
+        sock = "/run/evproxy.sock";
+    if (i >= argc) {
+        ctl_usage();
+        return 1;
+    }
+    const char *cmd = argv[i];
+    json_t *req = json_pack("{s:s}", "cmd", cmd);
+    int nargs = argc - i - 1;
+    char **args = argv + i + 1;
+    if (strcmp(cmd, "stats") == 0 && nargs == 0) {
+    } else if (strcmp(cmd, "list-users") == 0 && nargs == 1) {
+        json_object_set_new(req, "inbound", json_string(args[0]));
+    } else if (strcmp(cmd, "add-user") == 0 && nargs >= 2 && nargs <= 5) {
+        json_t *u = json_pack("{s:s}", "id", args[1]);
+        if (nargs >= 3)
+            json_object_set_new(u, "email", json_string(args[2]));
+        if (nargs >= 4)
+            json_object_set_new(u, "alterId", json_integer(atoi(args[3])));
+        if (nargs >= 5)
+            json_object_set_new(u, "level", json_integer(atoi(args[4])));
+        json_object_set_new(req, "inbound", json_string(args[0]));
+        json_object_set_new(req, "user", u);
+    } else if (strcmp(cmd, "remove-user") == 0 && nargs == 2) {
+        json_object_set_new(req, "inbound", json_string(args[0]));
+        json_object_set_new(req, "user", json_string(args[1]));
+    } else {
+        json_decref(req);
+        ctl_usage();
+        return 1;
+    }
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", sock);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1 || connect(fd, (struct sockaddr *)&a, sizeof a) == -1) {
+        fprintf(stderr, "evproxy ctl: cannot reach %s: %s\n", sock, strerror(errno));
+        free(text);
+        if (fd != -1)
+            close(fd);
+        return 2;
+    }
+    size_t tl = strlen(text);
+    int rc = 2;
+    if (write(fd, text, tl) == (ssize_t)tl && write(fd, "\n", 1) == 1) {
+        char buf[65536];
+        size_t len = 0;
+        ssize_t n;
+        while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+            len += (size_t)n;
+        buf[len] = '\0';
+        json_t *r = json_loads(buf, 0, NULL);
+        if (r) {
+            rc = json_is_true(json_object_get(r, "ok")) ? 0 : 1;
+            char *pretty = json_dumps(r, JSON_INDENT(2));
+            printf("%s\n", pretty);
+            free(pretty);
+            json_decref(r);
+        }
+    }
+    free(text);
+    close(fd);
+    return rc;
+}
