@@ -48,14 +48,18 @@ static void ignore_signals(void)
 static int run(const char *config_path, const char *config_text, const char *schema_dir,
                const char *plugin_dir, int test_only)
 {
+    if (test_only) {
+        if (evp_server_check(config_path, config_text, schema_dir, plugin_dir) != 0)
+            return 1;
+        printf("%s: configuration OK\n", config_path ? config_path : "(embedded)");
+        return 0;
+    }
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     evp_server srv;
     int rc = evp_server_start(&srv, loop, config_path, config_text, schema_dir, plugin_dir);
-    if (rc != 0 || test_only) {
-        if (test_only && rc == 0)
-            printf("%s: configuration OK\n", config_path ? config_path : "(embedded)");
+    if (rc != 0) {
         evp_server_stop(&srv);
-        return rc == 0 ? 0 : 1;
+        return 1;
     }
     evp_sip003_attach(loop); /* supervises a chained plugin */
     ev_run(loop, 0);

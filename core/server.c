@@ -427,6 +427,38 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     return 0;
 }
 
+int evp_server_check(const char *config_path, const char *config_text, const char *schema_dir,
+                     const char *plugin_dir)
+{
+    evp_registry reg;
+    if (evp_registry_init(&reg, plugin_dir) != 0)
+        return -1;
+    char *errors = NULL;
+    evp_config *cfg = evp_config_load(config_path, config_text, schema_dir, &reg, &errors);
+    int rc = cfg ? 0 : -1;
+    if (cfg == NULL)
+        fprintf(stderr, "%s", errors ? errors : "config: out of memory\n");
+    free(errors);
+    for (size_t i = 0; cfg && i < cfg->n_inbounds + cfg->n_outbounds; i++) {
+        int inbound = i < cfg->n_inbounds;
+        size_t k = inbound ? i : i - cfg->n_inbounds;
+        evp_module *mod = inbound ? cfg->inbounds[k].mod : cfg->outbounds[k].mod;
+        const char *tag = inbound ? cfg->inbounds[k].tag : cfg->outbounds[k].tag;
+        const char *settings =
+            inbound ? cfg->inbounds[k].settings_json : cfg->outbounds[k].settings_json;
+        char err[512];
+        evp_instance *inst = evp_instance_new(mod, inbound, tag, settings, err, sizeof err);
+        if (inst == NULL) {
+            fprintf(stderr, "%s[%zu].settings: %s\n", inbound ? "inbounds" : "outbounds", k, err);
+            rc = -1;
+        }
+        evp_instance_unref(inst);
+    }
+    evp_config_free(cfg);
+    evp_registry_free(&reg);
+    return rc;
+}
+
 void evp_server_stop(evp_server *srv)
 {
     struct ev_loop *loop = srv->rt.loop;

@@ -25,6 +25,10 @@ typedef struct evp_server {
 /* Loads and validates the config, binds every inbound. -1 with errors printed. */
 int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_path,
                      const char *config_text, const char *schema_dir, const char *plugin_dir);
+/* Checks a config as start would, creating every instance but binding nothing.
+ * 0 good; -1 with every error printed to stderr. */
+int evp_server_check(const char *config_path, const char *config_text, const char *schema_dir,
+                     const char *plugin_dir);
 /* Re-reads the config; applies it only when whole and valid. 0 applied, -1 kept the old. */
 int evp_server_reload(evp_server *srv);
 /* Closes listeners and sessions and frees everything. */
