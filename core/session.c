@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "log.h"
 #include "stats.h"
+#include "udp_assoc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +53,7 @@ enum state {
     S_RELAY,
     S_DRAIN, /* a rejected client: swallow some bytes, then close */
     S_CLOSING, /* write what is queued for the client, then close */
+    S_ASSOC, /* a SOCKS UDP ASSOCIATE control connection: it lives as long as the TCP one */
     S_DEAD, /* torn down; the struct is freed from the loop, so callers may still look */
 };
 
@@ -61,6 +63,7 @@ struct evp_session {
     evp_session *prev, *next;
     endpoint cl, sv;
     evp_instance *in, *out;
+    const evp_inbound_ops *inops; /* in's, or pass-through for a SOCKS UDP sub-session */
     void *ins, *outs;
     evp_buf plain; /* scratch between the two codecs */
     int state;
@@ -72,6 +75,8 @@ struct evp_session {
     double last_active;
     uint64_t bytes_up, bytes_down; /* plaintext relayed, for the stats */
     evp_udp_owner *udp_owner;
+    evp_assoc *assoc; /* S_ASSOC: the UDP relay this control connection keeps alive */
+    int target_named; /* pass-through inbound: EVP_TARGET given */
     struct sockaddr_storage peer;
     socklen_t peer_len;
     char label[96]; /* "tcp:host:port" for logs */
@@ -132,9 +137,14 @@ static int flush_endpoint(evp_session *s, endpoint *ep)
                 break;
             if (ep->kind == EP_DGRAM)
                 n = send(ep->fd, ep->wbuf.data + 2, dlen, 0);
-            else
+            else if (s->udp_owner && s->udp_owner->send)
+                n = s->udp_owner->send(s->udp_owner, (struct sockaddr *)&s->peer, s->peer_len,
+                                       &s->target, ep->wbuf.data + 2, dlen);
+            else if (s->udp_owner)
                 n = sendto(s->udp_owner->fd, ep->wbuf.data + 2, dlen, 0,
                            (struct sockaddr *)&s->peer, s->peer_len);
+            else
+                n = (ssize_t)dlen; /* the owner is gone: drop */
             if (n >= 0 || ep->kind == EP_PEER || (errno != EAGAIN && errno != EWOULDBLOCK)) {
                 evp_buf_consume(&ep->wbuf, 2 + dlen); /* a lost datagram is UDP's right */
                 continue;
@@ -212,6 +222,7 @@ static void update_watchers(evp_session *s)
     int relay = s->state == S_RELAY;
     if (cl->fd != -1) {
         int read_cl = !cl->eof && (s->state == S_HANDSHAKE || s->state == S_DRAIN ||
+                                   s->state == S_ASSOC ||
                                    (relay && !s->up_done && sv->wbuf.len < HIGH_WATER));
         set_io(s, &cl->rio, read_cl);
         set_io(s, &cl->wio, cl->wbuf.len > 0);
@@ -258,7 +269,7 @@ static void finish_down(evp_session *s)
         return;
     s->down_done = 1;
     evp_io io;
-    run_codec(evp_inops(s->in)->encode, s->ins, NULL, 0, 1, &s->cl.wbuf, &s->sv.wbuf, &io);
+    run_codec(s->inops->encode, s->ins, NULL, 0, 1, &s->cl.wbuf, &s->sv.wbuf, &io);
     s->cl.shut_pending = 1;
 }
 
@@ -285,7 +296,7 @@ static void pump_up(evp_session *s)
     while (s->state == S_RELAY && !s->up_done && cl->rbuf.len > 0 &&
            s->sv.wbuf.len < HIGH_WATER) {
         evp_io io;
-        int r = run_codec(evp_inops(s->in)->decode, s->ins, cl->rbuf.data, cl->rbuf.len, 0,
+        int r = run_codec(s->inops->decode, s->ins, cl->rbuf.data, cl->rbuf.len, 0,
                           &s->plain, &cl->wbuf, &io);
         evp_buf_consume(&cl->rbuf, io.consumed);
         if (r == EVP_ERR) {
@@ -323,7 +334,7 @@ static void pump_down(evp_session *s)
         }
         if (s->plain.len) {
             evp_io eio;
-            int e = run_codec(evp_inops(s->in)->encode, s->ins, s->plain.data, s->plain.len, 0,
+            int e = run_codec(s->inops->encode, s->ins, s->plain.data, s->plain.len, 0,
                               &s->cl.wbuf, &sv->wbuf, &eio);
             s->bytes_down += eio.consumed;
             evp_buf_consume(&s->plain, eio.consumed);
@@ -353,7 +364,7 @@ static void start_relay(evp_session *s)
     evp_io io;
     s->state = S_RELAY;
     touch(s);
-    const evp_inbound_ops *in = evp_inops(s->in);
+    const evp_inbound_ops *in = s->inops;
     if (in->connected) {
         memset(&io, 0, sizeof io);
         io.out = &s->plain;
@@ -377,7 +388,7 @@ static void start_relay(evp_session *s)
 
 static void connect_failed(evp_session *s, const char *why)
 {
-    const evp_inbound_ops *in = evp_inops(s->in);
+    const evp_inbound_ops *in = s->inops;
     evp_warn("%s: %s", s->label, why);
     if (in->connected) {
         evp_io io;
@@ -479,7 +490,7 @@ static void open_outbound(evp_session *s)
         s->state = S_RELAY;
         run_codec(evp_outops(s->out)->decode, s->outs, NULL, 0, 1, &s->plain, &s->sv.wbuf, &io);
         if (s->plain.len)
-            run_codec(evp_inops(s->in)->encode, s->ins, s->plain.data, s->plain.len, 0,
+            run_codec(s->inops->encode, s->ins, s->plain.data, s->plain.len, 0,
                       &s->cl.wbuf, &s->sv.wbuf, &io);
         s->plain.len = 0;
         evp_info("%s blocked [%s -> %s]", s->label, s->in->tag, s->out->tag);
@@ -505,17 +516,84 @@ static void open_outbound(evp_session *s)
     }
 }
 
+/* ---- SOCKS UDP ASSOCIATE ---------------------------------------------------------------- */
+
+/* The inbound asked for a UDP relay on this TCP connection: open it and tell the client
+ * where (the inbound's connected hook writes the reply with io->target = the bound address). */
+static void start_assoc(evp_session *s)
+{
+    evp_io io;
+    memset(&io, 0, sizeof io);
+    s->network = EVP_NET_UDP;
+    snprintf(s->label, sizeof s->label, "udp-associate");
+    s->assoc = evp_assoc_new(s->rt, s->cl.fd, s->in, s->out, &io.target);
+    io.out = &s->plain;
+    io.back = &s->cl.wbuf;
+    int ok = s->assoc != NULL;
+    if (s->inops->connected)
+        s->inops->connected(s->ins, ok, &io);
+    if (!ok) {
+        evp_warn("cannot open a UDP relay for a SOCKS client");
+        s->state = S_CLOSING;
+        s->cl.shut_pending = 1;
+    } else {
+        evp_info("udp-associate accepted [%s -> %s]", s->in->tag, s->out->tag);
+        s->state = S_ASSOC;
+    }
+    s->plain.len = 0;
+    flush_all(s);
+}
+
+/* Pass-through inbound for SOCKS UDP sub-sessions: the target came with the datagram. */
+static int pass_decode(void *sess, evp_io *io)
+{
+    evp_session *s = sess;
+    if (!s->target_named) {
+        s->target_named = 1;
+        io->target = s->target;
+        io->network = EVP_NET_UDP;
+        return EVP_TARGET;
+    }
+    if (io->in_len && evp_buf_append(io->out, io->in, io->in_len) != 0)
+        return EVP_ERR;
+    io->consumed = io->in_len;
+    return EVP_OK;
+}
+
+static int pass_encode(void *sess, evp_io *io)
+{
+    if (io->in_len && evp_buf_append(io->out, io->in, io->in_len) != 0)
+        return EVP_ERR;
+    io->consumed = io->in_len;
+    return EVP_OK;
+}
+
+static void pass_free(void *sess)
+{
+}
+
+static const evp_inbound_ops pass_ops = {
+    .size = sizeof(evp_inbound_ops),
+    .session_free = pass_free,
+    .decode = pass_decode,
+    .encode = pass_encode,
+};
+
 /* ---- the handshake and draining ------------------------------------------------------- */
 
 static void handshake(evp_session *s)
 {
     endpoint *cl = &s->cl;
     evp_io io;
-    int r = run_codec(evp_inops(s->in)->decode, s->ins, cl->rbuf.data, cl->rbuf.len, cl->eof,
+    int r = run_codec(s->inops->decode, s->ins, cl->rbuf.data, cl->rbuf.len, cl->eof,
                       &s->plain, &cl->wbuf, &io);
     evp_buf_consume(&cl->rbuf, io.consumed);
     if (r == EVP_TARGET) {
         s->target = io.target;
+        if (cl->kind == EP_STREAM && io.network == EVP_NET_UDP) {
+            start_assoc(s);
+            return;
+        }
         if (s->network == 0)
             s->network = io.network ? io.network : EVP_NET_TCP;
         open_outbound(s);
@@ -601,6 +679,14 @@ static void on_client_read(EV_P_ ev_io *w, int revents)
     case S_HANDSHAKE:
         handshake(s);
         return;
+    case S_ASSOC:
+        ep->rbuf.len = 0; /* nothing is expected on the control connection */
+        if (ep->eof) {
+            session_close(s, NULL); /* its end ends the UDP relay */
+            return;
+        }
+        update_watchers(s);
+        return;
     case S_RELAY:
         pump_up(s);
         if (s->state == S_RELAY)
@@ -661,6 +747,8 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
                  : s->state == S_CONNECTING || s->state == S_RESOLVING ? s->rt->connect_timeout
                                                                         : s->rt->handshake_timeout;
     double idle = ev_now(EV_A) - s->last_active;
+    if (s->state == S_ASSOC)
+        idle = 0; /* lives as long as its TCP connection */
     if (idle >= limit) {
         if (s->state == S_CONNECTING || s->state == S_RESOLVING)
             connect_failed(s, "connect timed out");
@@ -743,6 +831,31 @@ evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner,
     return s;
 }
 
+evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
+                                   const struct sockaddr *peer, socklen_t peer_len,
+                                   const evp_addr *target, evp_instance *in, evp_instance *out)
+{
+    evp_session *s = session_new(rt, -1, in, out);
+    if (s == NULL)
+        return NULL;
+    s->inops->session_free(s->ins); /* the instance's own session is not used */
+    s->inops = &pass_ops;
+    s->ins = s;
+    s->target = *target;
+    s->cl.kind = EP_PEER;
+    s->network = EVP_NET_UDP;
+    s->udp_owner = owner;
+    memcpy(&s->peer, peer, peer_len);
+    s->peer_len = peer_len;
+    handshake(s);
+    return s;
+}
+
+const evp_addr *evp_session_target(const evp_session *s)
+{
+    return &s->target;
+}
+
 int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, socklen_t peer_len)
 {
     return s->peer_len == peer_len && memcmp(&s->peer, peer, peer_len) == 0;
@@ -796,18 +909,20 @@ static void session_close(evp_session *s, const char *why)
     ev_timer_stop(rt->loop, &s->timer);
     evp_resolve_cancel(s->resolving);
     if (s->outs && was != S_DRAIN) {
-        const evp_inbound_ops *ops = evp_inops(s->in);
+        const evp_inbound_ops *ops = s->inops;
         const char *user = ops->session_user ? ops->session_user(s->ins) : NULL;
         evp_stats_add(s->in->tag, user, s->bytes_up, s->bytes_down, 1);
     }
     endpoint_free(rt, &s->cl);
     endpoint_free(rt, &s->sv);
     evp_buf_free(&s->plain);
+    evp_assoc_free(s->assoc);
+    s->assoc = NULL;
     if (s->udp_owner)
         s->udp_owner->forget(s->udp_owner, s);
     if (s->outs)
         evp_outops(s->out)->session_free(s->outs);
-    evp_inops(s->in)->session_free(s->ins);
+    s->inops->session_free(s->ins);
     evp_instance_unref(s->in);
     evp_instance_unref(s->out);
     if (s->prev)

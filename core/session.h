@@ -28,6 +28,10 @@ typedef struct evp_udp_owner {
     int fd; /* the listening socket replies are sent from */
     /* Called when a session it owns ends, so it can forget it. */
     void (*forget)(struct evp_udp_owner *o, evp_session *s);
+    /* Optional: sends one reply datagram that came from source (SOCKS wraps it in a
+     * header); NULL sends data as it is. Returns what sendto returns. */
+    long (*send)(struct evp_udp_owner *o, const struct sockaddr *peer, socklen_t peer_len,
+                 const evp_addr *source, const uint8_t *data, size_t len);
 } evp_udp_owner;
 
 /* Starts a session on an accepted TCP socket (takes fd). NULL on failure (fd closed). */
@@ -36,6 +40,13 @@ evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_inst
 evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner,
                              const struct sockaddr *peer, socklen_t peer_len, evp_instance *in,
                              evp_instance *out);
+/* Starts a UDP session whose target is fixed (a SOCKS UDP destination): datagrams pass
+ * through unchanged to out; in is kept for its tag and counters. */
+evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
+                                   const struct sockaddr *peer, socklen_t peer_len,
+                                   const evp_addr *target, evp_instance *in, evp_instance *out);
+/* The target a UDP session was started for. */
+const evp_addr *evp_session_target(const evp_session *s);
 /* True when s is owner's session for peer. */
 int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, socklen_t peer_len);
 /* Feeds one datagram from the UDP session's peer. */

@@ -1,0 +1,162 @@
+/* SOCKS5 UDP relay: datagrams from the client carry RSV FRAG ATYP DST DATA; replies go back
+ * with the source in the same header. Only the control connection's peer host may use it. */
+#include "udp_assoc.h"
+
+#include "builtin/socks_udp.h"
+#include "log.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_DESTINATIONS 256
+
+struct evp_assoc {
+    ev_io io; /* first member */
+    evp_udp_owner owner;
+    evp_runtime *rt;
+    evp_instance *in, *out;
+    struct sockaddr_storage client; /* the control connection's peer (host only is checked) */
+    evp_session *sessions[MAX_DESTINATIONS];
+    size_t n;
+};
+
+static int same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+    if (a->ss_family != b->sa_family)
+        return 0;
+    if (b->sa_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                      &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+static int same_addr(const evp_addr *a, const evp_addr *b)
+{
+    return a->type == b->type && a->port == b->port && a->len == b->len &&
+           memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+static void forget(evp_udp_owner *o, evp_session *s)
+{
+    evp_assoc *a = (evp_assoc *)((char *)o - offsetof(evp_assoc, owner));
+    for (size_t i = 0; i < a->n; i++)
+        if (a->sessions[i] == s) {
+            a->sessions[i] = a->sessions[--a->n];
+            return;
+        }
+}
+
+static long send_wrapped(evp_udp_owner *o, const struct sockaddr *peer, socklen_t peer_len,
+                         const evp_addr *source, const uint8_t *data, size_t len)
+{
+    uint8_t pkt[EVP_SOCKS_UDP_HDR_MAX + 65536];
+    size_t h = evp_socks_udp_header(source, pkt, sizeof pkt);
+    if (h == 0 || len > sizeof pkt - h)
+        return (long)len; /* cannot be framed: dropped */
+    memcpy(pkt + h, data, len);
+    return (long)sendto(o->fd, pkt, h + len, 0, peer, peer_len);
+}
+
+static void on_datagram(EV_P_ ev_io *w, int revents)
+{
+    evp_assoc *a = (evp_assoc *)w;
+    static uint8_t pkt[65536];
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        ssize_t n = recvfrom(a->owner.fd, pkt, sizeof pkt, 0, (struct sockaddr *)&peer, &plen);
+        if (n < 0)
+            return;
+        if (!same_host(&a->client, (struct sockaddr *)&peer))
+            continue; /* only the SOCKS client's host may relay through us */
+        evp_addr dst;
+        size_t off;
+        if (evp_socks_udp_parse(pkt, (size_t)n, &dst, &off) != EVP_SOCKS_UDP_OK ||
+            off == (size_t)n)
+            continue;
+        evp_session *s = NULL;
+        for (size_t k = 0; k < a->n && s == NULL; k++)
+            if (evp_session_udp_is(a->sessions[k], (struct sockaddr *)&peer, plen) &&
+                same_addr(evp_session_target(a->sessions[k]), &dst))
+                s = a->sessions[k];
+        if (s == NULL) {
+            if (a->n >= MAX_DESTINATIONS)
+                continue;
+            s = evp_session_udp_fixed(a->rt, &a->owner, (struct sockaddr *)&peer, plen, &dst,
+                                      a->in, a->out);
+            if (s == NULL)
+                continue;
+            a->sessions[a->n++] = s;
+        }
+        evp_session_udp_input(s, pkt + off, (size_t)n - off);
+    }
+}
+
+evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_instance *out,
+                         evp_addr *bound)
+{
+    struct sockaddr_storage local;
+    socklen_t llen = sizeof local;
+    evp_assoc *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return NULL;
+    socklen_t clen = sizeof a->client;
+    if (getsockname(tcp_fd, (struct sockaddr *)&local, &llen) == -1 ||
+        getpeername(tcp_fd, (struct sockaddr *)&a->client, &clen) == -1) {
+        free(a);
+        return NULL;
+    }
+    if (local.ss_family == AF_INET)
+        ((struct sockaddr_in *)&local)->sin_port = 0;
+    else
+        ((struct sockaddr_in6 *)&local)->sin6_port = 0;
+    int fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1 || bind(fd, (struct sockaddr *)&local, llen) == -1 ||
+        getsockname(fd, (struct sockaddr *)&local, &llen) == -1) {
+        evp_warn("SOCKS UDP relay: %s", strerror(errno));
+        if (fd != -1)
+            close(fd);
+        free(a);
+        return NULL;
+    }
+    memset(bound, 0, sizeof *bound);
+    if (local.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&local;
+        bound->type = EVP_ADDR_IPV4;
+        bound->len = 4;
+        memcpy(bound->bytes, &sin->sin_addr, 4);
+        bound->port = ntohs(sin->sin_port);
+    } else {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&local;
+        bound->type = EVP_ADDR_IPV6;
+        bound->len = 16;
+        memcpy(bound->bytes, &sin6->sin6_addr, 16);
+        bound->port = ntohs(sin6->sin6_port);
+    }
+    a->rt = rt;
+    a->in = evp_instance_ref(in);
+    a->out = evp_instance_ref(out);
+    a->owner.fd = fd;
+    a->owner.forget = forget;
+    a->owner.send = send_wrapped;
+    ev_io_init(&a->io, on_datagram, fd, EV_READ);
+    ev_io_start(rt->loop, &a->io);
+    return a;
+}
+
+void evp_assoc_free(evp_assoc *a)
+{
+    if (a == NULL)
+        return;
+    ev_io_stop(a->rt->loop, &a->io);
+    while (a->n > 0)
+        evp_session_udp_orphan(a->sessions[--a->n]);
+    close(a->owner.fd);
+    evp_instance_unref(a->in);
+    evp_instance_unref(a->out);
+    free(a);
+}
