@@ -62,7 +62,8 @@ $(BUILD)/evproxy: $(MAIN_OBJ) $(CORE_OBJ)
 
 .SECONDEXPANSION:
 # One .so per plugin/NAME/ folder; each links only its own libraries.
-$(BUILD)/plugins/%.so: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard plugin/%/*.c))
+plugin_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugin/$(1)/*.c))
+$(BUILD)/plugins/%.so: $$(call plugin_objs,$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared $^ -o $@ $(PKG_LIBS)
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/evproxy/plugin.h
