@@ -1,0 +1,531 @@
+/* The VMess body codec for one direction (vmess-protocol.md §8): chunk writer and reader
+ * for aes-128-gcm, chacha20-poly1305, legacy aes-128-cfb and none, with ChunkMasking,
+ * GlobalPadding and AuthenticatedLength, in stream (TCP) and packet (UDP) mode. */
+#include "body.h"
+
+#include "fnv1a.h"
+
+#include <nettle/md5.h>
+#include <sodium.h>
+#include <string.h>
+
+enum body_mode {
+    MODE_CHUNK = 1, /* §8.1: LenField ‖ Seal(D) ‖ padding */
+    MODE_SIMPLE,    /* none + TCP + ChunkStream: LenField ‖ D, split at 8192 */
+    MODE_RAW,       /* no ChunkStream: raw bytes (legacy: raw CFB) */
+    MODE_FAILED,    /* a reader that returned EVP_ERR stays failed */
+};
+
+#define TAG_SIZE 16
+#define MAX_PADDING 64
+
+static void be16_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static uint32_t be16_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static void be32_put(uint8_t *p, uint32_t v)
+{
+    be16_put(p, v >> 16);
+    be16_put(p + 2, v & 0xffff);
+}
+
+/* key32 = MD5(k) ‖ MD5(MD5(k)): how VMess stretches a 16-byte key for ChaCha20 (§8.1). */
+static void chacha_key(uint8_t out[32], const uint8_t k[16])
+{
+    struct md5_ctx md5;
+    md5_init(&md5);
+    md5_update(&md5, 16, k);
+    md5_digest(&md5, MD5_DIGEST_SIZE, out);
+    md5_update(&md5, MD5_DIGEST_SIZE, out);
+    md5_digest(&md5, MD5_DIGEST_SIZE, out + 16);
+    sodium_memzero(&md5, sizeof md5);
+}
+
+/* N_c = BE16(c) ‖ iv[2:12]. */
+static void chunk_nonce(uint8_t nonce[12], uint16_t c, const uint8_t iv[16])
+{
+    be16_put(nonce, c);
+    memcpy(nonce + 2, iv + 2, 10);
+}
+
+static int uses_padding(const vmess_body *b)
+{
+    return b->mode == MODE_CHUNK && (b->option & VMESS_OPT_GLOBAL_PADDING);
+}
+
+static int uses_auth_len(const vmess_body *b)
+{
+    return b->len_size == 2 + TAG_SIZE;
+}
+
+static int uses_mask(const vmess_body *b)
+{
+    return (b->option & VMESS_OPT_CHUNK_MASKING) && !uses_auth_len(b);
+}
+
+/* Padding is drawn before the mask, both from the same SHAKE stream (§8.3). */
+static uint32_t next_padding(vmess_body *b)
+{
+    return uses_padding(b) ? vmess_shake128_next16(&b->shake) % MAX_PADDING : 0;
+}
+
+static void aead_set(int security, void *ctx, const uint8_t key[16])
+{
+    if (security == VMESS_SEC_GCM)
+        gcm_aes128_set_key(ctx, key);
+    else
+        chacha_key(ctx, key);
+}
+
+/* Seals buf[0..n) in place and writes the tag at buf + n. */
+static void aead_seal(int security, void *ctx, const uint8_t nonce[12], uint8_t *buf, size_t n)
+{
+    if (security == VMESS_SEC_GCM) {
+        struct gcm_aes128_ctx *gcm = ctx;
+        gcm_aes128_set_iv(gcm, 12, nonce);
+        gcm_aes128_encrypt(gcm, n, buf, buf);
+        gcm_aes128_digest(gcm, TAG_SIZE, buf + n);
+    } else {
+        crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + n, NULL, buf, n, NULL, 0,
+                                                           NULL, nonce, ctx);
+    }
+}
+
+/* Opens src[0..n) with its tag at src + n into dst; 0, or -1 when the tag is wrong. */
+static int aead_open(int security, void *ctx, const uint8_t nonce[12], uint8_t *dst,
+                     const uint8_t *src, size_t n)
+{
+    if (security == VMESS_SEC_GCM) {
+        struct gcm_aes128_ctx *gcm = ctx;
+        uint8_t tag[TAG_SIZE];
+        gcm_aes128_set_iv(gcm, 12, nonce);
+        gcm_aes128_decrypt(gcm, n, dst, src);
+        gcm_aes128_digest(gcm, TAG_SIZE, tag);
+        if (sodium_memcmp(tag, src + n, TAG_SIZE) != 0) {
+            sodium_memzero(dst, n); /* never leave unauthenticated plaintext behind */
+            return -1;
+        }
+        return 0;
+    }
+    return crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, n, src + n, NULL, 0,
+                                                              nonce, ctx);
+}
+
+int vmess_body_init(vmess_body *b, const vmess_body_params *p)
+{
+    memset(b, 0, sizeof *b);
+    b->security = p->security == VMESS_SEC_UNKNOWN ? VMESS_SEC_LEGACY : p->security;
+    b->option = p->option;
+    b->udp = p->udp != 0;
+    b->len_size = 2;
+    /* V2Ray draws padding from the masking SHAKE only: padding alone is refused (§6). */
+    if ((p->option & VMESS_OPT_GLOBAL_PADDING) && !(p->option & VMESS_OPT_CHUNK_MASKING))
+        return -1;
+    int chunked = (p->option & VMESS_OPT_CHUNK_STREAM) != 0;
+    switch (b->security) {
+    case VMESS_SEC_GCM:
+    case VMESS_SEC_CHACHA:
+        /* AEAD bodies are chunked whatever the ChunkStream bit says, as in V2Ray. */
+        b->mode = MODE_CHUNK;
+        b->overhead = TAG_SIZE;
+        aead_set(b->security, &b->aead, p->key);
+        if (p->option & VMESS_OPT_AUTH_LENGTH) {
+            b->len_size = 2 + TAG_SIZE;
+            aead_set(b->security, &b->len_aead, p->len_key);
+            memcpy(b->len_iv, p->len_iv, 16);
+        }
+        break;
+    case VMESS_SEC_LEGACY:
+        b->mode = chunked ? MODE_CHUNK : MODE_RAW;
+        b->overhead = 4;
+        if (p->cfb != NULL)
+            b->cfb = *p->cfb;
+        else
+            vmess_cfb_init(&b->cfb, p->key, p->iv);
+        break;
+    case VMESS_SEC_NONE:
+        b->mode = !chunked ? MODE_RAW : b->udp ? MODE_CHUNK : MODE_SIMPLE;
+        break;
+    default:
+        return -1;
+    }
+    memcpy(b->iv, p->iv, 16);
+    if (p->option & VMESS_OPT_CHUNK_MASKING)
+        vmess_shake128_init(&b->shake, p->iv, 16);
+    b->max_payload = (uint16_t)(VMESS_BODY_CHUNK_BUF - b->overhead - b->len_size -
+                                (uses_padding(b) ? MAX_PADDING : 0));
+    return 0;
+}
+
+/* ---- writer ---- */
+
+/* Bytes of chunk framing around each payload, at most. */
+static size_t chunk_extra(const vmess_body *b)
+{
+    return b->len_size + b->overhead + (uses_padding(b) ? MAX_PADDING : 0);
+}
+
+/* Bytes a TCP writer may need for len bytes of payload. */
+static size_t seal_bound(const vmess_body *b, size_t len)
+{
+    size_t per = b->mode == MODE_SIMPLE ? VMESS_BODY_SIMPLE_MAX : b->max_payload;
+    if (b->mode == MODE_RAW)
+        return len;
+    return len + (len / per + 1) * chunk_extra(b);
+}
+
+/* Appends one §8.1 chunk carrying d[0..n) (n == 0: the end marker). out has room. */
+static void put_chunk(vmess_body *b, const evp_host *h, const uint8_t *d, size_t n, evp_buf *out)
+{
+    uint8_t *dst = out->data + out->len;
+    uint32_t pad = next_padding(b);
+    uint32_t s = (uint32_t)n + b->overhead + pad;
+    uint8_t *body = dst + b->len_size;
+
+    if (uses_auth_len(b)) {
+        uint8_t nonce[12];
+        chunk_nonce(nonce, b->len_count++, b->len_iv);
+        be16_put(dst, s - TAG_SIZE);
+        aead_seal(b->security, &b->len_aead, nonce, dst, 2);
+    } else {
+        uint32_t mask = uses_mask(b) ? vmess_shake128_next16(&b->shake) : 0;
+        be16_put(dst, s ^ mask);
+    }
+    if (b->security == VMESS_SEC_LEGACY) {
+        be32_put(body, vmess_fnv1a32(d, n));
+        if (n)
+            memcpy(body + 4, d, n);
+    } else {
+        if (n)
+            memcpy(body, d, n);
+        if (b->overhead) {
+            uint8_t nonce[12];
+            chunk_nonce(nonce, b->count, b->iv);
+            aead_seal(b->security, &b->aead, nonce, body, n);
+        }
+    }
+    b->count++;
+    if (pad)
+        h->random_bytes(body + b->overhead + n, pad);
+    if (b->security == VMESS_SEC_LEGACY)
+        vmess_cfb_encrypt(&b->cfb, dst, b->len_size + s);
+    out->len += b->len_size + s;
+}
+
+/* Appends one none+TCP simple chunk: LenField ‖ d[0..n). out has room. */
+static void put_simple(vmess_body *b, const uint8_t *d, size_t n, evp_buf *out)
+{
+    uint8_t *dst = out->data + out->len;
+    uint32_t mask = uses_mask(b) ? vmess_shake128_next16(&b->shake) : 0;
+    be16_put(dst, (uint32_t)n ^ mask);
+    if (n)
+        memcpy(dst + 2, d, n);
+    out->len += 2 + n;
+}
+
+/* Appends raw bytes (legacy: through the CFB stream). out has room. */
+static void put_raw(vmess_body *b, const uint8_t *d, size_t n, evp_buf *out)
+{
+    uint8_t *dst = out->data + out->len;
+    memcpy(dst, d, n);
+    if (b->security == VMESS_SEC_LEGACY)
+        vmess_cfb_encrypt(&b->cfb, dst, n);
+    out->len += n;
+}
+
+static void seal_stream(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
+                        evp_buf *out)
+{
+    if (b->mode == MODE_RAW) {
+        put_raw(b, in, len, out);
+        return;
+    }
+    size_t per = b->mode == MODE_SIMPLE ? VMESS_BODY_SIMPLE_MAX : b->max_payload;
+    while (len > 0) {
+        size_t n = len < per ? len : per;
+        if (b->mode == MODE_SIMPLE)
+            put_simple(b, in, n, out);
+        else
+            put_chunk(b, h, in, n, out);
+        in += n;
+        len -= n;
+    }
+}
+
+static size_t seal_packets(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
+                           evp_buf *out)
+{
+    size_t off = 0;
+    while (len - off >= 2) {
+        size_t n = be16_get(in + off);
+        if (len - off - 2 < n)
+            break;
+        const uint8_t *d = in + off + 2;
+        off += 2 + n;
+        if (n == 0)
+            continue; /* an empty chunk would read as the end marker */
+        if (b->mode == MODE_RAW) {
+            put_raw(b, d, n, out); /* no framing: V2Ray sends the bytes as they are */
+            continue;
+        }
+        /* Too big for one 2048-byte chunk: dropped, as V2Ray's packet writer does. The check
+         * uses the largest padding so that no SHAKE byte is drawn for a dropped datagram,
+         * which would put the reader out of step. */
+        if (n > b->max_payload)
+            continue;
+        /* Room per datagram: tiny datagrams would make a bound for all of in huge. */
+        if (h->buf_reserve(out, chunk_extra(b) + n) == NULL)
+            return SIZE_MAX;
+        put_chunk(b, h, d, n, out);
+    }
+    return off;
+}
+
+int vmess_body_seal(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
+                    size_t *consumed, evp_buf *out)
+{
+    *consumed = 0;
+    if (len == 0)
+        return EVP_OK;
+    if (b->done) {
+        b->why = "body write after the end of the stream";
+        return EVP_ERR;
+    }
+    if (b->udp) {
+        /* Raw output is never longer than its records; chunks reserve per datagram. */
+        size_t done = SIZE_MAX;
+        if (b->mode != MODE_RAW || h->buf_reserve(out, len) != NULL)
+            done = seal_packets(b, h, in, len, out);
+        if (done == SIZE_MAX) {
+            b->why = "out of memory";
+            return EVP_ERR;
+        }
+        *consumed = done;
+        return EVP_OK;
+    }
+    if (h->buf_reserve(out, seal_bound(b, len)) == NULL) {
+        b->why = "out of memory";
+        return EVP_ERR;
+    }
+    seal_stream(b, h, in, len, out);
+    *consumed = len;
+    return EVP_OK;
+}
+
+int vmess_body_seal_eof(vmess_body *b, const evp_host *h, evp_buf *out)
+{
+    if (b->done)
+        return EVP_OK;
+    b->done = 1;
+    if (b->mode == MODE_RAW)
+        return EVP_OK; /* the end is the transport's close */
+    if (h->buf_reserve(out, seal_bound(b, 0)) == NULL) {
+        b->why = "out of memory";
+        return EVP_ERR;
+    }
+    if (b->mode == MODE_CHUNK)
+        put_chunk(b, h, NULL, 0, out);
+    else
+        put_simple(b, NULL, 0, out);
+    return EVP_OK;
+}
+
+/* ---- reader ---- */
+
+static int fail(vmess_body *b, const char *why)
+{
+    b->why = why;
+    b->mode = MODE_FAILED;
+    return EVP_ERR;
+}
+
+/* Decodes a LenField (already through the CFB for legacy) into b->size and b->pad.
+ * EVP_OK, EVP_EOF for the end marker, or EVP_ERR. */
+static int take_len(vmess_body *b, uint8_t *field)
+{
+    uint32_t pad = next_padding(b);
+    uint32_t s;
+    if (uses_auth_len(b)) {
+        uint8_t nonce[12], plain[2];
+        chunk_nonce(nonce, b->len_count++, b->len_iv);
+        if (aead_open(b->security, &b->len_aead, nonce, plain, field, 2) != 0)
+            return fail(b, "chunk length failed authentication");
+        s = be16_get(plain) + TAG_SIZE;
+    } else {
+        uint32_t mask = uses_mask(b) ? vmess_shake128_next16(&b->shake) : 0;
+        s = be16_get(field) ^ mask;
+    }
+    if (s == b->overhead + pad) {
+        b->done = 1;
+        return EVP_EOF;
+    }
+    if (s < b->overhead + pad)
+        return fail(b, "chunk shorter than its tag and padding");
+    b->size = s;
+    b->pad = pad;
+    b->have_len = 1;
+    return EVP_OK;
+}
+
+/* Opens the awaited chunk from src[0..b->size) and appends its payload to out. */
+static int take_chunk(vmess_body *b, const evp_host *h, const uint8_t *src, evp_buf *out)
+{
+    size_t n = b->size - b->pad - b->overhead;
+    size_t hdr = b->udp ? 2 : 0;
+    uint8_t *dst = h->buf_reserve(out, hdr + n);
+    if (dst == NULL)
+        return fail(b, "out of memory");
+    if (b->security == VMESS_SEC_LEGACY) {
+        uint8_t sum[4], pad[MAX_PADDING];
+        memcpy(sum, src, 4);
+        vmess_cfb_decrypt(&b->cfb, sum, 4);
+        memcpy(dst + hdr, src + 4, n);
+        vmess_cfb_decrypt(&b->cfb, dst + hdr, n);
+        memcpy(pad, src + 4 + n, b->pad);
+        vmess_cfb_decrypt(&b->cfb, pad, b->pad); /* keeps the stream in step */
+        if (vmess_fnv1a32(dst + hdr, n) != (be16_get(sum) << 16 | be16_get(sum + 2)))
+            return fail(b, "chunk checksum mismatch");
+    } else if (b->overhead) {
+        uint8_t nonce[12];
+        chunk_nonce(nonce, b->count, b->iv);
+        if (aead_open(b->security, &b->aead, nonce, dst + hdr, src, n) != 0)
+            return fail(b, "chunk failed authentication");
+    } else {
+        memcpy(dst + hdr, src, n);
+    }
+    b->count++;
+    if (hdr)
+        be16_put(dst, (uint32_t)n);
+    out->len += hdr + n;
+    b->have_len = 0;
+    return EVP_OK;
+}
+
+static int open_chunks(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
+                       size_t *consumed, evp_buf *out)
+{
+    size_t off = 0;
+    int rc = EVP_OK;
+    for (;;) {
+        if (!b->have_len) {
+            uint8_t field[2 + TAG_SIZE];
+            if (len - off < b->len_size)
+                break;
+            memcpy(field, in + off, b->len_size);
+            if (b->security == VMESS_SEC_LEGACY)
+                vmess_cfb_decrypt(&b->cfb, field, b->len_size);
+            off += b->len_size;
+            rc = take_len(b, field);
+            if (rc != EVP_OK)
+                break;
+        }
+        if (len - off < b->size)
+            break;
+        rc = take_chunk(b, h, in + off, out);
+        if (rc != EVP_OK)
+            break;
+        off += b->size;
+    }
+    *consumed = off;
+    return rc;
+}
+
+/* none + TCP: payload is passed on as it arrives, no need to wait for whole chunks. */
+static int open_simple(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
+                       size_t *consumed, evp_buf *out)
+{
+    size_t off = 0;
+    int rc = EVP_OK;
+    while (off < len) {
+        if (!b->have_len) {
+            if (len - off < 2)
+                break;
+            uint32_t mask = uses_mask(b) ? vmess_shake128_next16(&b->shake) : 0;
+            b->size = be16_get(in + off) ^ mask;
+            off += 2;
+            if (b->size == 0) {
+                b->done = 1;
+                rc = EVP_EOF;
+                break;
+            }
+            b->have_len = 1;
+            if (off == len)
+                break;
+        }
+        size_t n = len - off < b->size ? len - off : b->size;
+        uint8_t *dst = h->buf_reserve(out, n);
+        if (dst == NULL) {
+            rc = fail(b, "out of memory");
+            break;
+        }
+        memcpy(dst, in + off, n);
+        out->len += n;
+        off += n;
+        b->size -= (uint32_t)n;
+        if (b->size == 0)
+            b->have_len = 0;
+    }
+    *consumed = off;
+    return rc;
+}
+
+static int open_raw(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
+                    size_t *consumed, evp_buf *out)
+{
+    size_t off = 0;
+    /* UDP without framing: each piece becomes one datagram, as V2Ray's buffers do. */
+    size_t per = b->udp ? VMESS_BODY_CHUNK_BUF : len;
+    while (off < len) {
+        size_t n = len - off < per ? len - off : per;
+        size_t hdr = b->udp ? 2 : 0;
+        uint8_t *dst = h->buf_reserve(out, hdr + n);
+        if (dst == NULL)
+            return fail(b, "out of memory");
+        if (hdr)
+            be16_put(dst, (uint32_t)n);
+        memcpy(dst + hdr, in + off, n);
+        if (b->security == VMESS_SEC_LEGACY)
+            vmess_cfb_decrypt(&b->cfb, dst + hdr, n);
+        out->len += hdr + n;
+        off += n;
+    }
+    *consumed = off;
+    return EVP_OK;
+}
+
+int vmess_body_open(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
+                    size_t *consumed, evp_buf *out)
+{
+    *consumed = 0;
+    if (b->mode == MODE_FAILED)
+        return EVP_ERR;
+    if (b->done) {
+        *consumed = len; /* the marker's own bytes, and anything after it */
+        return EVP_EOF;
+    }
+    switch (b->mode) {
+    case MODE_CHUNK:
+        return open_chunks(b, h, in, len, consumed, out);
+    case MODE_SIMPLE:
+        return open_simple(b, h, in, len, consumed, out);
+    default:
+        return open_raw(b, h, in, len, consumed, out);
+    }
+}
+
+int vmess_body_at_boundary(const vmess_body *b)
+{
+    return b->mode != MODE_FAILED && !b->have_len;
+}
+
+void vmess_body_wipe(vmess_body *b)
+{
+    sodium_memzero(b, sizeof *b);
+}
