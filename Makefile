@@ -16,7 +16,7 @@ BUILD ?= build
 SAN :=
 endif
 
-PKGS := libsodium nettle jansson libcares
+PKGS := libsodium nettle jansson libcares libpcre2-8
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -25,7 +25,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SAN) -fvisibility=hidden \
-    -Icore/include -Icore $(PKG_CFLAGS) -DEVP_VERSION='"$(VERSION)"' \
+    -Icore/include -Icore $(PKG_CFLAGS) -DEVP_HAVE_PCRE2 -DEVP_VERSION='"$(VERSION)"' \
     -DEVP_PREFIX='"$(PREFIX)"'
 override LDFLAGS += $(SAN)
 

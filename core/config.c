@@ -36,20 +36,35 @@ static const char *str_or(json_t *obj, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
-/* V2Ray accepts a port as a number or a numeric string. 0 when invalid. */
-static uint16_t parse_port(json_t *v)
+static long port_number(const char *s, char **end)
 {
-    long p = -1;
+    long p = strtol(s, end, 10);
+    return *end == s || p < 1 || p > 65535 ? -1 : p;
+}
+
+/* V2Ray accepts a port as a number, a numeric string, a range "from-to" or "env:NAME".
+ * Sets *first and *last; -1 when invalid. */
+static int parse_port(json_t *v, uint16_t *first, uint16_t *last)
+{
+    long a = -1, b = -1;
     if (json_is_integer(v)) {
-        p = (long)json_integer_value(v);
+        a = b = (long)json_integer_value(v);
     } else if (json_is_string(v)) {
-        char *end;
         const char *s = json_string_value(v);
-        p = strtol(s, &end, 10);
-        if (end == s || *end != '\0')
-            p = -1;
+        if (strncmp(s, "env:", 4) == 0)
+            s = getenv(s + 4) ? getenv(s + 4) : "";
+        char *end;
+        a = b = port_number(s, &end);
+        if (a > 0 && *end == '-')
+            b = port_number(end + 1, &end);
+        if (*end != '\0')
+            a = -1;
     }
-    return p >= 1 && p <= 65535 ? (uint16_t)p : 0;
+    if (a < 1 || a > 65535 || b < a || b > 65535)
+        return -1;
+    *first = (uint16_t)a;
+    *last = (uint16_t)b;
+    return 0;
 }
 
 /* Reads a clients file: a JSON array of clients or an object holding "clients". */
@@ -101,12 +116,11 @@ static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema
     ic->tag = str_or(in, "tag", "");
     ic->listen = str_or(in, "listen", "0.0.0.0");
     ic->protocol = str_or(in, "protocol", "");
-    ic->port = parse_port(json_object_get(in, "port"));
     ic->clients_file = str_or(in, "clientsFile", NULL);
-    if (ic->port == 0) {
+    if (parse_port(json_object_get(in, "port"), &ic->port, &ic->port_last) != 0) {
         snprintf(where, sizeof where, "inbounds[%zu].port", i);
-        evp_errlist_add(errs, "%s: must be a port number 1..65535 (ranges are not supported)",
-                        where);
+        evp_errlist_add(errs, "%s: must be a port 1..65535, a range \"from-to\" or \"env:NAME\" "
+                        "naming one", where);
     }
     json_t *settings = settings_of(in);
     if (ic->clients_file) {
@@ -173,15 +187,20 @@ static void load_routing(evp_config *c, evp_errlist *errs)
     json_array_foreach(rules, r, rule) {
         const char *to = str_or(rule, "outboundTag", NULL);
         json_t *tags = json_object_get(rule, "inboundTag");
+        json_t *one = NULL;
+        if (json_is_string(tags)) /* V2Ray takes a lone string as a list of one */
+            tags = one = json_pack("[O]", tags);
         if (to == NULL || !json_is_array(tags)) {
             evp_warn("routing.rules[%zu]: only inboundTag -> outboundTag rules are supported; "
                      "rule ignored", r);
+            json_decref(one);
             continue;
         }
         int o = find_outbound(c, to);
         if (o < 0) {
             evp_errlist_add(errs, "routing.rules[%zu].outboundTag: no outbound tagged \"%s\"", r,
                             to);
+            json_decref(one);
             continue;
         }
         const char *known[] = {"type", "inboundTag", "outboundTag"};
@@ -206,6 +225,7 @@ static void load_routing(evp_config *c, evp_errlist *errs)
                     ic->outbound = o;
             }
         }
+        json_decref(one);
     }
     for (size_t i = 0; i < c->n_inbounds; i++)
         if (c->inbounds[i].outbound < 0)

@@ -11,7 +11,8 @@
 typedef struct evp_inbound_conf {
     const char *tag; /* "" when absent; points into the config's JSON */
     const char *listen; /* "0.0.0.0" when absent, as V2Ray */
-    uint16_t port;
+    uint16_t port; /* the first port */
+    uint16_t port_last; /* the last of a "from-to" range, else port */
     const char *protocol;
     char *settings_json; /* owned; clients from clientsFile merged in */
     const char *clients_file; /* NULL when absent */

@@ -198,12 +198,13 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
             evp_err("inbounds[%zu].settings: %s", i, err);
             return -1;
         }
+        for (unsigned port = ic->port; port <= ic->port_last; port++)
         for (int udp = 0; udp <= 1; udp++) {
             if (!(udp ? ic->want_udp : ic->want_tcp))
                 continue;
-            if (listener_find(srv, ic->listen, ic->port, udp))
+            if (listener_find(srv, ic->listen, (uint16_t)port, udp))
                 continue; /* kept: its socket stays open across the reload */
-            int fd = bind_socket(ic->listen, ic->port, udp, err, sizeof err);
+            int fd = bind_socket(ic->listen, (uint16_t)port, udp, err, sizeof err);
             if (fd == -1) {
                 evp_err("inbounds[%zu]: %s", i, err);
                 return -1;
@@ -216,7 +217,7 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
             }
             l->fd = fd;
             l->udp = udp;
-            l->port = ic->port;
+            l->port = (uint16_t)port;
             l->next = p->fresh;
             p->fresh = l;
         }
@@ -256,13 +257,15 @@ static void plan_commit(evp_server *srv, evp_config *cfg, plan *p)
     }
     for (size_t i = 0; i < cfg->n_inbounds; i++) {
         evp_inbound_conf *ic = &cfg->inbounds[i];
+        for (unsigned port = ic->port; port <= ic->port_last; port++)
         for (int udp = 0; udp <= 1; udp++) {
             if (!(udp ? ic->want_udp : ic->want_tcp))
                 continue;
-            evp_listener *l = listener_find(srv, ic->listen, ic->port, udp);
+            evp_listener *l = listener_find(srv, ic->listen, (uint16_t)port, udp);
             if (l && !l->keep) {
                 listener_assign(l, p, cfg, i);
-                evp_info("inbound [%s] %s on %s:%u", ic->tag, ic->protocol, ic->listen, ic->port);
+                evp_info("inbound [%s] %s on %s %s:%u", ic->tag, ic->protocol,
+                         udp ? "udp" : "tcp", ic->listen, port);
             }
         }
     }
