@@ -137,7 +137,8 @@ static char *apply_clients(evp_server *srv, const char *tag, evp_instance *in, j
     char *text = json_dumps(settings, JSON_COMPACT);
     json_decref(settings);
     char err[512];
-    evp_instance *fresh = evp_instance_new(in->mod, 1, tag, text, err, sizeof err);
+    evp_instance *fresh =
+        evp_instance_new(in->mod, 1, tag, text, ic ? ic->port : 0, err, sizeof err);
     free(text);
     if (fresh == NULL)
         return reply_error("%s", err);

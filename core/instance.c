@@ -8,7 +8,8 @@
 #include <string.h>
 
 evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
-                               const char *settings_json, char *err, size_t errlen)
+                               const char *settings_json, uint16_t port, char *err,
+                               size_t errlen)
 {
     evp_instance *i = calloc(1, sizeof *i);
     if (i == NULL || (i->tag = strdup(tag ? tag : "")) == NULL ||
@@ -20,7 +21,8 @@ evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
         return NULL;
     }
     evp_instance_args args = {.size = sizeof args, .tag = i->tag,
-                              .settings_json = settings_json ? settings_json : "{}"};
+                              .settings_json = settings_json ? settings_json : "{}",
+                              .port = port};
     err[0] = '\0';
     i->inst = inbound ? mod->desc->inbound->instance_new(evp_host_services(), &args, err, errlen)
                       : mod->desc->outbound->instance_new(evp_host_services(), &args, err, errlen);

@@ -15,9 +15,11 @@ typedef struct evp_instance {
     char *settings_json; /* the settings it was built from (owned), for the control socket */
 } evp_instance;
 
-/* Creates the plugin instance; NULL and err on failure. Takes its own module reference. */
+/* Creates the plugin instance (port: an inbound's listening port, else 0); NULL and err on
+ * failure. Takes its own module reference. */
 evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
-                               const char *settings_json, char *err, size_t errlen);
+                               const char *settings_json, uint16_t port, char *err,
+                               size_t errlen);
 /* Takes a reference. */
 evp_instance *evp_instance_ref(evp_instance *i);
 /* Drops a reference; the last frees the plugin instance and drops the module. */

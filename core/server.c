@@ -185,7 +185,8 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
         return -1;
     for (size_t i = 0; i < cfg->n_outbounds; i++, p->n_outs++) {
         evp_outbound_conf *oc = &cfg->outbounds[i];
-        p->outs[i] = evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, err, sizeof err);
+        p->outs[i] =
+            evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, 0, err, sizeof err);
         if (p->outs[i] == NULL) {
             evp_err("outbounds[%zu].settings: %s", i, err);
             return -1;
@@ -193,7 +194,8 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
     }
     for (size_t i = 0; i < cfg->n_inbounds; i++, p->n_ins++) {
         evp_inbound_conf *ic = &cfg->inbounds[i];
-        p->ins[i] = evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, err, sizeof err);
+        p->ins[i] = evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, ic->port, err,
+                                     sizeof err);
         if (p->ins[i] == NULL) {
             evp_err("inbounds[%zu].settings: %s", i, err);
             return -1;
@@ -450,7 +452,8 @@ int evp_server_check(const char *config_path, const char *config_text, const cha
         const char *settings =
             inbound ? cfg->inbounds[k].settings_json : cfg->outbounds[k].settings_json;
         char err[512];
-        evp_instance *inst = evp_instance_new(mod, inbound, tag, settings, err, sizeof err);
+        evp_instance *inst = evp_instance_new(mod, inbound, tag, settings,
+                                              inbound ? cfg->inbounds[k].port : 0, err, sizeof err);
         if (inst == NULL) {
             fprintf(stderr, "%s[%zu].settings: %s\n", inbound ? "inbounds" : "outbounds", k, err);
             rc = -1;

@@ -783,7 +783,8 @@ static evp_session *session_new(evp_runtime *rt, int fd, evp_instance *in, evp_i
     endpoint_init(&s->cl, s, fd, on_client_read);
     endpoint_init(&s->sv, s, -1, on_server_read);
     snprintf(s->label, sizeof s->label, "(handshake)");
-    s->ins = evp_inops(in)->session_new(in->inst);
+    s->inops = evp_inops(in);
+    s->ins = s->inops->session_new(in->inst);
     if (s->ins == NULL) {
         evp_instance_unref(s->in);
         evp_instance_unref(s->out);

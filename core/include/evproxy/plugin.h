@@ -124,6 +124,7 @@ typedef struct evp_instance_args {
     uint32_t size;
     const char *tag; /* the inbound/outbound's tag, or "" */
     const char *settings_json; /* its "settings" object as JSON text, already schema-checked */
+    uint16_t port; /* an inbound's (first) listening port, 0 otherwise: VMess detour names it */
 } evp_instance_args;
 
 /* Server side: parse/authenticate the client, name the target, then relay. */

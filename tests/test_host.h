@@ -1,0 +1,132 @@
+/* A test evp_host for driving plugins in memory: logs to stderr, libsodium randomness,
+ * a clock the test controls (test_host_now), realloc-backed buffers. Header-only (static
+ * functions) because only tests/check_*.c files are built. */
+#ifndef TEST_HOST_H
+#define TEST_HOST_H
+
+#include "evproxy/plugin.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Everything is static inline so that a test including this and using only part of it
+ * gets no unused-function warnings. */
+
+/* The wall clock the test host reports; 0 means "use the real time". */
+static inline int64_t *test_host_clock(void)
+{
+    static int64_t now;
+    return &now;
+}
+
+/* Messages at or below this level are printed (default: errors only, to keep runs quiet). */
+static inline int *test_host_level(void)
+{
+    static int level = EVP_LOG_ERROR;
+    return &level;
+}
+
+static inline int test_host_log_enabled(int level)
+{
+    return level <= *test_host_level();
+}
+
+static inline void test_host_log(int level, const char *fmt, ...) EVP_PRINTF(2, 3);
+static inline void test_host_log(int level, const char *fmt, ...)
+{
+    if (!test_host_log_enabled(level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("[test] ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static inline void test_host_random(void *buf, size_t len)
+{
+    randombytes_buf(buf, len);
+}
+
+static inline int64_t test_host_unix_time(void)
+{
+    int64_t now = *test_host_clock();
+    return now ? now : (int64_t)time(NULL);
+}
+
+/* Seconds added to the monotonic clock, so a test can jump past an expiry. */
+static inline double *test_host_mono_skew(void)
+{
+    static double skew;
+    return &skew;
+}
+
+static inline double test_host_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + *test_host_mono_skew();
+}
+
+static inline uint8_t *test_host_buf_reserve(evp_buf *b, size_t n)
+{
+    if (b->cap - b->len >= n)
+        return b->data + b->len;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < n)
+        cap *= 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (p == NULL)
+        return NULL;
+    b->data = p;
+    b->cap = cap;
+    return b->data + b->len;
+}
+
+/* The services table to pass to instance_new (static storage). */
+static inline const evp_host *test_host_get(void)
+{
+    static const evp_host host = {
+        .abi_major = EVP_ABI_MAJOR,
+        .abi_minor = EVP_ABI_MINOR,
+        .size = sizeof(evp_host),
+        .log = test_host_log,
+        .log_enabled = test_host_log_enabled,
+        .random_bytes = test_host_random,
+        .unix_time = test_host_unix_time,
+        .monotonic = test_host_monotonic,
+        .alloc = malloc,
+        .calloc = calloc,
+        .realloc = realloc,
+        .free = free,
+        .buf_reserve = test_host_buf_reserve,
+    };
+    return &host;
+}
+
+/* Drops the first n bytes of b (test-side consumer). */
+static inline void test_buf_consume(evp_buf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+        return;
+    }
+    for (size_t i = n; i < b->len; i++)
+        b->data[i - n] = b->data[i];
+    b->len -= n;
+}
+
+/* Frees b's storage. */
+static inline void test_buf_free(evp_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+#endif
