@@ -590,7 +590,7 @@ static void handshake(evp_session *s)
     evp_buf_consume(&cl->rbuf, io.consumed);
     if (r == EVP_TARGET) {
         s->target = io.target;
-        if (cl->kind == EP_STREAM && io.network == EVP_NET_UDP) {
+        if (cl->kind == EP_STREAM && io.network == EVP_NET_UDP_RELAY) {
             start_assoc(s);
             return;
         }

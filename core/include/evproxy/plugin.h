@@ -57,7 +57,10 @@ enum evp_addr_type {
 
 enum evp_network {
     EVP_NET_TCP = 1,
-    EVP_NET_UDP = 2,
+    EVP_NET_UDP = 2, /* datagrams as records (see evp_io) inside this session */
+    /* The client wants a UDP relay beside this connection (SOCKS5 UDP ASSOCIATE): the host
+     * opens one and calls connected() with io->target set to the relay's address. */
+    EVP_NET_UDP_RELAY = 3,
 };
 
 typedef struct evp_addr {
