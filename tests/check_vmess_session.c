@@ -30,7 +30,7 @@ static const evp_outbound_ops *out_ops(void)
 static void *make_in(const char *tag, const char *json)
 {
     char err[256] = "";
-    evp_instance_args a = {sizeof(a), tag, json};
+    evp_instance_args a = {sizeof(a), tag, json, 0};
     void *inst = in_ops()->instance_new(test_host_get(), &a, err, sizeof(err));
     ck_assert_msg(inst != NULL, "inbound: %s", err);
     return inst;
@@ -39,7 +39,7 @@ static void *make_in(const char *tag, const char *json)
 static void *make_out(const char *json)
 {
     char err[256] = "";
-    evp_instance_args a = {sizeof(a), "out", json};
+    evp_instance_args a = {sizeof(a), "out", json, 0};
     void *inst = out_ops()->instance_new(test_host_get(), &a, err, sizeof(err));
     ck_assert_msg(inst != NULL, "outbound: %s", err);
     return inst;
@@ -796,11 +796,11 @@ START_TEST(test_update_users)
     handshake(&running, &target);
 
     char err[128] = "";
-    evp_instance_args bad = {sizeof(bad), "in", "{\"clients\":[{\"id\":\"nope\"}]}"};
+    evp_instance_args bad = {sizeof(bad), "in", "{\"clients\":[{\"id\":\"nope\"}]}", 0};
     ck_assert_int_eq(in_ops()->instance_update(in, &bad, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "clients[0].id"));
     evp_instance_args a = {sizeof(a), "in",
-                           "{\"clients\":[{\"id\":\"" UUID3 "\",\"email\":\"three\"}]}"};
+                           "{\"clients\":[{\"id\":\"" UUID3 "\",\"email\":\"three\"}]}", 0};
     ck_assert_int_eq(in_ops()->instance_update(in, &a, err, sizeof(err)), 0);
 
     ck_assert_int_eq(client_send(&running, (const uint8_t *)"more", 4, 1), EVP_EOF);
@@ -917,7 +917,7 @@ START_TEST(test_descriptor)
     ck_assert_ptr_nonnull(p->inbound->instance_update);
     ck_assert_int_eq(p->init(test_host_get()), 0);
     char err[128] = "";
-    evp_instance_args a = {sizeof(a), "x", "{\"vnext\":[]}"};
+    evp_instance_args a = {sizeof(a), "x", "{\"vnext\":[]}", 0};
     ck_assert_ptr_null(p->outbound->instance_new(test_host_get(), &a, err, sizeof(err)));
     ck_assert_str_ne(err, "");
 }
