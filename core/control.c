@@ -210,6 +210,42 @@ static char *stats(void)
     return reply_ok(json_pack("{s:o, s:o}", "inbounds", inbounds, "users", users));
 }
 
+/* Loaded modules with their versions and how many holders (instances, sessions) each has:
+ * after a plugin swap the old version stays listed until its last session ends. */
+static void add_module(json_t *mods, const evp_module *m)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(mods, i, o) {
+        if (json_integer_value(json_object_get(o, "address")) == (json_int_t)(uintptr_t)m)
+            return;
+    }
+    json_array_append_new(mods, json_pack("{s:s, s:s, s:s?, s:i, s:I}", "name", m->desc->name,
+                                          "version", m->desc->version ? m->desc->version : "?",
+                                          "file", m->origin, "refs", m->refs, "address",
+                                          (json_int_t)(uintptr_t)m));
+}
+
+static void add_instance_module(evp_instance *in, void *arg)
+{
+    add_module(arg, in->mod);
+}
+
+static char *modules(evp_server *srv)
+{
+    json_t *mods = json_array();
+    for (size_t i = 0; i < srv->reg.n; i++)
+        add_module(mods, srv->reg.mods[i]);
+    evp_server_each_inbound(srv, add_instance_module, mods);
+    evp_server_each_session_module(srv, add_instance_module, mods);
+    size_t i;
+    json_t *o;
+    json_array_foreach(mods, i, o) {
+        json_object_del(o, "address");
+    }
+    return reply_ok(json_pack("{s:o}", "modules", mods));
+}
+
 char *evp_control_handle(evp_server *srv, const char *request)
 {
     json_error_t je;
@@ -224,6 +260,8 @@ char *evp_control_handle(evp_server *srv, const char *request)
     evp_instance *in = tag ? evp_server_inbound(srv, tag) : NULL;
     if (cmd && strcmp(cmd, "stats") == 0) {
         r = stats();
+    } else if (cmd && strcmp(cmd, "modules") == 0) {
+        r = modules(srv);
     } else if (cmd == NULL) {
         r = reply_error("request has no \"cmd\"");
     } else if (tag == NULL || in == NULL) {
@@ -328,6 +366,7 @@ static void ctl_usage(void)
             "       evproxy ctl [-s SOCKET] add-user INBOUND_TAG UUID [EMAIL [ALTERID [LEVEL]]]\n"
             "       evproxy ctl [-s SOCKET] remove-user INBOUND_TAG EMAIL|UUID\n"
             "       evproxy ctl [-s SOCKET] stats\n"
+            "       evproxy ctl [-s SOCKET] modules\n"
             "SOCKET defaults to $EVPROXY_CONTROL or /run/evproxy.sock\n");
 }
 
@@ -349,7 +388,7 @@ int evp_ctl_main(int argc, char **argv)
     json_t *req = json_pack("{s:s}", "cmd", cmd);
     int nargs = argc - i - 1;
     char **args = argv + i + 1;
-    if (strcmp(cmd, "stats") == 0 && nargs == 0) {
+    if ((strcmp(cmd, "stats") == 0 || strcmp(cmd, "modules") == 0) && nargs == 0) {
     } else if (strcmp(cmd, "list-users") == 0 && nargs == 1) {
         json_object_set_new(req, "inbound", json_string(args[0]));
     } else if (strcmp(cmd, "add-user") == 0 && nargs >= 2 && nargs <= 5) {

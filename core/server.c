@@ -524,3 +524,9 @@ const evp_inbound_conf *evp_server_inbound_conf(evp_server *srv, const char *tag
             return &srv->cfg->inbounds[i];
     return NULL;
 }
+
+void evp_server_each_session_module(evp_server *srv, void (*fn)(evp_instance *, void *),
+                                    void *arg)
+{
+    evp_session_each_inbound(&srv->rt, fn, arg);
+}

@@ -39,6 +39,9 @@ evp_instance *evp_server_inbound(evp_server *srv, const char *tag);
 void evp_server_replace_inbound(evp_server *srv, evp_instance *old, evp_instance *replacement);
 /* The config entry of the inbound tagged tag, or NULL. */
 const evp_inbound_conf *evp_server_inbound_conf(evp_server *srv, const char *tag);
+/* Calls fn for the inbound instance of each running session (old modules included). */
+void evp_server_each_session_module(evp_server *srv, void (*fn)(evp_instance *, void *),
+                                    void *arg);
 /* Calls fn for each inbound instance. */
 void evp_server_each_inbound(evp_server *srv, void (*fn)(evp_instance *, void *), void *arg);
 

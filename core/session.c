@@ -380,7 +380,12 @@ static void start_relay(evp_session *s)
         session_close(s, io.reason[0] ? io.reason : "outbound refused");
         return;
     }
-    evp_info("%s accepted [%s -> %s]", s->label, s->in->tag, s->out->tag);
+    if (evp_log_enabled(EVP_LOG_INFO)) {
+        const evp_plugin *ind = s->in->mod->desc, *outd = s->out->mod->desc;
+        evp_info("%s accepted [%s -> %s] (%s %s, %s %s)", s->label, s->in->tag, s->out->tag,
+                 ind->name, ind->version ? ind->version : "?", outd->name,
+                 outd->version ? outd->version : "?");
+    }
     pump_up(s);
     if (s->state == S_RELAY)
         flush_all(s);
@@ -951,4 +956,10 @@ void evp_session_close_all(evp_runtime *rt)
         ev_timer_stop(rt->loop, &s->timer);
         free(s);
     }
+}
+
+void evp_session_each_inbound(evp_runtime *rt, void (*fn)(evp_instance *, void *), void *arg)
+{
+    for (evp_session *s = rt->sessions; s; s = s->next)
+        fn(s->in, arg);
 }

@@ -53,6 +53,8 @@ int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, sockle
 void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len);
 /* The owner goes away: end the UDP session without telling it. */
 void evp_session_udp_orphan(evp_session *s);
+/* Calls fn with each running session's inbound instance. */
+void evp_session_each_inbound(evp_runtime *rt, void (*fn)(evp_instance *, void *), void *arg);
 /* Ends every session at once (shutdown). */
 void evp_session_close_all(evp_runtime *rt);
 
