@@ -493,6 +493,14 @@ static void open_outbound(evp_session *s)
         /* Nowhere to dial (blackhole): let the outbound answer, then close. */
         evp_io io;
         s->state = S_RELAY;
+        if (s->inops->connected) {
+            /* V2Ray answers success first, then the blackhole's response. */
+            memset(&io, 0, sizeof io);
+            io.out = &s->plain;
+            io.back = &s->cl.wbuf;
+            s->inops->connected(s->ins, 1, &io);
+            s->plain.len = 0;
+        }
         run_codec(evp_outops(s->out)->decode, s->outs, NULL, 0, 1, &s->plain, &s->sv.wbuf, &io);
         if (s->plain.len)
             run_codec(s->inops->encode, s->ins, s->plain.data, s->plain.len, 0,

@@ -1,0 +1,16 @@
+/* The protocols linked into the daemon, written against the public plugin ABI. */
+#ifndef EVP_BUILTIN_H
+#define EVP_BUILTIN_H
+
+#include "evproxy/plugin.h"
+
+/* SOCKS5 server (RFC 1928/1929), inbound only: "socks". */
+const evp_plugin *evp_builtin_socks(void);
+/* Fixed-target inbound: "dokodemo-door". */
+const evp_plugin *evp_builtin_dokodemo(void);
+/* Direct outbound, optionally redirected: "freedom". */
+const evp_plugin *evp_builtin_freedom(void);
+/* Outbound that dials nothing and drops everything: "blackhole". */
+const evp_plugin *evp_builtin_blackhole(void);
+
+#endif
