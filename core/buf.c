@@ -1,14 +1,28 @@
-/* Growable byte buffers. */
+/* Growable byte buffers. Empty buffers of the standard block size go back to a small pool
+ * instead of to malloc, so a busy session's read/write cycle allocates nothing while an
+ * idle session still holds no data buffer. One pool per process: each worker is one thread. */
 #include "buf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#define POOL_MAX 256
+
+static uint8_t *pool[POOL_MAX];
+static size_t pool_n;
+
 uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
 {
     if (b->cap - b->len >= n)
         return b->data + b->len;
-    size_t cap = b->cap ? b->cap : 4096;
+    if (b->cap == 0 && n <= EVP_BUF_BLOCK) {
+        b->data = pool_n ? pool[--pool_n] : malloc(EVP_BUF_BLOCK);
+        if (b->data == NULL)
+            return NULL;
+        b->cap = EVP_BUF_BLOCK;
+        return b->data + b->len;
+    }
+    size_t cap = b->cap ? b->cap : EVP_BUF_BLOCK;
     while (cap - b->len < n) {
         if (cap > SIZE_MAX / 2)
             return NULL;
@@ -45,7 +59,10 @@ void evp_buf_consume(evp_buf *b, size_t n)
 
 void evp_buf_free(evp_buf *b)
 {
-    free(b->data);
+    if (b->cap == EVP_BUF_BLOCK && pool_n < POOL_MAX)
+        pool[pool_n++] = b->data;
+    else
+        free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
@@ -54,4 +71,10 @@ void evp_buf_trim(evp_buf *b)
 {
     if (b->len == 0 && b->cap > 0)
         evp_buf_free(b);
+}
+
+void evp_buf_pool_drain(void)
+{
+    while (pool_n)
+        free(pool[--pool_n]);
 }

@@ -4,6 +4,9 @@
 
 #include "evproxy/plugin.h"
 
+/* The standard block: a 64 KiB read plus room for a record or chunk header. */
+#define EVP_BUF_BLOCK (65536 + 4096)
+
 /* Makes room for n more bytes; returns b->data + b->len, or NULL when out of memory. */
 uint8_t *evp_buf_reserve(evp_buf *b, size_t n);
 /* Appends n bytes; 0 or -1 when out of memory. */
@@ -14,5 +17,7 @@ void evp_buf_consume(evp_buf *b, size_t n);
 void evp_buf_free(evp_buf *b);
 /* Frees the storage when the buffer is empty, so an idle session holds no data buffer. */
 void evp_buf_trim(evp_buf *b);
+/* Frees the pooled blocks (at exit, so leak checkers see a clean heap). */
+void evp_buf_pool_drain(void);
 
 #endif

@@ -3,6 +3,7 @@
  * unchanged keep their socket; running sessions keep the instances they started with. */
 #include "server.h"
 
+#include "buf.h"
 #include "control.h"
 #include "log.h"
 #include "stats.h"
@@ -491,6 +492,7 @@ void evp_server_stop(evp_server *srv)
     free(srv->config_text);
     free(srv->schema_dir);
     evp_stats_clear();
+    evp_buf_pool_drain();
 }
 
 evp_instance *evp_server_inbound(evp_server *srv, const char *tag)

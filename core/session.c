@@ -317,6 +317,8 @@ static void pump_up(evp_session *s)
         finish_up(s);
     if (cl->rbuf.len == 0)
         evp_buf_trim(&cl->rbuf);
+    if (s->plain.len == 0)
+        evp_buf_trim(&s->plain);
 }
 
 static void pump_down(evp_session *s)
@@ -355,6 +357,8 @@ static void pump_down(evp_session *s)
         finish_down(s); /* a bare close ends the stream too (V2Ray does this, §8.6) */
     if (sv->rbuf.len == 0)
         evp_buf_trim(&sv->rbuf);
+    if (s->plain.len == 0)
+        evp_buf_trim(&s->plain);
 }
 
 /* ---- connecting ----------------------------------------------------------------------- */

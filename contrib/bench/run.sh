@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make bench: evproxy vs V2Ray on 127.0.0.1, printed as ratios and written to build/bench.json.
+# Reports only; never fails on a number. Options and variables: see contrib/bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=contrib/bench
+
+for tool in python3 iperf3 v2ray timeout; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "bench: $tool is missing (make deps installs it)" >&2
+        exit 2
+    fi
+done
+
+# 500 idle connections cost each proxy ~1000 descriptors, the bench itself as many.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+    echo "bench: warning: open-file limit $(ulimit -n) may be too low for the idle test" >&2
+fi
+
+# Bounded in time whatever happens; bench.py ends its own children on SIGTERM, and each
+# child also gets SIGTERM from the kernel if bench.py dies (PR_SET_PDEATHSIG).
+pid=
+# shellcheck disable=SC2317  # called by the trap
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+PYTHONDONTWRITEBYTECODE=1 timeout -k 10 "${BENCH_TIMEOUT:-480}" python3 "$here/bench.py" "$@" &
+pid=$!
+rc=0
+wait "$pid" || rc=$?
+pid=
+exit "$rc"
