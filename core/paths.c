@@ -1,4 +1,5 @@
-/* Plugin and schema directory lookup. */
+/* Plugin and schema directory lookup, relative to the executable first so that an install
+ * under any PREFIX or DESTDIR finds its own files. */
 #include "paths.h"
 
 #include <limits.h>
@@ -49,9 +50,14 @@ void evp_plugin_dir(const char *override, char *out, size_t n)
 {
     if (pick(override, "EVPROXY_PLUGIN_DIR", out, n))
         return;
-    char dir[PATH_MAX], probe[PATH_MAX + 16];
+    char dir[PATH_MAX], probe[PATH_MAX + 32];
     exe_dir(dir, sizeof dir);
-    snprintf(probe, sizeof probe, "%s/plugins", dir);
+    snprintf(probe, sizeof probe, "%s/plugins", dir); /* the build tree */
+    if (exists(probe)) {
+        snprintf(out, n, "%s", probe);
+        return;
+    }
+    snprintf(probe, sizeof probe, "%s/../lib/evproxy/plugins", dir); /* installed anywhere */
     if (exists(probe))
         snprintf(out, n, "%s", probe);
     else
@@ -62,11 +68,16 @@ void evp_schema_dir(const char *override, char *out, size_t n)
 {
     if (pick(override, "EVPROXY_SCHEMA_DIR", out, n))
         return;
-    char dir[PATH_MAX], probe[PATH_MAX + 40];
+    char dir[PATH_MAX], probe[PATH_MAX + 48];
     exe_dir(dir, sizeof dir);
-    snprintf(probe, sizeof probe, "%s/../schema/config.schema.json", dir);
-    if (exists(probe))
+    snprintf(probe, sizeof probe, "%s/../schema/config.schema.json", dir); /* the build tree */
+    if (exists(probe)) {
         snprintf(out, n, "%s/../schema", dir);
+        return;
+    }
+    snprintf(probe, sizeof probe, "%s/../share/evproxy/schema/config.schema.json", dir);
+    if (exists(probe))
+        snprintf(out, n, "%s/../share/evproxy/schema", dir);
     else
         snprintf(out, n, "%s/share/evproxy/schema", EVP_PREFIX);
 }
