@@ -519,6 +519,39 @@ START_TEST(test_bare_close)
 }
 END_TEST
 
+/* A header accepted by one instance is a replay for the instance a reload builds to replace
+ * it (and for any other inbound): the AuthID filter is shared by the module. */
+START_TEST(test_replay_across_instances)
+{
+    void *in = make_in("in", "{\"clients\":[{\"id\":\"" UUID1 "\"}]}");
+    void *out = make_out_user(UUID1, 0, "aes-128-gcm");
+    evp_addr target = domain_target("example.com", 443);
+    link l;
+    link_open(&l, in, out, &target, EVP_NET_TCP);
+    evp_buf wire = {0}, back = {0};
+    evp_io io = {0};
+    io.in = (const uint8_t *)"hi";
+    io.in_len = 2;
+    io.out = &wire;
+    io.back = &back;
+    ck_assert_int_eq(out_ops()->encode(l.cli, &io), EVP_OK);
+    ck_assert_int_eq(deliver(&l, &wire, 1), EVP_OK);
+    ck_assert(l.target_seen);
+    link_close(&l);
+    void *reloaded = make_in("in", "{\"clients\":[{\"id\":\"" UUID1 "\"}]}");
+    in_ops()->instance_free(in); /* the old instance goes, as after a reload */
+    link_open(&l, reloaded, out, &target, EVP_NET_TCP);
+    ck_assert_int_eq(deliver(&l, &wire, 1), EVP_ERR);
+    ck_assert(!l.target_seen);
+    ck_assert_ptr_nonnull(strstr(l.reason, "replay"));
+    link_close(&l);
+    test_buf_free(&wire);
+    test_buf_free(&back);
+    in_ops()->instance_free(reloaded);
+    out_ops()->instance_free(out);
+}
+END_TEST
+
 /* ---- handshakes that must fail -------------------------------------------------------- */
 
 static void assert_drain(link *l)
@@ -938,6 +971,7 @@ Suite *vmess_session_suite(void)
     tcase_add_test(tc, test_bare_close);
     tcase_add_loop_test(tc, test_wrong_uuid, 0, 2);
     tcase_add_test(tc, test_replay);
+    tcase_add_test(tc, test_replay_across_instances);
     tcase_add_test(tc, test_time_skew);
     tcase_add_loop_test(tc, test_disable_insecure, 0, 2);
     tcase_add_test(tc, test_mux_rejected);

@@ -32,8 +32,8 @@ typedef struct vmess_inbound {
     vmess_inbound_cfg cfg;
     detour_user *extra;
     size_t n_extra;
-    vmess_replay *replay;    /* AuthIDs, across table swaps */
-    vmess_sessions *history; /* (uuid, key, iv), across table swaps */
+    vmess_replay *replay;    /* AuthIDs: the module's shared filter (NULL: not held) */
+    vmess_sessions *history; /* (uuid, key, iv): the module's shared history */
     uint32_t drain_base;     /* a failed handshake drains base + [0, span) bytes (§10) */
     uint32_t drain_span;
     vmess_detour_node node;
@@ -114,6 +114,48 @@ static vmess_users *build_table(const vmess_inbound_cfg *cfg, const detour_user 
     return u;
 }
 
+/* One AuthID filter and one session history for the whole module, shared by every inbound
+ * instance: a reload replaces instances, and a header seen before it must still be refused
+ * after it; a header replayed to another inbound port is refused too. */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static vmess_replay *shared_replay;
+static vmess_sessions *shared_history;
+static unsigned shared_holders;
+
+/* Takes a hold on the shared filters, creating them on first use; -1 when out of memory. */
+static int shared_filters_hold(const evp_host *host, vmess_replay **replay,
+                               vmess_sessions **history)
+{
+    pthread_mutex_lock(&shared_lock);
+    if (shared_holders == 0) {
+        uint8_t seed[32];
+        host->random_bytes(seed, sizeof(seed));
+        shared_replay = vmess_replay_new(seed, 0);
+        shared_history = vmess_sessions_new(seed + 16, 0);
+        sodium_memzero(seed, sizeof(seed));
+    }
+    int ok = shared_replay != NULL && shared_history != NULL;
+    if (ok) {
+        shared_holders++;
+        *replay = shared_replay;
+        *history = shared_history;
+    }
+    pthread_mutex_unlock(&shared_lock);
+    return ok ? 0 : -1;
+}
+
+static void shared_filters_release(void)
+{
+    pthread_mutex_lock(&shared_lock);
+    if (shared_holders > 0 && --shared_holders == 0) {
+        vmess_replay_free(shared_replay);
+        vmess_sessions_free(shared_history);
+        shared_replay = NULL;
+        shared_history = NULL;
+    }
+    pthread_mutex_unlock(&shared_lock);
+}
+
 static void inst_unref(vmess_inbound *in)
 {
     if (atomic_fetch_sub(&in->refs, 1) != 1)
@@ -121,8 +163,8 @@ static void inst_unref(vmess_inbound *in)
     vmess_users_unref(in->users);
     vmess_inbound_cfg_free(&in->cfg);
     free_extra(in->extra, in->n_extra);
-    vmess_replay_free(in->replay);
-    vmess_sessions_free(in->history);
+    if (in->replay != NULL)
+        shared_filters_release();
     pthread_mutex_destroy(&in->lock);
     const evp_host *h = in->host;
     sodium_memzero(in, sizeof(*in));
@@ -221,10 +263,12 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
         in->cfg.port = args->port;
     uint8_t seed[16 + 16 + 8];
     host->random_bytes(seed, sizeof(seed));
-    in->replay = vmess_replay_new(seed, 0);
-    in->history = vmess_sessions_new(seed + 16, 0);
+    if (shared_filters_hold(host, &in->replay, &in->history) != 0) {
+        fail_msg(err, errlen, "out of memory");
+        goto fail;
+    }
     in->users = build_table(&in->cfg, NULL, 0, host->unix_time());
-    if (in->replay == NULL || in->history == NULL || in->users == NULL) {
+    if (in->users == NULL) {
         fail_msg(err, errlen, "out of memory");
         goto fail;
     }
