@@ -222,7 +222,7 @@ static void add_module(json_t *mods, const evp_module *m)
     }
     json_array_append_new(mods, json_pack("{s:s, s:s, s:s?, s:i, s:I}", "name", m->desc->name,
                                           "version", m->desc->version ? m->desc->version : "?",
-                                          "file", m->origin, "refs", m->refs, "address",
+                                          "file", m->origin, "refs", atomic_load(&m->refs), "address",
                                           (json_int_t)(uintptr_t)m));
 }
 

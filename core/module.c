@@ -47,7 +47,7 @@ static evp_module *module_init(evp_module *m, char *err, size_t errlen)
         snprintf(err, errlen, "plugin \"%s\" refused to initialise", m->desc->name);
         return NULL;
     }
-    m->refs = 1;
+    atomic_init(&m->refs, 1);
     return m;
 }
 
@@ -161,13 +161,13 @@ evp_module *evp_module_open(const char *path, char *err, size_t errlen)
 
 evp_module *evp_module_ref(evp_module *m)
 {
-    m->refs++;
+    atomic_fetch_add(&m->refs, 1);
     return m;
 }
 
 void evp_module_unref(evp_module *m)
 {
-    if (m == NULL || --m->refs > 0)
+    if (m == NULL || atomic_fetch_sub(&m->refs, 1) > 1)
         return;
     if (m->desc->fini)
         m->desc->fini();

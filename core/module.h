@@ -4,10 +4,11 @@
 
 #include "evproxy/plugin.h"
 
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 typedef struct evp_module {
-    int refs;
+    atomic_int refs; /* atomic: a reload builds its instances on another thread */
     void *handle; /* dlopen handle; NULL for a built-in */
     const evp_plugin *desc;
     char *origin; /* the .so file it was loaded from; NULL for a built-in */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -323,39 +324,102 @@ static int watched_changed(void)
     return changed;
 }
 
-int evp_server_reload(evp_server *srv)
+/* A reload in flight: everything slow (parsing, schema checks, dlopen, building user
+ * tables, binding) happens on its own thread; only the swap runs on the loop. */
+typedef struct reload_job {
+    evp_server *srv;
+    pthread_t thread;
+    evp_registry fresh;
+    evp_config *cfg;
+    plan p;
+    int ok;
+} reload_job;
+
+static void *reload_thread(void *arg)
 {
+    reload_job *job = arg;
+    evp_server *srv = job->srv;
     char err[512];
     char *errors = NULL;
-    evp_registry fresh;
-    if (evp_registry_reload_changed(&srv->reg, &fresh, err, sizeof err) != 0) {
+    job->ok = 0;
+    if (evp_registry_reload_changed(&srv->reg, &job->fresh, err, sizeof err) != 0) {
         evp_err("reload refused, old config kept: %s", err);
-        return -1;
+        goto done;
     }
-    evp_config *cfg =
-        evp_config_load(srv->config_path, srv->config_text, srv->schema_dir, &fresh, &errors);
-    if (cfg == NULL) {
+    job->cfg = evp_config_load(srv->config_path, srv->config_text, srv->schema_dir,
+                               &job->fresh, &errors);
+    if (job->cfg == NULL) {
         evp_err("reload refused, old config kept:\n%s", errors ? errors : "");
         free(errors);
-        evp_registry_free(&fresh);
-        return -1;
+        evp_registry_free(&job->fresh);
+        goto done;
     }
-    plan p;
-    if (plan_build(srv, cfg, &p) != 0) {
+    if (plan_build(srv, job->cfg, &job->p) != 0) {
         evp_err("reload refused, old config kept");
-        plan_free(&p);
-        evp_config_free(cfg);
-        evp_registry_free(&fresh);
+        plan_free(&job->p);
+        evp_config_free(job->cfg);
+        evp_registry_free(&job->fresh);
+        goto done;
+    }
+    job->ok = 1;
+done:
+    ev_async_send(srv->rt.loop, &srv->reload_done);
+    return NULL;
+}
+
+static int reload_start(evp_server *srv)
+{
+    reload_job *job = calloc(1, sizeof *job);
+    if (job == NULL)
+        return -1;
+    job->srv = srv;
+    srv->reload_job = job;
+    if (pthread_create(&job->thread, NULL, reload_thread, job) != 0) {
+        evp_err("reload: cannot start a thread");
+        srv->reload_job = NULL;
+        free(job);
         return -1;
     }
-    if (cfg->loglevel >= 0)
-        evp_log_level = cfg->loglevel;
-    plan_commit(srv, cfg, &p);
-    evp_registry_adopt(&srv->reg, &fresh);
-    evp_config_free(srv->cfg);
-    srv->cfg = cfg;
-    watch_files(cfg);
     return 0;
+}
+
+/* Back on the loop: apply what the thread built, then start a reload asked for meanwhile. */
+static void on_reload_done(EV_P_ ev_async *w, int revents)
+{
+    evp_server *srv = (evp_server *)((char *)w - offsetof(evp_server, reload_done));
+    reload_job *job = srv->reload_job;
+    if (job == NULL)
+        return;
+    pthread_join(job->thread, NULL);
+    srv->reload_job = NULL;
+    if (job->ok) {
+        evp_config *cfg = job->cfg;
+        if (cfg->loglevel >= 0)
+            evp_log_level = cfg->loglevel;
+        plan_commit(srv, cfg, &job->p);
+        evp_registry_adopt(&srv->reg, &job->fresh);
+        evp_config_free(srv->cfg);
+        srv->cfg = cfg;
+        watch_files(cfg);
+        srv->reloads++;
+        evp_info("reload applied");
+    } else {
+        srv->reloads_refused++;
+    }
+    free(job);
+    if (srv->reload_again) {
+        srv->reload_again = 0;
+        reload_start(srv);
+    }
+}
+
+int evp_server_reload(evp_server *srv)
+{
+    if (srv->reload_job) {
+        srv->reload_again = 1; /* the newest file wins: read it once this one is done */
+        return 0;
+    }
+    return reload_start(srv);
 }
 
 static void on_stop_signal(EV_P_ ev_signal *w, int revents)
@@ -368,8 +432,7 @@ static void on_hup(EV_P_ ev_signal *w, int revents)
 {
     evp_server *srv = (evp_server *)((char *)w - offsetof(evp_server, sighup));
     evp_info("SIGHUP: reloading %s", srv->config_path ? srv->config_path : "(embedded)");
-    if (evp_server_reload(srv) == 0)
-        evp_info("reload applied");
+    evp_server_reload(srv);
 }
 
 static void on_watch(EV_P_ ev_timer *w, int revents)
@@ -377,8 +440,7 @@ static void on_watch(EV_P_ ev_timer *w, int revents)
     evp_server *srv = (evp_server *)((char *)w - offsetof(evp_server, watch));
     if (n_watch && watched_changed()) {
         evp_info("clients file changed: reloading");
-        if (evp_server_reload(srv) == 0)
-            evp_info("reload applied");
+        evp_server_reload(srv);
     }
 }
 
@@ -428,6 +490,8 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     ev_signal_start(loop, &srv->sighup);
     ev_timer_init(&srv->watch, on_watch, 0.5, 0.5);
     ev_timer_start(loop, &srv->watch);
+    ev_async_init(&srv->reload_done, on_reload_done);
+    ev_async_start(loop, &srv->reload_done);
     if (cfg->control_path && evp_control_start(srv, cfg->control_path) != 0)
         return -1;
     return 0;
@@ -469,6 +533,19 @@ int evp_server_check(const char *config_path, const char *config_text, const cha
 void evp_server_stop(evp_server *srv)
 {
     struct ev_loop *loop = srv->rt.loop;
+    if (srv->reload_job) {
+        /* Let the thread finish, then drop what it built. */
+        reload_job *job = srv->reload_job;
+        pthread_join(job->thread, NULL);
+        if (job->ok) {
+            plan_free(&job->p);
+            evp_config_free(job->cfg);
+            evp_registry_free(&job->fresh);
+        }
+        free(job);
+        srv->reload_job = NULL;
+    }
+    ev_async_stop(loop, &srv->reload_done);
     evp_control_stop(srv);
     while (srv->listeners) {
         evp_listener *l = srv->listeners;

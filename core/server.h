@@ -19,6 +19,10 @@ typedef struct evp_server {
     ev_signal sigint, sigterm, sighup;
     ev_timer watch; /* polls clients files and plugin files for changes */
     void *control; /* the control socket, when configured */
+    ev_async reload_done; /* the reload thread has finished */
+    void *reload_job; /* the reload in flight, or NULL */
+    int reload_again; /* another reload was asked for meanwhile */
+    unsigned reloads, reloads_refused;
     int exit_code;
 } evp_server;
 
@@ -29,7 +33,9 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
  * 0 good; -1 with every error printed to stderr. */
 int evp_server_check(const char *config_path, const char *config_text, const char *schema_dir,
                      const char *plugin_dir);
-/* Re-reads the config; applies it only when whole and valid. 0 applied, -1 kept the old. */
+/* Starts re-reading the config on a thread; it is applied (on the loop) only when whole and
+ * valid, and "reload applied" or "reload refused" is logged. A reload asked for while one
+ * runs follows it. 0 started or queued, -1 could not start. */
 int evp_server_reload(evp_server *srv);
 /* Closes listeners and sessions and frees everything. */
 void evp_server_stop(evp_server *srv);

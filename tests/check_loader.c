@@ -28,7 +28,7 @@ START_TEST(good_plugin_loads)
     ck_assert_int_eq(evp_module_changed(m), 0);
     evp_module_ref(m);
     evp_module_unref(m);
-    ck_assert_int_eq(m->refs, 1);
+    ck_assert_int_eq(atomic_load(&m->refs), 1);
     evp_module_unref(m);
 }
 END_TEST
