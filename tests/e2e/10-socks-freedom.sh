@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# evproxy with a socks inbound -> freedom, against loopback servers:
+#   - 64 MiB both ways through socks to an echo server, sha256 match
+#   - a target that sends N bytes then closes: its FIN reaches the client, bytes intact
+#   - the client's half-close reaches the target (evproxy only)
+#   - curl --socks5-hostname fetches a page from the local HTTP server via "localhost"
+#   - a peer that closes mid-transfer ends only its own session; a concurrent one completes
+#   - 200 concurrent sessions all complete
+#   - the daemon is still alive after all of it, and `evproxy -t -c` accepts a good config
+#     (exit 0) and refuses broken ones (exit 1, the JSON path in the message)
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+need_evproxy
+BIG=${E2E_BIG_BYTES:-64M}
+
+read -r SOCKS < <(ports 1)
+start_tool echo echo_server.py --host 127.0.0.1
+ECHO=$TOOL_PORT
+start_tool closer send_close_server.py --bytes 8M --seed 21
+CLOSER=$TOOL_PORT
+head -c 150000 /dev/urandom | base64 >"$E2E_TMP/page.txt"
+start_tool http http_server.py --page "$E2E_TMP/page.txt"
+HTTP=$TOOL_PORT
+
+cfg_socks_freedom "$E2E_TMP/socks.json" "$SOCKS"
+start_evproxy evproxy "$E2E_TMP/socks.json" "$SOCKS"
+EVP_PID=$LAST_PID
+# still_up STEP: stops the script at once when the daemon died during STEP.
+still_up() {
+    alive "$EVP_PID" && return 0
+    show_log evproxy
+    fail "evproxy died during: $1 ($(death_note "$EVP_PID"))"
+}
+info "evproxy socks on 127.0.0.1:$SOCKS; echo $ECHO, closer $CLOSER, http $HTTP"
+
+# 1. Bulk both ways.
+out=$E2E_TMP/bulk.json
+if socks_stream "$SOCKS" "127.0.0.1:$ECHO" --bytes "$BIG" --seed 1 >"$out" 2>&1; then
+    pass "$BIG each way through socks -> freedom -> echo, sha256 match"
+else
+    soft_fail "bulk $BIG echo: $(why_of "$out")"
+fi
+still_up "bulk echo"
+
+# 2. Target-side close: all bytes, then EOF, arrive at the client.
+out=$E2E_TMP/download.json
+if socks_stream "$SOCKS" "127.0.0.1:$CLOSER" --mode download --bytes 8M --seed 21 \
+    >"$out" 2>&1; then
+    pass "8 MiB download then target close: bytes intact and EOF carried to the client"
+else
+    soft_fail "download then close: $(why_of "$out")"
+fi
+still_up "download then close"
+
+# 2b. Client-side half-close: our FIN reaches the echo server, whose close comes back.
+#     (V2Ray's freedom never half-closes toward the target, so only evproxy is held to it.)
+if [ "$EVP_IMPL" = evproxy ]; then
+    out=$E2E_TMP/halfclose.json
+    if socks_stream "$SOCKS" "127.0.0.1:$ECHO" --bytes 4M --seed 3 --half-close --timeout 30 \
+        >"$out" 2>&1; then
+        pass "client half-close carried to the target and the target's close carried back"
+    else
+        soft_fail "half-close: $(why_of "$out")"
+    fi
+    still_up "half-close"
+fi
+
+# 3. curl through socks5 with the name resolved by the proxy.
+body=$E2E_TMP/curl.body
+if timeout 30 curl -sS --max-time 20 --socks5-hostname "127.0.0.1:$SOCKS" \
+    -o "$body" "http://localhost:$HTTP/index.html" 2>"$E2E_TMP/curl.err"; then
+    if [ "$(sha256_file "$body")" = "$(sha256_file "$E2E_TMP/page.txt")" ]; then
+        pass "curl --socks5-hostname localhost: page sha256 match"
+    else
+        soft_fail "curl via localhost: body differs from the page ($(wc -c <"$body") bytes)"
+    fi
+else
+    soft_fail "curl via localhost failed: $(head -c 200 "$E2E_TMP/curl.err")"
+fi
+still_up "curl via localhost"
+
+# 4. A target that vanishes mid-transfer (closes with unread data: reset) while another
+#    session streams: only the first one ends.
+good=$E2E_TMP/concurrent-good.json
+bad=$E2E_TMP/concurrent-abort.json
+socks_stream "$SOCKS" "127.0.0.1:$ECHO" --bytes 16M --seed 31 >"$good" 2>&1 &
+good_pid=$!
+sleep 0.2
+socks_stream "$SOCKS" "127.0.0.1:$CLOSER" --mode abort --bytes 256M --seed 21 --timeout 30 \
+    >"$bad" 2>&1
+bad_rc=$?
+wait "$good_pid"
+good_rc=$?
+if [ "$bad_rc" = 0 ]; then
+    pass "session whose target closed mid-transfer was ended by the proxy"
+else
+    soft_fail "target closed mid-transfer, but the client session did not end: $(why_of "$bad")"
+fi
+if [ "$good_rc" = 0 ]; then
+    pass "concurrent session completed while the other one's target vanished"
+else
+    soft_fail "concurrent session hurt by another session's close: $(why_of "$good")"
+fi
+still_up "a peer closing mid-transfer"
+
+# 5. 200 concurrent sessions.
+out=$E2E_TMP/many.json
+if socks_stream "$SOCKS" "127.0.0.1:$ECHO" --sessions 200 --bytes 256k --seed 1000 \
+    --quiet --timeout 90 >"$out" 2>&1; then
+    pass "200 concurrent sessions of 256 KiB each way all verified"
+else
+    soft_fail "200 concurrent sessions: $(grep -c '"ok": false' "$out") failed;" \
+        "first: $(why_of "$out")"
+fi
+
+# 6. Still serving after all that.
+still_up "200 concurrent sessions"
+out=$E2E_TMP/after.json
+socks_stream "$SOCKS" "127.0.0.1:$ECHO" --bytes 1M --seed 99 >"$out" 2>&1 ||
+    soft_fail "a session after the tests failed: $(why_of "$out")"
+
+# 7. evproxy -t -c: good config -> 0; each broken one -> 1 with the JSON path named.
+check_t() {
+    local name=$1 want_rc=$2 want_text=$3 rc
+    timeout 10 "$EVP_BIN" -t -c "$E2E_TMP/$name.json" >"$E2E_TMP/t-$name.log" 2>&1
+    rc=$?
+    if [ "$rc" != "$want_rc" ]; then
+        soft_fail "evproxy -t -c $name.json: exit $rc, want $want_rc: $(head -c 300 \
+            "$E2E_TMP/t-$name.log")"
+    elif [ -n "$want_text" ] && ! grep -qF -- "$want_text" "$E2E_TMP/t-$name.log"; then
+        soft_fail "evproxy -t -c $name.json: message does not name '$want_text': $(head -c 300 \
+            "$E2E_TMP/t-$name.log")"
+    else
+        pass "evproxy -t -c $name.json: exit $rc${want_text:+, names $want_text}"
+    fi
+}
+if [ "$EVP_IMPL" = evproxy ]; then
+    read -r P1 P2 < <(ports 2 | tr '\n' ' ')
+    cfg_socks_freedom "$E2E_TMP/good.json" "$P1"
+    cfg_vmess_server "$E2E_TMP/good-vmess.json" "$P2" "$UUID_GOOD" 0
+    check_t good 0 ""
+    check_t good-vmess 0 ""
+    # The same configs with one thing broken each.
+    sed 's/"port": '"$P1"'/"port": 70000/' "$E2E_TMP/good.json" >"$E2E_TMP/bad-port.json"
+    check_t bad-port 1 "inbounds[0].port"
+    sed 's/"protocol": "socks"/"protocol": "no-such-protocol"/' "$E2E_TMP/good.json" \
+        >"$E2E_TMP/bad-protocol.json"
+    check_t bad-protocol 1 "inbounds[0].protocol"
+    sed 's/"id": "'"$UUID_GOOD"'"/"id": "abc"/' "$E2E_TMP/good-vmess.json" \
+        >"$E2E_TMP/bad-uuid.json"
+    check_t bad-uuid 1 "inbounds[0].settings.clients[0].id"
+    sed 's/"outboundTag": "direct"/"outboundTag": "nowhere"/' "$E2E_TMP/good.json" \
+        >"$E2E_TMP/bad-route.json"
+    check_t bad-route 1 "routing.rules[0].outboundTag"
+    head -c 200 "$E2E_TMP/good.json" >"$E2E_TMP/bad-json.json"
+    check_t bad-json 1 "bad-json.json"
+    # -t must not have left anything listening.
+    if ss -ltnH "sport = :$P1" | grep -q .; then
+        soft_fail "evproxy -t left something listening on $P1"
+    fi
+else
+    info "EVP_IMPL=$EVP_IMPL: skipping the evproxy -t checks"
+fi
+
+still_up "the -t checks"
+finish
