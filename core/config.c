@@ -108,6 +108,45 @@ static json_t *settings_of(json_t *bound)
     return s;
 }
 
+/* streamSettings: evproxy speaks VMess over plain TCP only. A transport it cannot speak is
+ * an error, not something to ignore, or the far end would see garbage. */
+static void check_stream(json_t *bound, const char *where, evp_errlist *errs)
+{
+    json_t *ss = json_object_get(bound, "streamSettings");
+    if (ss == NULL)
+        return;
+    const char *net = str_or(ss, "network", "tcp");
+    const char *sec = str_or(ss, "security", "none");
+    if (strcmp(net, "tcp") != 0 && strcmp(net, "raw") != 0)
+        evp_errlist_add(errs, "%s.streamSettings.network: \"%s\" is not supported (tcp only)",
+                        where, net);
+    if (strcmp(sec, "none") != 0 && sec[0] != '\0')
+        evp_errlist_add(errs, "%s.streamSettings.security: \"%s\" is not supported (none only)",
+                        where, sec);
+    json_t *header = json_object_get(json_object_get(ss, "tcpSettings"), "header");
+    const char *htype = str_or(header, "type", "none");
+    if (strcmp(htype, "none") != 0)
+        evp_errlist_add(errs, "%s.streamSettings.tcpSettings.header.type: \"%s\" is not "
+                        "supported (none only)", where, htype);
+}
+
+static double seconds_or(json_t *obj, const char *key, double dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_number(v) && json_number_value(v) >= 0 ? json_number_value(v) : dflt;
+}
+
+/* V2Ray's local policy for level 0 (the one handshakes use). */
+static void load_policy(evp_config *c)
+{
+    json_t *lvl = json_object_get(
+        json_object_get(json_object_get(c->root, "policy"), "levels"), "0");
+    c->handshake = seconds_or(lvl, "handshake", 4);
+    c->conn_idle = seconds_or(lvl, "connIdle", 300);
+    c->uplink_only = seconds_or(lvl, "uplinkOnly", 0);
+    c->downlink_only = seconds_or(lvl, "downlinkOnly", 0);
+}
+
 static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema_dir,
                          evp_registry *reg, evp_errlist *errs)
 {
@@ -122,6 +161,8 @@ static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema
         evp_errlist_add(errs, "%s: must be a port 1..65535, a range \"from-to\" or \"env:NAME\" "
                         "naming one", where);
     }
+    snprintf(where, sizeof where, "inbounds[%zu]", i);
+    check_stream(in, where, errs);
     json_t *settings = settings_of(in);
     if (ic->clients_file) {
         snprintf(where, sizeof where, "inbounds[%zu].clientsFile", i);
@@ -153,6 +194,11 @@ static void load_outbound(evp_config *c, size_t i, json_t *out, const char *sche
     char where[64], err[512];
     oc->tag = str_or(out, "tag", "");
     oc->protocol = str_or(out, "protocol", "");
+    snprintf(where, sizeof where, "outbounds[%zu]", i);
+    check_stream(out, where, errs);
+    if (json_is_true(json_object_get(json_object_get(out, "mux"), "enabled")))
+        evp_warn("outbounds[%zu].mux: Mux.Cool is not supported; connections go one per stream",
+                 i);
     json_t *settings = settings_of(out);
     snprintf(where, sizeof where, "outbounds[%zu].protocol", i);
     oc->mod = evp_registry_get(reg, oc->protocol, err, sizeof err);
@@ -253,8 +299,15 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     if (errs.count)
         goto fail;
 
-    c->loglevel = evp_log_parse_level(
-        str_or(json_object_get(c->root, "log"), "loglevel", "warning"));
+    json_t *log = json_object_get(c->root, "log");
+    c->loglevel = evp_log_parse_level(str_or(log, "loglevel", "warning"));
+    c->error_log = str_or(log, "error", NULL);
+    c->access_log = str_or(log, "access", NULL);
+    if (c->error_log && c->error_log[0] == '\0')
+        c->error_log = NULL;
+    if (c->access_log && c->access_log[0] == '\0')
+        c->access_log = NULL;
+    load_policy(c);
     json_t *w = json_object_get(c->root, "workers");
     c->workers = json_is_integer(w) ? (int)json_integer_value(w) : 1;
     if (c->workers > 1)

@@ -32,6 +32,11 @@ typedef struct evp_config {
     json_t *root;
     char *path; /* file it came from, or NULL for an embedded one */
     int loglevel;
+    const char *error_log; /* log.error: a file for the log instead of stderr */
+    const char *access_log; /* log.access: a file for one line per accepted connection */
+    /* policy.levels["0"], V2Ray's defaults when absent; 0 for uplink/downlinkOnly means
+     * "the idle limit" (half-closed sessions are not cut short unless asked) */
+    double handshake, conn_idle, uplink_only, downlink_only;
     int workers;
     const char *control_path;
     evp_inbound_conf *inbounds;

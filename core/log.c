@@ -40,3 +40,38 @@ int evp_log_parse_level(const char *name)
             return i;
     return -1;
 }
+
+int evp_log_to_file(const char *path)
+{
+    FILE *f = freopen(path, "a", stderr);
+    if (f == NULL)
+        return -1;
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    return 0;
+}
+
+static FILE *access_file;
+
+int evp_access_log_open(const char *path)
+{
+    if (access_file)
+        fclose(access_file);
+    access_file = path ? fopen(path, "a") : NULL;
+    if (access_file)
+        setvbuf(access_file, NULL, _IOLBF, 0);
+    return path == NULL || access_file ? 0 : -1;
+}
+
+void evp_access_log(const char *from, const char *target, const char *in, const char *out,
+                    const char *user)
+{
+    if (access_file == NULL)
+        return;
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
+    fprintf(access_file, "%s %s accepted %s [%s -> %s]%s%s\n", stamp, from, target, in, out,
+            user ? " email: " : "", user ? user : "");
+}

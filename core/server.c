@@ -324,6 +324,15 @@ static int watched_changed(void)
     return changed;
 }
 
+/* Timeouts from the config's policy (level 0, as V2Ray applies to handshakes). */
+static void apply_policy(evp_server *srv, const evp_config *cfg)
+{
+    srv->rt.handshake_timeout = cfg->handshake > 0 ? cfg->handshake : 4.0;
+    srv->rt.idle_timeout = cfg->conn_idle > 0 ? cfg->conn_idle : 300.0;
+    srv->rt.uplink_only = cfg->uplink_only;
+    srv->rt.downlink_only = cfg->downlink_only;
+}
+
 /* A reload in flight: everything slow (parsing, schema checks, dlopen, building user
  * tables, binding) happens on its own thread; only the swap runs on the loop. */
 typedef struct reload_job {
@@ -396,6 +405,7 @@ static void on_reload_done(EV_P_ ev_async *w, int revents)
         evp_config *cfg = job->cfg;
         if (cfg->loglevel >= 0)
             evp_log_level = cfg->loglevel;
+        apply_policy(srv, cfg);
         plan_commit(srv, cfg, &job->p);
         evp_registry_adopt(&srv->reg, &job->fresh);
         evp_config_free(srv->cfg);
@@ -473,6 +483,17 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     }
     if (cfg->loglevel >= 0)
         evp_log_level = cfg->loglevel;
+    if (cfg->error_log && evp_log_to_file(cfg->error_log) != 0) {
+        fprintf(stderr, "log.error: cannot open %s\n", cfg->error_log);
+        evp_config_free(cfg);
+        return -1;
+    }
+    if (cfg->access_log && evp_access_log_open(cfg->access_log) != 0) {
+        evp_err("log.access: cannot open %s", cfg->access_log);
+        evp_config_free(cfg);
+        return -1;
+    }
+    apply_policy(srv, cfg);
     plan p;
     if (plan_build(srv, cfg, &p) != 0) {
         plan_free(&p);
@@ -570,6 +591,7 @@ void evp_server_stop(evp_server *srv)
     free(srv->schema_dir);
     evp_stats_clear();
     evp_buf_pool_drain();
+    evp_access_log_open(NULL);
 }
 
 evp_instance *evp_server_inbound(evp_server *srv, const char *tag)

@@ -363,6 +363,31 @@ static void pump_down(evp_session *s)
 
 /* ---- connecting ----------------------------------------------------------------------- */
 
+/* One line in the access log: who, to where, through which inbound and outbound. */
+static void access_line(evp_session *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN], from[INET6_ADDRSTRLEN + 16] = "?";
+    const struct sockaddr *sa = (const struct sockaddr *)&ss;
+    if (s->peer_len) {
+        sa = (const struct sockaddr *)&s->peer;
+    } else if (s->cl.fd == -1 || getpeername(s->cl.fd, (struct sockaddr *)&ss, &len) == -1) {
+        sa = NULL;
+    }
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
+        snprintf(from, sizeof from, "%s:%u", host, ntohs(in4->sin_port));
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(from, sizeof from, "[%s]:%u", host, ntohs(in6->sin6_port));
+    }
+    const char *user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;
+    evp_access_log(from, s->label, s->in->tag, s->out->tag, user);
+}
+
 static void start_relay(evp_session *s)
 {
     evp_io io;
@@ -384,6 +409,7 @@ static void start_relay(evp_session *s)
         session_close(s, io.reason[0] ? io.reason : "outbound refused");
         return;
     }
+    access_line(s);
     if (evp_log_enabled(EVP_LOG_INFO)) {
         const evp_plugin *ind = s->in->mod->desc, *outd = s->out->mod->desc;
         evp_info("%s accepted [%s -> %s] (%s %s, %s %s)", s->label, s->in->tag, s->out->tag,
@@ -763,6 +789,11 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
                                                                       : s->rt->idle_timeout)
                  : s->state == S_CONNECTING || s->state == S_RESOLVING ? s->rt->connect_timeout
                                                                         : s->rt->handshake_timeout;
+    /* V2Ray's policy: once one direction has ended the other gets its own limit. */
+    if (s->state == S_RELAY && s->down_done && s->rt->uplink_only > 0)
+        limit = s->rt->uplink_only;
+    else if (s->state == S_RELAY && s->up_done && s->rt->downlink_only > 0)
+        limit = s->rt->downlink_only;
     double idle = ev_now(EV_A) - s->last_active;
     if (s->state == S_ASSOC)
         idle = 0; /* lives as long as its TCP connection */

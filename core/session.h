@@ -21,6 +21,8 @@ typedef struct evp_runtime {
     double connect_timeout;
     double idle_timeout; /* seconds without traffic before a TCP session ends */
     double udp_timeout; /* the same for UDP sessions */
+    double uplink_only; /* idle limit once the server side has ended (0: idle_timeout) */
+    double downlink_only; /* idle limit once the client side has ended (0: idle_timeout) */
 } evp_runtime;
 
 /* Something that owns UDP sessions keyed by peer address (a UDP listener). */
