@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_SCHEMA_ERRORS 20
 
@@ -71,6 +72,11 @@ static int parse_port(json_t *v, uint16_t *first, uint16_t *last)
 static json_t *load_clients_file(const char *file, const char *where, evp_errlist *errs)
 {
     json_error_t je;
+    struct stat st;
+    if (stat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
+        evp_errlist_add(errs, "%s: %s: not a regular file", where, file);
+        return NULL;
+    }
     json_t *doc = json_load_file(file, 0, &je);
     if (doc == NULL) {
         evp_errlist_add(errs, "%s: %s:%d:%d: %s", where, file, je.line, je.column, je.text);
@@ -286,6 +292,11 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     evp_config *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
+    struct stat st;
+    if (path && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        evp_errlist_add(&errs, "%s: not a regular file", path);
+        goto fail;
+    }
     c->root = path ? json_load_file(path, JSON_REJECT_DUPLICATES, &je)
                    : json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (c->root == NULL) {

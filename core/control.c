@@ -91,7 +91,7 @@ static char *list_users(evp_instance *in)
 /* Writes clients to file atomically (temp file + rename). */
 static int write_clients_file(const char *file, json_t *clients)
 {
-    char tmp[4096];
+    char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", file, (int)getpid());
     json_t *doc = json_pack("{s:O}", "clients", clients);
     int rc = json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, file) == 0 ? 0 : -1;
@@ -101,18 +101,12 @@ static int write_clients_file(const char *file, json_t *clients)
     return rc;
 }
 
-/* Applies a new client list to the inbound tagged tag. */
-static char *apply_clients(evp_server *srv, const char *tag, evp_instance *in, json_t *clients)
+/* The inbound's settings with clients replaced, checked against its plugin's schema first:
+ * a bad user is refused before anything (a clients file included) is touched. NULL and a
+ * reply in *reply when it does not validate. */
+static json_t *checked_settings(evp_server *srv, evp_instance *in, json_t *clients,
+                                char **reply)
 {
-    const evp_inbound_conf *ic = evp_server_inbound_conf(srv, tag);
-    if (ic && ic->clients_file) {
-        if (write_clients_file(ic->clients_file, clients) != 0)
-            return reply_error("cannot write the clients file %s", ic->clients_file);
-        if (evp_server_reload(srv) != 0)
-            return reply_error("the clients file was written but the reload failed: see the "
-                               "daemon's log");
-        return reply_ok(json_pack("{s:s}", "saved", ic->clients_file));
-    }
     json_t *settings = json_loads(in->settings_json, 0, NULL);
     if (!json_is_object(settings)) {
         json_decref(settings);
@@ -120,19 +114,41 @@ static char *apply_clients(evp_server *srv, const char *tag, evp_instance *in, j
     }
     json_object_set(settings, "clients", clients);
     const char *schema_name = in->mod->desc->inbound_schema;
-    if (schema_name) {
-        char path[4096], err[512];
-        snprintf(path, sizeof path, "%s/%s.schema.json", srv->schema_dir, schema_name);
-        evp_schema *s = evp_schema_load(path, err, sizeof err);
-        char *errors = NULL;
-        int n = s ? evp_schema_validate(s, settings, "settings", 5, &errors) : -1;
-        evp_schema_free(s);
-        if (n != 0) {
-            char *r = reply_error("%s", n < 0 ? err : errors);
-            free(errors);
-            json_decref(settings);
-            return r;
-        }
+    if (schema_name == NULL)
+        return settings;
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/%s.schema.json", srv->schema_dir, schema_name);
+    evp_schema *s = evp_schema_load(path, err, sizeof err);
+    char *errors = NULL;
+    int n = s ? evp_schema_validate(s, settings, "settings", 5, &errors) : -1;
+    evp_schema_free(s);
+    if (n != 0) {
+        *reply = reply_error("%s", n < 0 ? err : errors);
+        free(errors);
+        json_decref(settings);
+        return NULL;
+    }
+    return settings;
+}
+
+/* Applies a new client list to the inbound tagged tag. */
+static char *apply_clients(evp_server *srv, const char *tag, evp_instance *in, json_t *clients)
+{
+    char *reply = NULL;
+    json_t *settings = checked_settings(srv, in, clients, &reply);
+    if (settings == NULL)
+        return reply;
+    const evp_inbound_conf *ic = evp_server_inbound_conf(srv, tag);
+    if (ic && ic->clients_file) {
+        char file[4096];
+        snprintf(file, sizeof file, "%s", ic->clients_file); /* the reload frees ic */
+        json_decref(settings);
+        if (write_clients_file(file, clients) != 0)
+            return reply_error("cannot write the clients file %s", file);
+        /* The reload runs on its thread; "reload applied" in the log says when it is in. */
+        if (evp_server_reload(srv) != 0)
+            return reply_error("the clients file was written but the reload could not start");
+        return reply_ok(json_pack("{s:s}", "saved", file));
     }
     char *text = json_dumps(settings, JSON_COMPACT);
     json_decref(settings);

@@ -17,7 +17,7 @@ typedef struct evp_server {
     char *schema_dir;
     evp_listener *listeners; /* linked list */
     ev_signal sigint, sigterm, sighup;
-    ev_timer watch; /* polls clients files and plugin files for changes */
+    ev_timer watch; /* polls clients files for changes (plugin files change on reload) */
     void *control; /* the control socket, when configured */
     ev_async reload_done; /* the reload thread has finished */
     void *reload_job; /* the reload in flight, or NULL */
