@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #ifndef EVP_VERSION
 #define EVP_VERSION "0.1"
@@ -141,10 +143,16 @@ int main(int argc, char **argv)
     }
     if (config == NULL && evp_sip003_wanted()) {
         char *text = NULL;
-        if (evp_sip003_config(&text) != 0)
-            return 1;
-        int rc = run(NULL, text, schema_dir, plugin_dir, test_only);
+        int rc = evp_sip003_config(&text) != 0 ? 1 : run(NULL, text, schema_dir, plugin_dir,
+                                                         test_only);
         free(text);
+        if (rc != 0 && !test_only && getppid() != 1) {
+            /* shadowsocks-libev 3.3.5 starts its plugin before it watches SIGCHLD: a plugin
+             * that fails within milliseconds goes unnoticed and the host runs on without it.
+             * Linger a moment so the host sees us go and exits too. */
+            struct timespec ts = {0, 300 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         return rc;
     }
     if (config == NULL) {
