@@ -155,6 +155,19 @@ if [ "$EVP_IMPL" = evproxy ]; then
     check_t bad-route 1 "routing.rules[0].outboundTag"
     head -c 200 "$E2E_TMP/good.json" >"$E2E_TMP/bad-json.json"
     check_t bad-json 1 "bad-json.json"
+    # A V2Ray client config with an unknown security, and one without vnext.
+    cfg_vmess_client "$E2E_TMP/good-client.json" "$P1" "$P2" "$UUID_GOOD" 0 aes-128-gcm
+    check_t good-client 0 ""
+    sed 's/"security": "aes-128-gcm"/"security": "aes-256-xyz"/' "$E2E_TMP/good-client.json" \
+        >"$E2E_TMP/bad-security.json"
+    check_t bad-security 1 'outbounds[0].settings.vnext[0].users[0].security: "aes-256-xyz" is not one of'
+    "$PY" - "$E2E_TMP/good-client.json" "$E2E_TMP/no-vnext.json" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+del c["outbounds"][0]["settings"]["vnext"]
+json.dump(c, open(sys.argv[2], "w"))
+PYEOF
+    check_t no-vnext 1 'outbounds[0].settings: required property "vnext" is missing'
     # -t must not have left anything listening.
     if ss -ltnH "sport = :$P1" | grep -q .; then
         soft_fail "evproxy -t left something listening on $P1"
