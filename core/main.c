@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,17 @@ static void usage(FILE *f)
             "       evproxy ctl [-s SOCKET] COMMAND control a running daemon (see README)\n"
             "       vmess-plugin                    SIP003 plugin mode (SS_* variables)\n"
             "options: --plugin-dir DIR  --schema-dir DIR  --version  --help\n");
+}
+
+/* A proxy holds two descriptors per connection: take the whole hard limit, as nginx's
+ * worker_rlimit_nofile lets one. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 static void ignore_signals(void)
@@ -77,6 +89,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ignore_signals();
+    raise_fd_limit();
     if (argc >= 2 && strcmp(argv[1], "validate") == 0)
         return evp_validate_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "ctl") == 0)

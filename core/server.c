@@ -31,6 +31,7 @@ struct evp_listener {
     char *listen;
     uint16_t port;
     evp_instance *in, *out; /* current; new sessions take references */
+    ev_timer pause; /* accepting paused while out of descriptors */
     evp_session **peers; /* UDP sessions by peer */
     size_t n_peers;
     int keep; /* reload bookkeeping */
@@ -46,15 +47,30 @@ typedef struct watched {
 static watched *watch_list;
 static size_t n_watch;
 
+static void on_accept_resume(EV_P_ ev_timer *w, int revents)
+{
+    evp_listener *l = (evp_listener *)((char *)w - offsetof(evp_listener, pause));
+    ev_io_start(EV_A, &l->io);
+}
+
 static void on_accept(EV_P_ ev_io *w, int revents)
 {
     evp_listener *l = (evp_listener *)w;
     for (int i = 0; i < 64; i++) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: the pending connection keeps the socket readable, so
+                 * pause accepting for a moment instead of spinning on the error. */
+                evp_warn("accept on %s:%u: %s; pausing 0.2 s", l->listen, l->port,
+                         strerror(errno));
+                ev_io_stop(EV_A, &l->io);
+                ev_timer_set(&l->pause, 0.2, 0.);
+                ev_timer_start(EV_A, &l->pause);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                       errno != ECONNABORTED) {
                 evp_warn("accept on %s:%u: %s", l->listen, l->port, strerror(errno));
+            }
             return;
         }
         evp_session_tcp(&l->srv->rt, fd, l->in, l->out);
@@ -133,6 +149,7 @@ static int bind_socket(const char *host, uint16_t port, int udp, char *err, size
 static void listener_free(evp_server *srv, evp_listener *l)
 {
     ev_io_stop(srv->rt.loop, &l->io);
+    ev_timer_stop(srv->rt.loop, &l->pause);
     if (l->fd != -1)
         close(l->fd);
     evp_instance_unref(l->in);
@@ -255,6 +272,7 @@ static void plan_commit(evp_server *srv, evp_config *cfg, plan *p)
         if (l->udp)
             l->peers = calloc(MAX_UDP_SESSIONS, sizeof *l->peers);
         ev_io_init(&l->io, l->udp ? on_datagram : on_accept, l->fd, EV_READ);
+        ev_timer_init(&l->pause, on_accept_resume, 0.2, 0.);
         ev_io_start(srv->rt.loop, &l->io);
         l->next = srv->listeners;
         srv->listeners = l;
