@@ -41,7 +41,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TESTPLUG_SRC := $(wildcard tests/plugins/*.c)
 TESTPLUG_SO := $(TESTPLUG_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 
-.PHONY: all deps check check-once unit e2e run bench fuzz install clean
+.PHONY: all deps check check-once unit e2e run bench install clean
 all: deps-check $(BUILD)/evproxy $(PLUGIN_SO)
 
 # Says which packages are missing and how to get them (make deps installs them).
@@ -96,7 +96,8 @@ check:
 	$(MAKE) check-once
 	$(MAKE) check-once SANITIZE=1
 
-run: deps
+run:
+	contrib/install-deps.sh build
 	$(MAKE) all
 	$(BUILD)/evproxy --default-config
 
