@@ -207,22 +207,58 @@ static char *remove_user(evp_server *srv, const char *tag, evp_instance *in, con
     return r;
 }
 
-static char *stats(void)
+/* The counter object for (inbound, user) in rows, made on first use. */
+static json_t *stats_row(json_t *rows, const char *inbound, const char *user)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s\x1f%s", inbound, user ? user : "");
+    json_t *o = json_object_get(rows, key);
+    if (o == NULL) {
+        o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "inbound", inbound, "up", (json_int_t)0,
+                      "down", (json_int_t)0, "sessions", (json_int_t)0, "active",
+                      (json_int_t)0);
+        if (user)
+            json_object_set_new(o, "email", json_string(user));
+        json_object_set_new(rows, key, o);
+    }
+    return o;
+}
+
+static void stats_add(json_t *o, uint64_t up, uint64_t down, uint64_t sessions, int active)
+{
+    const char *keys[] = {"up", "down", "sessions", "active"};
+    uint64_t add[] = {up, down, sessions, (uint64_t)active};
+    for (int i = 0; i < 4; i++)
+        json_object_set_new(o, keys[i],
+                            json_integer(json_integer_value(json_object_get(o, keys[i])) +
+                                         (json_int_t)add[i]));
+}
+
+/* A running session counts too, as V2Ray's counters grow while traffic flows. */
+static void stats_live(const char *inbound, const char *user, uint64_t up, uint64_t down,
+                       void *arg)
+{
+    stats_add(stats_row(arg, inbound, NULL), up, down, 1, 1);
+    if (user)
+        stats_add(stats_row(arg, inbound, user), up, down, 1, 1);
+}
+
+static char *stats(evp_server *srv)
 {
     size_t n;
     const evp_counter *c = evp_stats_all(&n);
+    json_t *rows = json_object();
+    for (size_t i = 0; i < n; i++)
+        stats_add(stats_row(rows, c[i].inbound, c[i].user), c[i].up, c[i].down, c[i].sessions,
+                  0);
+    evp_session_each_traffic(&srv->rt, stats_live, rows);
     json_t *inbounds = json_array(), *users = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "inbound", c[i].inbound, "up",
-                              (json_int_t)c[i].up, "down", (json_int_t)c[i].down, "sessions",
-                              (json_int_t)c[i].sessions);
-        if (c[i].user) {
-            json_object_set_new(o, "email", json_string(c[i].user));
-            json_array_append_new(users, o);
-        } else {
-            json_array_append_new(inbounds, o);
-        }
+    const char *key;
+    json_t *o;
+    json_object_foreach(rows, key, o) {
+        json_array_append(json_object_get(o, "email") ? users : inbounds, o);
     }
+    json_decref(rows);
     return reply_ok(json_pack("{s:o, s:o}", "inbounds", inbounds, "users", users));
 }
 
@@ -275,7 +311,7 @@ char *evp_control_handle(evp_server *srv, const char *request)
     char *r;
     evp_instance *in = tag ? evp_server_inbound(srv, tag) : NULL;
     if (cmd && strcmp(cmd, "stats") == 0) {
-        r = stats();
+        r = stats(srv);
     } else if (cmd && strcmp(cmd, "modules") == 0) {
         r = modules(srv);
     } else if (cmd == NULL) {

@@ -1006,3 +1006,16 @@ void evp_session_each_inbound(evp_runtime *rt, void (*fn)(evp_instance *, void *
     for (evp_session *s = rt->sessions; s; s = s->next)
         fn(s->in, arg);
 }
+
+void evp_session_each_traffic(evp_runtime *rt,
+                              void (*fn)(const char *inbound, const char *user, uint64_t up,
+                                         uint64_t down, void *arg),
+                              void *arg)
+{
+    for (evp_session *s = rt->sessions; s; s = s->next) {
+        if (s->state != S_RELAY || s->outs == NULL)
+            continue;
+        const char *user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;
+        fn(s->in->tag, user, s->bytes_up, s->bytes_down, arg);
+    }
+}

@@ -57,6 +57,11 @@ void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len);
 void evp_session_udp_orphan(evp_session *s);
 /* Calls fn with each running session's inbound instance. */
 void evp_session_each_inbound(evp_runtime *rt, void (*fn)(evp_instance *, void *), void *arg);
+/* Calls fn with the inbound tag, user and bytes so far of each relaying session. */
+void evp_session_each_traffic(evp_runtime *rt,
+                              void (*fn)(const char *inbound, const char *user, uint64_t up,
+                                         uint64_t down, void *arg),
+                              void *arg);
 /* Ends every session at once (shutdown). */
 void evp_session_close_all(evp_runtime *rt);
 

@@ -725,14 +725,15 @@ ctl_refused() {
 ctl_refused add-user vmess-file "${UID_OF[X]}" x2@e2e && res=PASS || res="FAIL $CTL_WHY"
 row "$T4" "add-user refuses a duplicate id" "$res"
 
-# stats: the 64 KiB session of X counted both ways once it has ended.
+# stats: the 64 KiB session of X counted both ways once it has ended (active 0).
 stats_of() {
     ctl stats || return 1
     "$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(" ".join("%d %d %d" % (u["up"], u["down"], u["sessions"]) for u in d["users"]
-               if u.get("email") == sys.argv[2]))' "$E2E_TMP/ctl.out" "$1"
+               if u.get("email") == sys.argv[2] and u.get("active", 0) == 0))' \
+        "$E2E_TMP/ctl.out" "$1"
 }
 end=$((SECONDS + 5 * SLOW))
 while st=$(stats_of x@e2e) && [ -z "$st" ] && [ "$SECONDS" -le "$end" ]; do sleep 0.2; done
