@@ -41,7 +41,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TESTPLUG_SRC := $(wildcard tests/plugins/*.c)
 TESTPLUG_SO := $(TESTPLUG_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 
-.PHONY: all deps check check-once unit e2e run bench install clean
+.PHONY: all deps check check-once unit e2e run bench fuzz install clean
 all: deps-check $(BUILD)/evproxy $(PLUGIN_SO)
 
 # Says which packages are missing and how to get them (make deps installs them).
@@ -103,6 +103,11 @@ run:
 
 bench: all
 	contrib/bench/run.sh
+
+# libFuzzer targets for every parser (clang); FUZZ_SECONDS per target, default 20.
+fuzz:
+	contrib/install-deps.sh build fuzz
+	tests/fuzz/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/evproxy/plugins \

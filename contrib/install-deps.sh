@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs (or with --check, only names) the Debian 12 packages a set needs.
-#   install-deps.sh [--check] SET...   sets: build, test
+#   install-deps.sh [--check] SET...   sets: build, test, fuzz
 set -euo pipefail
 check_only=0
 if [ "${1:-}" = "--check" ]; then check_only=1; shift; fi
 
 declare -A SETS=(
   [build]="build-essential pkg-config libev-dev libsodium-dev nettle-dev libjansson-dev libc-ares-dev libpcre2-dev"
+  [fuzz]="clang libclang-rt-14-dev libpcre2-dev"
   [test]="check v2ray shadowsocks-libev simple-obfs shadowsocks-v2ray-plugin json-schema-test-suite curl python3 iperf3 faketime iproute2 procps psmisc"
 )
 

@@ -13,7 +13,7 @@ static size_t pool_n;
 
 uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
 {
-    if (b->cap - b->len >= n)
+    if (b->data != NULL && b->cap - b->len >= n)
         return b->data + b->len;
     if (b->cap == 0 && n <= EVP_BUF_BLOCK) {
         b->data = pool_n ? pool[--pool_n] : malloc(EVP_BUF_BLOCK);

@@ -275,10 +275,17 @@ int evp_schema_validate(const evp_schema *s, json_t *instance, const char *path_
 {
     evp_errlist errs = {0};
     const char *base = evp_js_base_of(s, s->doc);
-    evp_js_ctx c = {.s = s, .base = base ? base : "", .errs = &errs, .max_errors = max_errors};
+    unsigned long steps = 0;
+    evp_js_ctx c = {
+        .s = s, .base = base ? base : "", .errs = &errs, .max_errors = max_errors, .steps = &steps};
     if (path_prefix != NULL)
         path_append(&c, path_prefix, strlen(path_prefix));
     int ok = evp_js_check(&c, s->doc, instance);
+    if (steps > EVP_JS_MAX_STEPS) {
+        /* Cut short, a "not" may have passed on a false no: the answer is invalid. */
+        ok = 0;
+        evp_js_fail(&c, "the schema takes too long to check against this value");
+    }
     free(c.path);
     if (ok) {
         free(evp_errlist_take(&errs));

@@ -31,11 +31,13 @@ static int has_type(json_t *v, const char *type)
 
 static int check_type(evp_js_ctx *c, json_t *type, json_t *inst)
 {
-    char buf[SHORT], want[256];
+    /* Type names are rendered as JSON (escaped): a schema's odd name must not break the
+     * one-line error format (found by fuzzing). */
+    char buf[SHORT], want[256], name[SHORT];
     if (json_is_string(type)) {
         if (has_type(inst, json_string_value(type)))
             return 1;
-        snprintf(want, sizeof want, "\"%s\"", json_string_value(type));
+        snprintf(want, sizeof want, "%s", evp_js_render(type, name, sizeof name));
     } else if (json_is_array(type)) {
         size_t i, len = 0;
         json_t *t;
@@ -45,8 +47,8 @@ static int check_type(evp_js_ctx *c, json_t *type, json_t *inst)
         }
         want[0] = '\0';
         json_array_foreach (type, i, t) {
-            int n = snprintf(want + len, sizeof want - len, "%s\"%s\"", i ? " or " : "",
-                             json_is_string(t) ? json_string_value(t) : "?");
+            int n = snprintf(want + len, sizeof want - len, "%s%s", i ? " or " : "",
+                             json_is_string(t) ? evp_js_render(t, name, sizeof name) : "\"?\"");
             if (n < 0 || (size_t)n >= sizeof want - len)
                 break;
             len += (size_t)n;

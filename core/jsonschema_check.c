@@ -12,7 +12,7 @@
 /* A sub-check that only answers yes or no. */
 static int quiet(evp_js_ctx *c, json_t *schema, json_t *inst)
 {
-    evp_js_ctx q = {.s = c->s, .base = c->base, .depth = c->depth};
+    evp_js_ctx q = {.s = c->s, .base = c->base, .depth = c->depth, .steps = c->steps};
     return evp_js_check(&q, schema, inst);
 }
 
@@ -23,6 +23,7 @@ static int explain(evp_js_ctx *c, json_t *schema, json_t *inst, char *buf, size_
     evp_js_ctx q = {.s = c->s,
                     .base = c->base,
                     .depth = c->depth,
+                    .steps = c->steps,
                     .errs = &errs,
                     .max_errors = 1,
                     .relative = 1};
@@ -35,6 +36,19 @@ static int explain(evp_js_ctx *c, json_t *schema, json_t *inst, char *buf, size_
         buf[n - 1] = '\0';
     free(text);
     return ok;
+}
+
+/* key as a JSON string in buf: a name holding a newline or a quote must not break the
+ * one-line "PATH: MESSAGE" format of errors (found by fuzzing). */
+static const char *quoted(const char *key, char *buf, size_t size)
+{
+    json_t *s = json_string(key);
+    if (s == NULL)
+        snprintf(buf, size, "\"?\"");
+    else
+        evp_js_render(s, buf, size);
+    json_decref(s);
+    return buf;
 }
 
 /* Whether key is matched by any patternProperties pattern; -1 when a pattern is broken. */
@@ -82,7 +96,9 @@ static int check_object(evp_js_ctx *c, json_t *schema, json_t *inst)
             evp_js_path_pop(c, at);
         }
         if (!matched && json_is_false(addl)) {
-            evp_js_fail(c, "unknown property \"%s\" (no additional properties are allowed)", key);
+            char q[256];
+            evp_js_fail(c, "unknown property %s (no additional properties are allowed)",
+                        quoted(key, q, sizeof q));
             ok = 0;
         } else if (!matched && addl != NULL) {
             size_t at = evp_js_path_key(c, key);
@@ -91,9 +107,9 @@ static int check_object(evp_js_ctx *c, json_t *schema, json_t *inst)
         }
         if (names != NULL) {
             json_t *name = json_string(key);
-            char why[512];
+            char why[512], q[256];
             if (name != NULL && !explain(c, names, name, why, sizeof why)) {
-                evp_js_fail(c, "property name \"%s\" is invalid: %s", key, why);
+                evp_js_fail(c, "property name %s is invalid: %s", quoted(key, q, sizeof q), why);
                 ok = 0;
             }
             json_decref(name);
@@ -105,7 +121,9 @@ static int check_object(evp_js_ctx *c, json_t *schema, json_t *inst)
             json_array_foreach (dep, i, need) {
                 const char *n = json_string_value(need);
                 if (n != NULL && json_object_get(inst, n) == NULL) {
-                    evp_js_fail(c, "property \"%s\" is required when \"%s\" is present", n, key);
+                    char q1[256], q2[256];
+                    evp_js_fail(c, "property %s is required when %s is present",
+                                quoted(n, q1, sizeof q1), quoted(key, q2, sizeof q2));
                     ok = 0;
                 }
             }
@@ -261,6 +279,8 @@ int evp_js_check(evp_js_ctx *c, json_t *schema, json_t *inst)
     }
     if (!json_is_object(schema))
         return 1; /* not a schema: nothing to check against */
+    if (c->steps != NULL && ++*c->steps > EVP_JS_MAX_STEPS)
+        return 0; /* evp_schema_validate says why */
     if (c->depth >= MAX_DEPTH) {
         evp_js_fail(c, "the schema nests too deeply (a $ref loop?)");
         return 0;

@@ -31,6 +31,9 @@ struct evp_schema {
     size_t n_resources;
 };
 
+/* The most sub-schema checks one validation may make (real configs need a few thousand). */
+#define EVP_JS_MAX_STEPS 1000000ul
+
 /* One validation walk. errs == NULL asks only for a yes/no answer (stops at the first failure). */
 typedef struct evp_js_ctx {
     const evp_schema *s;
@@ -41,6 +44,10 @@ typedef struct evp_js_ctx {
     int relative; /* paths are relative to a parent error: no "(root)" label */
     char *path;   /* current instance path, NUL-terminated, owned */
     size_t len, cap;
+    /* Sub-schema checks made so far by this validation, shared with its quiet sub-checks:
+     * nested anyOf/oneOf under a recursive $ref can take exponential time (found by
+     * fuzzing), so a validation stops after EVP_JS_MAX_STEPS of them. */
+    unsigned long *steps;
 } evp_js_ctx;
 
 /* Validates instance against schema (an object or a boolean); 1 when valid, 0 when not. */

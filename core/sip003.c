@@ -212,6 +212,8 @@ int evp_sip003_config(char **text)
             return -1;
         }
         const char *copts = opt(keys, values, n, "chain_opts");
+        free(chain.plugin);
+        free(chain.opts);
         chain.plugin = strdup(chain_cmd);
         chain.opts = copts ? strdup(copts) : NULL;
         /* Client: the chained plugin listens on the hop and dials the real remote.
@@ -223,6 +225,12 @@ int evp_sip003_config(char **text)
     }
 
     const char *level = opt(keys, values, n, "loglevel");
+    if (level && evp_log_parse_level(level) < 0) {
+        fprintf(stderr, "vmess-plugin: loglevel must be debug, info, warning, error or none, "
+                        "not \"%s\"\n", level);
+        evp_sip003_free_options(keys, values, n);
+        return -1;
+    }
     json_t *root = json_pack("{s:{s:s}}", "log", "loglevel", level ? level : "warning");
     char addr[300];
     if (server) {

@@ -208,7 +208,7 @@ static int step_request(socks_sess *s, const uint8_t *p, size_t n, evp_io *io, s
     if (r == EVP_SOCKS_ADDR_EMPTY) {
         if (reply(s, io, REP_FAILURE) != 0)
             return STEP_FAIL;
-        return fail(io, "empty domain name in request");
+        return fail(io, "empty domain name (or one with a NUL) in request");
     }
     /* For UDP ASSOCIATE the address is where the client will send from (often 0.0.0.0:0). */
     s->udp = p[1] == CMD_UDP;
@@ -230,7 +230,8 @@ static int socks_decode(void *sp, evp_io *io)
         return evp_builtin_pass_decode(s->inst->host, io);
     size_t off = 0;
     for (;;) {
-        const uint8_t *p = io->in + off;
+        /* The host's call at accept has in == NULL; NULL + 0 is undefined (fuzz). */
+        const uint8_t *p = io->in != NULL ? io->in + off : NULL;
         size_t n = io->in_len - off, used = 0;
         int r;
         switch (s->state) {

@@ -24,7 +24,9 @@ int evp_socks_addr_read(const uint8_t *p, size_t n, evp_addr *a)
         type = EVP_ADDR_DOMAIN;
         alen = p[1];
         skip = 2;
-        if (alen == 0)
+        /* A NUL inside the name would cut it short for the resolver and the logs (found by
+         * fuzzing): such a name is as unusable as an empty one. */
+        if (alen == 0 || (n >= 2 + alen && memchr(p + 2, '\0', alen) != NULL))
             return EVP_SOCKS_ADDR_EMPTY;
         break;
     default:

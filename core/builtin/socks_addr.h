@@ -17,7 +17,7 @@ enum {
 enum {
     EVP_SOCKS_ADDR_MORE = 0,     /* the field is not complete yet */
     EVP_SOCKS_ADDR_BADTYPE = -1, /* ATYP is none of 1, 3, 4 */
-    EVP_SOCKS_ADDR_EMPTY = -2,   /* a domain of length 0 */
+    EVP_SOCKS_ADDR_EMPTY = -2,   /* a domain of length 0, or holding a NUL byte */
 };
 
 /* The longest field: ATYP, length, 255-byte name, port. */

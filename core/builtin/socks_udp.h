@@ -13,7 +13,7 @@ enum evp_socks_udp_status {
     EVP_SOCKS_UDP_SHORT = -1,   /* truncated header */
     EVP_SOCKS_UDP_FRAG = -2,    /* FRAG != 0: fragments are not supported (as V2Ray) */
     EVP_SOCKS_UDP_BADTYPE = -3, /* ATYP is none of 1, 3, 4 */
-    EVP_SOCKS_UDP_EMPTY = -4,   /* a domain of length 0 */
+    EVP_SOCKS_UDP_EMPTY = -4,   /* a domain of length 0, or holding a NUL byte */
 };
 
 /* The longest header: RSV, FRAG, then the longest address field. */

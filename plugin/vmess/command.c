@@ -32,6 +32,10 @@ int vmess_switch_account_decode(vmess_switch_account *sa, const uint8_t *p, size
     /* V2Ray's own bound is one byte short; require the whole payload. */
     if (len < 1 || len < (size_t)VMESS_SWITCH_ACCOUNT_MIN + p[0])
         return -1;
+    /* A NUL in the host would cut the name the client dials short (found by fuzzing):
+     * ignore such a command, as one that fails its checks. */
+    if (memchr(p + 1, '\0', p[0]) != NULL)
+        return -1;
     memset(sa, 0, sizeof *sa);
     size_t n = 0;
     sa->host_len = p[n++];

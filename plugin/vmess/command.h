@@ -35,7 +35,7 @@ typedef struct vmess_resp_header {
  * short. */
 int vmess_switch_account_encode(const vmess_switch_account *sa, uint8_t *out, size_t cap);
 /* Decodes a SwitchAccount payload p[0..len); 0, or -1 when it is shorter than
- * host_len + 23 bytes. */
+ * host_len + 23 bytes or its host holds a NUL byte. */
 int vmess_switch_account_decode(vmess_switch_account *sa, const uint8_t *p, size_t len);
 
 /* Encodes the response header plaintext V || opt || cmd || CmdLen || FNV || payload into

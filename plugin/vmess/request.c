@@ -194,6 +194,11 @@ int vmess_request_decode(vmess_request *r, const uint8_t *p, size_t len)
             return VMESS_REQ_SHORT;
         if (need == 0)
             return VMESS_REQ_BAD_ADDR_TYPE;
+        /* Without the domain's length byte, need is the prefix still missing, not the
+         * header's length: addr_end below would be wrong and the parse read past len
+         * (found by fuzzing). */
+        if (p[OFF_ATYPE] == EVP_ADDR_DOMAIN && len < OFF_ATYPE + 2)
+            return VMESS_REQ_SHORT;
         /* The address must be whole before it can be parsed; padding/FNV may be short. */
         size_t addr_end = need - (size_t)(p[OFF_PAD_SEC] >> 4) - 4;
         if (len < addr_end)

@@ -1,0 +1,397 @@
+/* Writes the seed corpora: `seeds DIR` fills DIR/<target>/ with small inputs in each
+ * target's format. VMess seeds are real traffic made by the plugin's own codecs with the
+ * fuzz host (fixed clock, rewound randomness), so they authenticate inside the targets;
+ * configs, settings and schemas come from contrib/examples/, schema/ and the
+ * JSON-Schema-Test-Suite (when installed). Run from the repository root. */
+#include "../../plugin/vmess/command.h"
+#include "../../plugin/vmess/request.h"
+#include "../../plugin/vmess/user_id.h"
+#include "fuzz_vmess_common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <sys/stat.h>
+
+static const char *root_dir;
+static unsigned counter;
+
+/* Writes prefix[0..plen) then p[0..n) to DIR/target/NAME-<counter>. */
+static void put2(const char *target, const char *name, const uint8_t *prefix, size_t plen,
+                 const void *p, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", root_dir, target);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/%s/%s-%03u", root_dir, target, name, counter++);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(prefix, 1, plen, f) != plen || (n && fwrite(p, 1, n, f) != n) ||
+        fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void put(const char *target, const char *name, const void *p, size_t n)
+{
+    put2(target, name, NULL, 0, p, n);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (cap - n < 4096) {
+            char *b = realloc(buf, cap + 65536);
+            if (b == NULL)
+                break;
+            buf = b;
+            cap += 65536;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static void socks_seeds(void)
+{
+    static const uint8_t connect_domain[] = {0,   0x80, 5,   1,   0,   5,   1,   0,   3,
+                                             11,  'e',  'x', 'a', 'm', 'p', 'l', 'e', '.',
+                                             'c', 'o',  'm', 0,   80,  'G', 'E', 'T'};
+    static const uint8_t connect_v4[] = {0, 0x40, 5, 2, 0, 2, 5, 1, 0, 1, 127, 0, 0, 1, 0x1f, 0x90};
+    static const uint8_t connect_v6[] = {0, 0x20, 5, 1, 0, 5, 1, 0, 4, 0, 0, 0, 0,  0,
+                                         0, 0,    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 187};
+    static const uint8_t password[] = {1, 0x60, 5, 1, 2,  1, 1, 'u', 1, 'p',
+                                       5, 1,    0, 1, 10, 0, 0, 1,   0, 22};
+    static const uint8_t bad_pass[] = {1, 0x60, 5, 1, 2, 1, 5, 'a', 'd', 'm', 'i', 'n', 1, 'x'};
+    static const uint8_t udp_assoc[] = {2, 0x10, 5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0};
+    static const uint8_t udp_fail[] = {6, 0x10, 5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0};
+    static const uint8_t bind_cmd[] = {0, 0x10, 5, 1, 0, 5, 2, 0, 1, 1, 2, 3, 4, 0, 80};
+    static const uint8_t datagram[] = {0,   0,   0,   0, 0,  3,   7,   'a', '.', 'b',
+                                       '.', 'c', 'd', 0, 53, 'q', 'u', 'e', 'r', 'y'};
+    put("fuzz_socks", "connect-domain", connect_domain, sizeof(connect_domain));
+    put("fuzz_socks", "connect-v4", connect_v4, sizeof(connect_v4));
+    put("fuzz_socks", "connect-v6", connect_v6, sizeof(connect_v6));
+    put("fuzz_socks", "password", password, sizeof(password));
+    put("fuzz_socks", "bad-password", bad_pass, sizeof(bad_pass));
+    put("fuzz_socks", "udp-associate", udp_assoc, sizeof(udp_assoc));
+    put("fuzz_socks", "udp-no-relay", udp_fail, sizeof(udp_fail));
+    put("fuzz_socks", "bind", bind_cmd, sizeof(bind_cmd));
+    put("fuzz_socks", "datagram", datagram, sizeof(datagram));
+}
+
+/* One whole client stream (header, a request, end) for the inbound's raw mode. */
+static void inbound_stream_seed(int legacy, unsigned sec, int udp)
+{
+    static const uint8_t http[] = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    static const uint8_t dns[] = {0, 12, 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    fuzz_host_reset();
+    fuzz_client c;
+    if (fuzz_client_open(&c, legacy, sec, udp) != 0)
+        return;
+    evp_buf wire = {0};
+    fuzz_client_send(&c, NULL, 0, 0, &wire);
+    if (udp)
+        fuzz_client_send(&c, dns, sizeof(dns), 1, &wire);
+    else
+        fuzz_client_send(&c, http, sizeof(http) - 1, 1, &wire);
+    fuzz_client_close(&c);
+    uint8_t prefix[2] = {(uint8_t)(0 | (legacy << 2) | (udp << 3) | (sec << 4)), 0x80};
+    put2("fuzz_vmess_inbound", legacy ? "legacy-stream" : "aead-stream", prefix, 2, wire.data,
+         wire.len);
+    fuzz_buf_free(&wire);
+}
+
+/* The server's real response to our client, for the outbound's raw mode. */
+static void outbound_reply_seed(int legacy, unsigned sec, int udp)
+{
+    static const uint8_t pong[] = "HTTP/1.1 200 OK\r\n\r\nhello";
+    static const uint8_t rec[] = {0, 5, 'h', 'e', 'l', 'l', 'o'};
+    fuzz_host_reset();
+    fuzz_client c;
+    if (fuzz_client_open(&c, legacy, sec, udp) != 0)
+        return;
+    evp_buf wire = {0}, plain = {0}, reply = {0}, scratch = {0};
+    fuzz_client_send(&c, NULL, 0, 0, &wire);
+    fuzz_client_close(&c);
+    const evp_inbound_ops *ops = fuzz_vmess_plugin()->inbound;
+    void *inst = fuzz_server_new(FUZZ_VMESS_INBOUND);
+    void *s = ops->session_new(inst);
+    evp_io io;
+    int rc = fuzz_call(ops->decode, s, wire.data, wire.len, 0, &plain, &scratch, &io);
+    if (rc == EVP_TARGET) {
+        fuzz_call(ops->encode, s, udp ? rec : pong, udp ? sizeof(rec) : sizeof(pong) - 1, 1, &reply,
+                  &scratch, &io);
+        uint8_t prefix[3] = {(uint8_t)(legacy | (udp << 1) | (sec << 2)), 0, 0x80};
+        put2("fuzz_vmess_outbound", "server-reply", prefix, 3, reply.data, reply.len);
+    } else {
+        fprintf(stderr, "seeds: the inbound refused our header (%s)\n", io.reason);
+        exit(1);
+    }
+    ops->session_free(s);
+    ops->instance_free(inst);
+    fuzz_buf_free(&wire);
+    fuzz_buf_free(&plain);
+    fuzz_buf_free(&reply);
+    fuzz_buf_free(&scratch);
+}
+
+/* Wrapped replies: a plain header, one with SwitchAccount, then a body. */
+static void outbound_wrap_seeds(int legacy, unsigned sec, int udp)
+{
+    uint8_t in[512];
+    size_t n = 0;
+    uint8_t flags = (uint8_t)(legacy | (udp << 1) | (sec << 2) | 0x20);
+    in[n++] = flags;
+    in[n++] = 7; /* fix V, CmdLen and FNV */
+    in[n++] = 0x80;
+    in[n++] = 4;
+    in[n++] = 0; /* V: fixed up */
+    in[n++] = 0;
+    in[n++] = 0;
+    in[n++] = 0;
+    memcpy(in + n, udp ? "\0\5hello" : "hello", udp ? 7 : 5);
+    n += udp ? 7 : 5;
+    put("fuzz_vmess_outbound", "wrap-plain", in, n);
+
+    vmess_switch_account sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.port = 10087;
+    vmess_uuid_parse(sa.uuid, FUZZ_UUID_LEGACY);
+    sa.alter_id = 3;
+    sa.level = 1;
+    sa.valid_min = 5;
+    if (legacy) {
+        sa.host_len = 9;
+        memcpy(sa.host, "localhost", 10);
+    }
+    uint8_t payload[300];
+    int plen = vmess_switch_account_encode(&sa, payload, sizeof(payload));
+    uint8_t hdr[300];
+    int hl = vmess_resp_header_encode(hdr, sizeof(hdr), 0, 0, VMESS_RESP_CMD_SWITCH_ACCOUNT,
+                                      payload, (size_t)plen);
+    n = 0;
+    in[n++] = flags;
+    in[n++] = 7;
+    in[n++] = 0x80;
+    in[n++] = (uint8_t)hl;
+    memcpy(in + n, hdr, (size_t)hl);
+    n += (size_t)hl;
+    memcpy(in + n, "data", 4);
+    n += 4;
+    put("fuzz_vmess_outbound", "wrap-switch-account", in, n);
+}
+
+/* Header plaintexts for the header target: each address kind, and a response. */
+static void header_seeds(void)
+{
+    static const char *const names[] = {"example.com", "1.2.3.4", "[::1]"};
+    for (unsigned k = 0; k < 5; k++) {
+        vmess_request r;
+        memset(&r, 0, sizeof(r));
+        r.version = 1;
+        for (int i = 0; i < 16; i++) {
+            r.iv[i] = (uint8_t)i;
+            r.key[i] = (uint8_t)(0xa0 + i);
+        }
+        r.v = 0x42;
+        r.option = 0x05;
+        r.padding_len = (uint8_t)(k * 3);
+        r.security = k == 4 ? VMESS_SEC_NONE : VMESS_SEC_GCM;
+        r.command = k == 3 ? VMESS_CMD_MUX : k == 4 ? VMESS_CMD_UDP : VMESS_CMD_TCP;
+        r.target.type = EVP_ADDR_DOMAIN;
+        r.target.len = (uint8_t)strlen(names[k % 3]);
+        memcpy(r.target.bytes, names[k % 3], r.target.len);
+        r.target.port = 443;
+        static const uint8_t pad[16] = "padpadpadpadpadp";
+        uint8_t in[2 + VMESS_REQUEST_MAX + 8];
+        int n = vmess_request_encode(&r, pad, in + 2, VMESS_REQUEST_MAX);
+        if (n < 0)
+            continue;
+        memcpy(in + 2 + n, "body", 4);
+        for (uint8_t mode = 0; mode < 3; mode++) {
+            in[0] = (uint8_t)(mode | 4);
+            in[1] = (uint8_t)n;
+            put("fuzz_vmess_header", "request", in, 2 + (size_t)n + 4);
+        }
+    }
+    vmess_switch_account sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.host_len = 9;
+    memcpy(sa.host, "localhost", 10);
+    sa.port = 10087;
+    sa.alter_id = 2;
+    sa.valid_min = 3;
+    uint8_t payload[300], in[2 + 300];
+    int plen = vmess_switch_account_encode(&sa, payload, sizeof(payload));
+    int hl = vmess_resp_header_encode(in + 2, 300, 0x42, 0, VMESS_RESP_CMD_SWITCH_ACCOUNT, payload,
+                                      (size_t)plen);
+    in[0] = 3 | 4;
+    in[1] = (uint8_t)hl;
+    put("fuzz_vmess_header", "response", in, 2 + (size_t)hl);
+}
+
+static void vmess_seeds(void)
+{
+    header_seeds();
+    for (int legacy = 0; legacy < 2; legacy++)
+        for (unsigned sec = 0; sec < FUZZ_VMESS_NSEC; sec++)
+            for (int udp = 0; udp < 2; udp++) {
+                inbound_stream_seed(legacy, sec, udp);
+                outbound_reply_seed(legacy, sec, udp);
+                outbound_wrap_seeds(legacy, sec, udp);
+                for (unsigned mode = 1; mode < 4; mode++) {
+                    uint8_t in[2 + 14] = {(uint8_t)(mode | (legacy << 2) | (udp << 3) | (sec << 4)),
+                                          0x80};
+                    memcpy(in + 2, udp ? "\0\14dns query 1" : "GET / HTTP/1.0", 14);
+                    put("fuzz_vmess_inbound", "header-then", in, sizeof(in));
+                }
+            }
+    /* The body reader: each valid security x a few option bytes, sealed and raw. */
+    static const uint8_t secs[] = {0, 1, 3, 4, 5};
+    static const uint8_t opts[] = {0x00, 0x01, 0x05, 0x0d, 0x11, 0x15, 0x1d};
+    for (size_t i = 0; i < sizeof(secs); i++)
+        for (size_t j = 0; j < sizeof(opts); j++)
+            for (int udp = 0; udp < 2; udp++) {
+                static const uint8_t text[] = "\0\13hello world";
+                uint8_t in[3 + 13] = {(uint8_t)(secs[i] | (udp << 3) | 0x10), opts[j], 0x80};
+                memcpy(in + 3, text, 13);
+                put("fuzz_vmess_body", "sealed", in, sizeof(in));
+                /* The same, sealed here, as a raw chunk stream. */
+                vmess_body_params bp;
+                fuzz_body_params(&bp, secs[i], opts[j], udp);
+                vmess_body w;
+                if (vmess_body_init(&w, &bp) != 0)
+                    continue;
+                evp_buf out = {0};
+                size_t used;
+                fuzz_host_reset();
+                uint8_t pre[3] = {(uint8_t)(secs[i] | (udp << 3)), opts[j], 0x80};
+                fuzz_buf_put(&out, pre, 3);
+                vmess_body_seal(&w, fuzz_host_get(), text, 13, &used, &out);
+                vmess_body_seal_eof(&w, fuzz_host_get(), &out);
+                vmess_body_wipe(&w);
+                put("fuzz_vmess_body", "chunks", out.data, out.len);
+                fuzz_buf_free(&out);
+            }
+}
+
+static void file_seeds(void)
+{
+    static const char *const examples[] = {
+        "contrib/examples/dokodemo-vmess.json", "contrib/examples/socks-freedom.json",
+        "contrib/examples/vmess-client.json", "contrib/examples/vmess-server.json"};
+    /* The settings target's protocol numbers (fuzz_settings.c protos[]). */
+    static const char *const protos[][2] = {{"vmess", "in"},    {"vmess", "out"},
+                                            {"socks", "in"},    {"dokodemo-door", "in"},
+                                            {"freedom", "out"}, {"blackhole", "out"}};
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+        size_t len;
+        char *text = slurp(examples[i], &len);
+        if (text == NULL)
+            continue;
+        uint8_t zero = 0;
+        put("fuzz_config", "example", text, len);
+        put2("fuzz_jsonschema", "example", &zero, 1, text, len);
+        json_t *j = json_loadb(text, len, 0, NULL);
+        free(text);
+        const char *sides[2] = {"inbounds", "outbounds"};
+        for (int sd = 0; sd < 2; sd++) {
+            size_t k;
+            json_t *b;
+            json_array_foreach (json_object_get(j, sides[sd]), k, b) {
+                const char *proto = json_string_value(json_object_get(b, "protocol"));
+                json_t *settings = json_object_get(b, "settings");
+                for (size_t p = 0; proto && settings && p < 6; p++) {
+                    if (strcmp(protos[p][0], proto) != 0 || (protos[p][1][0] == 'i') != !sd)
+                        continue;
+                    char *st = json_dumps(settings, JSON_COMPACT);
+                    uint8_t pb = (uint8_t)p;
+                    put2("fuzz_settings", proto, &pb, 1, st, strlen(st));
+                    free(st);
+                }
+            }
+        }
+        json_decref(j);
+    }
+    DIR *d = opendir("schema");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strstr(e->d_name, ".json") == NULL)
+            continue;
+        char path[512];
+        snprintf(path, sizeof(path), "schema/%s", e->d_name);
+        size_t len;
+        char *text = slurp(path, &len);
+        if (text == NULL)
+            continue;
+        uint8_t one = 1;
+        put2("fuzz_jsonschema", "schema", &one, 1, text, len);
+        free(text);
+    }
+    if (d != NULL)
+        closedir(d);
+    /* A few suite schemas, one keyword each. */
+    static const char *const suite[] = {
+        "ref",          "anyOf",    "oneOf",         "if-then-else", "pattern", "patternProperties",
+        "dependencies", "contains", "propertyNames", "uniqueItems",  "format",  "const"};
+    for (size_t i = 0; i < sizeof(suite) / sizeof(suite[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "/usr/share/json-schema-test-suite/tests/draft7/%s.json",
+                 suite[i]);
+        json_t *cases = json_load_file(path, 0, NULL);
+        size_t k;
+        json_t *c;
+        json_array_foreach (cases, k, c) {
+            if (k >= 3)
+                break;
+            char *st = json_dumps(json_object_get(c, "schema"), JSON_COMPACT | JSON_ENCODE_ANY);
+            uint8_t one = 1;
+            if (st != NULL)
+                put2("fuzz_jsonschema", suite[i], &one, 1, st, strlen(st));
+            free(st);
+        }
+        json_decref(cases);
+    }
+    static const char *const sip[] = {
+        "\001id=27848739-7e62-4138-9fd3-098a63964b6b;security=aes-128-gcm;loglevel=debug",
+        "\003id=27848739-7e62-4138-9fd3-098a63964b6b;alterId=4;email=a\\;b@c",
+        "\001id=27848739-7e62-4138-9fd3-098a63964b6b;target=[::1]:443",
+        "\000server;clients=/nonexistent/clients.json",
+        "\000a\\=b=c\\\\d;;flag;k=",
+    };
+    for (size_t i = 0; i < sizeof(sip) / sizeof(sip[0]); i++)
+        put("fuzz_sip003", "options", sip[i], 1 + strlen(sip[i] + 1));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: seeds DIR (run from the repository root)\n");
+        return 2;
+    }
+    if (sodium_init() < 0)
+        return 1;
+    root_dir = argv[1];
+    if (mkdir(root_dir, 0755) != 0 && errno != EEXIST) {
+        perror(root_dir);
+        return 1;
+    }
+    socks_seeds();
+    vmess_seeds();
+    file_seeds();
+    printf("seeds: %u files under %s\n", counter, root_dir);
+    return 0;
+}
