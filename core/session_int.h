@@ -1,0 +1,113 @@
+/* Internals shared by the session files: session.c (lifecycle, handshake, connecting,
+ * callbacks), session_relay.c (the two directions and the writing), session_udp.c (UDP
+ * sessions and SOCKS UDP ASSOCIATE) and session_report.c (labels, access log, counters).
+ * Nothing outside core/session*.c includes it. */
+#ifndef EVP_SESSION_INT_H
+#define EVP_SESSION_INT_H
+
+#include "session.h"
+#include "udp_assoc.h"
+
+#include <ev.h>
+#include <stdint.h>
+
+#define READ_CHUNK 65536
+#define HIGH_WATER (512 * 1024)
+#define LOW_WATER (128 * 1024)
+#define MAX_DATAGRAM 65535
+
+enum ep_kind {
+    EP_STREAM, /* a TCP socket */
+    EP_DGRAM, /* a connected UDP socket: each record is one datagram */
+    EP_PEER, /* a peer behind a UDP listener: datagrams are pushed in, sent with sendto */
+};
+
+typedef struct endpoint {
+    ev_io rio; /* first member: read callbacks find the endpoint by a cast */
+    ev_io wio;
+    struct evp_session *s;
+    int kind;
+    int fd;
+    evp_buf rbuf; /* read, not yet taken by the codec */
+    evp_buf wbuf; /* waiting to be written */
+    int eof; /* nothing more will be read */
+    int shut_pending; /* shut the write side once wbuf is flushed */
+    int shut_done;
+} endpoint;
+
+enum state {
+    S_HANDSHAKE, /* the inbound has not named a target yet */
+    S_RESOLVING,
+    S_CONNECTING,
+    S_RELAY,
+    S_DRAIN, /* a rejected client: swallow some bytes, then close */
+    S_CLOSING, /* write what is queued for the client, then close */
+    S_ASSOC, /* a SOCKS UDP ASSOCIATE control connection: it lives as long as the TCP one */
+    S_DEAD, /* torn down; the struct is freed from the loop, so callers may still look */
+};
+
+struct evp_session {
+    ev_timer timer; /* first member */
+    evp_runtime *rt;
+    evp_session *prev, *next;
+    endpoint cl, sv;
+    evp_instance *in, *out;
+    const evp_inbound_ops *inops; /* in's, or pass-through for a SOCKS UDP sub-session */
+    void *ins, *outs;
+    evp_buf plain; /* scratch between the two codecs */
+    int state;
+    int network;
+    int up_done, down_done;
+    uint32_t drain_left;
+    evp_resolve_req *resolving;
+    evp_addr target, dial;
+    double last_active;
+    uint64_t bytes_up, bytes_down; /* plaintext relayed, for the stats */
+    evp_udp_owner *udp_owner;
+    evp_assoc *assoc; /* S_ASSOC: the UDP relay this control connection keeps alive */
+    int target_named; /* pass-through inbound: EVP_TARGET given */
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    char label[96]; /* "tcp:host:port" for logs */
+};
+
+/* Marks the session alive now (for the idle timer). */
+static inline void evp_sess_touch(evp_session *s)
+{
+    s->last_active = ev_now(s->rt->loop);
+}
+
+/* session.c */
+/* A new session on fd (-1 for a UDP peer) holding in and out; NULL when out of memory. */
+evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_instance *out);
+/* Feeds the inbound what the client sent so far until it names a target or fails. */
+void evp_sess_handshake(evp_session *s);
+/* The one teardown, whatever went wrong; the memory goes on the next loop turn. */
+void evp_sess_close(evp_session *s, const char *why);
+
+/* session_relay.c */
+/* Runs one codec hook with a fresh evp_io; returns what the hook returned. */
+int evp_sess_run_codec(int (*fn)(void *, evp_io *), void *sess, const uint8_t *in, size_t len,
+                       int eof, evp_buf *out, evp_buf *back, evp_io *io);
+/* Client bytes through both codecs into the server's write buffer. */
+void evp_sess_pump_up(evp_session *s);
+/* Server bytes through both codecs into the client's write buffer. */
+void evp_sess_pump_down(evp_session *s);
+/* Writes both endpoints, ends a finished session, re-arms watchers; 1 when it is gone. */
+int evp_sess_flush_all(evp_session *s);
+/* Starts and stops the io watchers for the session's state and buffers. */
+void evp_sess_update_watchers(evp_session *s);
+/* Reads into ep->rbuf: 1 data, 0 EOF, -1 error, 2 nothing now. */
+int evp_sess_read_endpoint(endpoint *ep);
+
+/* session_udp.c */
+/* The inbound asked for a SOCKS UDP relay beside this TCP connection: open it. */
+void evp_sess_start_assoc(evp_session *s);
+
+/* session_report.c */
+/* "tcp:host:port" for a, into out. */
+void evp_sess_addr_label(const evp_addr *a, int network, char *out, size_t n);
+/* One line in the access log for s. */
+void evp_sess_access_line(evp_session *s);
+
+#endif

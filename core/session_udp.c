@@ -1,0 +1,145 @@
+/* UDP sessions: peers behind a UDP listener (dokodemo-door), SOCKS UDP ASSOCIATE and its
+ * per-destination sub-sessions, which pass datagrams through a built-in inbound. */
+#include "session_int.h"
+
+#include "buf.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The inbound asked for a UDP relay on this TCP connection: open it and tell the client
+ * where (the inbound's connected hook writes the reply with io->target = the bound address). */
+void evp_sess_start_assoc(evp_session *s)
+{
+    evp_io io;
+    memset(&io, 0, sizeof io);
+    s->network = EVP_NET_UDP;
+    snprintf(s->label, sizeof s->label, "udp-associate");
+    s->assoc = evp_assoc_new(s->rt, s->cl.fd, s->in, s->out, &io.target);
+    io.out = &s->plain;
+    io.back = &s->cl.wbuf;
+    int ok = s->assoc != NULL;
+    if (s->inops->connected)
+        s->inops->connected(s->ins, ok, &io);
+    if (!ok) {
+        evp_warn("cannot open a UDP relay for a SOCKS client");
+        s->state = S_CLOSING;
+        s->cl.shut_pending = 1;
+    } else {
+        evp_info("udp-associate accepted [%s -> %s]", s->in->tag, s->out->tag);
+        s->state = S_ASSOC;
+    }
+    s->plain.len = 0;
+    evp_sess_flush_all(s);
+}
+
+/* Pass-through inbound for SOCKS UDP sub-sessions: the target came with the datagram. */
+static int pass_decode(void *sess, evp_io *io)
+{
+    evp_session *s = sess;
+    if (!s->target_named) {
+        s->target_named = 1;
+        io->target = s->target;
+        io->network = EVP_NET_UDP;
+        return EVP_TARGET;
+    }
+    if (io->in_len && evp_buf_append(io->out, io->in, io->in_len) != 0)
+        return EVP_ERR;
+    io->consumed = io->in_len;
+    return EVP_OK;
+}
+
+static int pass_encode(void *sess, evp_io *io)
+{
+    if (io->in_len && evp_buf_append(io->out, io->in, io->in_len) != 0)
+        return EVP_ERR;
+    io->consumed = io->in_len;
+    return EVP_OK;
+}
+
+static void pass_free(void *sess)
+{
+}
+
+static const evp_inbound_ops pass_ops = {
+    .size = sizeof(evp_inbound_ops),
+    .session_free = pass_free,
+    .decode = pass_decode,
+    .encode = pass_encode,
+};
+
+evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner,
+                             const struct sockaddr *peer, socklen_t peer_len, evp_instance *in,
+                             evp_instance *out)
+{
+    evp_session *s = evp_sess_new(rt, -1, in, out);
+    if (s == NULL)
+        return NULL;
+    s->cl.kind = EP_PEER;
+    s->network = EVP_NET_UDP;
+    s->udp_owner = owner;
+    memcpy(&s->peer, peer, peer_len);
+    s->peer_len = peer_len;
+    evp_sess_handshake(s);
+    return s;
+}
+
+evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
+                                   const struct sockaddr *peer, socklen_t peer_len,
+                                   const evp_addr *target, evp_instance *in, evp_instance *out)
+{
+    evp_session *s = evp_sess_new(rt, -1, in, out);
+    if (s == NULL)
+        return NULL;
+    s->inops->session_free(s->ins); /* the instance's own session is not used */
+    s->inops = &pass_ops;
+    s->ins = s;
+    s->target = *target;
+    s->cl.kind = EP_PEER;
+    s->network = EVP_NET_UDP;
+    s->udp_owner = owner;
+    memcpy(&s->peer, peer, peer_len);
+    s->peer_len = peer_len;
+    evp_sess_handshake(s);
+    return s;
+}
+
+const evp_addr *evp_session_target(const evp_session *s)
+{
+    return &s->target;
+}
+
+int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, socklen_t peer_len)
+{
+    return s->peer_len == peer_len && memcmp(&s->peer, peer, peer_len) == 0;
+}
+
+void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len)
+{
+    uint8_t *p = evp_buf_reserve(&s->cl.rbuf, len + 2);
+    if (p == NULL || s->cl.rbuf.len > HIGH_WATER)
+        return; /* over the limit: drop, as a full UDP queue would */
+    p[0] = (uint8_t)(len >> 8);
+    p[1] = (uint8_t)len;
+    memcpy(p + 2, data, len);
+    s->cl.rbuf.len += len + 2;
+    evp_sess_touch(s);
+    if (s->state == S_HANDSHAKE)
+        evp_sess_handshake(s);
+    else if (s->state == S_RELAY) {
+        evp_sess_pump_up(s);
+        if (s->state == S_RELAY)
+            evp_sess_flush_all(s);
+    }
+}
+
+void evp_session_udp_orphan(evp_session *s)
+{
+    s->udp_owner = NULL;
+    evp_sess_close(s, NULL);
+}
