@@ -27,6 +27,7 @@ typedef struct detour_user {
 typedef struct vmess_inbound {
     const evp_host *host;
     atomic_uint refs;     /* the host's, plus one per session */
+    atomic_int detour_warned; /* a missing detour target is said once */
     pthread_mutex_t lock; /* guards users, cfg and extra */
     vmess_users *users;   /* the current table; the instance holds one reference */
     vmess_inbound_cfg cfg;
@@ -614,6 +615,9 @@ static int write_response_header(vmess_in_session *s, evp_buf *out, vmess_cfb *c
         vmess_switch_account sa;
         if (vmess_detour_switch(s->detour_to, s->user->email, &sa) == 0)
             plen = vmess_switch_account_encode(&sa, payload, sizeof(payload));
+        else if (!atomic_exchange(&s->inst->detour_warned, 1))
+            h->log(EVP_LOG_WARNING, "vmess: detour.to \"%s\" names no vmess inbound with a "
+                   "port; clients are not switched", s->detour_to);
         sodium_memzero(&sa, sizeof(sa));
     }
     int n;
