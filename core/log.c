@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 int evp_log_level = EVP_LOG_WARNING;
 
@@ -43,11 +45,14 @@ int evp_log_parse_level(const char *name)
 
 int evp_log_to_file(const char *path)
 {
-    FILE *f = freopen(path, "a", stderr);
-    if (f == NULL)
+    /* Open first, then take fd 2 over: a file that cannot be opened leaves stderr as it was. */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd == -1)
         return -1;
-    setvbuf(stderr, NULL, _IOLBF, 0);
-    return 0;
+    fflush(stderr);
+    int rc = dup2(fd, STDERR_FILENO) == -1 ? -1 : 0;
+    close(fd);
+    return rc;
 }
 
 static FILE *access_file;

@@ -424,6 +424,11 @@ static void on_reload_done(EV_P_ ev_async *w, int revents)
         if (cfg->loglevel >= 0)
             evp_log_level = cfg->loglevel;
         apply_policy(srv, cfg);
+        /* Reopen the log files, so that a rotated file is let go after a SIGHUP. */
+        if (cfg->error_log && evp_log_to_file(cfg->error_log) != 0)
+            evp_warn("log.error: cannot open %s; logging on as before", cfg->error_log);
+        if (evp_access_log_open(cfg->access_log) != 0)
+            evp_warn("log.access: cannot open %s", cfg->access_log);
         plan_commit(srv, cfg, &job->p);
         evp_registry_adopt(&srv->reg, &job->fresh);
         evp_config_free(srv->cfg);
