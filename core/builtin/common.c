@@ -142,3 +142,26 @@ int evp_builtin_host_addr(evp_addr *a, const char *host)
     a->bytes[n] = '\0';
     return 0;
 }
+
+void *evp_builtin_instance_new(const evp_host *host, const evp_instance_args *args, size_t size,
+                               int (*parse)(void *inst, const json_t *settings, char *err,
+                                            size_t errlen),
+                               void (*free_fn)(void *inst), char *err, size_t errlen)
+{
+    json_t *o = evp_builtin_settings(args->settings_json, err, errlen);
+    if (o == NULL)
+        return NULL;
+    const evp_host **in = host->calloc(1, size);
+    if (in == NULL) {
+        snprintf(err, errlen, "out of memory");
+        json_decref(o);
+        return NULL;
+    }
+    *in = host;
+    if (parse(in, o, err, errlen) != 0) {
+        free_fn(in);
+        in = NULL;
+    }
+    json_decref(o);
+    return in;
+}

@@ -18,6 +18,14 @@ int evp_builtin_put(const evp_host *host, evp_io *io, evp_buf *b, const void *p,
 
 /* Parses settings JSON text (NULL or "" mean {}); a new object reference, or NULL and err. */
 json_t *evp_builtin_settings(const char *text, char *err, size_t errlen);
+
+/* Builds a built-in's instance: allocates size zeroed bytes whose first member is the
+ * `const evp_host *`, then fills it from args' settings with parse. On failure free_fn
+ * undoes a partial instance, and NULL comes back with the reason in err. */
+void *evp_builtin_instance_new(const evp_host *host, const evp_instance_args *args, size_t size,
+                               int (*parse)(void *inst, const json_t *settings, char *err,
+                                            size_t errlen),
+                               void (*free_fn)(void *inst), char *err, size_t errlen);
 /* *out = the string at key, or def when absent; -1 and err when it is not a string. */
 int evp_builtin_get_str(const json_t *o, const char *key, const char *def, const char **out,
                         char *err, size_t errlen);

@@ -122,25 +122,16 @@ static void doko_instance_free(void *ip)
         in->host->free(in);
 }
 
+static int parse_any(void *in, const json_t *o, char *err, size_t errlen)
+{
+    return parse_settings(in, o, err, errlen);
+}
+
 static void *doko_instance_new(const evp_host *host, const evp_instance_args *args, char *err,
                                size_t errlen)
 {
-    json_t *o = evp_builtin_settings(args->settings_json, err, errlen);
-    if (o == NULL)
-        return NULL;
-    doko_inst *in = host->calloc(1, sizeof *in);
-    if (in == NULL) {
-        snprintf(err, errlen, "out of memory");
-        json_decref(o);
-        return NULL;
-    }
-    in->host = host;
-    if (parse_settings(in, o, err, errlen) != 0) {
-        doko_instance_free(in);
-        in = NULL;
-    }
-    json_decref(o);
-    return in;
+    return evp_builtin_instance_new(host, args, sizeof(doko_inst), parse_any, doko_instance_free,
+                                    err, errlen);
 }
 
 static void *doko_session_new(void *ip)
