@@ -10,8 +10,8 @@
 #include "stats.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +70,7 @@ static char *list_users(evp_instance *in)
     size_t i;
     json_t *c;
     json_t *users = json_array();
-    json_array_foreach(clients, i, c) {
+    json_array_foreach (clients, i, c) {
         /* Never show a full UUID: the email and the id's first group identify a user. */
         const char *id = json_string_value(json_object_get(c, "id"));
         char shortid[16] = "";
@@ -104,8 +104,7 @@ static int write_clients_file(const char *file, json_t *clients)
 /* The inbound's settings with clients replaced, checked against its plugin's schema first:
  * a bad user is refused before anything (a clients file included) is touched. NULL and a
  * reply in *reply when it does not validate. */
-static json_t *checked_settings(evp_server *srv, evp_instance *in, json_t *clients,
-                                char **reply)
+static json_t *checked_settings(evp_server *srv, evp_instance *in, json_t *clients, char **reply)
 {
     json_t *settings = json_loads(in->settings_json, 0, NULL);
     if (!json_is_object(settings)) {
@@ -172,7 +171,7 @@ static char *add_user(evp_server *srv, const char *tag, evp_instance *in, json_t
     json_t *c;
     const char *id = json_string_value(json_object_get(user, "id"));
     const char *email = json_string_value(json_object_get(user, "email"));
-    json_array_foreach(clients, i, c) {
+    json_array_foreach (clients, i, c) {
         const char *cid = json_string_value(json_object_get(c, "id"));
         const char *cem = json_string_value(json_object_get(c, "email"));
         if ((cid && strcasecmp(cid, id) == 0) || (email && cem && strcasecmp(cem, email) == 0)) {
@@ -192,7 +191,7 @@ static char *remove_user(evp_server *srv, const char *tag, evp_instance *in, con
     size_t i;
     json_t *c;
     int found = 0;
-    json_array_foreach(clients, i, c) {
+    json_array_foreach (clients, i, c) {
         const char *cid = json_string_value(json_object_get(c, "id"));
         const char *cem = json_string_value(json_object_get(c, "email"));
         if ((cid && strcasecmp(cid, who) == 0) || (cem && strcasecmp(cem, who) == 0)) {
@@ -214,9 +213,8 @@ static json_t *stats_row(json_t *rows, const char *inbound, const char *user)
     snprintf(key, sizeof key, "%s\x1f%s", inbound, user ? user : "");
     json_t *o = json_object_get(rows, key);
     if (o == NULL) {
-        o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "inbound", inbound, "up", (json_int_t)0,
-                      "down", (json_int_t)0, "sessions", (json_int_t)0, "active",
-                      (json_int_t)0);
+        o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "inbound", inbound, "up", (json_int_t)0, "down",
+                      (json_int_t)0, "sessions", (json_int_t)0, "active", (json_int_t)0);
         if (user)
             json_object_set_new(o, "email", json_string(user));
         json_object_set_new(rows, key, o);
@@ -229,14 +227,13 @@ static void stats_add(json_t *o, uint64_t up, uint64_t down, uint64_t sessions, 
     const char *keys[] = {"up", "down", "sessions", "active"};
     uint64_t add[] = {up, down, sessions, (uint64_t)active};
     for (int i = 0; i < 4; i++)
-        json_object_set_new(o, keys[i],
-                            json_integer(json_integer_value(json_object_get(o, keys[i])) +
-                                         (json_int_t)add[i]));
+        json_object_set_new(
+            o, keys[i],
+            json_integer(json_integer_value(json_object_get(o, keys[i])) + (json_int_t)add[i]));
 }
 
 /* A running session counts too, as V2Ray's counters grow while traffic flows. */
-static void stats_live(const char *inbound, const char *user, uint64_t up, uint64_t down,
-                       void *arg)
+static void stats_live(const char *inbound, const char *user, uint64_t up, uint64_t down, void *arg)
 {
     stats_add(stats_row(arg, inbound, NULL), up, down, 1, 1);
     if (user)
@@ -249,13 +246,12 @@ static char *stats(evp_server *srv)
     const evp_counter *c = evp_stats_all(&n);
     json_t *rows = json_object();
     for (size_t i = 0; i < n; i++)
-        stats_add(stats_row(rows, c[i].inbound, c[i].user), c[i].up, c[i].down, c[i].sessions,
-                  0);
+        stats_add(stats_row(rows, c[i].inbound, c[i].user), c[i].up, c[i].down, c[i].sessions, 0);
     evp_session_each_traffic(&srv->rt, stats_live, rows);
     json_t *inbounds = json_array(), *users = json_array();
     const char *key;
     json_t *o;
-    json_object_foreach(rows, key, o) {
+    json_object_foreach (rows, key, o) {
         json_array_append(json_object_get(o, "email") ? users : inbounds, o);
     }
     json_decref(rows);
@@ -268,14 +264,14 @@ static void add_module(json_t *mods, const evp_module *m)
 {
     size_t i;
     json_t *o;
-    json_array_foreach(mods, i, o) {
+    json_array_foreach (mods, i, o) {
         if (json_integer_value(json_object_get(o, "address")) == (json_int_t)(uintptr_t)m)
             return;
     }
     json_array_append_new(mods, json_pack("{s:s, s:s, s:s?, s:i, s:I}", "name", m->desc->name,
                                           "version", m->desc->version ? m->desc->version : "?",
-                                          "file", m->origin, "refs", atomic_load(&m->refs), "address",
-                                          (json_int_t)(uintptr_t)m));
+                                          "file", m->origin, "refs", atomic_load(&m->refs),
+                                          "address", (json_int_t)(uintptr_t)m));
 }
 
 static void add_instance_module(evp_instance *in, void *arg)
@@ -292,7 +288,7 @@ static char *modules(evp_server *srv)
     evp_server_each_session_module(srv, add_instance_module, mods);
     size_t i;
     json_t *o;
-    json_array_foreach(mods, i, o) {
+    json_array_foreach (mods, i, o) {
         json_object_del(o, "address");
     }
     return reply_ok(json_pack("{s:o}", "modules", mods));

@@ -23,34 +23,13 @@
 #include <string.h>
 #include <unistd.h>
 
-
 static int set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL, 0);
     return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-
-
-/* ---- writing ---------------------------------------------------------------------- */
-
-
-
-static void on_write(EV_P_ ev_io *w, int revents);
-
-
-
-
-/* ---- the two directions ------------------------------------------------------------- */
-
-
-
-
-
-
-
 /* ---- connecting ----------------------------------------------------------------------- */
-
 
 static void start_relay(evp_session *s)
 {
@@ -68,8 +47,8 @@ static void start_relay(evp_session *s)
         }
     }
     /* The outbound may write its header now (in_len 0). */
-    if (evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, NULL, 0, 0, &s->sv.wbuf, &s->cl.wbuf,
-                  &io) == EVP_ERR) {
+    if (evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, NULL, 0, 0, &s->sv.wbuf,
+                           &s->cl.wbuf, &io) == EVP_ERR) {
         evp_sess_close(s, io.reason[0] ? io.reason : "outbound refused");
         return;
     }
@@ -195,10 +174,11 @@ static void open_outbound(evp_session *s)
             s->inops->connected(s->ins, 1, &io);
             s->plain.len = 0;
         }
-        evp_sess_run_codec(evp_outops(s->out)->decode, s->outs, NULL, 0, 1, &s->plain, &s->sv.wbuf, &io);
+        evp_sess_run_codec(evp_outops(s->out)->decode, s->outs, NULL, 0, 1, &s->plain, &s->sv.wbuf,
+                           &io);
         if (s->plain.len)
             evp_sess_run_codec(s->inops->encode, s->ins, s->plain.data, s->plain.len, 0,
-                      &s->cl.wbuf, &s->sv.wbuf, &io);
+                               &s->cl.wbuf, &s->sv.wbuf, &io);
         s->plain.len = 0;
         evp_info("%s blocked [%s -> %s]", s->label, s->in->tag, s->out->tag);
         s->state = S_CLOSING;
@@ -216,19 +196,12 @@ static void open_outbound(evp_session *s)
         dial_sockaddr(s, (struct sockaddr *)&sin6, sizeof sin6);
     } else {
         s->dial.bytes[s->dial.len] = '\0';
-        s->resolving = evp_resolve(s->rt->resolver, (const char *)s->dial.bytes, s->dial.port,
-                                   on_resolved, s);
+        s->resolving =
+            evp_resolve(s->rt->resolver, (const char *)s->dial.bytes, s->dial.port, on_resolved, s);
         if (s->resolving == NULL)
             connect_failed(s, "cannot start name resolution");
     }
 }
-
-/* ---- SOCKS UDP ASSOCIATE ---------------------------------------------------------------- */
-
-
-
-
-
 
 /* ---- the handshake and draining ------------------------------------------------------- */
 
@@ -237,7 +210,7 @@ void evp_sess_handshake(evp_session *s)
     endpoint *cl = &s->cl;
     evp_io io;
     int r = evp_sess_run_codec(s->inops->decode, s->ins, cl->rbuf.data, cl->rbuf.len, cl->eof,
-                      &s->plain, &cl->wbuf, &io);
+                               &s->plain, &cl->wbuf, &io);
     evp_buf_consume(&cl->rbuf, io.consumed);
     if (r == EVP_TARGET) {
         s->target = io.target;
@@ -277,7 +250,6 @@ void evp_sess_handshake(evp_session *s)
 }
 
 /* ---- callbacks ------------------------------------------------------------------------- */
-
 
 static void on_client_read(EV_P_ ev_io *w, int revents)
 {
@@ -368,10 +340,10 @@ static void on_write(EV_P_ ev_io *w, int revents)
 static void on_timer(EV_P_ ev_timer *w, int revents)
 {
     evp_session *s = (evp_session *)w;
-    double limit = s->state == S_RELAY ? (s->network == EVP_NET_UDP ? s->rt->udp_timeout
-                                                                      : s->rt->idle_timeout)
-                 : s->state == S_CONNECTING || s->state == S_RESOLVING ? s->rt->connect_timeout
-                                                                        : s->rt->handshake_timeout;
+    double limit = s->state == S_RELAY
+                       ? (s->network == EVP_NET_UDP ? s->rt->udp_timeout : s->rt->idle_timeout)
+                   : s->state == S_CONNECTING || s->state == S_RESOLVING ? s->rt->connect_timeout
+                                                                         : s->rt->handshake_timeout;
     /* V2Ray's policy: once one direction has ended the other gets its own limit. */
     if (s->state == S_RELAY && s->down_done && s->rt->uplink_only > 0)
         limit = s->rt->uplink_only;
@@ -394,8 +366,7 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
-static void endpoint_init(endpoint *ep, evp_session *s, int fd,
-                          void (*read_cb)(EV_P_ ev_io *, int))
+static void endpoint_init(endpoint *ep, evp_session *s, int fd, void (*read_cb)(EV_P_ ev_io *, int))
 {
     ep->s = s;
     ep->fd = fd;
@@ -446,11 +417,6 @@ evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_inst
     evp_sess_handshake(s); /* a protocol with a fixed target answers with no input */
     return s;
 }
-
-
-
-
-
 
 static void endpoint_free(evp_runtime *rt, endpoint *ep)
 {
@@ -508,7 +474,6 @@ void evp_sess_close(evp_session *s, const char *why)
     ev_timer_start(rt->loop, &s->timer);
 }
 
-
 void evp_session_close_all(evp_runtime *rt)
 {
     while (rt->sessions) {
@@ -518,5 +483,3 @@ void evp_session_close_all(evp_runtime *rt)
         free(s);
     }
 }
-
-

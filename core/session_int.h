@@ -18,8 +18,8 @@
 
 enum ep_kind {
     EP_STREAM, /* a TCP socket */
-    EP_DGRAM, /* a connected UDP socket: each record is one datagram */
-    EP_PEER, /* a peer behind a UDP listener: datagrams are pushed in, sent with sendto */
+    EP_DGRAM,  /* a connected UDP socket: each record is one datagram */
+    EP_PEER,   /* a peer behind a UDP listener: datagrams are pushed in, sent with sendto */
 };
 
 typedef struct endpoint {
@@ -28,9 +28,9 @@ typedef struct endpoint {
     struct evp_session *s;
     int kind;
     int fd;
-    evp_buf rbuf; /* read, not yet taken by the codec */
-    evp_buf wbuf; /* waiting to be written */
-    int eof; /* nothing more will be read */
+    evp_buf rbuf;     /* read, not yet taken by the codec */
+    evp_buf wbuf;     /* waiting to be written */
+    int eof;          /* nothing more will be read */
     int shut_pending; /* shut the write side once wbuf is flushed */
     int shut_done;
 } endpoint;
@@ -40,10 +40,10 @@ enum state {
     S_RESOLVING,
     S_CONNECTING,
     S_RELAY,
-    S_DRAIN, /* a rejected client: swallow some bytes, then close */
+    S_DRAIN,   /* a rejected client: swallow some bytes, then close */
     S_CLOSING, /* write what is queued for the client, then close */
-    S_ASSOC, /* a SOCKS UDP ASSOCIATE control connection: it lives as long as the TCP one */
-    S_DEAD, /* torn down; the struct is freed from the loop, so callers may still look */
+    S_ASSOC,   /* a SOCKS UDP ASSOCIATE control connection: it lives as long as the TCP one */
+    S_DEAD,    /* torn down; the struct is freed from the loop, so callers may still look */
 };
 
 struct evp_session {

@@ -114,9 +114,9 @@ void evp_sess_update_watchers(evp_session *s)
     endpoint *cl = &s->cl, *sv = &s->sv;
     int relay = s->state == S_RELAY;
     if (cl->fd != -1) {
-        int read_cl = !cl->eof && (s->state == S_HANDSHAKE || s->state == S_DRAIN ||
-                                   s->state == S_ASSOC ||
-                                   (relay && !s->up_done && sv->wbuf.len < HIGH_WATER));
+        int read_cl =
+            !cl->eof && (s->state == S_HANDSHAKE || s->state == S_DRAIN || s->state == S_ASSOC ||
+                         (relay && !s->up_done && sv->wbuf.len < HIGH_WATER));
         set_io(s, &cl->rio, read_cl);
         set_io(s, &cl->wio, cl->wbuf.len > 0);
     }
@@ -128,7 +128,7 @@ void evp_sess_update_watchers(evp_session *s)
 }
 
 int evp_sess_run_codec(int (*fn)(void *, evp_io *), void *sess, const uint8_t *in, size_t len,
-                     int eof, evp_buf *out, evp_buf *back, evp_io *io)
+                       int eof, evp_buf *out, evp_buf *back, evp_io *io)
 {
     memset(io, 0, sizeof *io);
     io->in = in;
@@ -147,8 +147,8 @@ static void finish_up(evp_session *s)
     s->up_done = 1;
     evp_io io;
     if (s->sv.fd != -1 || s->sv.kind == EP_DGRAM) {
-        evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, NULL, 0, 1, &s->sv.wbuf, &s->cl.wbuf,
-                  &io);
+        evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, NULL, 0, 1, &s->sv.wbuf,
+                           &s->cl.wbuf, &io);
         s->sv.shut_pending = 1;
     }
 }
@@ -171,7 +171,7 @@ static int encode_up(evp_session *s)
         return 0;
     evp_io io;
     int r = evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, s->plain.data, s->plain.len, 0,
-                      &s->sv.wbuf, &s->cl.wbuf, &io);
+                               &s->sv.wbuf, &s->cl.wbuf, &io);
     s->bytes_up += io.consumed;
     evp_buf_consume(&s->plain, io.consumed);
     if (r == EVP_ERR) {
@@ -184,11 +184,10 @@ static int encode_up(evp_session *s)
 void evp_sess_pump_up(evp_session *s)
 {
     endpoint *cl = &s->cl;
-    while (s->state == S_RELAY && !s->up_done && cl->rbuf.len > 0 &&
-           s->sv.wbuf.len < HIGH_WATER) {
+    while (s->state == S_RELAY && !s->up_done && cl->rbuf.len > 0 && s->sv.wbuf.len < HIGH_WATER) {
         evp_io io;
         int r = evp_sess_run_codec(s->inops->decode, s->ins, cl->rbuf.data, cl->rbuf.len, 0,
-                          &s->plain, &cl->wbuf, &io);
+                                   &s->plain, &cl->wbuf, &io);
         evp_buf_consume(&cl->rbuf, io.consumed);
         if (r == EVP_ERR) {
             evp_sess_close(s, io.reason[0] ? io.reason : "inbound decode failed");
@@ -218,8 +217,8 @@ void evp_sess_pump_down(evp_session *s)
     while (s->state == S_RELAY && !s->down_done && sv->rbuf.len > 0 &&
            s->cl.wbuf.len < HIGH_WATER) {
         evp_io io;
-        int r = evp_sess_run_codec(evp_outops(s->out)->decode, s->outs, sv->rbuf.data, sv->rbuf.len, 0,
-                          &s->plain, &sv->wbuf, &io);
+        int r = evp_sess_run_codec(evp_outops(s->out)->decode, s->outs, sv->rbuf.data, sv->rbuf.len,
+                                   0, &s->plain, &sv->wbuf, &io);
         evp_buf_consume(&sv->rbuf, io.consumed);
         if (r == EVP_ERR) {
             evp_sess_close(s, io.reason[0] ? io.reason : "outbound decode failed");
@@ -228,7 +227,7 @@ void evp_sess_pump_down(evp_session *s)
         if (s->plain.len) {
             evp_io eio;
             int e = evp_sess_run_codec(s->inops->encode, s->ins, s->plain.data, s->plain.len, 0,
-                              &s->cl.wbuf, &sv->wbuf, &eio);
+                                       &s->cl.wbuf, &sv->wbuf, &eio);
             s->bytes_down += eio.consumed;
             evp_buf_consume(&s->plain, eio.consumed);
             if (e == EVP_ERR) {
@@ -262,7 +261,9 @@ int evp_sess_read_endpoint(endpoint *ep)
         ssize_t n = recv(ep->fd, p + 2, MAX_DATAGRAM, 0);
         if (n == -1)
             return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-                    errno == ECONNREFUSED) ? 2 : -1;
+                    errno == ECONNREFUSED)
+                       ? 2
+                       : -1;
         p[0] = (uint8_t)(n >> 8);
         p[1] = (uint8_t)n;
         ep->rbuf.len += (size_t)n + 2;

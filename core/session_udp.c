@@ -73,9 +73,8 @@ static const evp_inbound_ops pass_ops = {
     .encode = pass_encode,
 };
 
-evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner,
-                             const struct sockaddr *peer, socklen_t peer_len, evp_instance *in,
-                             evp_instance *out)
+evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner, const struct sockaddr *peer,
+                             socklen_t peer_len, evp_instance *in, evp_instance *out)
 {
     evp_session *s = evp_sess_new(rt, -1, in, out);
     if (s == NULL)
