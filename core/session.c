@@ -350,6 +350,10 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
     else if (s->state == S_RELAY && s->up_done && s->rt->downlink_only > 0)
         limit = s->rt->downlink_only;
     double idle = ev_now(EV_A) - s->last_active;
+    /* The handshake deadline counts from the accept, as V2Ray's does: a client that drips a
+     * byte now and then must not hold a session open forever. */
+    if (s->state == S_HANDSHAKE || s->state == S_DRAIN)
+        idle = ev_now(EV_A) - s->started;
     if (s->state == S_ASSOC)
         idle = 0; /* lives as long as its TCP connection */
     if (idle >= limit) {
@@ -400,6 +404,7 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_instanc
     rt->n_sessions++;
     ev_timer_init(&s->timer, on_timer, rt->handshake_timeout, 0.);
     evp_sess_touch(s);
+    s->started = s->last_active;
     ev_timer_start(rt->loop, &s->timer);
     return s;
 }

@@ -62,6 +62,7 @@ struct evp_session {
     evp_resolve_req *resolving;
     evp_addr target, dial;
     double last_active;
+    double started; /* accept time: the handshake deadline counts from it */
     uint64_t bytes_up, bytes_down; /* plaintext relayed, for the stats */
     evp_udp_owner *udp_owner;
     evp_assoc *assoc; /* S_ASSOC: the UDP relay this control connection keeps alive */
