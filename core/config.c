@@ -4,6 +4,7 @@
 #include "errlist.h"
 #include "jsonschema.h"
 #include "log.h"
+#include "router.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,66 +223,16 @@ static void load_outbound(evp_config *c, size_t i, json_t *out, const char *sche
     oc->settings_json = json_dumps(settings, JSON_COMPACT);
 }
 
-static int find_outbound(const evp_config *c, const char *tag)
-{
-    for (size_t i = 0; i < c->n_outbounds; i++)
-        if (strcmp(c->outbounds[i].tag, tag) == 0)
-            return (int)i;
-    return -1;
-}
-
-/* routing.rules: inboundTag -> outboundTag; the first outbound is the default. */
+/* routing.rules, compiled against the outbound tags (the first outbound is the default). */
 static void load_routing(evp_config *c, evp_errlist *errs)
 {
-    json_t *rules = json_object_get(json_object_get(c->root, "routing"), "rules");
-    size_t r;
-    json_t *rule;
-    json_array_foreach(rules, r, rule) {
-        const char *to = str_or(rule, "outboundTag", NULL);
-        json_t *tags = json_object_get(rule, "inboundTag");
-        json_t *one = NULL;
-        if (json_is_string(tags)) /* V2Ray takes a lone string as a list of one */
-            tags = one = json_pack("[O]", tags);
-        if (to == NULL || !json_is_array(tags)) {
-            evp_warn("routing.rules[%zu]: only inboundTag -> outboundTag rules are supported; "
-                     "rule ignored", r);
-            json_decref(one);
-            continue;
-        }
-        int o = find_outbound(c, to);
-        if (o < 0) {
-            evp_errlist_add(errs, "routing.rules[%zu].outboundTag: no outbound tagged \"%s\"", r,
-                            to);
-            json_decref(one);
-            continue;
-        }
-        const char *known[] = {"type", "inboundTag", "outboundTag"};
-        const char *key;
-        json_t *v;
-        json_object_foreach(rule, key, v) {
-            int ok = 0;
-            for (size_t k = 0; k < 3; k++)
-                ok |= strcmp(key, known[k]) == 0;
-            if (!ok)
-                evp_warn("routing.rules[%zu].%s: not supported; matching on inboundTag only", r,
-                         key);
-        }
-        size_t t;
-        json_t *tag;
-        json_array_foreach(tags, t, tag) {
-            for (size_t i = 0; i < c->n_inbounds; i++) {
-                evp_inbound_conf *ic = &c->inbounds[i];
-                /* The first matching rule wins, as in V2Ray. */
-                if (ic->outbound < 0 && json_is_string(tag) &&
-                    strcmp(ic->tag, json_string_value(tag)) == 0)
-                    ic->outbound = o;
-            }
-        }
-        json_decref(one);
-    }
-    for (size_t i = 0; i < c->n_inbounds; i++)
-        if (c->inbounds[i].outbound < 0)
-            c->inbounds[i].outbound = 0;
+    const char **tags = calloc(c->n_outbounds, sizeof *tags);
+    if (tags == NULL)
+        return;
+    for (size_t i = 0; i < c->n_outbounds; i++)
+        tags[i] = c->outbounds[i].tag;
+    c->router = evp_router_new(c->root, tags, c->n_outbounds, errs);
+    free(tags);
 }
 
 evp_config *evp_config_load(const char *path, const char *text, const char *schema_dir,
@@ -340,16 +291,14 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     c->outbounds = calloc(c->n_outbounds, sizeof *c->outbounds);
     if (c->inbounds == NULL || c->outbounds == NULL)
         goto fail;
-    for (size_t i = 0; i < c->n_inbounds; i++) {
-        c->inbounds[i].outbound = -1;
+    for (size_t i = 0; i < c->n_inbounds; i++)
         load_inbound(c, i, json_array_get(ins, i), schema_dir, reg, &errs);
-    }
     for (size_t i = 0; i < c->n_outbounds; i++)
         load_outbound(c, i, json_array_get(outs, i), schema_dir, reg, &errs);
     if (errs.count)
         goto fail;
     load_routing(c, &errs);
-    if (errs.count)
+    if (errs.count || c->router == NULL)
         goto fail;
     return c;
 fail:
@@ -374,6 +323,7 @@ void evp_config_free(evp_config *c)
     }
     free(c->inbounds);
     free(c->outbounds);
+    evp_router_unref(c->router);
     free(c->path);
     json_decref(c->root);
     free(c);

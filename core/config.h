@@ -18,7 +18,6 @@ typedef struct evp_inbound_conf {
     const char *clients_file; /* NULL when absent */
     int want_tcp, want_udp; /* from settings.network ("tcp" default) or socks udp */
     evp_module *mod; /* owned reference */
-    int outbound; /* index of the routed outbound */
 } evp_inbound_conf;
 
 typedef struct evp_outbound_conf {
@@ -43,6 +42,7 @@ typedef struct evp_config {
     size_t n_inbounds;
     evp_outbound_conf *outbounds;
     size_t n_outbounds;
+    struct evp_router *router; /* routing.rules compiled (owned reference) */
 } evp_config;
 
 /* Parses, validates and checks the config in file path (or text when path is NULL).

@@ -30,7 +30,8 @@ struct evp_listener {
     int udp;
     char *listen;
     uint16_t port;
-    evp_instance *in, *out; /* current; new sessions take references */
+    evp_instance *in; /* current; new sessions take references */
+    evp_router *router; /* picks each session's outbound once its target is known */
     ev_timer pause; /* accepting paused while out of descriptors */
     evp_session **peers; /* UDP sessions by peer */
     size_t n_peers;
@@ -73,7 +74,7 @@ static void on_accept(EV_P_ ev_io *w, int revents)
             }
             return;
         }
-        evp_session_tcp(&l->srv->rt, fd, l->in, l->out);
+        evp_session_tcp(&l->srv->rt, fd, l->in, l->router);
     }
 }
 
@@ -107,7 +108,7 @@ static void on_datagram(EV_P_ ev_io *w, int revents)
             if (l->n_peers >= MAX_UDP_SESSIONS)
                 continue;
             s = evp_session_udp(&l->srv->rt, &l->owner, (struct sockaddr *)&peer, plen, l->in,
-                                l->out);
+                                l->router);
             if (s == NULL)
                 continue;
             l->peers[l->n_peers++] = s;
@@ -153,7 +154,7 @@ static void listener_free(evp_server *srv, evp_listener *l)
     if (l->fd != -1)
         close(l->fd);
     evp_instance_unref(l->in);
-    evp_instance_unref(l->out);
+    evp_router_unref(l->router);
     /* UDP sessions outlive their listener's socket only as long as their own timers. */
     for (size_t i = 0; i < l->n_peers; i++)
         evp_session_udp_orphan(l->peers[i]);
@@ -175,6 +176,7 @@ typedef struct plan {
     evp_instance **ins, **outs;
     size_t n_ins, n_outs;
     evp_listener *fresh; /* listeners to add (bound, not started) */
+    evp_router *router; /* the config's rules with these outbounds */
 } plan;
 
 static void plan_free(plan *p)
@@ -185,6 +187,8 @@ static void plan_free(plan *p)
         evp_instance_unref(p->outs[i]);
     free(p->ins);
     free(p->outs);
+    evp_router_unref(p->router);
+    p->router = NULL;
     while (p->fresh) {
         evp_listener *l = p->fresh;
         p->fresh = l->next;
@@ -211,6 +215,8 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
             return -1;
         }
     }
+    p->router = evp_router_ref(cfg->router);
+    evp_router_set_outbounds(p->router, p->outs, p->n_outs);
     for (size_t i = 0; i < cfg->n_inbounds; i++, p->n_ins++) {
         evp_inbound_conf *ic = &cfg->inbounds[i];
         p->ins[i] = evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, ic->port, err,
@@ -246,15 +252,15 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
     return 0;
 }
 
-/* Points listener l at inbound i of cfg with the routed outbound. */
+/* Points listener l at inbound i of cfg and the new router. */
 static void listener_assign(evp_listener *l, plan *p, evp_config *cfg, size_t i)
 {
     evp_instance *in = evp_instance_ref(p->ins[i]);
-    evp_instance *out = evp_instance_ref(p->outs[cfg->inbounds[i].outbound]);
+    evp_router *router = evp_router_ref(p->router);
     evp_instance_unref(l->in);
-    evp_instance_unref(l->out);
+    evp_router_unref(l->router);
     l->in = in;
-    l->out = out;
+    l->router = router;
     l->keep = 1;
 }
 

@@ -154,6 +154,9 @@ static void open_outbound(evp_session *s)
     char err[256] = "";
     evp_sess_addr_label(&s->target, s->network, s->label, sizeof s->label);
     memset(&s->dial, 0, sizeof s->dial);
+    /* routing.rules see the target now, as V2Ray's dispatcher does. */
+    size_t k = evp_router_pick(s->router, s->in->tag, &s->target, s->network);
+    s->out = evp_instance_ref(evp_router_outbound(s->router, k));
     s->outs = evp_outops(s->out)->session_new(s->out->inst, &s->target, (uint8_t)s->network,
                                               &s->dial, err, sizeof err);
     if (s->outs == NULL) {
@@ -378,14 +381,14 @@ static void endpoint_init(endpoint *ep, evp_session *s, int fd, void (*read_cb)(
     ev_io_init(&ep->wio, on_write, fd, EV_WRITE);
 }
 
-evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_instance *out)
+evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router *router)
 {
     evp_session *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     s->rt = rt;
     s->in = evp_instance_ref(in);
-    s->out = evp_instance_ref(out);
+    s->router = evp_router_ref(router);
     endpoint_init(&s->cl, s, fd, on_client_read);
     endpoint_init(&s->sv, s, -1, on_server_read);
     snprintf(s->label, sizeof s->label, "(handshake)");
@@ -393,7 +396,7 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_instanc
     s->ins = s->inops->session_new(in->inst);
     if (s->ins == NULL) {
         evp_instance_unref(s->in);
-        evp_instance_unref(s->out);
+        evp_router_unref(s->router);
         free(s);
         return NULL;
     }
@@ -409,12 +412,12 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_instanc
     return s;
 }
 
-evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_instance *out)
+evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_router *router)
 {
     int one = 1;
     set_nonblock(fd);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    evp_session *s = evp_sess_new(rt, fd, in, out);
+    evp_session *s = evp_sess_new(rt, fd, in, router);
     if (s == NULL) {
         close(fd);
         return NULL;
@@ -468,6 +471,7 @@ void evp_sess_close(evp_session *s, const char *why)
     s->inops->session_free(s->ins);
     evp_instance_unref(s->in);
     evp_instance_unref(s->out);
+    evp_router_unref(s->router);
     if (s->prev)
         s->prev->next = s->next;
     else

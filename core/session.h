@@ -4,6 +4,7 @@
 #define EVP_SESSION_H
 
 #include "instance.h"
+#include "router.h"
 #include "resolver.h"
 
 #include <ev.h>
@@ -37,16 +38,16 @@ typedef struct evp_udp_owner {
 } evp_udp_owner;
 
 /* Starts a session on an accepted TCP socket (takes fd). NULL on failure (fd closed). */
-evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_instance *out);
+evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_router *router);
 /* Starts a UDP session for datagrams from peer arriving on owner's socket. */
 evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner,
                              const struct sockaddr *peer, socklen_t peer_len, evp_instance *in,
-                             evp_instance *out);
+                             evp_router *router);
 /* Starts a UDP session whose target is fixed (a SOCKS UDP destination): datagrams pass
- * through unchanged to out; in is kept for its tag and counters. */
+ * through unchanged to the outbound router picks; in is kept for its tag and counters. */
 evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
                                    const struct sockaddr *peer, socklen_t peer_len,
-                                   const evp_addr *target, evp_instance *in, evp_instance *out);
+                                   const evp_addr *target, evp_instance *in, evp_router *router);
 /* The target a UDP session was started for. */
 const evp_addr *evp_session_target(const evp_session *s);
 /* True when s is owner's session for peer. */

@@ -51,7 +51,8 @@ struct evp_session {
     evp_runtime *rt;
     evp_session *prev, *next;
     endpoint cl, sv;
-    evp_instance *in, *out;
+    evp_instance *in, *out; /* out: chosen by router once the target is known */
+    evp_router *router;
     const evp_inbound_ops *inops; /* in's, or pass-through for a SOCKS UDP sub-session */
     void *ins, *outs;
     evp_buf plain; /* scratch between the two codecs */
@@ -79,8 +80,8 @@ static inline void evp_sess_touch(evp_session *s)
 }
 
 /* session.c */
-/* A new session on fd (-1 for a UDP peer) holding in and out; NULL when out of memory. */
-evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_instance *out);
+/* A new session on fd (-1 for a UDP peer) holding in and router; NULL when out of memory. */
+evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router *router);
 /* Feeds the inbound what the client sent so far until it names a target or fails. */
 void evp_sess_handshake(evp_session *s);
 /* The one teardown, whatever went wrong; the memory goes on the next loop turn. */

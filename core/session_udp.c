@@ -20,7 +20,7 @@ void evp_sess_start_assoc(evp_session *s)
     memset(&io, 0, sizeof io);
     s->network = EVP_NET_UDP;
     snprintf(s->label, sizeof s->label, "udp-associate");
-    s->assoc = evp_assoc_new(s->rt, s->cl.fd, s->in, s->out, &io.target);
+    s->assoc = evp_assoc_new(s->rt, s->cl.fd, s->in, s->router, &io.target);
     io.out = &s->plain;
     io.back = &s->cl.wbuf;
     int ok = s->assoc != NULL;
@@ -31,7 +31,7 @@ void evp_sess_start_assoc(evp_session *s)
         s->state = S_CLOSING;
         s->cl.shut_pending = 1;
     } else {
-        evp_info("udp-associate accepted [%s -> %s]", s->in->tag, s->out->tag);
+        evp_info("udp-associate accepted [%s]", s->in->tag);
         s->state = S_ASSOC;
     }
     s->plain.len = 0;
@@ -74,9 +74,10 @@ static const evp_inbound_ops pass_ops = {
 };
 
 evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner, const struct sockaddr *peer,
-                             socklen_t peer_len, evp_instance *in, evp_instance *out)
+                             socklen_t peer_len, evp_instance *in,
+                             evp_router *router)
 {
-    evp_session *s = evp_sess_new(rt, -1, in, out);
+    evp_session *s = evp_sess_new(rt, -1, in, router);
     if (s == NULL)
         return NULL;
     s->cl.kind = EP_PEER;
@@ -90,9 +91,10 @@ evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner, const struct
 
 evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
                                    const struct sockaddr *peer, socklen_t peer_len,
-                                   const evp_addr *target, evp_instance *in, evp_instance *out)
+                                   const evp_addr *target, evp_instance *in,
+                             evp_router *router)
 {
-    evp_session *s = evp_sess_new(rt, -1, in, out);
+    evp_session *s = evp_sess_new(rt, -1, in, router);
     if (s == NULL)
         return NULL;
     s->inops->session_free(s->ins); /* the instance's own session is not used */

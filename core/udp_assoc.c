@@ -17,7 +17,8 @@ struct evp_assoc {
     ev_io io; /* first member */
     evp_udp_owner owner;
     evp_runtime *rt;
-    evp_instance *in, *out;
+    evp_instance *in;
+    evp_router *router;
     struct sockaddr_storage client; /* the control connection's peer (host only is checked) */
     evp_session *sessions[MAX_DESTINATIONS];
     size_t n;
@@ -87,7 +88,7 @@ static void on_datagram(EV_P_ ev_io *w, int revents)
             if (a->n >= MAX_DESTINATIONS)
                 continue;
             s = evp_session_udp_fixed(a->rt, &a->owner, (struct sockaddr *)&peer, plen, &dst,
-                                      a->in, a->out);
+                                      a->in, a->router);
             if (s == NULL)
                 continue;
             a->sessions[a->n++] = s;
@@ -96,7 +97,7 @@ static void on_datagram(EV_P_ ev_io *w, int revents)
     }
 }
 
-evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_instance *out,
+evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_router *router,
                          evp_addr *bound)
 {
     struct sockaddr_storage local;
@@ -139,7 +140,7 @@ evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_inst
     }
     a->rt = rt;
     a->in = evp_instance_ref(in);
-    a->out = evp_instance_ref(out);
+    a->router = evp_router_ref(router);
     a->owner.fd = fd;
     a->owner.forget = forget;
     a->owner.send = send_wrapped;
@@ -157,6 +158,6 @@ void evp_assoc_free(evp_assoc *a)
         evp_session_udp_orphan(a->sessions[--a->n]);
     close(a->owner.fd);
     evp_instance_unref(a->in);
-    evp_instance_unref(a->out);
+    evp_router_unref(a->router);
     free(a);
 }

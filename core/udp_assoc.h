@@ -9,7 +9,7 @@ typedef struct evp_assoc evp_assoc;
 
 /* Binds a UDP socket on the local address of the control connection tcp_fd and sets
  * *bound to it. NULL on failure. Takes its own instance references. */
-evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_instance *out,
+evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_router *router,
                          evp_addr *bound);
 /* Closes the socket and ends its sessions. NULL is fine. */
 void evp_assoc_free(evp_assoc *a);

@@ -1,0 +1,32 @@
+/* routing.rules as V2Ray reads them: the first rule whose every condition holds picks the
+ * outbound; no match picks the first outbound. Conditions: inboundTag, domain (substring,
+ * "full:", "domain:", "regexp:"), ip (addresses, CIDRs, "geoip:private"), port, network.
+ * A router is immutable once built and refcounted, so sessions keep the one they started
+ * with across a reload. */
+#ifndef EVP_ROUTER_H
+#define EVP_ROUTER_H
+
+#include "errlist.h"
+#include "instance.h"
+
+#include <jansson.h>
+
+typedef struct evp_router evp_router;
+
+/* Compiles root's routing.rules against the outbound tags; NULL with errors added when a
+ * rule is malformed or names no outbound. Conditions it cannot check (geosite, other geoip
+ * lists, source, user, protocol, attrs) are warned about, and a rule left with a condition
+ * that can never be checked is skipped rather than widened. */
+evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_outs,
+                           evp_errlist *errs);
+/* Gives the router its outbound instances (takes a reference to each). */
+void evp_router_set_outbounds(evp_router *r, evp_instance *const *outs, size_t n);
+evp_router *evp_router_ref(evp_router *r);
+void evp_router_unref(evp_router *r);
+/* The index of the outbound for a session from inbound_tag to target over network. */
+size_t evp_router_pick(const evp_router *r, const char *inbound_tag, const evp_addr *target,
+                       int network);
+/* The outbound instance at index i (borrowed), or NULL before set_outbounds. */
+evp_instance *evp_router_outbound(const evp_router *r, size_t i);
+
+#endif
