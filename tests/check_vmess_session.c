@@ -192,47 +192,38 @@ static int deliver(link *l, const evp_buf *wire, int to_server)
     return rc;
 }
 
-/* The client encodes data (eof: then its end marker); the bytes go to the server. */
-static int client_send(link *l, const uint8_t *data, size_t len, int eof)
+/* One side encodes data (eof: then its end marker) and the bytes go to the other side; after
+ * its end marker the sender's host half-closes, so the receiver sees EOF too. */
+static int side_send(link *l, int from_client, const uint8_t *data, size_t len, int eof)
 {
-    evp_buf wire = {0};
+    evp_buf wire = {0}, back = {0};
     evp_io io = {0};
     io.in = data;
     io.in_len = len;
     io.in_eof = eof;
     io.out = &wire;
-    evp_buf back = {0};
     io.back = &back;
-    ck_assert_int_eq(out_ops()->encode(l->cli, &io), EVP_OK);
+    int enc = from_client ? out_ops()->encode(l->cli, &io) : in_ops()->encode(l->srv, &io);
+    ck_assert_int_eq(enc, EVP_OK);
     ck_assert_uint_eq(io.consumed, len);
-    int rc = deliver(l, &wire, 1);
-    /* After its end marker the client's host half-closes the connection. */
+    int rc = deliver(l, &wire, from_client);
     if (eof && rc == EVP_OK)
-        rc = server_pump(l, 1);
+        rc = from_client ? server_pump(l, 1) : client_pump(l, 1);
     test_buf_free(&wire);
     test_buf_free(&back);
     return rc;
 }
 
+/* The client encodes data; the bytes go to the server. */
+static int client_send(link *l, const uint8_t *data, size_t len, int eof)
+{
+    return side_send(l, 1, data, len, eof);
+}
+
 /* The server encodes response data; the bytes go to the client. */
 static int server_send(link *l, const uint8_t *data, size_t len, int eof)
 {
-    evp_buf wire = {0};
-    evp_io io = {0};
-    io.in = data;
-    io.in_len = len;
-    io.in_eof = eof;
-    io.out = &wire;
-    evp_buf back = {0};
-    io.back = &back;
-    ck_assert_int_eq(in_ops()->encode(l->srv, &io), EVP_OK);
-    ck_assert_uint_eq(io.consumed, len);
-    int rc = deliver(l, &wire, 0);
-    if (eof && rc == EVP_OK)
-        rc = client_pump(l, 1);
-    test_buf_free(&wire);
-    test_buf_free(&back);
-    return rc;
+    return side_send(l, 0, data, len, eof);
 }
 
 static evp_addr domain_target(const char *name, uint16_t port)
