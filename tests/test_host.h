@@ -75,7 +75,7 @@ static inline double test_host_monotonic(void)
 
 static inline uint8_t *test_host_buf_reserve(evp_buf *b, size_t n)
 {
-    if (b->cap - b->len >= n)
+    if (b->data != NULL && b->cap - b->len >= n) /* NULL + 0 would be undefined */
         return b->data + b->len;
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len < n)
