@@ -35,6 +35,32 @@ void evp_log(int level, const char *fmt, ...)
     fprintf(stderr, "%s [%s] %s\n", stamp, level_names[level], line);
 }
 
+char *evp_log_escape(const void *text, size_t len, char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = text;
+    size_t o = 0;
+    if (n == 0)
+        return out;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            if (o + 1 >= n)
+                break;
+            out[o++] = (char)c;
+        } else {
+            if (o + 4 >= n)
+                break;
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int evp_log_parse_level(const char *name)
 {
     for (int i = 0; i <= EVP_LOG_DEBUG; i++)
@@ -77,6 +103,9 @@ void evp_access_log(const char *from, const char *target, const char *in, const 
     localtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
+    char email[1024] = "";
+    if (user)
+        evp_log_escape(user, strlen(user), email, sizeof email);
     fprintf(access_file, "%s %s accepted %s [%s -> %s]%s%s\n", stamp, from, target, in, out,
-            user ? " email: " : "", user ? user : "");
+            user ? " email: " : "", email);
 }

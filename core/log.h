@@ -13,11 +13,18 @@ int evp_log_enabled(int level);
 /* Maps V2Ray's loglevel names to a level; -1 for an unknown name. */
 int evp_log_parse_level(const char *name);
 
+/* Copies len bytes of text that came from the network (a target name, a user's email)
+ * into out (n bytes, always NUL-terminated when n > 0) for a log line: every byte outside
+ * printable ASCII, and '"' and '\\', becomes \xNN, so the text cannot end the line, forge
+ * another or pass for quoting. Stops before an escape that would not fit. Returns out. */
+char *evp_log_escape(const void *text, size_t len, char *out, size_t n);
+
 /* Sends the log to file (appending) instead of stderr; -1 when it cannot be opened. */
 int evp_log_to_file(const char *path);
 /* Opens (or with NULL closes) the access log; -1 when it cannot be opened. */
 int evp_access_log_open(const char *path);
-/* Writes one access line, V2Ray's shape: "DATE TIME FROM accepted TARGET [IN -> OUT]". */
+/* Writes one access line, V2Ray's shape: "DATE TIME FROM accepted TARGET [IN -> OUT]"
+ * (then " email: USER", escaped). TARGET must be escaped already (a session label is). */
 void evp_access_log(const char *from, const char *target, const char *in, const char *out,
                     const char *user);
 

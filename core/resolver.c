@@ -1,6 +1,7 @@
 /* c-ares driven by libev: one io watcher per c-ares socket and one timer. */
 #include "resolver.h"
 
+#include "ip_literal.h"
 #include "log.h"
 
 #include <ares.h>
@@ -20,6 +21,7 @@ struct evp_resolve_req {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     const char *err;
+    evp_resolve_req *prev, *next; /* in r->deferred while defer runs */
 };
 
 typedef struct fd_watch {
@@ -32,6 +34,7 @@ struct evp_resolver {
     ares_channel ch;
     ev_timer timer;
     fd_watch fds[MAX_FDS];
+    evp_resolve_req *deferred; /* answered, waiting for the loop: freed with r */
 };
 
 static void arm_timer(evp_resolver *r)
@@ -114,6 +117,12 @@ void evp_resolver_free(evp_resolver *r)
         return;
     ares_destroy(r->ch); /* pending callbacks run with ARES_EDESTRUCTION and free their reqs */
     ev_timer_stop(r->loop, &r->timer);
+    while (r->deferred) {
+        evp_resolve_req *req = r->deferred;
+        r->deferred = req->next;
+        ev_timer_stop(r->loop, &req->defer);
+        free(req);
+    }
     for (int i = 0; i < MAX_FDS; i++)
         ev_io_stop(r->loop, &r->fds[i].io);
     free(r);
@@ -121,6 +130,12 @@ void evp_resolver_free(evp_resolver *r)
 
 static void deliver(evp_resolve_req *req)
 {
+    if (req->prev)
+        req->prev->next = req->next;
+    else if (req->r->deferred == req)
+        req->r->deferred = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
     if (!req->cancelled)
         req->cb(req->arg, req->addr_len ? (struct sockaddr *)&req->addr : NULL, req->addr_len,
                 req->err);
@@ -130,6 +145,18 @@ static void deliver(evp_resolve_req *req)
 static void on_defer(EV_P_ ev_timer *w, int revents)
 {
     deliver((evp_resolve_req *)w);
+}
+
+/* Hands the answer over on the next loop turn, never inside evp_resolve. */
+static void defer_answer(evp_resolve_req *req)
+{
+    evp_resolver *r = req->r;
+    req->next = r->deferred;
+    if (r->deferred)
+        r->deferred->prev = req;
+    r->deferred = req;
+    ev_timer_init(&req->defer, on_defer, 0., 0.);
+    ev_timer_start(r->loop, &req->defer);
 }
 
 static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo *res)
@@ -147,8 +174,7 @@ static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo 
     if (status == ARES_EDESTRUCTION) {
         free(req);
     } else if (req->in_call) {
-        ev_timer_init(&req->defer, on_defer, 0., 0.);
-        ev_timer_start(req->r->loop, &req->defer);
+        defer_answer(req);
     } else {
         deliver(req);
     }
@@ -163,6 +189,15 @@ evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, e
     req->r = r;
     req->cb = cb;
     req->arg = arg;
+    evp_addr literal;
+    if (evp_ip_literal(name, strlen(name), &literal)) {
+        /* Read as the router reads it, not as c-ares would (c-ares looks "127.1" up as a
+         * name and reads "0177.0.0.1" as 177.0.0.1). */
+        literal.port = (uint16_t)port;
+        req->addr_len = evp_addr_to_sockaddr(&literal, &req->addr);
+        defer_answer(req);
+        return req;
+    }
     char service[8];
     snprintf(service, sizeof service, "%u", port);
     struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,

@@ -16,7 +16,8 @@ typedef void (*evp_resolve_cb)(void *arg, const struct sockaddr *addr, socklen_t
 evp_resolver *evp_resolver_new(struct ev_loop *loop);
 /* Cancels every pending query (their callbacks are not called) and frees r. */
 void evp_resolver_free(evp_resolver *r);
-/* Looks up name; cb is called later, never from inside this call. */
+/* Looks up name; cb is called later, never from inside this call. A name that is an IP
+ * literal (ip_literal.h) is answered with that address without a lookup. */
 evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, evp_resolve_cb cb,
                              void *arg);
 /* Cancels a pending request: its callback will not be called. */

@@ -1,6 +1,7 @@
 /* Routing rules: compiled once per config, matched per session when its target is known. */
 #include "router.h"
 
+#include "ip_literal.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -41,6 +42,8 @@ typedef struct rule {
     size_t n_ports;
     int networks; /* bit 1 tcp, bit 2 udp; 0: any */
     size_t outbound;
+    size_t index; /* in routing.rules, for the logs */
+    int to_blackhole; /* its outbound's protocol is blackhole */
 } rule;
 
 struct evp_router {
@@ -82,6 +85,14 @@ static int parse_cidr(const char *text, cidr *c)
         if (*end != '\0' || end == slash + 1 || p < 0 || p > c->prefix)
             return -1;
         c->prefix = (int)p;
+    }
+    /* Targets in ::ffff:0:0/96 are matched as IPv4, so such a range is kept as IPv4 too. */
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (c->family == AF_INET6 && c->prefix >= 96 && memcmp(c->addr, mapped, 12) == 0) {
+        memmove(c->addr, c->addr + 12, 4);
+        memset(c->addr + 4, 0, 12);
+        c->family = AF_INET;
+        c->prefix -= 96;
     }
     return 0;
 }
@@ -251,8 +262,8 @@ static void rule_free(rule *r)
 }
 
 /* Fills r from one rule object; 1 to use it, 0 to skip it, -1 on an error. */
-static int parse_rule(rule *r, json_t *o, size_t ri, const char *const *out_tags, size_t n_outs,
-                      evp_errlist *errs)
+static int parse_rule(rule *r, json_t *root, json_t *o, size_t ri, const char *const *out_tags,
+                      size_t n_outs, evp_errlist *errs)
 {
     const char *to = json_string_value(json_object_get(o, "outboundTag"));
     if (to == NULL) {
@@ -269,6 +280,10 @@ static int parse_rule(rule *r, json_t *o, size_t ri, const char *const *out_tags
         return -1;
     }
     r->outbound = k;
+    r->index = ri;
+    json_t *out = json_array_get(json_object_get(root, "outbounds"), k);
+    const char *proto = json_string_value(json_object_get(out, "protocol"));
+    r->to_blackhole = proto != NULL && strcmp(proto, "blackhole") == 0;
     const char *key;
     json_t *v;
     int use = 1;
@@ -343,7 +358,7 @@ evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_o
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
         rule *ru = &r->rules[r->n_rules];
-        int use = parse_rule(ru, json_array_get(rules, i), i, out_tags, n_outs, errs);
+        int use = parse_rule(ru, root, json_array_get(rules, i), i, out_tags, n_outs, errs);
         if (use == 1) {
             r->n_rules++;
         } else {
@@ -430,13 +445,36 @@ static int rule_matches(const rule *ru, const char *tag, const evp_addr *t, int 
     return 1;
 }
 
+/* The first rule that routes target, or NULL. An IP literal sent as a domain, and an
+ * IPv4-mapped IPv6 address, are matched as the address they are (domain rules no longer
+ * see them), so no spelling of an address slips past the ip rules. */
+static const rule *first_match(const evp_router *r, const char *inbound_tag,
+                               const evp_addr *target, int network)
+{
+    evp_addr t;
+    evp_addr_canonical(target, &t);
+    for (size_t i = 0; i < r->n_rules; i++)
+        if (rule_matches(&r->rules[i], inbound_tag, &t, network))
+            return &r->rules[i];
+    return NULL;
+}
+
 size_t evp_router_pick(const evp_router *r, const char *inbound_tag, const evp_addr *target,
                        int network)
 {
-    for (size_t i = 0; i < r->n_rules; i++)
-        if (rule_matches(&r->rules[i], inbound_tag, target, network))
-            return r->rules[i].outbound;
-    return 0;
+    const rule *ru = first_match(r, inbound_tag, target, network);
+    return ru ? ru->outbound : 0;
+}
+
+int evp_router_ip_blocked(const evp_router *r, const char *inbound_tag, const evp_addr *addr,
+                          int network, size_t *rule_index, size_t *outbound)
+{
+    const rule *ru = first_match(r, inbound_tag, addr, network);
+    if (ru == NULL || !ru->has_ip || !ru->to_blackhole)
+        return 0;
+    *rule_index = ru->index;
+    *outbound = ru->outbound;
+    return 1;
 }
 
 evp_instance *evp_router_outbound(const evp_router *r, size_t i)

@@ -23,9 +23,18 @@ evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_o
 void evp_router_set_outbounds(evp_router *r, evp_instance *const *outs, size_t n);
 evp_router *evp_router_ref(evp_router *r);
 void evp_router_unref(evp_router *r);
-/* The index of the outbound for a session from inbound_tag to target over network. */
+/* The index of the outbound for a session from inbound_tag to target over network. A domain
+ * that is an IP literal (see ip_literal.h) and an IPv4-mapped IPv6 address are routed as
+ * the IP they are. */
 size_t evp_router_pick(const evp_router *r, const char *inbound_tag, const evp_addr *target,
                        int network);
+/* A name the session routed as a name has resolved to addr (port: where it will connect):
+ * 1 when addr, routed as a target itself, meets first a rule with an ip condition whose
+ * outbound is a blackhole; *rule_index (in routing.rules) and *outbound name it. Rules
+ * without an ip condition, and the default outbound, never refuse a resolved name: they
+ * saw everything about it they will see already. */
+int evp_router_ip_blocked(const evp_router *r, const char *inbound_tag, const evp_addr *addr,
+                          int network, size_t *rule_index, size_t *outbound);
 /* The outbound instance at index i (borrowed), or NULL before set_outbounds. */
 evp_instance *evp_router_outbound(const evp_router *r, size_t i);
 

@@ -10,6 +10,7 @@
 #include "session_int.h"
 
 #include "buf.h"
+#include "ip_literal.h"
 #include "log.h"
 #include "stats.h"
 
@@ -134,17 +135,42 @@ static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t l
     evp_sess_update_watchers(s);
 }
 
+/* The target's own name resolved to sa: refuses (1) when an ip rule sends that address
+ * to a blackhole. Routing saw only the name; without this a name pointing into a blocked
+ * range (the server's own network, say) would reach it. A name the outbound dials for
+ * itself (a proxy server's, a redirect) is the config's, not the client's: not checked. */
+static int refused_after_resolve(evp_session *s, const struct sockaddr *sa)
+{
+    evp_addr addr;
+    size_t rule, k;
+    if (s->target.type != EVP_ADDR_DOMAIN || s->target.len != s->dial.len ||
+        memcmp(s->target.bytes, s->dial.bytes, s->dial.len) != 0 ||
+        evp_addr_from_sockaddr(sa, &addr) != 0 ||
+        !evp_router_ip_blocked(s->router, s->in->tag, &addr, s->network, &rule, &k))
+        return 0;
+    char name[4 * 255 + 1], ip[INET6_ADDRSTRLEN], why[1200];
+    evp_log_escape(s->target.bytes, s->target.len, name, sizeof name);
+    inet_ntop(addr.type == EVP_ADDR_IPV4 ? AF_INET : AF_INET6, addr.bytes, ip, sizeof ip);
+    const evp_instance *out = evp_router_outbound(s->router, k);
+    snprintf(why, sizeof why, "refused: %s resolved to %s, which routing.rules[%zu] sends to "
+             "blackhole [%s]", name, ip, rule, out ? out->tag : "?");
+    connect_failed(s, why);
+    return 1;
+}
+
 static void on_resolved(void *arg, const struct sockaddr *sa, socklen_t len, const char *err)
 {
     evp_session *s = arg;
     s->resolving = NULL;
     if (sa == NULL) {
-        char why[400];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", (const char *)s->dial.bytes,
-                 err ? err : "no address");
+        char name[4 * 255 + 1], why[1200];
+        evp_log_escape(s->dial.bytes, s->dial.len, name, sizeof name);
+        snprintf(why, sizeof why, "cannot resolve %s: %s", name, err ? err : "no address");
         connect_failed(s, why);
         return;
     }
+    if (refused_after_resolve(s, sa))
+        return;
     dial_sockaddr(s, sa, len);
 }
 
@@ -189,14 +215,10 @@ static void open_outbound(evp_session *s)
         evp_sess_flush_all(s);
         return;
     }
-    if (s->dial.type == EVP_ADDR_IPV4) {
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s->dial.port)};
-        memcpy(&sin.sin_addr, s->dial.bytes, 4);
-        dial_sockaddr(s, (struct sockaddr *)&sin, sizeof sin);
-    } else if (s->dial.type == EVP_ADDR_IPV6) {
-        struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(s->dial.port)};
-        memcpy(&sin6.sin6_addr, s->dial.bytes, 16);
-        dial_sockaddr(s, (struct sockaddr *)&sin6, sizeof sin6);
+    struct sockaddr_storage ss;
+    socklen_t ss_len = evp_addr_to_sockaddr(&s->dial, &ss);
+    if (ss_len) {
+        dial_sockaddr(s, (struct sockaddr *)&ss, ss_len);
     } else {
         s->dial.bytes[s->dial.len] = '\0';
         s->resolving =

@@ -23,7 +23,10 @@ void evp_sess_addr_label(const evp_addr *a, int network, char *out, size_t n)
         inet_ntop(AF_INET6, a->bytes, host, sizeof host);
         snprintf(out, n, "%s:[%s]:%u", net, host, a->port);
     } else if (a->type == EVP_ADDR_DOMAIN) {
-        snprintf(out, n, "%s:%.*s:%u", net, a->len, (const char *)a->bytes, a->port);
+        /* The name came from the network: escaped, it cannot break or forge a log line. */
+        char name[4 * 255 + 1];
+        evp_log_escape(a->bytes, a->len, name, sizeof name);
+        snprintf(out, n, "%s:%s:%u", net, name, a->port);
     } else {
         snprintf(out, n, "%s:-", net);
     }
