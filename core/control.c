@@ -5,6 +5,7 @@
  * survives later reloads; otherwise it lives until the next reload. */
 #include "control.h"
 
+#include "file_replace.h"
 #include "jsonschema.h"
 #include "log.h"
 #include "stats.h"
@@ -18,21 +19,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_REQUEST 65536
-
-typedef struct control {
-    ev_io io; /* first member */
-    evp_server *srv;
-    int fd;
-    char *path;
-} control;
-
-static char *reply_error(const char *fmt, ...) EVP_PRINTF(1, 2);
-
-static char *reply_error(const char *fmt, ...)
+char *evp_control_error(const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -88,16 +79,18 @@ static char *list_users(evp_instance *in)
     return reply_ok(json_pack("{s:o}", "users", users));
 }
 
-/* Writes clients to file atomically (temp file + rename). */
-static int write_clients_file(const char *file, json_t *clients)
+/* Writes clients to file atomically, keeping its mode and owner. -1 with why in err. */
+static int write_clients_file(const char *file, json_t *clients, char *err, size_t errlen)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", file, (int)getpid());
     json_t *doc = json_pack("{s:O}", "clients", clients);
-    int rc = json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, file) == 0 ? 0 : -1;
-    if (rc != 0)
-        unlink(tmp);
+    char *text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
+    if (text == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = evp_file_replace(file, text, strlen(text), err, errlen);
+    free(text);
     return rc;
 }
 
@@ -122,7 +115,7 @@ static json_t *checked_settings(evp_server *srv, evp_instance *in, json_t *clien
     int n = s ? evp_schema_validate(s, settings, "settings", 5, &errors) : -1;
     evp_schema_free(s);
     if (n != 0) {
-        *reply = reply_error("%s", n < 0 ? err : errors);
+        *reply = evp_control_error("%s", n < 0 ? err : errors);
         free(errors);
         json_decref(settings);
         return NULL;
@@ -142,11 +135,12 @@ static char *apply_clients(evp_server *srv, const char *tag, evp_instance *in, j
         char file[4096];
         snprintf(file, sizeof file, "%s", ic->clients_file); /* the reload frees ic */
         json_decref(settings);
-        if (write_clients_file(file, clients) != 0)
-            return reply_error("cannot write the clients file %s", file);
+        char why[600];
+        if (write_clients_file(file, clients, why, sizeof why) != 0)
+            return evp_control_error("cannot write the clients file: %s", why);
         /* The reload runs on its thread; "reload applied" in the log says when it is in. */
         if (evp_server_reload(srv) != 0)
-            return reply_error("the clients file was written but the reload could not start");
+            return evp_control_error("the clients file was written but the reload could not start");
         return reply_ok(json_pack("{s:s}", "saved", file));
     }
     char *text = json_dumps(settings, JSON_COMPACT);
@@ -156,7 +150,7 @@ static char *apply_clients(evp_server *srv, const char *tag, evp_instance *in, j
         evp_instance_new(in->mod, 1, tag, text, ic ? ic->port : 0, err, sizeof err);
     free(text);
     if (fresh == NULL)
-        return reply_error("%s", err);
+        return evp_control_error("%s", err);
     evp_server_replace_inbound(srv, in, fresh);
     evp_instance_unref(fresh);
     return reply_ok(json_pack("{s:b}", "saved", 0));
@@ -165,7 +159,7 @@ static char *apply_clients(evp_server *srv, const char *tag, evp_instance *in, j
 static char *add_user(evp_server *srv, const char *tag, evp_instance *in, json_t *user)
 {
     if (!json_is_object(user) || !json_is_string(json_object_get(user, "id")))
-        return reply_error("add-user needs a user object with an id");
+        return evp_control_error("add-user needs a user object with an id");
     json_t *clients = current_clients(in);
     size_t i;
     json_t *c;
@@ -176,7 +170,7 @@ static char *add_user(evp_server *srv, const char *tag, evp_instance *in, json_t
         const char *cem = json_string_value(json_object_get(c, "email"));
         if ((cid && strcasecmp(cid, id) == 0) || (email && cem && strcasecmp(cem, email) == 0)) {
             json_decref(clients);
-            return reply_error("that user (id or email) is already there");
+            return evp_control_error("that user (id or email) is already there");
         }
     }
     json_array_append(clients, user);
@@ -201,7 +195,7 @@ static char *remove_user(evp_server *srv, const char *tag, evp_instance *in, con
         }
     }
     char *r = found ? apply_clients(srv, tag, in, clients)
-                    : reply_error("no user \"%s\" (give its email or id)", who);
+                    : evp_control_error("no user \"%s\" (give its email or id)", who);
     json_decref(clients);
     return r;
 }
@@ -300,7 +294,7 @@ char *evp_control_handle(evp_server *srv, const char *request)
     json_t *req = json_loads(request, 0, &je);
     if (!json_is_object(req)) {
         json_decref(req);
-        return reply_error("request is not a JSON object: %s", je.text);
+        return evp_control_error("request is not a JSON object: %s", je.text);
     }
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
     const char *tag = json_string_value(json_object_get(req, "inbound"));
@@ -311,101 +305,27 @@ char *evp_control_handle(evp_server *srv, const char *request)
     } else if (cmd && strcmp(cmd, "modules") == 0) {
         r = modules(srv);
     } else if (cmd == NULL) {
-        r = reply_error("request has no \"cmd\"");
+        r = evp_control_error("request has no \"cmd\"");
     } else if (tag == NULL || in == NULL) {
-        r = reply_error("no inbound tagged \"%s\"", tag ? tag : "(missing)");
+        r = evp_control_error("no inbound tagged \"%s\"", tag ? tag : "(missing)");
     } else if (strcmp(cmd, "list-users") == 0) {
         r = list_users(in);
     } else if (strcmp(cmd, "add-user") == 0) {
         r = add_user(srv, tag, in, json_object_get(req, "user"));
     } else if (strcmp(cmd, "remove-user") == 0) {
         const char *who = json_string_value(json_object_get(req, "user"));
-        r = who ? remove_user(srv, tag, in, who) : reply_error("remove-user needs a user");
+        r = who ? remove_user(srv, tag, in, who) : evp_control_error("remove-user needs a user");
     } else {
-        r = reply_error("unknown command \"%s\"", cmd);
+        r = evp_control_error("unknown command \"%s\"", cmd);
     }
     json_decref(req);
     return r;
 }
 
-static void on_control(EV_P_ ev_io *w, int revents)
-{
-    control *c = (control *)w;
-    int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd == -1)
-        return;
-    /* Requests are small and local: read the line with a short timeout, answer, close. */
-    struct timeval tv = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char *buf = malloc(MAX_REQUEST + 1);
-    size_t len = 0;
-    while (buf && len < MAX_REQUEST) {
-        ssize_t n = read(fd, buf + len, MAX_REQUEST - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (memchr(buf, '\n', len))
-            break;
-    }
-    if (buf) {
-        buf[len] = '\0';
-        char *reply = evp_control_handle(c->srv, buf);
-        if (reply) {
-            size_t rl = strlen(reply);
-            if (write(fd, reply, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1)
-                evp_debug("control: client went away");
-        }
-        free(reply);
-    }
-    free(buf);
-    close(fd);
-}
-
-int evp_control_start(evp_server *srv, const char *path)
-{
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof a.sun_path) {
-        evp_err("control.path: \"%s\" is too long for a Unix socket", path);
-        return -1;
-    }
-    strcpy(a.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    unlink(path);
-    mode_t old = umask(0177); /* the socket is born 0600 */
-    int ok = fd != -1 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 16) == 0;
-    umask(old);
-    if (!ok) {
-        evp_err("control.path: cannot listen on %s: %s", path, strerror(errno));
-        if (fd != -1)
-            close(fd);
-        return -1;
-    }
-    chmod(path, 0600);
-    control *c = calloc(1, sizeof *c);
-    c->srv = srv;
-    c->fd = fd;
-    c->path = strdup(path);
-    ev_io_init(&c->io, on_control, fd, EV_READ);
-    ev_io_start(srv->rt.loop, &c->io);
-    srv->control = c;
-    return 0;
-}
-
-void evp_control_stop(evp_server *srv)
-{
-    control *c = srv->control;
-    if (c == NULL)
-        return;
-    ev_io_stop(srv->rt.loop, &c->io);
-    close(c->fd);
-    unlink(c->path);
-    free(c->path);
-    free(c);
-    srv->control = NULL;
-}
-
 /* ---- the client: evproxy ctl ----------------------------------------------------------- */
+
+#define CTL_TIMEOUT_SECS 15
+#define CTL_MAX_REPLY (64 << 20)
 
 static void ctl_usage(void)
 {
@@ -416,6 +336,46 @@ static void ctl_usage(void)
             "       evproxy ctl [-s SOCKET] stats\n"
             "       evproxy ctl [-s SOCKET] modules\n"
             "SOCKET defaults to $EVPROXY_CONTROL or /run/evproxy.sock\n");
+}
+
+/* Reads the daemon's reply (up to EOF) on fd; NULL with a message on stderr. */
+static json_t *ctl_read_reply(int fd, const char *sock)
+{
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    ssize_t n = 0;
+    while (buf && (n = read(fd, buf + len, cap - 1 - len)) > 0) {
+        len += (size_t)n;
+        if (len == cap - 1) {
+            char *bigger = cap < CTL_MAX_REPLY ? realloc(buf, cap * 2) : NULL;
+            if (bigger == NULL) {
+                fprintf(stderr, "evproxy ctl: the reply from %s is too long\n", sock);
+                free(buf);
+                return NULL;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    if (buf == NULL || n < 0) {
+        if (buf && (errno == EAGAIN || errno == EWOULDBLOCK))
+            fprintf(stderr, "evproxy ctl: no reply from %s within %d s\n", sock, CTL_TIMEOUT_SECS);
+        else
+            fprintf(stderr, "evproxy ctl: no reply from %s: %s\n", sock,
+                    buf ? strerror(errno) : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    json_error_t je;
+    json_t *r = json_loads(buf, JSON_DISABLE_EOF_CHECK, &je);
+    free(buf);
+    if (json_is_object(r))
+        return r;
+    fprintf(stderr, "evproxy ctl: no valid reply from %s (%zu bytes): %s\n", sock, len,
+            r ? "not a JSON object" : je.text);
+    json_decref(r);
+    return NULL;
 }
 
 int evp_ctl_main(int argc, char **argv)
@@ -460,9 +420,18 @@ int evp_ctl_main(int argc, char **argv)
     char *text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", sock);
+    if (strlen(sock) >= sizeof a.sun_path) {
+        fprintf(stderr, "evproxy ctl: \"%s\" is too long for a Unix socket\n", sock);
+        free(text);
+        return 2;
+    }
+    strcpy(a.sun_path, sock);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd == -1 || connect(fd, (struct sockaddr *)&a, sizeof a) == -1) {
+    /* The daemon answers within its own bounds (5 s + 5 s); never hang on a stuck one. */
+    struct timeval tv = {CTL_TIMEOUT_SECS, 0};
+    if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 ||
+        connect(fd, (struct sockaddr *)&a, sizeof a) == -1) {
         fprintf(stderr, "evproxy ctl: cannot reach %s: %s\n", sock, strerror(errno));
         free(text);
         if (fd != -1)
@@ -471,14 +440,10 @@ int evp_ctl_main(int argc, char **argv)
     }
     size_t tl = strlen(text);
     int rc = 2;
-    if (write(fd, text, tl) == (ssize_t)tl && write(fd, "\n", 1) == 1) {
-        char buf[65536];
-        size_t len = 0;
-        ssize_t n;
-        while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-            len += (size_t)n;
-        buf[len] = '\0';
-        json_t *r = json_loads(buf, 0, NULL);
+    if (write(fd, text, tl) != (ssize_t)tl || write(fd, "\n", 1) != 1) {
+        fprintf(stderr, "evproxy ctl: cannot send to %s: %s\n", sock, strerror(errno));
+    } else {
+        json_t *r = ctl_read_reply(fd, sock);
         if (r) {
             rc = json_is_true(json_object_get(r, "ok")) ? 0 : 1;
             char *pretty = json_dumps(r, JSON_INDENT(2));

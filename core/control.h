@@ -1,17 +1,21 @@
 /* The control socket (Unix domain, mode 0600): list/add/remove users and read traffic
  * counters of a running daemon, one JSON request line and one JSON reply line per
- * connection. `evproxy ctl` is its command-line client. */
+ * connection. At most 16 connections at once, 64 KiB per request line, 5 s to send it and
+ * 5 s to take the reply. `evproxy ctl` is its command-line client. */
 #ifndef EVP_CONTROL_H
 #define EVP_CONTROL_H
 
 #include "server.h"
 
-/* Opens the control socket at path for srv; -1 with a logged error. */
+/* Opens the control socket at path for srv; -1 with a logged error. Refuses a path that holds
+ * anything but a stale socket (one nobody answers on), which it replaces. */
 int evp_control_start(evp_server *srv, const char *path);
-/* Closes it and removes the socket file. */
+/* Closes it and its connections, and removes the socket file if it is still the one made. */
 void evp_control_stop(evp_server *srv);
-/* Answers one request (a JSON object) into a malloc'd JSON reply line. */
+/* Answers one request (a JSON object) into a malloc'd JSON reply (no newline). */
 char *evp_control_handle(evp_server *srv, const char *request);
+/* A malloc'd {"ok": false, "error": ...} reply (no newline). */
+char *evp_control_error(const char *fmt, ...) EVP_PRINTF(1, 2);
 /* `evproxy ctl [-s SOCKET] COMMAND ARGS...`: exit 0 on success, 1 on a refused request,
  * 2 when the daemon cannot be reached. argv[0] = "ctl". */
 int evp_ctl_main(int argc, char **argv);

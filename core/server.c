@@ -522,6 +522,11 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
         evp_config_free(cfg);
         return -1;
     }
+    /* The control path first: "another evproxy is listening" says why a second start fails. */
+    if (cfg->control_path && evp_control_start(srv, cfg->control_path) != 0) {
+        evp_config_free(cfg);
+        return -1;
+    }
     apply_policy(srv, cfg);
     plan p;
     if (plan_build(srv, cfg, &p) != 0) {
@@ -542,8 +547,6 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     ev_timer_start(loop, &srv->watch);
     ev_async_init(&srv->reload_done, on_reload_done);
     ev_async_start(loop, &srv->reload_done);
-    if (cfg->control_path && evp_control_start(srv, cfg->control_path) != 0)
-        return -1;
     return 0;
 }
 
