@@ -184,23 +184,30 @@ if [ "$(id -u)" = 0 ]; then
     chown nobody:nogroup "$CF"
     want_owner=nobody:nogroup
 fi
-# The old code wrote FILE.tmp.PID: plant a symlink there (pointing at a victim file).
-echo victim >"$E2E_TMP/victim"
-ln -s "$E2E_TMP/victim" "$CF.tmp.$MAIN"
 U2=9d6b6e3c-8a57-4c2e-b1f6-3c2b8a5e7d10
 U3=4f0e2b1a-6c3d-4e5f-8a9b-0c1d2e3f4a5b
+U4=0b7c2d4e-1f3a-4b5c-9d6e-7f8a9b0c1d2e
+# mode_kept USER: $CF is still a regular file with mode 0640, $want_owner, and holds USER.
+mode_kept() {
+    local got
+    got="$(stat -c '%a %U:%G %F' "$CF")"
+    if [ "$got" = "640 $want_owner regular file" ] && grep -qF "$1" "$CF"; then
+        pass "clients file rewritten with its mode and owner kept ($got)"
+    else
+        soft_fail "clients file after add-user: $got (want 640 $want_owner regular file)," \
+            "$(grep -c "$1" "$CF") mention(s) of the new user"
+    fi
+}
 if ctl add-user vmess-in "$U2" second@e2e; then
     pass "add-user on a 0640 clients file"
 else
     soft_fail "add-user: $(ctl_why)"
 fi
-got="$(stat -c '%a %U:%G %F' "$CF")"
-if [ "$got" = "640 $want_owner regular file" ] && grep -qF "$U2" "$CF"; then
-    pass "clients file rewritten with its mode and owner kept ($got)"
-else
-    soft_fail "clients file after add-user: $got (want 640 $want_owner regular file)," \
-        "$(grep -c "$U2" "$CF") mention(s) of the new user"
-fi
+mode_kept "$U2"
+# The old code wrote FILE.tmp.PID: plant a symlink there (pointing at a victim file).
+echo victim >"$E2E_TMP/victim"
+ln -s "$E2E_TMP/victim" "$CF.tmp.$MAIN"
+ctl add-user vmess-in "$U3" third@e2e || soft_fail "add-user (symlink planted): $(ctl_why)"
 if [ "$(cat "$E2E_TMP/victim")" = victim ] && [ -L "$CF.tmp.$MAIN" ] &&
     [ "$(readlink "$CF.tmp.$MAIN")" = "$E2E_TMP/victim" ]; then
     pass "a symlink at the old temp path was neither followed nor replaced"
@@ -208,13 +215,14 @@ else
     soft_fail "the symlink at $CF.tmp.$MAIN: victim now '$(head -c 80 "$E2E_TMP/victim")'," \
         "link $(readlink "$CF.tmp.$MAIN" || echo gone)"
 fi
+mode_kept "$U3"
 rm -f "$CF.tmp.$MAIN"
 echo keep >"$CF.tmp.$MAIN"
-if ctl add-user vmess-in "$U3" third@e2e && [ "$(cat "$CF.tmp.$MAIN")" = keep ] &&
-    grep -qF "$U3" "$CF"; then
+if ctl add-user vmess-in "$U4" fourth@e2e && [ "$(cat "$CF.tmp.$MAIN")" = keep ] &&
+    grep -qF "$U4" "$CF"; then
     pass "a file at the old temp path was left alone"
 else
-    soft_fail "second add-user / the file at the old temp path: $(ctl_why);" \
+    soft_fail "add-user / the file at the old temp path: $(ctl_why);" \
         "$(head -c 80 "$CF.tmp.$MAIN" 2>/dev/null || echo gone)"
 fi
 rm -f "$CF.tmp.$MAIN"
@@ -305,8 +313,11 @@ else
 fi
 
 # evproxy ctl against a socket that never answers gives up by itself (exit 2, a message).
+start_bg silent "$PY" "$CC" listen "$E2E_TMP/silent.sock" --max-secs 60 \
+    --ready "$E2E_TMP/silent.ready"
+wait_file "$E2E_TMP/silent.ready" 10 || fail "the silent listener did not start"
 rc=0
-timeout 40 "$EVP_BIN" ctl -s "$E2E_TMP/stale.sock" stats >"$E2E_TMP/ctl.out" 2>&1 || rc=$?
+timeout 40 "$EVP_BIN" ctl -s "$E2E_TMP/silent.sock" stats >"$E2E_TMP/ctl.out" 2>&1 || rc=$?
 if [ "$rc" = 2 ] && grep -q 'no reply from' "$E2E_TMP/ctl.out"; then
     pass "evproxy ctl gives up on a socket that never answers ($(ctl_why))"
 else
