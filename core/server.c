@@ -38,11 +38,14 @@ struct evp_listener {
     int keep; /* reload bookkeeping */
 };
 
-/* A file watched for changes (clients files). */
+/* A file watched for changes (clients files). A change is acted on only once the file has
+ * stood still for one poll: an editor or `printf > file` truncates before it writes, and a
+ * reload that read the empty file in between would be refused for nothing. */
 typedef struct watched {
     char *path;
     struct stat st;
     int exists;
+    int unsettled; /* changed at the last poll; reload when the next one sees it still */
 } watched;
 
 static watched *watch_list;
@@ -329,23 +332,32 @@ static void watch_files(evp_config *cfg)
     }
 }
 
+static int same_file_state(const watched *w, int exists, const struct stat *st)
+{
+    return exists == w->exists &&
+           (!exists || (st->st_ino == w->st.st_ino && st->st_size == w->st.st_size &&
+                        st->st_mtim.tv_sec == w->st.st_mtim.tv_sec &&
+                        st->st_mtim.tv_nsec == w->st.st_mtim.tv_nsec));
+}
+
+/* 1 when a watched file changed and has since settled (see struct watched). */
 static int watched_changed(void)
 {
-    int changed = 0;
+    int settled = 0;
     for (size_t i = 0; i < n_watch; i++) {
+        watched *w = &watch_list[i];
         struct stat st;
-        int exists = stat(watch_list[i].path, &st) == 0;
-        if (exists != watch_list[i].exists ||
-            (exists && (st.st_ino != watch_list[i].st.st_ino ||
-                        st.st_size != watch_list[i].st.st_size ||
-                        st.st_mtim.tv_sec != watch_list[i].st.st_mtim.tv_sec ||
-                        st.st_mtim.tv_nsec != watch_list[i].st.st_mtim.tv_nsec))) {
-            watch_list[i].exists = exists;
-            watch_list[i].st = st;
-            changed = 1;
+        int exists = stat(w->path, &st) == 0;
+        if (!same_file_state(w, exists, &st)) {
+            w->exists = exists;
+            w->st = st;
+            w->unsettled = 1;
+        } else if (w->unsettled) {
+            w->unsettled = 0;
+            settled = 1;
         }
     }
-    return changed;
+    return settled;
 }
 
 /* Timeouts from the config's policy (level 0, as V2Ray applies to handshakes). */
@@ -543,7 +555,7 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     ev_signal_start(loop, &srv->sigint);
     ev_signal_start(loop, &srv->sigterm);
     ev_signal_start(loop, &srv->sighup);
-    ev_timer_init(&srv->watch, on_watch, 0.5, 0.5);
+    ev_timer_init(&srv->watch, on_watch, 0.25, 0.25);
     ev_timer_start(loop, &srv->watch);
     ev_async_init(&srv->reload_done, on_reload_done);
     ev_async_start(loop, &srv->reload_done);

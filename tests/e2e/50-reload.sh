@@ -267,7 +267,9 @@ write_multi_client() {
 EOF
 }
 
-# write_clients_file MODE NAME...: the clients file, replaced by rename or rewritten in place.
+# write_clients_file MODE NAME...: the clients file, replaced by rename or rewritten in place
+# as an editor does it: truncated, then written 0.15 s later (the daemon must wait for the
+# file to settle rather than reload the empty file in between and refuse it).
 write_clients_file() {
     local mode=$1
     shift
@@ -276,6 +278,8 @@ write_clients_file() {
     if [ "$mode" = rename ]; then
         printf '%s' "$text" >"$CF.new" && mv -f "$CF.new" "$CF"
     else
+        : >"$CF"
+        sleep 0.15
         printf '%s' "$text" >"$CF"
     fi
 }
