@@ -323,9 +323,14 @@ START_TEST(users_taint)
     vmess_users_refresh(u, T0 + 100);
     ck_assert_int_eq(vmess_users_find_legacy(u, auth, T0 + 100, &who, &t), VMESS_AUTH_TAINTED);
     ck_assert_int_eq(vmess_users_find_legacy(u, auth, T0 + 121, &who, &t), VMESS_AUTH_NOT_FOUND);
-    /* A taint of unknown bytes changes nothing. */
-    unhex(auth, "00112233445566778899aabbccddeeff");
+    /* A taint of bytes that are no entry's auth changes nothing, not even for the entry
+     * whose 8-byte tag they share (a near miss of A's primary id at T0). */
+    vmess_users_refresh(u, T0);
+    unhex(auth, "a965548db6bc114289eecbc893ca0c6e");
     vmess_users_taint(u, auth);
+    ck_assert_int_eq(legacy(u, A_PRIMARY_T0, T0, &who, &t), VMESS_AUTH_OK);
+    ck_assert_int_eq(legacy(u, "a965548db6bc114289eecbc893ca0c6e", T0, &who, &t),
+                     VMESS_AUTH_NOT_FOUND);
     vmess_users_unref(u);
 }
 END_TEST
