@@ -724,6 +724,65 @@ START_TEST(body_tamper)
 }
 END_TEST
 
+/* Opens wire (a 3-byte record, or those 5 bytes of TCP stream, then the end marker) fed `piece` bytes at a time: the
+ * message must come out whatever happens to the end marker. Returns the last status. */
+static int open_end(const vmess_body_params *p, const evp_buf *wire, size_t piece)
+{
+    vmess_body r;
+    evp_buf plain = {0};
+    ck_assert_int_eq(vmess_body_init(&r, p), 0);
+    int rc = feed(&r, wire->data, wire->len, piece, &plain);
+    ck_assert_uint_eq(plain.len, 5);
+    ck_assert_mem_eq(plain.data, "\x00\x03msg", 5);
+    vmess_body_wipe(&r);
+    evp_buf_free(&plain);
+    return rc;
+}
+
+/* The end-of-stream chunk is authenticated like any other: a forged tag (or FNV checksum)
+ * in it is an error, not a clean end; the real one is EOF, for every security with a tag or
+ * checksum, stream and packet mode, with and without AuthenticatedLength. */
+START_TEST(body_forged_end)
+{
+    static const struct combo tc[] = {
+        {3, 0x01}, {3, 0x0D}, {3, 0x1D}, {3, 0x00}, {4, 0x01}, {4, 0x0D},
+        {4, 0x15}, {1, 0x01}, {1, 0x05}, {1, 0x0D}, {0, 0x01},
+    };
+    for (size_t k = 0; k < sizeof tc / sizeof tc[0]; k++) {
+        for (int udp = 0; udp <= 1; udp++) {
+            vmess_body_params p = params(tc[k].sec, tc[k].opt, udp);
+            vmess_body w;
+            evp_buf wire = {0};
+            ck_assert_int_eq(vmess_body_init(&w, &p), 0);
+            seal_all(&w, (const uint8_t *)"\x00\x03msg", 5, &wire);
+            size_t end = wire.len;
+            ck_assert_int_eq(vmess_body_seal_eof(&w, H(), &wire), EVP_OK);
+            size_t lenfield = (tc[k].opt & 0x10) ? 18 : 2;
+            size_t tag = tc[k].sec <= 1 ? 4 : 16;
+            ck_assert_uint_ge(wire.len, end + lenfield + tag);
+            for (size_t i = end + lenfield; i < end + lenfield + tag; i++) {
+                wire.data[i] ^= 0x01;
+                ck_assert_msg(open_end(&p, &wire, 100000) == EVP_ERR,
+                              "sec %u opt 0x%02x udp %d: forged byte %zu accepted", tc[k].sec,
+                              tc[k].opt, udp, i);
+                wire.data[i] ^= 0x01;
+            }
+            ck_assert_int_eq(open_end(&p, &wire, 1), EVP_EOF);
+            /* The end's length alone is no end yet: its tag has not been checked. */
+            vmess_body r;
+            evp_buf plain = {0};
+            ck_assert_int_eq(vmess_body_init(&r, &p), 0);
+            ck_assert_int_eq(feed(&r, wire.data, end + lenfield + tag - 1, 7, &plain), EVP_OK);
+            ck_assert(!vmess_body_at_boundary(&r));
+            vmess_body_wipe(&r);
+            vmess_body_wipe(&w);
+            evp_buf_free(&plain);
+            evp_buf_free(&wire);
+        }
+    }
+}
+END_TEST
+
 START_TEST(body_nonce_wraps)
 {
     /* The chunk counter is 16 bits: chunk 65536 reuses chunk 0's nonce (§8.1). */
@@ -814,6 +873,7 @@ Suite *vmess_body_suite(void)
     tcase_add_test(t, body_reader_accepts_max_chunk);
     tcase_add_test(t, body_reader_rejects_short_chunk);
     tcase_add_test(t, body_tamper);
+    tcase_add_test(t, body_forged_end);
     tcase_add_test(t, body_nonce_wraps);
     tcase_add_test(t, body_init_rejects);
     tcase_add_test(t, body_boundary);

@@ -347,7 +347,8 @@ static int fail(vmess_body *b, const char *why)
 }
 
 /* Decodes a LenField (already through the CFB for legacy) into b->size and b->pad.
- * EVP_OK, EVP_EOF for the end marker, or EVP_ERR. */
+ * EVP_OK, or EVP_ERR. The end marker is a chunk like any other here: it is only the end
+ * once take_chunk has checked its tag (or checksum). */
 static int take_len(vmess_body *b, uint8_t *field)
 {
     uint32_t pad = next_padding(b);
@@ -362,10 +363,6 @@ static int take_len(vmess_body *b, uint8_t *field)
         uint32_t mask = uses_mask(b) ? vmess_shake128_next16(&b->shake) : 0;
         s = be16_get(field) ^ mask;
     }
-    if (s == b->overhead + pad) {
-        b->done = 1;
-        return EVP_EOF;
-    }
     if (s < b->overhead + pad)
         return fail(b, "chunk shorter than its tag and padding");
     b->size = s;
@@ -374,7 +371,8 @@ static int take_len(vmess_body *b, uint8_t *field)
     return EVP_OK;
 }
 
-/* Opens the awaited chunk from src[0..b->size) and appends its payload to out. */
+/* Opens the awaited chunk from src[0..b->size) and appends its payload to out. EVP_OK,
+ * EVP_EOF for an authentic empty chunk (the end marker), or EVP_ERR. */
 static int take_chunk(vmess_body *b, const evp_host *h, const uint8_t *src, evp_buf *out)
 {
     size_t n = b->size - b->pad - b->overhead;
@@ -401,10 +399,14 @@ static int take_chunk(vmess_body *b, const evp_host *h, const uint8_t *src, evp_
         memcpy(dst + hdr, src, n);
     }
     b->count++;
+    b->have_len = 0;
+    if (n == 0) {
+        b->done = 1;
+        return EVP_EOF;
+    }
     if (hdr)
         be16_put(dst, (uint32_t)n);
     out->len += hdr + n;
-    b->have_len = 0;
     return EVP_OK;
 }
 
@@ -429,9 +431,11 @@ static int open_chunks(vmess_body *b, const evp_host *h, const uint8_t *in, size
         if (len - off < b->size)
             break;
         rc = take_chunk(b, h, in + off, out);
-        if (rc != EVP_OK)
+        if (rc == EVP_ERR)
             break;
         off += b->size;
+        if (rc == EVP_EOF)
+            break;
     }
     *consumed = off;
     return rc;
