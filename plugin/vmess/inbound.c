@@ -56,6 +56,7 @@ typedef struct vmess_in_session {
     uint8_t phase; /* enum phase */
     uint8_t aead;
     uint8_t disable_insecure; /* the setting when the handshake began */
+    uint8_t aead_forced;      /* likewise: legacy headers refused */
     uint8_t resp_sent;
     uint16_t hdr_len;    /* AEAD: sealed header plaintext length */
     int64_t t;           /* legacy: the time the auth matched */
@@ -69,6 +70,15 @@ typedef struct vmess_in_session {
     vmess_body rx; /* request body reader */
     vmess_body tx; /* response body writer */
 } vmess_in_session;
+
+/* aeadForced, or V2Ray >= 4.35's environment switch: read whenever settings are (instance
+ * creation, which every reload does, and in-place updates). */
+static void read_aead_forced_env(vmess_inbound_cfg *cfg)
+{
+    const char *v = vmess_env_flag("v2ray.vmess.aead.forced", "V2RAY_VMESS_AEAD_FORCED");
+    if (v != NULL && strcmp(v, "true") == 0)
+        cfg->aead_forced = 1;
+}
 
 static void fail_msg(char *err, size_t errlen, const char *msg)
 {
@@ -259,6 +269,7 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
     const char *json = args->settings_json != NULL ? args->settings_json : "{}";
     if (vmess_inbound_cfg_parse(json, &in->cfg, err, errlen) != 0)
         goto fail;
+    read_aead_forced_env(&in->cfg);
     /* The host tells us our listening port (ABI 1.0 args carry it), for SwitchAccount. */
     if (args->size >= offsetof(evp_instance_args, port) + sizeof args->port && args->port)
         in->cfg.port = args->port;
@@ -310,6 +321,7 @@ int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, s
     const char *json = args->settings_json != NULL ? args->settings_json : "{}";
     if (vmess_inbound_cfg_parse(json, &cfg, err, errlen) != 0)
         return -1;
+    read_aead_forced_env(&cfg);
     /* Built aside, outside the lock: handshakes keep using the old table meanwhile. The
      * detour users made so far carry over (a concurrent new one may be lost: it is
      * simply created again on the next detour). */
@@ -412,6 +424,7 @@ static int authenticate(vmess_in_session *s, const uint8_t *p, const char **why)
     pthread_mutex_lock(&in->lock);
     s->users = vmess_users_ref(in->users);
     s->disable_insecure = in->cfg.disable_insecure;
+    s->aead_forced = in->cfg.aead_forced;
     if (in->cfg.detour_to != NULL)
         snprintf(s->detour_to, sizeof(s->detour_to), "%s", in->cfg.detour_to);
     pthread_mutex_unlock(&in->lock);
@@ -427,6 +440,11 @@ static int authenticate(vmess_in_session *s, const uint8_t *p, const char **why)
         return -1;
     }
     rc = vmess_users_find_legacy(s->users, p, now, &s->user, &s->t);
+    if (rc == VMESS_AUTH_OK && s->aead_forced) {
+        /* As V2Ray >= 4.35: a wrong user to the client (drain, no reply). */
+        *why = "invalid user: legacy header refused (AEAD forced)";
+        return -1;
+    }
     if (rc == VMESS_AUTH_OK) {
         s->phase = P_LEGACY_HDR;
         return 0;

@@ -64,13 +64,6 @@ static void fail(char *err, size_t errlen, const char *msg)
         snprintf(err, errlen, "%s", msg);
 }
 
-/* V2Ray reads an environment flag by its dotted name, then as upper case with '_'. */
-static const char *env_flag(const char *dotted, const char *upper)
-{
-    const char *v = getenv(dotted);
-    return v != NULL ? v : getenv(upper);
-}
-
 static void free_accounts(vmess_outbound *o)
 {
     for (size_t i = 0; i < o->n_accounts; i++) {
@@ -137,9 +130,9 @@ void *vmess_outbound_new(const evp_host *host, const evp_instance_args *args, ch
         fail(err, errlen, "out of memory");
         goto fail;
     }
-    const char *v = env_flag("v2ray.vmess.aead.disabled", "V2RAY_VMESS_AEAD_DISABLED");
+    const char *v = vmess_env_flag("v2ray.vmess.aead.disabled", "V2RAY_VMESS_AEAD_DISABLED");
     o->aead_disabled = v != NULL && strcmp(v, "true") == 0;
-    v = env_flag("v2ray.vmess.padding", "V2RAY_VMESS_PADDING");
+    v = vmess_env_flag("v2ray.vmess.padding", "V2RAY_VMESS_PADDING");
     o->padding_env = v != NULL && v[0] != '\0';
     return o;
 fail:

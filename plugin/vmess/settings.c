@@ -49,6 +49,24 @@ uint8_t vmess_security_parse(const char *s)
     return vmess_security_auto();
 }
 
+const char *vmess_env_flag(const char *dotted, const char *upper)
+{
+    const char *v = getenv(dotted);
+    return v != NULL ? v : getenv(upper);
+}
+
+/* Reads an optional boolean member into *val (missing or null: 0); 0 or -1. */
+static int get_bool(json_t *obj, const char *key, uint8_t *val, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v != NULL && !json_is_null(v) && !json_is_boolean(v)) {
+        fail(err, errlen, "settings.%s: not a boolean", key);
+        return -1;
+    }
+    *val = json_is_true(v);
+    return 0;
+}
+
 /* Reads an optional unsigned integer member no larger than max; 0 or -1. */
 static int get_uint(json_t *obj, const char *key, unsigned long max, unsigned long *val,
                     const char *where, char *err, size_t errlen)
@@ -328,12 +346,9 @@ int vmess_inbound_cfg_parse(const char *json, vmess_inbound_cfg *cfg, char *err,
             goto out;
         }
     }
-    json_t *dis = json_object_get(root, "disableInsecureEncryption");
-    if (dis != NULL && !json_is_null(dis) && !json_is_boolean(dis)) {
-        fail(err, errlen, "settings.disableInsecureEncryption: not a boolean");
+    if (get_bool(root, "disableInsecureEncryption", &cfg->disable_insecure, err, errlen) != 0 ||
+        get_bool(root, "aeadForced", &cfg->aead_forced, err, errlen) != 0)
         goto out;
-    }
-    cfg->disable_insecure = json_is_true(dis);
     unsigned long port = 0;
     if (get_uint(root, "port", 65535, &port, "settings", err, errlen) != 0)
         goto out;

@@ -41,6 +41,9 @@ typedef struct vmess_inbound_cfg {
     uint16_t default_alter_id;
     char *detour_to;          /* owned; NULL without "detour" */
     uint8_t disable_insecure; /* disableInsecureEncryption */
+    /* aeadForced (V2Ray >= 4.35's v2ray.vmess.aead.forced as a setting): legacy headers are
+     * refused like a wrong user. The environment flag is added by the inbound, not here. */
+    uint8_t aead_forced;
     /* Not a V2Ray key (V2Ray takes it from the inbound's "port"): the port a detour's
      * SwitchAccount names when this inbound is the detour target; 0 if unknown. */
     uint16_t port;
@@ -51,6 +54,10 @@ uint8_t vmess_security_auto(void);
 
 /* Maps a security string as V2Ray does (case-insensitive; unknown or NULL -> auto). */
 uint8_t vmess_security_parse(const char *s);
+
+/* V2Ray reads an environment flag by its dotted name, then as upper case with '_' (e.g.
+ * "v2ray.vmess.aead.forced", "V2RAY_VMESS_AEAD_FORCED"); NULL when neither is set. */
+const char *vmess_env_flag(const char *dotted, const char *upper);
 
 /* Parses outbound settings JSON text into *cfg (zeroed first); 0, or -1 with err. */
 int vmess_outbound_cfg_parse(const char *json, vmess_outbound_cfg *cfg, char *err, size_t errlen);

@@ -9,6 +9,8 @@
 #   - clock skew beyond the window: the evproxy client under libfaketime at -300 s (and, as
 #     the control that the skew is what matters, at -60 s it is served)
 #   - insecure security (none, zero, aes-128-cfb) under disableInsecureEncryption
+#   - a legacy-header client (V2Ray, alterId 4) under "aeadForced": true and under
+#     V2RAY_VMESS_AEAD_FORCED=true (V2Ray >= 4.35's switch); an AEAD client still served
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -183,6 +185,38 @@ for spec in "v2ray none" "evproxy none" "evproxy zero" "evproxy aes-128-cfb"; do
     rejected "$C" "$impl client with $sec under disableInsecureEncryption" "$S2_PID" "$GOOD2"
     stop_pid "$CLIENT_PID"
 done
+
+# 5. AEAD forced, by the setting and by the environment: a legacy client is a wrong user
+# (the server log says why); the AEAD client is the server's good client.
+if [ "$EVP_IMPL" = v2ray ]; then
+    info "EVP_IMPL=v2ray: V2Ray 4.34 has no AEAD-forced switch; skipping"
+else
+    for how in setting env; do
+        read -r FP FG FL < <(ports 3 | tr '\n' ' ')
+        cfg_vmess_server "$E2E_TMP/forced-$how.json" "$FP" "$UUID_GOOD" 4
+        env=
+        if [ "$how" = setting ]; then
+            sed -i 's/"disableInsecureEncryption"/"aeadForced": true, &/' \
+                "$E2E_TMP/forced-$how.json"
+        else
+            env=V2RAY_VMESS_AEAD_FORCED=true
+        fi
+        EVP_ENV="${EVP_ENV:-} $env" start_evproxy "forced-$how" "$E2E_TMP/forced-$how.json" "$FP"
+        forced_pid=$LAST_PID
+        client v2ray "forced-good-$how" "$FG" "$FP" "$UUID_GOOD" 0 aes-128-gcm
+        good_pid=$CLIENT_PID
+        served "$FG" "AEAD client under AEAD forced ($how)" &&
+            pass "AEAD client under AEAD forced ($how): served"
+        client v2ray "forced-legacy-$how" "$FL" "$FP" "$UUID_GOOD" 4 aes-128-gcm
+        rejected "$FL" "legacy client under AEAD forced ($how)" "$forced_pid" "$FG"
+        grep -q 'invalid user: legacy header refused (AEAD forced)' \
+            "$E2E_TMP/forced-$how.log" ||
+            soft_fail "AEAD forced ($how): no reason in the server log"
+        stop_pid "$CLIENT_PID"
+        stop_pid "$good_pid"
+        stop_pid "$forced_pid"
+    done
+fi
 
 alive "$S_PID" || fail "evproxy server died ($(death_note "$S_PID"))"
 alive "$S2_PID" || fail "evproxy secure server died ($(death_note "$S2_PID"))"
