@@ -1,8 +1,9 @@
-/* Host services for plugins: logging, randomness, clocks, allocation, buffers. */
+/* Host services for plugins: logging, randomness, clocks, allocation, buffers, replay sets. */
 #include "host.h"
 
 #include "buf.h"
 #include "log.h"
+#include "replay_store.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ static const evp_host services = {
     .realloc = realloc,
     .free = free,
     .buf_reserve = evp_buf_reserve,
+    .replay_seen = evp_host_replay_seen,
+    .replay_peek = evp_host_replay_peek,
 };
 
 const evp_host *evp_host_services(void)

@@ -38,13 +38,13 @@ START_TEST(forced_by_setting)
 {
     const evp_plugin *p = evp_plugin_entry();
     char reason[128];
-    void *in = wire_instance(p, 1, "{" CLIENTS ",\"aeadForced\":true}");
+    void *in = wire_instance(p, test_host_get(), 1, "{" CLIENTS ",\"aeadForced\":true}");
     ck_assert_int_eq(serve(in, 4, reason), EVP_ERR);
     ck_assert_ptr_nonnull(strstr(reason, "AEAD forced"));
     ck_assert_int_eq(serve(in, 0, reason), EVP_TARGET);
     p->inbound->instance_free(in);
     /* Without it (false, or missing) both are served, as V2Ray 4.34. */
-    in = wire_instance(p, 1, "{" CLIENTS ",\"aeadForced\":false}");
+    in = wire_instance(p, test_host_get(), 1, "{" CLIENTS ",\"aeadForced\":false}");
     ck_assert_int_eq(serve(in, 4, reason), EVP_TARGET);
     ck_assert_int_eq(serve(in, 0, reason), EVP_TARGET);
     p->inbound->instance_free(in);
@@ -57,7 +57,7 @@ START_TEST(forced_by_env)
     const evp_plugin *p = evp_plugin_entry();
     char reason[128];
     ck_assert_int_eq(setenv(names[_i], "true", 1), 0);
-    void *in = wire_instance(p, 1, "{" CLIENTS "}");
+    void *in = wire_instance(p, test_host_get(), 1, "{" CLIENTS "}");
     ck_assert_int_eq(unsetenv(names[_i]), 0);
     /* Read when the instance was made: unsetting it now changes nothing for this one. */
     ck_assert_int_eq(serve(in, 4, reason), EVP_ERR);
@@ -70,7 +70,7 @@ START_TEST(forced_by_env)
     p->inbound->instance_free(in);
     /* Only "true" switches it on, as V2Ray compares it. */
     ck_assert_int_eq(setenv(names[_i], "1", 1), 0);
-    in = wire_instance(p, 1, "{" CLIENTS "}");
+    in = wire_instance(p, test_host_get(), 1, "{" CLIENTS "}");
     ck_assert_int_eq(unsetenv(names[_i]), 0);
     ck_assert_int_eq(serve(in, 4, reason), EVP_TARGET);
     p->inbound->instance_free(in);
@@ -82,7 +82,7 @@ START_TEST(forced_refuses_primary_legacy)
 {
     const evp_plugin *p = evp_plugin_entry();
     char reason[128];
-    void *in = wire_instance(p, 1, "{" CLIENTS ",\"aeadForced\":true}");
+    void *in = wire_instance(p, test_host_get(), 1, "{" CLIENTS ",\"aeadForced\":true}");
     ck_assert_int_eq(setenv("V2RAY_VMESS_AEAD_DISABLED", "true", 1), 0);
     ck_assert_int_eq(serve(in, 0, reason), EVP_ERR);
     ck_assert_int_eq(unsetenv("V2RAY_VMESS_AEAD_DISABLED"), 0);

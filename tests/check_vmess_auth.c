@@ -1,5 +1,6 @@
 /* VMess server authentication: user table (AEAD AuthID lookup, legacy time-hash table,
- * taint fuses, refresh) and the replay filters. Time is always passed in, never read.
+ * refresh) and the taint fuses kept by the host. Time is always passed in (for the taint
+ * fuses through the test host's clock), never read.
  * Legacy auth values are python3 hmac/hashlib vectors (see check_vmess_crypto.c). */
 #include <check.h>
 #include <stdio.h>
@@ -10,12 +11,11 @@
 #include "../plugin/vmess/replay.h"
 #include "../plugin/vmess/user_id.h"
 #include "../plugin/vmess/users.h"
+#include "test_host.h"
 
 #define T0 1700000000
 #define UUID_A "27848739-7e62-4138-9fd3-098a63964b6b"
 #define UUID_B "b831381d-6324-4d53-ad4f-8cda48b30811"
-
-static const uint8_t seed[16] = "0123456789abcdef";
 
 static size_t unhex(uint8_t *out, const char *hex)
 {
@@ -33,111 +33,6 @@ static void key_of(uint8_t k[16], uint32_t i)
     memset(k, 0x11, 16);
     memcpy(k, &i, sizeof i);
 }
-
-/* ---- replay filters ---- */
-
-START_TEST(replay_authid_memory)
-{
-    vmess_replay *r = vmess_replay_new(seed, 0);
-    uint8_t a[16], b[16];
-    ck_assert_ptr_nonnull(r);
-    key_of(a, 1);
-    key_of(b, 2);
-    ck_assert_int_eq(vmess_replay_check(r, a, T0), VMESS_REPLAY_NEW);
-    ck_assert_int_eq(vmess_replay_check(r, a, T0), VMESS_REPLAY_SEEN);
-    ck_assert_int_eq(vmess_replay_check(r, b, T0 + 1), VMESS_REPLAY_NEW);
-    ck_assert_int_eq(vmess_replay_check(r, a, T0 + 100), VMESS_REPLAY_SEEN);
-    ck_assert_int_eq(vmess_replay_check(r, a, T0 + 240), VMESS_REPLAY_SEEN);
-    ck_assert_int_eq(vmess_replay_check(r, b, T0 + 241), VMESS_REPLAY_SEEN);
-    /* After at most 360 s it is forgotten (then recorded again). */
-    ck_assert_int_eq(vmess_replay_check(r, a, T0 + 361), VMESS_REPLAY_NEW);
-    ck_assert_int_eq(vmess_replay_check(r, a, T0 + 362), VMESS_REPLAY_SEEN);
-    vmess_replay_free(r);
-}
-END_TEST
-
-START_TEST(replay_authid_every_phase)
-{
-    /* Whatever the phase of the insert within a rotation, memory is >= 240 s. */
-    for (int64_t t = T0; t < T0 + 130; t += 7) {
-        vmess_replay *r = vmess_replay_new(seed, 0);
-        uint8_t a[16];
-        key_of(a, (uint32_t)t);
-        ck_assert_int_eq(vmess_replay_check(r, a, t), VMESS_REPLAY_NEW);
-        for (int64_t dt = 1; dt <= 240; dt += 17)
-            ck_assert_int_eq(vmess_replay_check(r, a, t + dt), VMESS_REPLAY_SEEN);
-        ck_assert_int_eq(vmess_replay_check(r, a, t + 240), VMESS_REPLAY_SEEN);
-        ck_assert_int_eq(vmess_replay_check(r, a, t + 400), VMESS_REPLAY_NEW);
-        vmess_replay_free(r);
-    }
-}
-END_TEST
-
-START_TEST(replay_bounded)
-{
-    vmess_replay *r = vmess_replay_new(seed, 4);
-    uint8_t k[16];
-    for (uint32_t i = 0; i < 4; i++) {
-        key_of(k, i);
-        ck_assert_int_eq(vmess_replay_check(r, k, T0), VMESS_REPLAY_NEW);
-    }
-    key_of(k, 99);
-    ck_assert_int_eq(vmess_replay_check(r, k, T0), VMESS_REPLAY_FULL);
-    key_of(k, 2);
-    ck_assert_int_eq(vmess_replay_check(r, k, T0), VMESS_REPLAY_SEEN);
-    /* The next generation has room again. */
-    key_of(k, 99);
-    ck_assert_int_eq(vmess_replay_check(r, k, T0 + 120), VMESS_REPLAY_NEW);
-    /* The all-zero key is a key like any other. */
-    memset(k, 0, 16);
-    ck_assert_int_eq(vmess_replay_check(r, k, T0 + 120), VMESS_REPLAY_NEW);
-    ck_assert_int_eq(vmess_replay_check(r, k, T0 + 121), VMESS_REPLAY_SEEN);
-    /* A clock stepping back keeps everything. */
-    key_of(k, 2);
-    ck_assert_int_eq(vmess_replay_check(r, k, T0 - 1000), VMESS_REPLAY_SEEN);
-    vmess_replay_free(r);
-}
-END_TEST
-
-START_TEST(replay_many)
-{
-    /* Growth keeps every key: 20000 distinct keys, each seen again later. */
-    vmess_replay *r = vmess_replay_new(seed, 0);
-    uint8_t k[16];
-    for (uint32_t i = 0; i < 20000; i++) {
-        key_of(k, i);
-        ck_assert_int_eq(vmess_replay_check(r, k, T0 + i / 200), VMESS_REPLAY_NEW);
-    }
-    for (uint32_t i = 0; i < 20000; i += 37) {
-        key_of(k, i);
-        ck_assert_int_eq(vmess_replay_check(r, k, T0 + 101), VMESS_REPLAY_SEEN);
-    }
-    vmess_replay_free(r);
-}
-END_TEST
-
-START_TEST(session_history)
-{
-    vmess_sessions *s = vmess_sessions_new(seed, 0);
-    uint8_t u[16], key[16], iv[16];
-    ck_assert_int_eq(vmess_uuid_parse(u, UUID_A), 0);
-    key_of(key, 7);
-    key_of(iv, 8);
-    ck_assert_int_eq(vmess_sessions_check(s, u, key, iv, T0), VMESS_REPLAY_NEW);
-    ck_assert_int_eq(vmess_sessions_check(s, u, key, iv, T0 + 180), VMESS_REPLAY_SEEN);
-    iv[0] ^= 1;
-    ck_assert_int_eq(vmess_sessions_check(s, u, key, iv, T0 + 1), VMESS_REPLAY_NEW);
-    iv[0] ^= 1;
-    u[0] ^= 1; /* another user may use the same key and IV */
-    ck_assert_int_eq(vmess_sessions_check(s, u, key, iv, T0 + 1), VMESS_REPLAY_NEW);
-    u[0] ^= 1;
-    /* Forgotten after at most 270 s. */
-    ck_assert_int_eq(vmess_sessions_check(s, u, key, iv, T0 + 271), VMESS_REPLAY_NEW);
-    vmess_sessions_free(s);
-    vmess_sessions_free(NULL);
-    vmess_replay_free(NULL);
-}
-END_TEST
 
 /* ---- user table ---- */
 
@@ -184,13 +79,13 @@ START_TEST(users_basics)
 }
 END_TEST
 
-static int aead(vmess_users *u, vmess_replay *rf, const uint8_t cmd_key[16], int64_t t, int64_t now,
-                uint32_t r, const vmess_user **who)
+static int aead(vmess_users *u, const uint8_t cmd_key[16], int64_t t, int64_t now, uint32_t r,
+                const vmess_user **who)
 {
     uint8_t authid[16];
     int64_t got = -1;
     vmess_authid_make(authid, cmd_key, t, (const uint8_t *)&r);
-    int rc = vmess_users_find_aead(u, rf, authid, now, who, &got);
+    int rc = vmess_users_find_aead(u, authid, now, who, &got);
     if (rc == VMESS_AUTH_OK)
         ck_assert_int_eq(got, t);
     return rc;
@@ -199,35 +94,29 @@ static int aead(vmess_users *u, vmess_replay *rf, const uint8_t cmd_key[16], int
 START_TEST(users_aead_lookup)
 {
     vmess_users *u = two_users(T0, 0);
-    vmess_replay *rf = vmess_replay_new(seed, 0);
     const vmess_user *b = vmess_users_get(u, 1), *who = NULL;
-    ck_assert_int_eq(aead(u, rf, b->cmd_key, T0, T0, 1, &who), VMESS_AUTH_OK);
+    ck_assert_int_eq(aead(u, b->cmd_key, T0, T0, 1, &who), VMESS_AUTH_OK);
     ck_assert_ptr_eq(who, b);
-    ck_assert_int_eq(aead(u, rf, vmess_users_get(u, 0)->cmd_key, T0, T0, 1, &who), VMESS_AUTH_OK);
+    ck_assert_int_eq(aead(u, vmess_users_get(u, 0)->cmd_key, T0, T0, 1, &who), VMESS_AUTH_OK);
     ck_assert_ptr_eq(who, vmess_users_get(u, 0));
-    /* The same AuthID again: replay. */
-    ck_assert_int_eq(aead(u, rf, b->cmd_key, T0, T0 + 5, 1, &who), VMESS_AUTH_REPLAY);
     /* Window: +-120 accepted, +-121 not. */
-    ck_assert_int_eq(aead(u, rf, b->cmd_key, T0 + 120, T0, 2, &who), VMESS_AUTH_OK);
-    ck_assert_int_eq(aead(u, rf, b->cmd_key, T0 - 120, T0, 3, &who), VMESS_AUTH_OK);
-    ck_assert_int_eq(aead(u, rf, b->cmd_key, T0 + 121, T0, 4, &who), VMESS_AUTH_NOT_FOUND);
-    ck_assert_int_eq(aead(u, rf, b->cmd_key, T0 - 121, T0, 5, &who), VMESS_AUTH_NOT_FOUND);
-    /* A rejected AuthID was not recorded: it is accepted once its time is right. */
-    ck_assert_int_eq(aead(u, rf, b->cmd_key, T0 + 121, T0 + 1, 4, &who), VMESS_AUTH_OK);
+    ck_assert_int_eq(aead(u, b->cmd_key, T0 + 120, T0, 2, &who), VMESS_AUTH_OK);
+    ck_assert_int_eq(aead(u, b->cmd_key, T0 - 120, T0, 3, &who), VMESS_AUTH_OK);
+    ck_assert_int_eq(aead(u, b->cmd_key, T0 + 121, T0, 4, &who), VMESS_AUTH_NOT_FOUND);
+    ck_assert_int_eq(aead(u, b->cmd_key, T0 - 121, T0, 5, &who), VMESS_AUTH_NOT_FOUND);
+    ck_assert_int_eq(aead(u, b->cmd_key, T0 + 121, T0 + 1, 4, &who), VMESS_AUTH_OK);
     /* An unknown user: not found; the AuthID of an alternative id is no AEAD key. */
     uint8_t other[16], ck[16];
     ck_assert_int_eq(vmess_uuid_parse(other, "450bae28-b9da-67d0-16bc-4918dc8d79b5"), 0);
     vmess_cmd_key(ck, other);
-    ck_assert_int_eq(aead(u, rf, ck, T0, T0, 6, &who), VMESS_AUTH_NOT_FOUND);
+    ck_assert_int_eq(aead(u, ck, T0, T0, 6, &who), VMESS_AUTH_NOT_FOUND);
     vmess_cmd_key(ck, vmess_users_get(u, 0)->alter_ids[0]);
-    ck_assert_int_eq(aead(u, rf, ck, T0, T0, 7, &who), VMESS_AUTH_NOT_FOUND);
+    ck_assert_int_eq(aead(u, ck, T0, T0, 7, &who), VMESS_AUTH_NOT_FOUND);
     /* §11 #9 AuthID is user A's at T0. */
     uint8_t authid[16];
     unhex(authid, "6868c12572a3ce177baac5f08cc54ec3");
-    ck_assert_int_eq(vmess_users_find_aead(u, rf, authid, T0 + 30, &who, NULL), VMESS_AUTH_OK);
+    ck_assert_int_eq(vmess_users_find_aead(u, authid, T0 + 30, &who, NULL), VMESS_AUTH_OK);
     ck_assert_ptr_eq(who, vmess_users_get(u, 0));
-    ck_assert_int_eq(vmess_users_find_aead(u, rf, authid, T0 + 31, &who, NULL), VMESS_AUTH_REPLAY);
-    vmess_replay_free(rf);
     vmess_users_unref(u);
 }
 END_TEST
@@ -302,35 +191,36 @@ START_TEST(users_legacy_every_id_and_second)
 }
 END_TEST
 
+/* The taint fuses live in the host's store (replay.c), keyed by the auth bytes. */
 START_TEST(users_taint)
 {
+    const evp_host *h = test_host_get();
     vmess_users *u = two_users(T0, 0);
-    const vmess_user *who = NULL;
-    int64_t t = 0;
-    uint8_t auth[16];
+    uint8_t auth[16], other[16];
+    *test_host_clock() = T0;
     unhex(auth, A_ALT1_T0);
-    ck_assert_int_eq(vmess_users_find_legacy(u, auth, T0, &who, &t), VMESS_AUTH_OK);
-    vmess_users_taint(u, auth);
-    ck_assert_int_eq(vmess_users_find_legacy(u, auth, T0, &who, &t), VMESS_AUTH_TAINTED);
-    ck_assert_int_eq(vmess_users_find_legacy(u, auth, T0 + 60, &who, &t), VMESS_AUTH_TAINTED);
-    /* Other entries are unaffected, also the same id at another second. */
-    ck_assert_int_eq(legacy(u, A_PRIMARY_T0, T0, &who, &t), VMESS_AUTH_OK);
-    uint8_t other[16];
+    ck_assert(!vmess_replay_tainted(h, auth));
+    vmess_replay_taint(h, auth);
+    ck_assert(vmess_replay_tainted(h, auth));
+    /* Other auths are unaffected, also the same id at another second, and bytes sharing
+     * the 8-byte tag of a tainted auth. */
+    unhex(other, A_PRIMARY_T0);
+    ck_assert(!vmess_replay_tainted(h, other));
     vmess_legacy_auth(other, vmess_users_get(u, 0)->alter_ids[0], T0 + 1);
-    ck_assert_int_eq(vmess_users_find_legacy(u, other, T0, &who, &t), VMESS_AUTH_OK);
-    /* The fuse holds across refreshes while the second stays in the table, and the
-     * entry is gone once the second has left the window. */
-    vmess_users_refresh(u, T0 + 100);
-    ck_assert_int_eq(vmess_users_find_legacy(u, auth, T0 + 100, &who, &t), VMESS_AUTH_TAINTED);
-    ck_assert_int_eq(vmess_users_find_legacy(u, auth, T0 + 121, &who, &t), VMESS_AUTH_NOT_FOUND);
-    /* A taint of bytes that are no entry's auth changes nothing, not even for the entry
-     * whose 8-byte tag they share (a near miss of A's primary id at T0). */
-    vmess_users_refresh(u, T0);
-    unhex(auth, "a965548db6bc114289eecbc893ca0c6e");
-    vmess_users_taint(u, auth);
-    ck_assert_int_eq(legacy(u, A_PRIMARY_T0, T0, &who, &t), VMESS_AUTH_OK);
-    ck_assert_int_eq(legacy(u, "a965548db6bc114289eecbc893ca0c6e", T0, &who, &t),
-                     VMESS_AUTH_NOT_FOUND);
+    ck_assert(!vmess_replay_tainted(h, other));
+    memcpy(other, auth, 16);
+    other[15] ^= 1;
+    ck_assert(!vmess_replay_tainted(h, other));
+    /* The fuse holds while the auth can still be valid: up to 240 s. */
+    *test_host_clock() = T0 + 240;
+    ck_assert(vmess_replay_tainted(h, auth));
+    /* A taint of bytes that are no auth of the table changes nothing for the entry whose
+     * 8-byte tag they share (a near miss of A's primary id at T0). */
+    unhex(other, "a965548db6bc114289eecbc893ca0c6e");
+    vmess_replay_taint(h, other);
+    unhex(other, A_PRIMARY_T0);
+    ck_assert(!vmess_replay_tainted(h, other));
+    *test_host_clock() = 0;
     vmess_users_unref(u);
 }
 END_TEST
@@ -383,11 +273,9 @@ START_TEST(users_no_legacy)
     vmess_users *none = vmess_users_new(NULL, 0, T0, 0);
     ck_assert_ptr_nonnull(none);
     ck_assert_int_eq(legacy(none, A_PRIMARY_T0, T0, &who, &t), VMESS_AUTH_NOT_FOUND);
-    vmess_replay *rf = vmess_replay_new(seed, 0);
     uint8_t authid[16];
     unhex(authid, "6868c12572a3ce177baac5f08cc54ec3");
-    ck_assert_int_eq(vmess_users_find_aead(none, rf, authid, T0, &who, NULL), VMESS_AUTH_NOT_FOUND);
-    vmess_replay_free(rf);
+    ck_assert_int_eq(vmess_users_find_aead(none, authid, T0, &who, NULL), VMESS_AUTH_NOT_FOUND);
     vmess_users_unref(none);
 }
 END_TEST
@@ -425,14 +313,7 @@ END_TEST
 Suite *vmess_auth_suite(void)
 {
     Suite *s = suite_create("vmess_auth");
-    TCase *tc = tcase_create("replay");
-    tcase_add_test(tc, replay_authid_memory);
-    tcase_add_test(tc, replay_authid_every_phase);
-    tcase_add_test(tc, replay_bounded);
-    tcase_add_test(tc, replay_many);
-    tcase_add_test(tc, session_history);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("users");
+    TCase *tc = tcase_create("users");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, users_basics);
     tcase_add_test(tc, users_aead_lookup);

@@ -1,10 +1,12 @@
 /* A test evp_host for driving plugins in memory: logs to stderr, libsodium randomness,
- * a clock the test controls (test_host_now), realloc-backed buffers. Header-only (static
+ * a clock the test controls (test_host_now), realloc-backed buffers, the host's replay
+ * store (core/replay_store.c) on that clock. Header-only (static
  * functions) because only tests/check_*.c files are built. */
 #ifndef TEST_HOST_H
 #define TEST_HOST_H
 
 #include "evproxy/plugin.h"
+#include "replay_store.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -88,6 +90,20 @@ static inline uint8_t *test_host_buf_reserve(evp_buf *b, size_t n)
     return b->data + b->len;
 }
 
+static inline int test_host_replay_seen(const char *ns, const uint8_t *key, size_t key_len,
+                                        uint32_t window_s)
+{
+    return evp_seen_check(evp_seen_global(), ns, key, key_len, window_s, test_host_unix_time(),
+                          1);
+}
+
+static inline int test_host_replay_peek(const char *ns, const uint8_t *key, size_t key_len,
+                                        uint32_t window_s)
+{
+    return evp_seen_check(evp_seen_global(), ns, key, key_len, window_s, test_host_unix_time(),
+                          0) == EVP_SEEN_SEEN;
+}
+
 /* The services table to pass to instance_new (static storage). */
 static inline const evp_host *test_host_get(void)
 {
@@ -105,6 +121,8 @@ static inline const evp_host *test_host_get(void)
         .realloc = realloc,
         .free = free,
         .buf_reserve = test_host_buf_reserve,
+        .replay_seen = test_host_replay_seen,
+        .replay_peek = test_host_replay_peek,
     };
     return &host;
 }

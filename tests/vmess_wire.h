@@ -11,18 +11,20 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Inbound or outbound instance from settings JSON; fails the test with the error. */
-static inline void *wire_instance(const evp_plugin *p, int inbound, const char *json)
+/* Inbound or outbound instance of p on host h from settings JSON; fails the test with the
+ * error. */
+static inline void *wire_instance(const evp_plugin *p, const evp_host *h, int inbound,
+                                  const char *json)
 {
     char err[256] = "";
     evp_instance_args a = {sizeof(a), inbound ? "in" : "out", json, 0};
-    void *inst = inbound ? p->inbound->instance_new(test_host_get(), &a, err, sizeof(err))
-                         : p->outbound->instance_new(test_host_get(), &a, err, sizeof(err));
+    void *inst = inbound ? p->inbound->instance_new(h, &a, err, sizeof(err))
+                         : p->outbound->instance_new(h, &a, err, sizeof(err));
     ck_assert_msg(inst != NULL, "%s: %s", inbound ? "inbound" : "outbound", err);
     return inst;
 }
 
-/* An outbound instance for one user of the server 127.0.0.1:10086. */
+/* An outbound instance on the test host for one user of the server 127.0.0.1:10086. */
 static inline void *wire_client(const evp_plugin *p, const char *uuid, int alter_id)
 {
     char json[512];
@@ -30,7 +32,7 @@ static inline void *wire_client(const evp_plugin *p, const char *uuid, int alter
              "{\"vnext\":[{\"address\":\"127.0.0.1\",\"port\":10086,\"users\":"
              "[{\"id\":\"%s\",\"alterId\":%d,\"security\":\"aes-128-gcm\"}]}]}",
              uuid, alter_id);
-    return wire_instance(p, 0, json);
+    return wire_instance(p, test_host_get(), 0, json);
 }
 
 /* Appends to wire what a new client session sends first: its header and "hi". */

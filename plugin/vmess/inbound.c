@@ -33,8 +33,6 @@ typedef struct vmess_inbound {
     vmess_inbound_cfg cfg;
     detour_user *extra;
     size_t n_extra;
-    vmess_replay *replay;    /* AuthIDs: the module's shared filter (NULL: not held) */
-    vmess_sessions *history; /* (uuid, key, iv): the module's shared history */
     uint32_t drain_base;     /* a failed handshake drains base + [0, span) bytes (§10) */
     uint32_t drain_span;
     vmess_detour_node node;
@@ -125,48 +123,6 @@ static vmess_users *build_table(const vmess_inbound_cfg *cfg, const detour_user 
     return u;
 }
 
-/* One AuthID filter and one session history for the whole module, shared by every inbound
- * instance: a reload replaces instances, and a header seen before it must still be refused
- * after it; a header replayed to another inbound port is refused too. */
-static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
-static vmess_replay *shared_replay;
-static vmess_sessions *shared_history;
-static unsigned shared_holders;
-
-/* Takes a hold on the shared filters, creating them on first use; -1 when out of memory. */
-static int shared_filters_hold(const evp_host *host, vmess_replay **replay,
-                               vmess_sessions **history)
-{
-    pthread_mutex_lock(&shared_lock);
-    if (shared_holders == 0) {
-        uint8_t seed[32];
-        host->random_bytes(seed, sizeof(seed));
-        shared_replay = vmess_replay_new(seed, 0);
-        shared_history = vmess_sessions_new(seed + 16, 0);
-        sodium_memzero(seed, sizeof(seed));
-    }
-    int ok = shared_replay != NULL && shared_history != NULL;
-    if (ok) {
-        shared_holders++;
-        *replay = shared_replay;
-        *history = shared_history;
-    }
-    pthread_mutex_unlock(&shared_lock);
-    return ok ? 0 : -1;
-}
-
-static void shared_filters_release(void)
-{
-    pthread_mutex_lock(&shared_lock);
-    if (shared_holders > 0 && --shared_holders == 0) {
-        vmess_replay_free(shared_replay);
-        vmess_sessions_free(shared_history);
-        shared_replay = NULL;
-        shared_history = NULL;
-    }
-    pthread_mutex_unlock(&shared_lock);
-}
-
 static void inst_unref(vmess_inbound *in)
 {
     if (atomic_fetch_sub(&in->refs, 1) != 1)
@@ -174,8 +130,6 @@ static void inst_unref(vmess_inbound *in)
     vmess_users_unref(in->users);
     vmess_inbound_cfg_free(&in->cfg);
     free_extra(in->extra, in->n_extra);
-    if (in->replay != NULL)
-        shared_filters_release();
     pthread_mutex_destroy(&in->lock);
     const evp_host *h = in->host;
     sodium_memzero(in, sizeof(*in));
@@ -273,12 +227,14 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
     /* The host tells us our listening port (ABI 1.0 args carry it), for SwitchAccount. */
     if (args->size >= offsetof(evp_instance_args, port) + sizeof args->port && args->port)
         in->cfg.port = args->port;
-    uint8_t seed[16 + 16 + 8];
-    host->random_bytes(seed, sizeof(seed));
-    if (shared_filters_hold(host, &in->replay, &in->history) != 0) {
-        fail_msg(err, errlen, "out of memory");
+    /* Replay filters must outlive instances and modules, so only a host can keep them. */
+    if (!vmess_replay_available(host)) {
+        fail_msg(err, errlen, "vmess inbound needs a host with plugin ABI >= 1.1 (replay "
+                              "filters); this host offers an older one");
         goto fail;
     }
+    uint8_t seed[8];
+    host->random_bytes(seed, sizeof(seed));
     in->users = build_table(&in->cfg, NULL, 0, host->unix_time());
     if (in->users == NULL) {
         fail_msg(err, errlen, "out of memory");
@@ -286,8 +242,8 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
     }
     /* §10: stable per instance, like V2Ray's Base in [0, 3266) and M in [1, 64]. */
     uint32_t r1, r2;
-    memcpy(&r1, seed + 32, 4);
-    memcpy(&r2, seed + 36, 4);
+    memcpy(&r1, seed, 4);
+    memcpy(&r2, seed + 4, 4);
     in->drain_base = 16 + 38 + r1 % 3266;
     in->drain_span = 1 + r2 % 64;
     sodium_memzero(seed, sizeof(seed));
@@ -429,28 +385,30 @@ static int authenticate(vmess_in_session *s, const uint8_t *p, const char **why)
         snprintf(s->detour_to, sizeof(s->detour_to), "%s", in->cfg.detour_to);
     pthread_mutex_unlock(&in->lock);
     memcpy(s->auth, p, 16);
-    int rc = vmess_users_find_aead(s->users, in->replay, p, now, &s->user, NULL);
-    if (rc == VMESS_AUTH_OK) {
+    if (vmess_users_find_aead(s->users, p, now, &s->user, NULL) == VMESS_AUTH_OK) {
+        if (vmess_replay_authid(in->host, p) != VMESS_REPLAY_NEW) {
+            *why = "replayed AuthID";
+            return -1;
+        }
         s->aead = 1;
         s->phase = P_AEAD_LEN;
         return 0;
     }
-    if (rc == VMESS_AUTH_REPLAY) {
-        *why = "replayed AuthID";
+    if (vmess_users_find_legacy(s->users, p, now, &s->user, &s->t) != VMESS_AUTH_OK) {
+        *why = "invalid user";
         return -1;
     }
-    rc = vmess_users_find_legacy(s->users, p, now, &s->user, &s->t);
-    if (rc == VMESS_AUTH_OK && s->aead_forced) {
+    if (s->aead_forced) {
         /* As V2Ray >= 4.35: a wrong user to the client (drain, no reply). */
         *why = "invalid user: legacy header refused (AEAD forced)";
         return -1;
     }
-    if (rc == VMESS_AUTH_OK) {
-        s->phase = P_LEGACY_HDR;
-        return 0;
+    if (vmess_replay_tainted(in->host, p)) {
+        *why = "tainted legacy auth";
+        return -1;
     }
-    *why = rc == VMESS_AUTH_TAINTED ? "tainted legacy auth" : "invalid user";
-    return -1;
+    s->phase = P_LEGACY_HDR;
+    return 0;
 }
 
 /* After the header plaintext is decoded: the checks V2Ray makes, then the body reader. */
@@ -463,9 +421,8 @@ static int accept_request(vmess_in_session *s, int dec, const char **why)
         taint = dec == VMESS_REQ_SHORT || dec == VMESS_REQ_BAD_CHECKSUM;
         goto fail;
     }
-    int hist = vmess_sessions_check(in->history, s->user->uuid, s->req.key, s->req.iv,
-                                    in->host->unix_time());
-    if (hist != VMESS_REPLAY_NEW) {
+    if (vmess_replay_session(in->host, s->user->uuid, s->req.key, s->req.iv) !=
+        VMESS_REPLAY_NEW) {
         *why = "duplicated session id";
         taint = 1;
         goto fail;
@@ -502,7 +459,7 @@ static int accept_request(vmess_in_session *s, int dec, const char **why)
     return 0;
 fail:
     if (taint && !s->aead)
-        vmess_users_taint(s->users, s->auth);
+        vmess_replay_taint(in->host, s->auth);
     return -1;
 }
 

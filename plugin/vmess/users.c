@@ -3,8 +3,7 @@
  * Legacy lookups use a time-hash table: for every id (primary and alternative) and every
  * second t of [now-120, now+120], HMAC-MD5(id, BE64 t). Seconds live in a ring of 256
  * slots (slot = t mod 256), each holding one entry per id, so entry e belongs to second
- * slot e / m and id e % m and carries only an 8-byte tag, a chain link and its taint fuse;
- * a hit is confirmed by recomputing the full HMAC. A refresh drops the seconds that left
+ * slot e / m and id e % m and carries only an 8-byte tag and a chain link; a hit is confirmed by recomputing the full HMAC. A refresh drops the seconds that left
  * the window and fills the new ones with one HMAC key set-up per id, so its cost is
  * (new seconds) x (ids) HMACs, never a rebuild. */
 #include "users.h"
@@ -42,7 +41,6 @@ struct vmess_users {
     slot slots[RING];
     uint64_t *tags; /* RING * m: the auth's first 8 bytes */
     uint32_t *next; /* RING * m: bucket chain */
-    uint8_t *taint; /* RING * m: burnt fuses */
     uint32_t *buckets;
     size_t bucket_mask;
     size_t live; /* entries in the table */
@@ -94,7 +92,6 @@ static void fill_seconds(vmess_users *u, const int64_t *ts, size_t k)
             hmac_md5_update(&ctx, 8, be[j]);
             hmac_md5_digest(&ctx, 16, auth);
             u->tags[e] = tag_of(auth);
-            u->taint[e] = 0;
             uint32_t *head = &u->buckets[u->tags[e] & u->bucket_mask];
             u->next[e] = *head;
             *head = e;
@@ -135,9 +132,8 @@ static int legacy_init(vmess_users *u, int64_t now)
         nb <<= 1;
     u->tags = malloc(total * sizeof *u->tags);
     u->next = malloc(total * sizeof *u->next);
-    u->taint = malloc(total);
     u->buckets = malloc(nb * sizeof *u->buckets);
-    if (!u->tags || !u->next || !u->taint || !u->buckets)
+    if (!u->tags || !u->next || !u->buckets)
         return -1;
     memset(u->buckets, 0xff, nb * sizeof *u->buckets); /* all NIL */
     u->bucket_mask = nb - 1;
@@ -160,7 +156,6 @@ static void users_free(vmess_users *u)
         sodium_memzero(u->tags, RING * u->m * sizeof *u->tags);
     free(u->tags);
     free(u->next);
-    free(u->taint);
     free(u->buckets);
     pthread_mutex_destroy(&u->lock);
     free(u);
@@ -232,14 +227,12 @@ const vmess_user *vmess_users_get(const vmess_users *u, size_t i)
     return i < u->n ? &u->users[i] : NULL;
 }
 
-int vmess_users_find_aead(const vmess_users *u, vmess_replay *rf, const uint8_t authid[16],
-                          int64_t now, const vmess_user **user, int64_t *t)
+int vmess_users_find_aead(const vmess_users *u, const uint8_t authid[16], int64_t now,
+                          const vmess_user **user, int64_t *t)
 {
     for (size_t i = 0; i < u->n; i++) {
         if (vmess_authid_check(&u->users[i].authid_dec, authid, now, t) != 0)
             continue;
-        if (vmess_replay_check(rf, authid, now) != VMESS_REPLAY_NEW)
-            return VMESS_AUTH_REPLAY;
         *user = &u->users[i];
         return VMESS_AUTH_OK;
     }
@@ -283,26 +276,12 @@ int vmess_users_find_legacy(vmess_users *u, const uint8_t auth[16], int64_t now,
     maybe_refresh(u, now);
     uint32_t e = find_entry(u, auth, now - VMESS_LEGACY_WINDOW, now + VMESS_LEGACY_WINDOW);
     if (e != NIL) {
-        rc = u->taint[e] ? VMESS_AUTH_TAINTED : VMESS_AUTH_OK;
-        if (rc == VMESS_AUTH_OK) {
-            *user = &u->users[u->id_user[e % u->m]];
-            *t = u->slots[e / u->m].t;
-        }
+        rc = VMESS_AUTH_OK;
+        *user = &u->users[u->id_user[e % u->m]];
+        *t = u->slots[e / u->m].t;
     }
     pthread_mutex_unlock(&u->lock);
     return rc;
-}
-
-void vmess_users_taint(vmess_users *u, const uint8_t auth[16])
-{
-    if (!u->tags)
-        return;
-    pthread_mutex_lock(&u->lock);
-    /* Any second still in the table: the fuse must hold for as long as the entry does. */
-    uint32_t e = find_entry(u, auth, INT64_MIN, INT64_MAX);
-    if (e != NIL)
-        u->taint[e] = 1;
-    pthread_mutex_unlock(&u->lock);
 }
 
 void vmess_users_refresh(vmess_users *u, int64_t now)

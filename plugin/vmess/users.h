@@ -1,12 +1,12 @@
 /* The server's VMess user table (vmess-protocol.md §4, §5): per user the ids and keys,
- * AEAD AuthID lookup across users, and the legacy time-hash table with its taint fuses.
+ * AEAD AuthID lookup across users, and the legacy time-hash table. Replay filters and taint
+ * fuses are not here: the host keeps them (replay.h), so that they outlive this table.
  * The user list is immutable once built; the legacy table inside it refreshes itself
  * under a lock. Reload = build a new table and swap; refcounts keep the old one alive
  * for sessions that matched one of its users. */
 #ifndef VMESS_USERS_H
 #define VMESS_USERS_H
 
-#include "replay.h"
 #include <nettle/aes.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,8 +42,6 @@ typedef struct vmess_users vmess_users;
 enum vmess_auth_result {
     VMESS_AUTH_OK = 0,
     VMESS_AUTH_NOT_FOUND = -1, /* no user matches (try legacy next, for AEAD) */
-    VMESS_AUTH_REPLAY = -2,    /* AEAD: a user matched but the AuthID was seen (or filter full) */
-    VMESS_AUTH_TAINTED = -3,   /* legacy: the auth matched but its fuse is burnt */
 };
 
 /* Builds a table of n users with the legacy table generated for [now-120, now+120].
@@ -59,18 +57,15 @@ size_t vmess_users_count(const vmess_users *u);
 /* The i-th user (i < count), in configuration order. */
 const vmess_user *vmess_users_get(const vmess_users *u, size_t i);
 
-/* AEAD: the first user whose AuthID key turns authid into a valid P (CRC, |t-now| <= 120),
- * then the replay filter rf (not consulted when no user matches). VMESS_AUTH_OK and *user
- * (and *t if non-NULL) set, or NOT_FOUND or REPLAY. */
-int vmess_users_find_aead(const vmess_users *u, vmess_replay *rf, const uint8_t authid[16],
-                          int64_t now, const vmess_user **user, int64_t *t);
+/* AEAD: the first user whose AuthID key turns authid into a valid P (CRC, |t-now| <= 120).
+ * VMESS_AUTH_OK and *user (and *t if non-NULL) set, or NOT_FOUND. The caller checks the
+ * replay filter next. */
+int vmess_users_find_aead(const vmess_users *u, const uint8_t authid[16], int64_t now,
+                          const vmess_user **user, int64_t *t);
 /* Legacy: looks auth up in the time-hash table (refreshing it first when due) and requires
- * |t - now| <= 120. VMESS_AUTH_OK with *user and *t (the header IV time), or NOT_FOUND or
- * TAINTED. */
+ * |t - now| <= 120. VMESS_AUTH_OK with *user and *t (the header IV time), or NOT_FOUND. */
 int vmess_users_find_legacy(vmess_users *u, const uint8_t auth[16], int64_t now,
                             const vmess_user **user, int64_t *t);
-/* Burns the taint fuse of auth: later legacy lookups of it fail until it expires. */
-void vmess_users_taint(vmess_users *u, const uint8_t auth[16]);
 /* Brings the legacy table to [now-120, now+120] (drops older seconds, adds missing ones).
  * Lookups do this themselves every 10 s; a timer may call it to keep lookups cheap. */
 void vmess_users_refresh(vmess_users *u, int64_t now);

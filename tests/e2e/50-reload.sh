@@ -16,7 +16,8 @@
 #      keeps running and serving.
 #   3. Plugin swap: a rebuilt vmess.so with another version is swapped in under a running
 #      session; that session completes on the old module, a new one runs the new version,
-#      `ctl modules` shows both and then only the new one.
+#      `ctl modules` shows both and then only the new one. A header captured (by a relay)
+#      on the old module and replayed after the swap is refused as a replay by the new one.
 #   4. Control socket: mode 0600, list-users, add-user, remove-user, stats; a user the
 #      schema refuses must not be written to the clients file.
 # Prints a results table ("| " lines).
@@ -607,6 +608,52 @@ row "$T2" "good config and plugin restored: applied and serving" "$res"
 
 # --- 3. plugin swap --------------------------------------------------------------------------
 
+CAP3=$E2E_TMP/swap-capture.bin
+# capture_before_swap: a real client's first bytes to vmess-file (user T1, AEAD header),
+# recorded by a relay, on the module that runs before the swap.
+capture_before_swap() {
+    local socks relay_pid cap_pid res=PASS
+    start_tool relay3 capture_proxy.py --upstream "127.0.0.1:$SP1" --capture "$CAP3" \
+        --limit 4096
+    relay_pid=$LAST_PID
+    socks=$(ports 1)
+    write_multi_client "$E2E_TMP/cap3.json" "$socks:$TOOL_PORT:T1"
+    start_evproxy cap3 "$E2E_TMP/cap3.json" "$socks"
+    cap_pid=$LAST_PID
+    if ! served "$socks"; then
+        res="FAIL the captured session was not served: $PROBE_WHY"
+    elif ! wait_file "$CAP3" 5; then
+        res="FAIL nothing captured"
+    fi
+    stop_pid "$cap_pid"
+    stop_pid "$relay_pid"
+    row "$T3" "a session through a capturing relay, before the swap" "$res"
+}
+
+# replay_after_swap: the captured bytes sent again to the new module: refused as a replay
+# (the log says so), nothing answered, nothing reaches the target.
+replay_after_swap() {
+    local pat='rejected a client on \[vmess-file\]: vmess: replayed AuthID' rej acc rc recv
+    local out=$E2E_TMP/replay3.json res=PASS
+    [ -f "$CAP3" ] || return 0
+    rej=$(count_in_log "$pat")
+    acc=$(accepted_count echo)
+    timeout 20 "$PY" "$TOOLS/replay.py" --connect "127.0.0.1:$SP1" --file "$CAP3" --wait 2 \
+        >"$out" 2>&1
+    rc=$?
+    recv=$(grep -o '"recv": [0-9]*' "$out" | grep -o '[0-9]*$')
+    if [ "$rc" != 0 ]; then
+        res="FAIL replay.py exit $rc: $(tr -d '\n' <"$out" | cut -c1-100)"
+    elif [ "${recv:-x}" != 0 ]; then
+        res="FAIL the server answered: $(tr -d '\n' <"$out")"
+    elif [ "$(accepted_count echo)" != "$acc" ]; then
+        res="FAIL the replay reached the target"
+    elif ! wait_log_count "$pat" "$rej" 5; then
+        res="FAIL no 'replayed AuthID' rejection: $(grep 'rejected a client' "$SLOG" | tail -1)"
+    fi
+    row "$T3" "the capture, replayed after the swap: refused (replayed AuthID)" "$res"
+}
+
 T3="3 plugin swap"
 # vmess_versions: "version:refs ..." of the loaded vmess modules, from `ctl modules`.
 vmess_versions() {
@@ -635,6 +682,7 @@ else
     grep 'accepted \[vmess-file' "$SLOG" | tail -1 | grep -qF "(vmess $OLDVER," &&
         res=PASS || res="FAIL: $(grep 'accepted' "$SLOG" | tail -1 | cut -c1-120)"
     row "$T3" "long session accepted on vmess $OLDVER" "$res"
+    capture_before_swap
     mark_reloads
     loads0=$(count_in_log "loading new version $NEWVER")
     cp "$E2E_TMP/newplug/vmess.so" "$PLUGDIR/vmess.so.new"
@@ -647,6 +695,7 @@ else
         res="FAIL no 'loading new version $NEWVER' line"
     fi
     row "$T3" "SIGHUP loads vmess $NEWVER" "$res"
+    replay_after_swap
     acc0=$(count_in_log 'accepted \[vmess-file')
     res=PASS
     if ! served "$LE1"; then

@@ -1,7 +1,8 @@
 /* A deterministic evp_host for fuzz targets: random bytes from a counter-seeded stream that
  * fuzz_host_reset() rewinds (so one input always takes the same path, and a crash replays),
  * a fixed clock, every log level "enabled" but formatted into a scratch buffer and dropped
- * (format bugs still show under the sanitizers), realloc-backed buffers with a size cap.
+ * (format bugs still show under the sanitizers), realloc-backed buffers with a size cap,
+ * and replay sets that forget everything (one input must not change the next one's path).
  * Header-only: each fuzz target is one translation unit. */
 #ifndef FUZZ_HOST_H
 #define FUZZ_HOST_H
@@ -83,6 +84,18 @@ static inline uint8_t *fuzz_host_buf_reserve(evp_buf *b, size_t n)
     return b->data + b->len;
 }
 
+static inline int fuzz_host_replay_seen(const char *ns, const uint8_t *key, size_t key_len,
+                                        uint32_t window_s)
+{
+    return 0; /* never seen */
+}
+
+static inline int fuzz_host_replay_peek(const char *ns, const uint8_t *key, size_t key_len,
+                                        uint32_t window_s)
+{
+    return 0;
+}
+
 /* The services table (static storage). */
 static inline const evp_host *fuzz_host_get(void)
 {
@@ -100,6 +113,8 @@ static inline const evp_host *fuzz_host_get(void)
         .realloc = realloc,
         .free = free,
         .buf_reserve = fuzz_host_buf_reserve,
+        .replay_seen = fuzz_host_replay_seen,
+        .replay_peek = fuzz_host_replay_peek,
     };
     return &host;
 }

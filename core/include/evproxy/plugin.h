@@ -12,6 +12,12 @@
  *
  * Changelog:
  *   1.0  first version: inbound/outbound codecs, host services, UDP record framing.
+ *   1.1  evp_host.replay_seen/replay_peek: host-owned "seen recently" sets. Rule: state that
+ *        must outlive an instance or a module (replay filters, taint, ...) is owned by the
+ *        host and reached through host services; a plugin keeps none of it in statics
+ *        (a hot swap loads a fresh copy of the plugin, with fresh statics).
+ *
+ * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first.
  */
 #ifndef EVPROXY_PLUGIN_H
 #define EVPROXY_PLUGIN_H
@@ -20,7 +26,7 @@
 #include <stdint.h>
 
 #define EVP_ABI_MAJOR 1
-#define EVP_ABI_MINOR 0
+#define EVP_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define EVP_EXPORT __attribute__((visibility("default")))
@@ -120,6 +126,18 @@ typedef struct evp_host {
     void (*free)(void *p);
     /* Makes room for n more bytes; returns b->data + b->len, or NULL when out of memory. */
     uint8_t *(*buf_reserve)(evp_buf *b, size_t n);
+
+    /* ---- ABI 1.1 ---- */
+    /* "Seen recently" sets owned by the host: one per (ns, window_s), shared by every
+     * instance and every loaded copy of every plugin, so reloads and hot swaps keep them.
+     * ns names the set ("plugin.what", at most 63 bytes); window_s >= 2. Thread-safe.
+     * Returns 1 if key was recorded within the last window_s seconds (memory is at least
+     * window_s, at most 1.5 x window_s, on the wall clock), else records it and returns 0;
+     * -1 when it cannot be recorded (set at its bound, out of memory, bad argument): treat
+     * as seen. The host keeps a keyed digest of key, never key itself. */
+    int (*replay_seen)(const char *ns, const uint8_t *key, size_t key_len, uint32_t window_s);
+    /* As replay_seen, but never records: 1 if key was recorded within the window, else 0. */
+    int (*replay_peek)(const char *ns, const uint8_t *key, size_t key_len, uint32_t window_s);
 } evp_host;
 
 /* What the host tells an instance when it is created. */
