@@ -3,6 +3,7 @@
 #include "inbound.h"
 
 #include "detour.h"
+#include "log_text.h"
 #include "proto.h"
 #include "replay.h"
 #include "settings.h"
@@ -579,6 +580,14 @@ int vmess_inbound_decode(void *sess, evp_io *io)
     return EVP_OK;
 }
 
+static void warn_no_detour(const evp_host *h, const char *to)
+{
+    char safe[VMESS_LOG_TEXT_SIZE(128)];
+    vmess_log_text(safe, sizeof(safe), to, strlen(to));
+    h->log(EVP_LOG_WARNING, "vmess: detour.to \"%s\" names no vmess inbound with a port; "
+           "clients are not switched", safe);
+}
+
 /* Appends the response header: V, no option, and SwitchAccount when a detour is set. */
 static int write_response_header(vmess_in_session *s, evp_buf *out, vmess_cfb *cfb)
 {
@@ -591,8 +600,7 @@ static int write_response_header(vmess_in_session *s, evp_buf *out, vmess_cfb *c
         if (vmess_detour_switch(s->detour_to, s->user->email, &sa) == 0)
             plen = vmess_switch_account_encode(&sa, payload, sizeof(payload));
         else if (!atomic_exchange(&s->inst->detour_warned, 1))
-            h->log(EVP_LOG_WARNING, "vmess: detour.to \"%s\" names no vmess inbound with a "
-                   "port; clients are not switched", s->detour_to);
+            warn_no_detour(h, s->detour_to);
         sodium_memzero(&sa, sizeof(sa));
     }
     int n;
@@ -602,18 +610,18 @@ static int write_response_header(vmess_in_session *s, evp_buf *out, vmess_cfb *c
     else
         n = vmess_resp_header_encode(plain, sizeof(plain), s->req.v, 0, VMESS_RESP_CMD_NONE, NULL,
                                      0);
-    if (n < 0)
-        return -1;
+    sodium_memzero(payload, sizeof(payload)); /* the detour account's id */
     size_t need = s->aead ? VMESS_AEAD_RESP_SIZE((size_t)n) : (size_t)n;
-    uint8_t *dst = h->buf_reserve(out, need);
-    if (dst == NULL)
-        return -1;
-    if (s->aead) {
+    uint8_t *dst = n < 0 ? NULL : h->buf_reserve(out, need);
+    if (dst != NULL && s->aead) {
         vmess_aead_resp_seal(dst, s->resp_key, s->resp_iv, plain, (size_t)n);
-    } else {
+    } else if (dst != NULL) {
         memcpy(dst, plain, (size_t)n);
         vmess_legacy_resp_seal(cfb, s->resp_key, s->resp_iv, dst, (size_t)n);
     }
+    sodium_memzero(plain, sizeof(plain));
+    if (dst == NULL)
+        return -1;
     out->len += need;
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "outbound.h"
 
 #include "detour.h"
+#include "log_text.h"
 #include "proto.h"
 #include "settings.h"
 
@@ -356,9 +357,13 @@ static void handle_command(vmess_out_session *s, const vmess_resp_header *rh)
     if (vmess_switch_account_decode(&sa, rh->payload, rh->payload_len) != 0)
         return;
     if (vmess_detour_slot_accept(&s->inst->detour, &sa, &s->server, h->monotonic()) == 0 &&
-        h->log_enabled(EVP_LOG_INFO))
-        h->log(EVP_LOG_INFO, "vmess: switched to a detour account on port %u for %u min",
-               (unsigned)sa.port, (unsigned)sa.valid_min);
+        h->log_enabled(EVP_LOG_INFO)) {
+        /* The host name comes from the server: escaped before it reaches the log. */
+        char host[VMESS_LOG_TEXT_SIZE(sizeof(sa.host))];
+        vmess_log_text(host, sizeof(host), sa.host, sa.host_len);
+        h->log(EVP_LOG_INFO, "vmess: switched to a detour account at \"%s\" port %u for %u min",
+               host, (unsigned)sa.port, (unsigned)sa.valid_min);
+    }
     sodium_memzero(&sa, sizeof(sa));
 }
 

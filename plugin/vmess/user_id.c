@@ -63,6 +63,7 @@ void vmess_cmd_key(uint8_t cmd_key[16], const uint8_t uuid[16])
     md5_update(&ctx, 16, uuid);
     md5_update(&ctx, strlen(CMD_KEY_SALT), (const uint8_t *)CMD_KEY_SALT);
     md5_digest(&ctx, 16, cmd_key);
+    sodium_memzero(&ctx, sizeof ctx); /* it has absorbed the uuid */
 }
 
 /* Go's hash.Sum() does not finalise, so the context keeps absorbing after a digest:
@@ -71,6 +72,7 @@ static void md5_peek(const struct md5_ctx *ctx, uint8_t out[16])
 {
     struct md5_ctx copy = *ctx;
     md5_digest(&copy, 16, out);
+    sodium_memzero(&copy, sizeof copy);
 }
 
 void vmess_alter_ids(uint8_t (*out)[16], const uint8_t primary[16], size_t n)
