@@ -42,6 +42,7 @@ static const evp_host services = {
     .buf_reserve = evp_buf_reserve,
     .replay_seen = evp_host_replay_seen,
     .replay_peek = evp_host_replay_peek,
+    .log_escape = evp_log_escape,
 };
 
 const evp_host *evp_host_services(void)

@@ -6,6 +6,7 @@
 #define TEST_HOST_H
 
 #include "evproxy/plugin.h"
+#include "log.h"
 #include "replay_store.h"
 
 #include <sodium.h>
@@ -128,6 +129,7 @@ static inline const evp_host *test_host_get(void)
         .buf_reserve = test_host_buf_reserve,
         .replay_seen = test_host_replay_seen,
         .replay_peek = test_host_replay_peek,
+        .log_escape = evp_log_escape,
     };
     return &host;
 }

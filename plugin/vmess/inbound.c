@@ -3,7 +3,7 @@
 #include "inbound.h"
 
 #include "detour.h"
-#include "log_text.h"
+#include "host_abi.h"
 #include "proto.h"
 #include "replay.h"
 #include "settings.h"
@@ -582,8 +582,9 @@ int vmess_inbound_decode(void *sess, evp_io *io)
 
 static void warn_no_detour(const evp_host *h, const char *to)
 {
-    char safe[VMESS_LOG_TEXT_SIZE(128)];
-    vmess_log_text(safe, sizeof(safe), to, strlen(to));
+    char safe[4 * 128 + 1] = "?";
+    if (VMESS_HOST_HAS(h, log_escape)) /* a tag from the config: escaped all the same */
+        h->log_escape(to, strlen(to), safe, sizeof(safe));
     h->log(EVP_LOG_WARNING, "vmess: detour.to \"%s\" names no vmess inbound with a port; "
            "clients are not switched", safe);
 }

@@ -3,7 +3,7 @@
 #include "outbound.h"
 
 #include "detour.h"
-#include "log_text.h"
+#include "host_abi.h"
 #include "proto.h"
 #include "settings.h"
 
@@ -359,8 +359,9 @@ static void handle_command(vmess_out_session *s, const vmess_resp_header *rh)
     if (vmess_detour_slot_accept(&s->inst->detour, &sa, &s->server, h->monotonic()) == 0 &&
         h->log_enabled(EVP_LOG_INFO)) {
         /* The host name comes from the server: escaped before it reaches the log. */
-        char host[VMESS_LOG_TEXT_SIZE(sizeof(sa.host))];
-        vmess_log_text(host, sizeof(host), sa.host, sa.host_len);
+        char host[4 * sizeof(sa.host) + 1] = "?";
+        if (VMESS_HOST_HAS(h, log_escape))
+            h->log_escape(sa.host, sa.host_len, host, sizeof(host));
         h->log(EVP_LOG_INFO, "vmess: switched to a detour account at \"%s\" port %u for %u min",
                host, (unsigned)sa.port, (unsigned)sa.valid_min);
     }

@@ -1,6 +1,7 @@
 /* VMess replay defences on the host's sets: one namespace each, windows from §4 and §5. */
 #include "replay.h"
 
+#include "host_abi.h"
 #include "users.h"
 
 #include <sodium.h>
@@ -20,9 +21,7 @@ static int result(int seen)
 
 int vmess_replay_available(const evp_host *host)
 {
-    return host->abi_major == 1 && host->abi_minor >= 1 &&
-           host->size >= offsetof(evp_host, replay_peek) + sizeof host->replay_peek &&
-           host->replay_seen != NULL && host->replay_peek != NULL;
+    return VMESS_HOST_HAS(host, replay_seen) && VMESS_HOST_HAS(host, replay_peek);
 }
 
 int vmess_replay_authid(const evp_host *host, const uint8_t authid[16])

@@ -2,12 +2,14 @@
  * fuzz_host_reset() rewinds (so one input always takes the same path, and a crash replays),
  * a fixed clock, every log level "enabled" but formatted into a scratch buffer and dropped
  * (format bugs still show under the sanitizers), realloc-backed buffers with a size cap,
- * and replay sets that forget everything (one input must not change the next one's path).
+ * replay sets that forget everything (one input must not change the next one's path), and
+ * the core's log escaping (core/log.c is linked in).
  * Header-only: each fuzz target is one translation unit. */
 #ifndef FUZZ_HOST_H
 #define FUZZ_HOST_H
 
 #include "evproxy/plugin.h"
+#include "log.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -115,6 +117,7 @@ static inline const evp_host *fuzz_host_get(void)
         .buf_reserve = fuzz_host_buf_reserve,
         .replay_seen = fuzz_host_replay_seen,
         .replay_peek = fuzz_host_replay_peek,
+        .log_escape = evp_log_escape,
     };
     return &host;
 }

@@ -28,10 +28,10 @@ CORE_ALL=($(ls core/*.c core/builtin/*.c | grep -v '^core/main.c$'))
 # The sources each target links besides its own file.
 sources() {
     case "$1" in
-    fuzz_socks) echo "${BUILTIN[@]}" ;;
-    fuzz_vmess_*) echo "${VMESS[@]}" ;;
+    fuzz_socks) echo "${BUILTIN[@]}" core/log.c ;;
+    fuzz_vmess_*) echo "${VMESS[@]}" core/log.c ;;
     fuzz_jsonschema) echo "${JSONSCHEMA[@]}" core/errlist.c ;;
-    fuzz_settings) echo "${BUILTIN[@]}" "${VMESS[@]}" "${JSONSCHEMA[@]}" core/errlist.c ;;
+    fuzz_settings) echo "${BUILTIN[@]}" "${VMESS[@]}" "${JSONSCHEMA[@]}" core/errlist.c core/log.c ;;
     fuzz_sip003) echo core/sip003.c core/log.c ;;
     fuzz_config) echo "${CORE_ALL[@]}" ;;
     *) echo "unknown target $1" >&2; return 1 ;;

@@ -12,10 +12,10 @@
  *
  * Changelog:
  *   1.0  first version: inbound/outbound codecs, host services, UDP record framing.
- *   1.1  evp_host.replay_seen/replay_peek: host-owned "seen recently" sets. Rule: state that
- *        must outlive an instance or a module (replay filters, taint, ...) is owned by the
- *        host and reached through host services; a plugin keeps none of it in statics
- *        (a hot swap loads a fresh copy of the plugin, with fresh statics).
+ *   1.1  evp_host.replay_seen/replay_peek: host-owned "seen recently" sets; log_escape. Rule:
+ *        state that must outlive an instance or a module (replay filters, taint, ...) is
+ *        owned by the host and reached through host services; a plugin keeps none of it in
+ *        statics (a hot swap loads a fresh copy of the plugin, with fresh statics).
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first.
  */
@@ -138,6 +138,10 @@ typedef struct evp_host {
     int (*replay_seen)(const char *ns, const uint8_t *key, size_t key_len, uint32_t window_s);
     /* As replay_seen, but never records: 1 if key was recorded within the window, else 0. */
     int (*replay_peek)(const char *ns, const uint8_t *key, size_t key_len, uint32_t window_s);
+    /* Copies len bytes of untrusted text (an email, a domain, a tag) into out (n bytes,
+     * NUL-terminated) for a log line: bytes outside printable ASCII, '"' and '\\' become
+     * \xNN. Returns out. 4 * len + 1 bytes always suffice. */
+    char *(*log_escape)(const void *text, size_t len, char *out, size_t n);
 } evp_host;
 
 /* What the host tells an instance when it is created. */
