@@ -58,7 +58,7 @@ mkdir -p "$OUT/plugins"
 # Seeds are regenerated each run: real VMess traffic comes from the codecs themselves.
 echo "== seed corpora"
 "$CC" -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-    -Icore/include -Icore tests/fuzz/seeds.c "${VMESS[@]}" -o "$OUT/seeds" "${LIBS[@]}"
+    -Icore/include -Icore tests/fuzz/seeds.c "${VMESS[@]}" core/log.c -o "$OUT/seeds" "${LIBS[@]}"
 rm -rf tests/fuzz/corpus
 "$OUT/seeds" tests/fuzz/corpus
 
