@@ -255,7 +255,7 @@ void evp_sess_handshake(evp_session *s)
             /* Read and drop what a prober sends before closing, as V2Ray does. */
             s->state = S_DRAIN;
             s->drain_left = io.drain > cl->rbuf.len ? io.drain - (uint32_t)cl->rbuf.len : 0;
-            cl->rbuf.len = 0;
+            evp_buf_free(&cl->rbuf);
             if (s->drain_left == 0)
                 evp_sess_close(s, NULL);
             else
@@ -297,7 +297,7 @@ static void on_client_read(EV_P_ ev_io *w, int revents)
             return;
         }
         s->drain_left -= (uint32_t)ep->rbuf.len;
-        ep->rbuf.len = 0;
+        evp_buf_free(&ep->rbuf);
         return;
     case S_HANDSHAKE:
         evp_sess_handshake(s);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define READ_CHUNK 65536
+#define HANDSHAKE_READ 4096 /* one read before the target is named */
 #define HIGH_WATER (512 * 1024)
 #define LOW_WATER (128 * 1024)
 #define MAX_DATAGRAM 65535
