@@ -85,12 +85,12 @@ int evp_sess_flush_all(evp_session *s)
         return 1;
     if (s->cl.fd != -1 || s->cl.kind == EP_PEER)
         if (flush_endpoint(s, &s->cl) == -1) {
-            evp_sess_close(s, "client write failed");
+            evp_sess_close_err(s, "client write failed", errno);
             return 1;
         }
     if (s->sv.fd != -1 && s->state == S_RELAY)
         if (flush_endpoint(s, &s->sv) == -1) {
-            evp_sess_close(s, "server write failed");
+            evp_sess_close_err(s, "server write failed", errno);
             return 1;
         }
     if (maybe_finish(s))
