@@ -15,14 +15,19 @@ uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
 {
     if (b->data != NULL && b->cap - b->len >= n)
         return b->data + b->len;
-    if (b->cap == 0 && n <= EVP_BUF_BLOCK) {
-        b->data = pool_n ? pool[--pool_n] : malloc(EVP_BUF_BLOCK);
-        if (b->data == NULL)
+    if (b->cap < EVP_BUF_BLOCK && n <= EVP_BUF_BLOCK - b->len) {
+        /* Into a standard block, carrying over what a small buffer held. */
+        uint8_t *blk = pool_n ? pool[--pool_n] : malloc(EVP_BUF_BLOCK);
+        if (blk == NULL)
             return NULL;
+        if (b->len)
+            memcpy(blk, b->data, b->len);
+        free(b->data);
+        b->data = blk;
         b->cap = EVP_BUF_BLOCK;
         return b->data + b->len;
     }
-    size_t cap = b->cap ? b->cap : EVP_BUF_BLOCK;
+    size_t cap = b->cap > EVP_BUF_BLOCK ? b->cap : EVP_BUF_BLOCK;
     while (cap - b->len < n) {
         if (cap > SIZE_MAX / 2)
             return NULL;
@@ -43,6 +48,24 @@ int evp_buf_append(evp_buf *b, const void *p, size_t n)
         return -1;
     if (n)
         memcpy(dst, p, n);
+    b->len += n;
+    return 0;
+}
+
+int evp_buf_append_small(evp_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len < n) {
+        if (n > SIZE_MAX - b->len - 255)
+            return -1;
+        size_t cap = (b->len + n + 255) & ~(size_t)255;
+        uint8_t *d = realloc(b->data, cap);
+        if (d == NULL)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->data + b->len, p, n);
     b->len += n;
     return 0;
 }

@@ -11,6 +11,9 @@
 uint8_t *evp_buf_reserve(evp_buf *b, size_t n);
 /* Appends n bytes; 0 or -1 when out of memory. */
 int evp_buf_append(evp_buf *b, const void *p, size_t n);
+/* Appends n bytes, growing the storage only to what it holds (no standard block): for input
+ * kept before a client has authenticated, so a handshake that never ends costs its bytes. */
+int evp_buf_append_small(evp_buf *b, const void *p, size_t n);
 /* Drops the first n bytes. */
 void evp_buf_consume(evp_buf *b, size_t n);
 /* Frees the storage and leaves b empty. */

@@ -33,6 +33,7 @@ struct evp_listener {
     evp_instance *in; /* current; new sessions take references */
     evp_router *router; /* picks each session's outbound once its target is known */
     ev_timer pause; /* accepting paused while out of descriptors */
+    int starved;    /* out of descriptors: said once, until the backlog is drained */
     evp_session **peers; /* UDP sessions by peer */
     size_t n_peers;
     int keep; /* reload bookkeeping */
@@ -66,11 +67,16 @@ static void on_accept(EV_P_ ev_io *w, int revents)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors: the pending connection keeps the socket readable, so
                  * pause accepting for a moment instead of spinning on the error. */
-                evp_warn("accept on %s:%u: %s; pausing 0.2 s", l->listen, l->port,
-                         strerror(errno));
+                if (!l->starved)
+                    evp_warn("accept on %s:%u: %s; retrying every 0.2 s", l->listen, l->port,
+                             strerror(errno));
+                l->starved = 1;
                 ev_io_stop(EV_A, &l->io);
                 ev_timer_set(&l->pause, 0.2, 0.);
                 ev_timer_start(EV_A, &l->pause);
+            } else if ((errno == EAGAIN || errno == EWOULDBLOCK) && l->starved) {
+                l->starved = 0; /* everyone who waited has been taken */
+                evp_info("accept on %s:%u: caught up", l->listen, l->port);
             } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                        errno != ECONNABORTED) {
                 evp_warn("accept on %s:%u: %s", l->listen, l->port, strerror(errno));

@@ -255,7 +255,7 @@ void evp_sess_handshake(evp_session *s)
             /* Read and drop what a prober sends before closing, as V2Ray does. */
             s->state = S_DRAIN;
             s->drain_left = io.drain > cl->rbuf.len ? io.drain - (uint32_t)cl->rbuf.len : 0;
-            cl->rbuf.len = 0;
+            evp_buf_free(&cl->rbuf);
             if (s->drain_left == 0)
                 evp_sess_close(s, NULL);
             else
@@ -284,7 +284,7 @@ static void on_client_read(EV_P_ ev_io *w, int revents)
     if (r == 2)
         return;
     if (r == -1 && s->state != S_DRAIN) {
-        evp_sess_close(s, NULL);
+        evp_sess_close_err(s, "client connection failed", errno);
         return;
     }
     evp_sess_touch(s);
@@ -297,7 +297,7 @@ static void on_client_read(EV_P_ ev_io *w, int revents)
             return;
         }
         s->drain_left -= (uint32_t)ep->rbuf.len;
-        ep->rbuf.len = 0;
+        evp_buf_free(&ep->rbuf);
         return;
     case S_HANDSHAKE:
         evp_sess_handshake(s);
@@ -328,7 +328,7 @@ static void on_server_read(EV_P_ ev_io *w, int revents)
     if (r == 2)
         return;
     if (r == -1 && !s->up_done) {
-        evp_sess_close(s, "server connection failed");
+        evp_sess_close_err(s, "server connection failed", errno);
         return;
     }
     evp_sess_touch(s);
@@ -503,6 +503,13 @@ void evp_sess_close(evp_session *s, const char *why)
     rt->n_sessions--;
     ev_timer_init(&s->timer, on_free, 0., 0.);
     ev_timer_start(rt->loop, &s->timer);
+}
+
+void evp_sess_close_err(evp_session *s, const char *what, int err)
+{
+    char why[128];
+    snprintf(why, sizeof why, "%s: %s", what, strerror(err));
+    evp_sess_close(s, why);
 }
 
 void evp_session_close_all(evp_runtime *rt)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define READ_CHUNK 65536
+#define HANDSHAKE_READ 4096 /* one read before the target is named */
 #define HIGH_WATER (512 * 1024)
 #define LOW_WATER (128 * 1024)
 #define MAX_DATAGRAM 65535
@@ -86,6 +87,8 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router 
 void evp_sess_handshake(evp_session *s);
 /* The one teardown, whatever went wrong; the memory goes on the next loop turn. */
 void evp_sess_close(evp_session *s, const char *why);
+/* The teardown after a socket error: the one log line names it ("what: strerror(err)"). */
+void evp_sess_close_err(evp_session *s, const char *what, int err);
 
 /* session_relay.c */
 /* Runs one codec hook with a fresh evp_io; returns what the hook returned. */

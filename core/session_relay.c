@@ -85,12 +85,12 @@ int evp_sess_flush_all(evp_session *s)
         return 1;
     if (s->cl.fd != -1 || s->cl.kind == EP_PEER)
         if (flush_endpoint(s, &s->cl) == -1) {
-            evp_sess_close(s, "client write failed");
+            evp_sess_close_err(s, "client write failed", errno);
             return 1;
         }
     if (s->sv.fd != -1 && s->state == S_RELAY)
         if (flush_endpoint(s, &s->sv) == -1) {
-            evp_sess_close(s, "server write failed");
+            evp_sess_close_err(s, "server write failed", errno);
             return 1;
         }
     if (maybe_finish(s))
@@ -251,9 +251,26 @@ void evp_sess_pump_down(evp_session *s)
         evp_buf_trim(&s->plain);
 }
 
+/* Before its target is named a client has not authenticated: its bytes go into a buffer
+ * that grows only as needed, so 10,000 connections that never finish a handshake do not
+ * each hold a standard 64 KiB block. */
+static int read_handshake(endpoint *ep)
+{
+    uint8_t tmp[HANDSHAKE_READ];
+    ssize_t n = recv(ep->fd, tmp, sizeof tmp, 0);
+    if (n > 0)
+        return evp_buf_append_small(&ep->rbuf, tmp, (size_t)n) == 0 ? 1 : -1;
+    if (n == 0)
+        return 0;
+    return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 2 : -1;
+}
+
 /* Reads what is there into ep->rbuf: 1 data, 0 EOF, -1 error, 2 nothing now. */
 int evp_sess_read_endpoint(endpoint *ep)
 {
+    int state = ep->s->state;
+    if (ep == &ep->s->cl && ep->kind == EP_STREAM && (state == S_HANDSHAKE || state == S_DRAIN))
+        return read_handshake(ep);
     uint8_t *p = evp_buf_reserve(&ep->rbuf, READ_CHUNK + 2);
     if (p == NULL)
         return -1;

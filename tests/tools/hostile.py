@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Hostile clients against one port. Modes:
-  drip     send a byte every 0.5 s; ok when the server closes within --within seconds
+  drip     send a byte every --interval s (the bytes of --payload, then zeros); ok when the
+           server closes within --within seconds
   garbage  send --bytes random bytes; ok when the server closes (after any drain) within
            --within seconds without answering a single byte
   idle     open --count connections that send nothing; ok when all are closed by the server
@@ -15,18 +16,21 @@ import sys
 import time
 
 
-def closed_within(sock, within, drip=False):
-    """Waits for EOF; returns (closed, bytes_answered)."""
+def closed_within(sock, within, drip=None, interval=0.5):
+    """Waits for EOF, sending drip (bytes, then zeros) one byte per interval when given;
+    returns (closed, bytes_answered)."""
     end = time.time() + within
     answered = 0
     next_drip = time.time()
+    dripped = 0
     while time.time() < end:
-        if drip and time.time() >= next_drip:
+        if drip is not None and time.time() >= next_drip:
             try:
-                sock.sendall(b"\x00")
+                sock.sendall(drip[dripped:dripped + 1] or b"\x00")
             except OSError:
                 return True, answered
-            next_drip = time.time() + 0.5
+            dripped += 1
+            next_drip = time.time() + interval
         r, _, _ = select.select([sock], [], [], 0.1)
         if r:
             try:
@@ -47,6 +51,8 @@ def main():
     ap.add_argument("--within", type=float, default=10)
     ap.add_argument("--bytes", type=int, default=65536)
     ap.add_argument("--count", type=int, default=100)
+    ap.add_argument("--interval", type=float, default=0.5, help="drip: seconds per byte")
+    ap.add_argument("--payload", default="", help="drip: hex bytes to drip before zeros")
     a = ap.parse_args()
     res = {"mode": a.mode}
     t0 = time.time()
@@ -66,7 +72,8 @@ def main():
                 s.sendall(os.urandom(a.bytes))
             except OSError:
                 pass
-        closed, answered = closed_within(s, a.within, drip=a.mode == "drip")
+        drip = bytes.fromhex(a.payload) if a.mode == "drip" else None
+        closed, answered = closed_within(s, a.within, drip, a.interval)
         res.update(closed=closed, answered=answered)
         ok = closed and (a.mode == "drip" or answered == 0)
     res["seconds"] = round(time.time() - t0, 2)

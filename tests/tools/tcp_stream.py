@@ -20,13 +20,16 @@ import time
 import detdata
 
 
-def _sender(sock, seed, nbytes, state, half_close):
+def _sender(sock, seed, nbytes, state, half_close, rate=0):
     try:
         h = hashlib.sha256()
+        t0 = time.monotonic()
         for blk in detdata.blocks(seed, nbytes):
             sock.sendall(blk)
             h.update(blk)
             state["sent"] += len(blk)
+            if rate:  # paced: a long transfer that other events happen during
+                time.sleep(max(0.0, t0 + state["sent"] / rate - time.monotonic()))
         state["sent_sha"] = h.hexdigest()
         if half_close:
             sock.shutdown(socket.SHUT_WR)
@@ -34,14 +37,14 @@ def _sender(sock, seed, nbytes, state, half_close):
         state["send_error"] = "%s: %s" % (type(e).__name__, e)
 
 
-def run_session(sock, mode, seed, nbytes, deadline, half_close=False):
+def run_session(sock, mode, seed, nbytes, deadline, half_close=False, rate=0):
     """Streams over a connected socket; returns a result dict with 'ok' and 'why'."""
     res = {"mode": mode, "seed": seed, "bytes": nbytes, "sent": 0, "recv": 0}
     want = nbytes if mode in ("echo", "download") else None
     recv_sha = hashlib.sha256()
     t = None
     if mode in ("echo", "abort"):
-        t = threading.Thread(target=_sender, args=(sock, seed, nbytes, res, half_close),
+        t = threading.Thread(target=_sender, args=(sock, seed, nbytes, res, half_close, rate),
                              daemon=True)
         t.start()
     ended = None
@@ -105,6 +108,8 @@ def add_stream_args(ap):
     ap.add_argument("--timeout", type=float, default=60.0, help="overall deadline, seconds")
     ap.add_argument("--half-close", action="store_true", help="shutdown(WR) after sending")
     ap.add_argument("--quiet", action="store_true", help="print only failures and a summary")
+    ap.add_argument("--rate", type=detdata.parse_size, default=0,
+                    help="send at most this many bytes a second (e.g. 1M)")
 
 
 def run_many(args, connect):
@@ -123,7 +128,7 @@ def run_many(args, connect):
             return
         try:
             results[i] = run_session(sock, args.mode, seed, nbytes, deadline,
-                                     args.half_close)
+                                     args.half_close, args.rate)
         finally:
             sock.close()
 
