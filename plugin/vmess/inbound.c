@@ -58,6 +58,8 @@ typedef struct vmess_in_session {
     uint8_t aead_forced;      /* likewise: legacy headers refused */
     uint8_t resp_sent;
     uint16_t hdr_len;    /* AEAD: sealed header plaintext length */
+    uint32_t drain;      /* a failed handshake ends once this many bytes came in all */
+    uint32_t taken;      /* handshake bytes consumed by earlier decode calls */
     int64_t t;           /* legacy: the time the auth matched */
     uint8_t auth[16];    /* the AuthID or legacy auth */
     uint8_t nonce[8];    /* AEAD connection nonce */
@@ -325,6 +327,9 @@ void *vmess_inbound_session_new(void *inst)
         return NULL;
     atomic_fetch_add(&in->refs, 1);
     s->inst = in;
+    uint32_t r;
+    in->host->random_bytes(&r, sizeof(r));
+    s->drain = in->drain_base + r % in->drain_span;
     return s;
 }
 
@@ -350,15 +355,16 @@ const char *vmess_inbound_session_user(void *sess)
     return s->user->email;
 }
 
-/* Rejects the handshake the way V2Ray does: no reply; the host drains, then closes. */
+/* Rejects the handshake the way V2Ray does: no reply; the host reads until s->drain bytes
+ * came in all, counted from the first, then closes. So whatever failed, and however the
+ * bytes arrived, a prober sees the close at the same byte count (§10). */
 static int reject(vmess_in_session *s, evp_io *io, const char *why)
 {
     vmess_inbound *in = s->inst;
-    uint32_t r;
-    in->host->random_bytes(&r, sizeof(r));
+    size_t seen = s->taken + io->in_len;
     s->phase = P_FAILED;
     io->consumed = io->in_len;
-    io->drain = in->drain_base + r % in->drain_span;
+    io->drain = seen < s->drain ? s->drain - (uint32_t)seen : 0;
     snprintf(io->reason, sizeof(io->reason), "vmess: %s", why);
     if (in->host->log_enabled(EVP_LOG_INFO))
         in->host->log(EVP_LOG_INFO, "vmess: rejected a handshake: %s", why);
@@ -546,6 +552,10 @@ int vmess_inbound_decode(void *sess, evp_io *io)
     legacy : {
         int dec = VMESS_REQ_OK;
         long n = legacy_header(s, in + off, len - off, &dec);
+        /* Random bytes would have been dropped by now: a legacy auth replayed with junk
+         * must not hold the connection longer (a header needs at most 332 bytes). */
+        if (n == 0 && s->taken + len >= s->drain)
+            return reject(s, io, "header longer than the drain");
         if (n == 0)
             break;
         if (n < 0 || accept_request(s, dec, &why) != 0)
@@ -575,6 +585,7 @@ int vmess_inbound_decode(void *sess, evp_io *io)
     }
     /* Need more header bytes. */
     io->consumed = off;
+    s->taken += (uint32_t)off;
     if (io->in_eof)
         return broken(s, io, "client closed during the handshake");
     return EVP_OK;
