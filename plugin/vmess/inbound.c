@@ -243,11 +243,14 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
         fail_msg(err, errlen, "out of memory");
         goto fail;
     }
-    /* §10: stable per instance, like V2Ray's Base in [0, 3266) and M in [1, 64]. */
+    /* §10: stable per instance. V2Ray's base is 54 + [0, 3266); ours starts at the longest
+     * legacy header instead, so that a legacy auth replayed with junk is always complete
+     * (and failed) before the drain ends, and closes where random bytes would. */
+    enum { LEGACY_MAX = VMESS_LEGACY_AUTH_SIZE + VMESS_REQUEST_MAX, BASE_TOP = 54 + 3266 };
     uint32_t r1, r2;
     memcpy(&r1, seed, 4);
     memcpy(&r2, seed + 4, 4);
-    in->drain_base = 16 + 38 + r1 % 3266;
+    in->drain_base = LEGACY_MAX + r1 % (BASE_TOP - LEGACY_MAX);
     in->drain_span = 1 + r2 % 64;
     sodium_memzero(seed, sizeof(seed));
     vmess_detour_register(&in->node, args->tag != NULL ? args->tag : "", in, detour_account);
@@ -552,10 +555,6 @@ int vmess_inbound_decode(void *sess, evp_io *io)
     legacy : {
         int dec = VMESS_REQ_OK;
         long n = legacy_header(s, in + off, len - off, &dec);
-        /* Random bytes would have been dropped by now: a legacy auth replayed with junk
-         * must not hold the connection longer (a header needs at most 332 bytes). */
-        if (n == 0 && s->taken + len >= s->drain)
-            return reject(s, io, "header longer than the drain");
         if (n == 0)
             break;
         if (n < 0 || accept_request(s, dec, &why) != 0)
