@@ -58,6 +58,8 @@ typedef struct vmess_in_session {
     uint8_t aead_forced;      /* likewise: legacy headers refused */
     uint8_t resp_sent;
     uint16_t hdr_len;    /* AEAD: sealed header plaintext length */
+    uint32_t drain;      /* a failed handshake ends once this many bytes came in all */
+    uint32_t taken;      /* handshake bytes consumed by earlier decode calls */
     int64_t t;           /* legacy: the time the auth matched */
     uint8_t auth[16];    /* the AuthID or legacy auth */
     uint8_t nonce[8];    /* AEAD connection nonce */
@@ -242,11 +244,14 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
         fail_msg(err, errlen, "out of memory");
         goto fail;
     }
-    /* §10: stable per instance, like V2Ray's Base in [0, 3266) and M in [1, 64]. */
+    /* §10: stable per instance. V2Ray's base is 54 + [0, 3266); ours starts at the longest
+     * legacy header instead, so that a legacy auth replayed with junk is always complete
+     * (and failed) before the drain ends, and closes where random bytes would. */
+    enum { LEGACY_MAX = VMESS_LEGACY_AUTH_SIZE + VMESS_REQUEST_MAX, BASE_TOP = 54 + 3266 };
     uint32_t r1, r2;
     memcpy(&r1, seed, 4);
     memcpy(&r2, seed + 4, 4);
-    in->drain_base = 16 + 38 + r1 % 3266;
+    in->drain_base = LEGACY_MAX + r1 % (BASE_TOP - LEGACY_MAX);
     in->drain_span = 1 + r2 % 64;
     sodium_memzero(seed, sizeof(seed));
     vmess_detour_register(&in->node, args->tag != NULL ? args->tag : "", in, detour_account);
@@ -326,6 +331,9 @@ void *vmess_inbound_session_new(void *inst)
         return NULL;
     atomic_fetch_add(&in->refs, 1);
     s->inst = in;
+    uint32_t r;
+    in->host->random_bytes(&r, sizeof(r));
+    s->drain = in->drain_base + r % in->drain_span;
     return s;
 }
 
@@ -354,15 +362,16 @@ const char *vmess_inbound_session_user(void *sess)
     return s->user->email;
 }
 
-/* Rejects the handshake the way V2Ray does: no reply; the host drains, then closes. */
+/* Rejects the handshake the way V2Ray does: no reply; the host reads until s->drain bytes
+ * came in all, counted from the first, then closes. So whatever failed, and however the
+ * bytes arrived, a prober sees the close at the same byte count (§10). */
 static int reject(vmess_in_session *s, evp_io *io, const char *why)
 {
     vmess_inbound *in = s->inst;
-    uint32_t r;
-    in->host->random_bytes(&r, sizeof(r));
+    size_t seen = s->taken + io->in_len;
     s->phase = P_FAILED;
     io->consumed = io->in_len;
-    io->drain = in->drain_base + r % in->drain_span;
+    io->drain = seen < s->drain ? s->drain - (uint32_t)seen : 0;
     snprintf(io->reason, sizeof(io->reason), "vmess: %s", why);
     if (in->host->log_enabled(EVP_LOG_INFO))
         in->host->log(EVP_LOG_INFO, "vmess: rejected a handshake: %s", why);
@@ -583,6 +592,7 @@ int vmess_inbound_decode(void *sess, evp_io *io)
     }
     /* Need more header bytes. */
     io->consumed = off;
+    s->taken += (uint32_t)off;
     if (io->in_eof)
         return broken(s, io, "client closed during the handshake");
     return EVP_OK;
