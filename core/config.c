@@ -5,6 +5,7 @@
 #include "jsonschema.h"
 #include "log.h"
 #include "router.h"
+#include "users.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,8 @@ static int parse_port(json_t *v, uint16_t *first, uint16_t *last)
     return 0;
 }
 
-/* Reads a clients file: a JSON array of clients or an object holding "clients". */
+/* Reads a clients file: a JSON array of users or an object holding them under "clients" (the
+ * file format's key, whatever the protocol). The users stay opaque: the plugin reads them. */
 static json_t *load_clients_file(const char *file, const char *where, evp_errlist *errs)
 {
     json_error_t je;
@@ -171,22 +173,27 @@ static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema
     snprintf(where, sizeof where, "inbounds[%zu]", i);
     check_stream(in, where, errs);
     json_t *settings = settings_of(in);
+    json_t *users = NULL;
     if (ic->clients_file) {
         snprintf(where, sizeof where, "inbounds[%zu].clientsFile", i);
-        json_t *clients = load_clients_file(ic->clients_file, where, errs);
-        if (clients)
-            json_object_set_new(settings, "clients", clients);
+        users = load_clients_file(ic->clients_file, where, errs);
     }
     snprintf(where, sizeof where, "inbounds[%zu].protocol", i);
     ic->mod = evp_registry_get(reg, ic->protocol, err, sizeof err);
-    if (ic->mod == NULL) {
-        evp_errlist_add(errs, "%s: %s", where, err);
+    if (ic->mod == NULL || ic->mod->desc->inbound == NULL) {
+        if (ic->mod == NULL)
+            evp_errlist_add(errs, "%s: %s", where, err);
+        else
+            evp_errlist_add(errs, "%s: \"%s\" has no inbound", where, ic->protocol);
+        json_decref(users);
         return;
     }
-    if (ic->mod->desc->inbound == NULL) {
-        evp_errlist_add(errs, "%s: \"%s\" has no inbound", where, ic->protocol);
-        return;
-    }
+    snprintf(where, sizeof where, "inbounds[%zu].clientsFile", i);
+    if (users && !evp_users_supported(ic->mod))
+        evp_errlist_add(errs, "%s: \"%s\" inbounds have no users", where, ic->protocol);
+    else if (users && evp_users_validate(schema_dir, ic->mod, users, 1, where, errs) == 0)
+        ic->users_json = json_dumps(users, JSON_COMPACT);
+    json_decref(users);
     network_flags(settings, ic->protocol, &ic->want_tcp, &ic->want_udp);
     snprintf(where, sizeof where, "inbounds[%zu].settings", i);
     if (ic->mod->desc->inbound_schema)
@@ -315,6 +322,7 @@ void evp_config_free(evp_config *c)
         return;
     for (size_t i = 0; c->inbounds && i < c->n_inbounds; i++) {
         free(c->inbounds[i].settings_json);
+        free(c->inbounds[i].users_json);
         evp_module_unref(c->inbounds[i].mod);
     }
     for (size_t i = 0; c->outbounds && i < c->n_outbounds; i++) {

@@ -14,8 +14,9 @@ typedef struct evp_inbound_conf {
     uint16_t port; /* the first port */
     uint16_t port_last; /* the last of a "from-to" range, else port */
     const char *protocol;
-    char *settings_json; /* owned; clients from clientsFile merged in */
+    char *settings_json; /* owned */
     const char *clients_file; /* NULL when absent */
+    char *users_json; /* owned: clientsFile's users (a JSON array text, opaque), or NULL */
     int want_tcp, want_udp; /* from settings.network ("tcp" default) or socks udp */
     evp_module *mod; /* owned reference */
 } evp_inbound_conf;

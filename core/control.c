@@ -1,14 +1,15 @@
 /* Control socket: user management and counters, as V2Ray's HandlerService and StatsService
- * give panels. A user change builds a new inbound instance aside and swaps it in; running
- * sessions keep the instance they authenticated on. When the inbound reads its users from
- * a clientsFile the change is written there (atomically) and the config reloaded, so it
- * survives later reloads; otherwise it lives until the next reload. */
+ * give panels. Users go through the inbound plugin's users ops (ABI 1.2) as opaque JSON: the
+ * plugin swaps in a new user table and running sessions keep the user they authenticated
+ * as. When the inbound reads its users from a clientsFile the change is written there
+ * (atomically) and the config reloaded, so it survives later reloads; otherwise it lives
+ * until the next reload. */
 #include "control.h"
 
 #include "file_replace.h"
-#include "jsonschema.h"
 #include "log.h"
 #include "stats.h"
+#include "users.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -45,44 +45,19 @@ static char *reply_ok(json_t *extra)
     return text;
 }
 
-/* The clients array of an inbound's current settings (new reference), or NULL. */
-static json_t *current_clients(evp_instance *in)
-{
-    json_t *settings = json_loads(in->settings_json, 0, NULL);
-    json_t *clients = json_object_get(settings, "clients");
-    json_t *copy = json_is_array(clients) ? json_deep_copy(clients) : json_array();
-    json_decref(settings);
-    return copy;
-}
-
 static char *list_users(evp_instance *in)
 {
-    json_t *clients = current_clients(in);
-    size_t i;
-    json_t *c;
-    json_t *users = json_array();
-    json_array_foreach (clients, i, c) {
-        /* Never show a full UUID: the email and the id's first group identify a user. */
-        const char *id = json_string_value(json_object_get(c, "id"));
-        char shortid[16] = "";
-        if (id)
-            snprintf(shortid, sizeof shortid, "%.8s", id);
-        json_t *u = json_pack("{s:s}", "id", shortid);
-        json_t *email = json_object_get(c, "email");
-        if (email)
-            json_object_set(u, "email", email);
-        json_t *alter = json_object_get(c, "alterId");
-        json_object_set_new(u, "alterId", alter ? json_incref(alter) : json_integer(0));
-        json_array_append_new(users, u);
-    }
-    json_decref(clients);
+    json_t *users = evp_users_list(in, 0);
+    if (users == NULL)
+        return evp_control_error("%s inbounds have no users to list", in->mod->desc->name);
     return reply_ok(json_pack("{s:o}", "users", users));
 }
 
-/* Writes clients to file atomically, keeping its mode and owner. -1 with why in err. */
-static int write_clients_file(const char *file, json_t *clients, char *err, size_t errlen)
+/* Writes users to file atomically as {"clients": [...]} (the clientsFile format's key),
+ * keeping its mode and owner. -1 with why in err. */
+static int write_users_file(const char *file, json_t *users, char *err, size_t errlen)
 {
-    json_t *doc = json_pack("{s:O}", "clients", clients);
+    json_t *doc = json_pack("{s:O}", "clients", users);
     char *text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
     if (text == NULL) {
@@ -94,109 +69,91 @@ static int write_clients_file(const char *file, json_t *clients, char *err, size
     return rc;
 }
 
-/* The inbound's settings with clients replaced, checked against its plugin's schema first:
- * a bad user is refused before anything (a clients file included) is touched. NULL and a
- * reply in *reply when it does not validate. */
-static json_t *checked_settings(evp_server *srv, evp_instance *in, json_t *clients, char **reply)
+enum user_change { ADD_USER, REMOVE_USER, REPLACE_USERS };
+
+static int change(evp_instance *in, enum user_change what, json_t *arg, char *err, size_t n)
 {
-    json_t *settings = json_loads(in->settings_json, 0, NULL);
-    if (!json_is_object(settings)) {
-        json_decref(settings);
-        settings = json_object();
-    }
-    json_object_set(settings, "clients", clients);
-    const char *schema_name = in->mod->desc->inbound_schema;
-    if (schema_name == NULL)
-        return settings;
-    char path[4096], err[512];
-    snprintf(path, sizeof path, "%s/%s.schema.json", srv->schema_dir, schema_name);
-    evp_schema *s = evp_schema_load(path, err, sizeof err);
-    char *errors = NULL;
-    int n = s ? evp_schema_validate(s, settings, "settings", 5, &errors) : -1;
-    evp_schema_free(s);
-    if (n != 0) {
-        *reply = evp_control_error("%s", n < 0 ? err : errors);
-        free(errors);
-        json_decref(settings);
-        return NULL;
-    }
-    return settings;
+    if (what == ADD_USER)
+        return evp_users_add(in, arg, err, n);
+    if (what == REMOVE_USER)
+        return evp_users_remove(in, json_string_value(arg), err, n);
+    return evp_users_replace(in, arg, err, n);
 }
 
-/* Applies a new client list to the inbound tagged tag. */
-static char *apply_clients(evp_server *srv, const char *tag, evp_instance *in, json_t *clients)
+/* Applies a change to the running inbound (new sessions see it; running ones keep their
+ * user). With a clientsFile the whole list is saved there and the config reloaded, so the
+ * change survives later reloads; if the file cannot be written the change is undone. */
+static char *apply_change(evp_server *srv, const char *tag, evp_instance *in,
+                          enum user_change what, json_t *arg)
 {
-    char *reply = NULL;
-    json_t *settings = checked_settings(srv, in, clients, &reply);
-    if (settings == NULL)
-        return reply;
     const evp_inbound_conf *ic = evp_server_inbound_conf(srv, tag);
-    if (ic && ic->clients_file) {
-        char file[4096];
-        snprintf(file, sizeof file, "%s", ic->clients_file); /* the reload frees ic */
-        json_decref(settings);
-        char why[600];
-        if (write_clients_file(file, clients, why, sizeof why) != 0)
-            return evp_control_error("cannot write the clients file: %s", why);
-        /* The reload runs on its thread; "reload applied" in the log says when it is in. */
-        if (evp_server_reload(srv) != 0)
-            return evp_control_error("the clients file was written but the reload could not start");
-        return reply_ok(json_pack("{s:s}", "saved", file));
-    }
-    char *text = json_dumps(settings, JSON_COMPACT);
-    json_decref(settings);
-    char err[512];
-    evp_instance *fresh =
-        evp_instance_new(in->mod, 1, tag, text, ic ? ic->port : 0, err, sizeof err);
-    free(text);
-    if (fresh == NULL)
+    char file[4096] = "";
+    if (ic && ic->clients_file) /* copied: the reload frees ic */
+        snprintf(file, sizeof file, "%s", ic->clients_file);
+    json_t *before = file[0] ? evp_users_list(in, EVP_USERS_SECRETS) : NULL;
+    if (file[0] && before == NULL)
+        return evp_control_error("cannot read the users of [%s]", tag);
+    char err[600];
+    if (change(in, what, arg, err, sizeof err) != 0) {
+        json_decref(before);
         return evp_control_error("%s", err);
-    evp_server_replace_inbound(srv, in, fresh);
-    evp_instance_unref(fresh);
-    return reply_ok(json_pack("{s:b}", "saved", 0));
+    }
+    if (file[0] == '\0')
+        return reply_ok(json_pack("{s:b}", "saved", 0));
+    json_t *after = evp_users_list(in, EVP_USERS_SECRETS);
+    int rc = after ? write_users_file(file, after, err, sizeof err) : -1;
+    json_decref(after);
+    if (rc != 0) {
+        char undo[256];
+        evp_users_replace(in, before, undo, sizeof undo);
+        json_decref(before);
+        return evp_control_error("cannot write the clients file: %s", after ? err : "no list");
+    }
+    json_decref(before);
+    /* The reload runs on its thread; "reload applied" in the log says when it is in. */
+    if (evp_server_reload(srv) != 0)
+        return evp_control_error("the clients file was written but the reload could not start");
+    return reply_ok(json_pack("{s:s}", "saved", file));
 }
 
-static char *add_user(evp_server *srv, const char *tag, evp_instance *in, json_t *user)
+/* Checks users against the plugin's user schema first: a bad user is refused before
+ * anything (a clients file included) is touched. */
+static char *checked_change(evp_server *srv, const char *tag, evp_instance *in,
+                            enum user_change what, json_t *arg)
 {
-    if (!json_is_object(user) || !json_is_string(json_object_get(user, "id")))
-        return evp_control_error("add-user needs a user object with an id");
-    json_t *clients = current_clients(in);
-    size_t i;
-    json_t *c;
-    const char *id = json_string_value(json_object_get(user, "id"));
-    const char *email = json_string_value(json_object_get(user, "email"));
-    json_array_foreach (clients, i, c) {
-        const char *cid = json_string_value(json_object_get(c, "id"));
-        const char *cem = json_string_value(json_object_get(c, "email"));
-        if ((cid && strcasecmp(cid, id) == 0) || (email && cem && strcasecmp(cem, email) == 0)) {
-            json_decref(clients);
-            return evp_control_error("that user (id or email) is already there");
-        }
+    if (!evp_users_supported(in->mod))
+        return evp_control_error("%s inbounds have no users to manage", in->mod->desc->name);
+    evp_errlist errs = {0};
+    if (what != REMOVE_USER &&
+        evp_users_validate(srv->schema_dir, in->mod, arg, what == REPLACE_USERS,
+                           what == REPLACE_USERS ? "users" : "user", &errs) != 0) {
+        char *why = evp_errlist_take(&errs);
+        char *r = evp_control_error("%s", why ? why : "invalid user");
+        free(why);
+        return r;
     }
-    json_array_append(clients, user);
-    char *r = apply_clients(srv, tag, in, clients);
-    json_decref(clients);
-    return r;
+    return apply_change(srv, tag, in, what, arg);
 }
 
-static char *remove_user(evp_server *srv, const char *tag, evp_instance *in, const char *who)
+/* add-user takes a user object, or positional "args" that the user schema names. */
+static char *add_user(evp_server *srv, const char *tag, evp_instance *in, json_t *req)
 {
-    json_t *clients = current_clients(in);
-    size_t i;
-    json_t *c;
-    int found = 0;
-    json_array_foreach (clients, i, c) {
-        const char *cid = json_string_value(json_object_get(c, "id"));
-        const char *cem = json_string_value(json_object_get(c, "email"));
-        if ((cid && strcasecmp(cid, who) == 0) || (cem && strcasecmp(cem, who) == 0)) {
-            json_array_remove(clients, i);
-            found = 1;
-            break;
-        }
+    char err[512];
+    json_t *user = json_object_get(req, "user");
+    json_t *built = NULL;
+    if (user == NULL && json_is_array(json_object_get(req, "args"))) {
+        built = evp_users_from_args(srv->schema_dir, in->mod, json_object_get(req, "args"), err,
+                                    sizeof err);
+        if (built == NULL)
+            return evp_control_error("%s", err);
+        user = built;
     }
-    char *r = found ? apply_clients(srv, tag, in, clients)
-                    : evp_control_error("no user \"%s\" (give its email or id)", who);
-    json_decref(clients);
+    if (!json_is_object(user)) {
+        json_decref(built);
+        return evp_control_error("add-user needs a user object");
+    }
+    char *r = checked_change(srv, tag, in, ADD_USER, user);
+    json_decref(built);
     return r;
 }
 
@@ -311,10 +268,15 @@ char *evp_control_handle(evp_server *srv, const char *request)
     } else if (strcmp(cmd, "list-users") == 0) {
         r = list_users(in);
     } else if (strcmp(cmd, "add-user") == 0) {
-        r = add_user(srv, tag, in, json_object_get(req, "user"));
+        r = add_user(srv, tag, in, req);
     } else if (strcmp(cmd, "remove-user") == 0) {
-        const char *who = json_string_value(json_object_get(req, "user"));
-        r = who ? remove_user(srv, tag, in, who) : evp_control_error("remove-user needs a user");
+        json_t *who = json_object_get(req, "user");
+        r = json_is_string(who) ? checked_change(srv, tag, in, REMOVE_USER, who)
+                                : evp_control_error("remove-user needs a user (email or id)");
+    } else if (strcmp(cmd, "replace-users") == 0) {
+        json_t *users = json_object_get(req, "users");
+        r = json_is_array(users) ? checked_change(srv, tag, in, REPLACE_USERS, users)
+                                 : evp_control_error("replace-users needs a users array");
     } else {
         r = evp_control_error("unknown command \"%s\"", cmd);
     }
@@ -331,8 +293,11 @@ static void ctl_usage(void)
 {
     fprintf(stderr,
             "usage: evproxy ctl [-s SOCKET] list-users INBOUND_TAG\n"
-            "       evproxy ctl [-s SOCKET] add-user INBOUND_TAG UUID [EMAIL [ALTERID [LEVEL]]]\n"
-            "       evproxy ctl [-s SOCKET] remove-user INBOUND_TAG EMAIL|UUID\n"
+            "       evproxy ctl [-s SOCKET] add-user INBOUND_TAG USER_JSON | FIELD...\n"
+            "       evproxy ctl [-s SOCKET] remove-user INBOUND_TAG EMAIL|ID\n"
+            "       evproxy ctl [-s SOCKET] replace-users INBOUND_TAG USERS_JSON_ARRAY\n"
+            "FIELDs are a user's fields in the order of its plugin's user schema (x-ctl-args),\n"
+            "e.g. vmess: UUID [EMAIL [ALTERID [LEVEL]]]\n"
             "       evproxy ctl [-s SOCKET] stats\n"
             "       evproxy ctl [-s SOCKET] modules\n"
             "SOCKET defaults to $EVPROXY_CONTROL or /run/evproxy.sock\n");
@@ -399,16 +364,27 @@ int evp_ctl_main(int argc, char **argv)
     if ((strcmp(cmd, "stats") == 0 || strcmp(cmd, "modules") == 0) && nargs == 0) {
     } else if (strcmp(cmd, "list-users") == 0 && nargs == 1) {
         json_object_set_new(req, "inbound", json_string(args[0]));
-    } else if (strcmp(cmd, "add-user") == 0 && nargs >= 2 && nargs <= 5) {
-        json_t *u = json_pack("{s:s}", "id", args[1]);
-        if (nargs >= 3)
-            json_object_set_new(u, "email", json_string(args[2]));
-        if (nargs >= 4)
-            json_object_set_new(u, "alterId", json_integer(atoi(args[3])));
-        if (nargs >= 5)
-            json_object_set_new(u, "level", json_integer(atoi(args[4])));
+    } else if (strcmp(cmd, "add-user") == 0 && nargs >= 2) {
         json_object_set_new(req, "inbound", json_string(args[0]));
-        json_object_set_new(req, "user", u);
+        json_t *u = nargs == 2 && args[1][0] == '{' ? json_loads(args[1], 0, NULL) : NULL;
+        if (u) {
+            json_object_set_new(req, "user", u);
+        } else {
+            json_t *fields = json_array(); /* the daemon names them from the user schema */
+            for (int k = 1; k < nargs; k++)
+                json_array_append_new(fields, json_string(args[k]));
+            json_object_set_new(req, "args", fields);
+        }
+    } else if (strcmp(cmd, "replace-users") == 0 && nargs == 2) {
+        json_t *users = json_loads(args[1], 0, NULL);
+        if (!json_is_array(users)) {
+            fprintf(stderr, "evproxy ctl: replace-users needs a JSON array of users\n");
+            json_decref(users);
+            json_decref(req);
+            return 1;
+        }
+        json_object_set_new(req, "inbound", json_string(args[0]));
+        json_object_set_new(req, "users", users);
     } else if (strcmp(cmd, "remove-user") == 0 && nargs == 2) {
         json_object_set_new(req, "inbound", json_string(args[0]));
         json_object_set_new(req, "user", json_string(args[1]));

@@ -156,7 +156,7 @@ int main(int argc, char **argv)
     }
     if (config == NULL && evp_sip003_wanted()) {
         char *text = NULL;
-        int rc = evp_sip003_config(&text) != 0 ? 1 : run(NULL, text, schema_dir, plugin_dir,
+        int rc = evp_sip003_config(plugin_dir, &text) != 0 ? 1 : run(NULL, text, schema_dir, plugin_dir,
                                                          test_only);
         free(text);
         if (rc != 0 && !test_only && getppid() != 1) {

@@ -7,6 +7,7 @@
 #include "control.h"
 #include "log.h"
 #include "stats.h"
+#include "users.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -228,8 +229,7 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
     evp_router_set_outbounds(p->router, p->outs, p->n_outs);
     for (size_t i = 0; i < cfg->n_inbounds; i++, p->n_ins++) {
         evp_inbound_conf *ic = &cfg->inbounds[i];
-        p->ins[i] = evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, ic->port, err,
-                                     sizeof err);
+        p->ins[i] = evp_inbound_instance_new(ic, err, sizeof err);
         if (p->ins[i] == NULL) {
             evp_err("inbounds[%zu].settings: %s", i, err);
             return -1;
@@ -588,8 +588,8 @@ int evp_server_check(const char *config_path, const char *config_text, const cha
         const char *settings =
             inbound ? cfg->inbounds[k].settings_json : cfg->outbounds[k].settings_json;
         char err[512];
-        evp_instance *inst = evp_instance_new(mod, inbound, tag, settings,
-                                              inbound ? cfg->inbounds[k].port : 0, err, sizeof err);
+        evp_instance *inst = inbound ? evp_inbound_instance_new(&cfg->inbounds[k], err, sizeof err)
+                                     : evp_instance_new(mod, 0, tag, settings, 0, err, sizeof err);
         if (inst == NULL) {
             fprintf(stderr, "%s[%zu].settings: %s\n", inbound ? "inbounds" : "outbounds", k, err);
             rc = -1;

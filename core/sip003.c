@@ -2,13 +2,16 @@
  * an optional chained plugin supervised as a child, and death of the host noticed. */
 #include "sip003.h"
 
+#include "host.h"
 #include "log.h"
+#include "registry.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,17 +147,58 @@ static void host_port(char *out, size_t n, const char *host, unsigned port)
     snprintf(out, n, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
 }
 
-static json_t *users_from_options(char **k, char **v, int n, const char *security)
+/* The protocol SIP003 mode speaks (the mode is "vmess-plugin"). */
+#define SIP003_PROTOCOL "vmess"
+
+/* Options this file takes; the others are the protocol plugin's. */
+static int host_option(const char *key)
 {
-    const char *id = opt(k, v, n, "id");
-    const char *alter = opt(k, v, n, "alterId");
-    json_t *u = json_pack("{s:s, s:i}", "id", id ? id : "", "alterId", alter ? atoi(alter) : 0);
-    if (security)
-        json_object_set_new(u, "security", json_string(security));
-    return json_pack("[o]", u);
+    static const char *const mine[] = {"server", "clients", "target", "loglevel", "chain",
+                                       "chain_opts"};
+    for (size_t j = 0; j < sizeof mine / sizeof mine[0]; j++)
+        if (strcmp(key, mine[j]) == 0)
+            return 1;
+    return 0;
 }
 
-int evp_sip003_config(char **text)
+/* The protocol plugin's settings for the options it takes (parsed as JSON; new reference),
+ * or NULL with a message on stderr. */
+static json_t *plugin_settings(const char *plugin_dir, evp_sip003_args *a, char **keys,
+                               char **values, int n)
+{
+    const char *pk[MAX_OPTIONS], *pv[MAX_OPTIONS];
+    a->size = sizeof *a;
+    a->n = 0;
+    for (int i = 0; i < n; i++) {
+        if (host_option(keys[i]))
+            continue;
+        pk[a->n] = keys[i];
+        pv[a->n++] = values[i];
+    }
+    a->keys = pk;
+    a->values = pv;
+    evp_registry reg;
+    char err[512] = "out of memory";
+    json_t *settings = NULL;
+    evp_module *m = evp_registry_init(&reg, plugin_dir) == 0
+                        ? evp_registry_get(&reg, SIP003_PROTOCOL, err, sizeof err) : NULL;
+    const evp_plugin *d = m ? m->desc : NULL;
+    if (d && (d->size < offsetof(evp_plugin, sip003_settings) + sizeof d->sip003_settings ||
+              d->sip003_settings == NULL)) {
+        snprintf(err, sizeof err, "the %s plugin does not take SIP003 options", d->name);
+    } else if (d) {
+        char *text = d->sip003_settings(evp_host_services(), a, err, sizeof err);
+        settings = text ? json_loads(text, 0, NULL) : NULL;
+        free(text); /* the host's alloc is malloc */
+    }
+    if (settings == NULL)
+        fprintf(stderr, "vmess-plugin: %s\n", err);
+    evp_module_unref(m);
+    evp_registry_free(&reg);
+    return settings;
+}
+
+int evp_sip003_config(const char *plugin_dir, char **text)
 {
     const char *rhost = env("SS_REMOTE_HOST"), *rport = env("SS_REMOTE_PORT");
     const char *lhost = env("SS_LOCAL_HOST"), *lport = env("SS_LOCAL_PORT");
@@ -177,26 +221,8 @@ int evp_sip003_config(char **text)
         fprintf(stderr, "vmess-plugin: SS_PLUGIN_OPTIONS is malformed: \"%s\"\n", options);
         return -1;
     }
-    static const char *const known[] = {"server", "id", "alterId", "security", "clients",
-                                        "target", "loglevel", "chain", "chain_opts", "email"};
-    for (int i = 0; i < n; i++) {
-        int ok = 0;
-        for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
-            ok |= strcmp(keys[i], known[j]) == 0;
-        if (!ok) {
-            fprintf(stderr, "vmess-plugin: unknown option \"%s\"\n", keys[i]);
-            evp_sip003_free_options(keys, values, n);
-            return -1;
-        }
-    }
     int server = opt(keys, values, n, "server") != NULL;
     const char *clients = opt(keys, values, n, "clients");
-    if (!clients && !opt(keys, values, n, "id")) {
-        fprintf(stderr, "vmess-plugin: option id=UUID is required%s\n",
-                server ? " (or clients=FILE)" : "");
-        evp_sip003_free_options(keys, values, n);
-        return -1;
-    }
     /* ss hosts may pass several hosts joined by '|': we use the first. */
     char first_remote[256];
     snprintf(first_remote, sizeof first_remote, "%s", rhost);
@@ -231,20 +257,21 @@ int evp_sip003_config(char **text)
         evp_sip003_free_options(keys, values, n);
         return -1;
     }
+    evp_sip003_args a = {.inbound = server, .users_from_file = clients != NULL,
+                         .server_host = chain_cmd ? "127.0.0.1" : first_remote,
+                         .server_port = (uint16_t)(chain_cmd ? hop : remote_port)};
+    json_t *settings = plugin_settings(plugin_dir, &a, keys, values, n);
+    if (settings == NULL) {
+        evp_sip003_free_options(keys, values, n);
+        return -1;
+    }
     json_t *root = json_pack("{s:{s:s}}", "log", "loglevel", level ? level : "warning");
     char addr[300];
     if (server) {
-        json_t *settings = json_object();
-        if (!clients)
-            json_object_set_new(settings, "clients", users_from_options(keys, values, n, NULL));
-        const char *email = opt(keys, values, n, "email");
-        if (email && !clients)
-            json_object_set_new(json_array_get(json_object_get(settings, "clients"), 0), "email",
-                                json_string(email));
         json_t *in = json_pack("{s:s, s:s, s:i, s:s, s:o}", "tag", "sip003-in", "listen",
                                chain_cmd ? "127.0.0.1" : first_remote, "port",
-                               chain_cmd ? (int)hop : (int)remote_port, "protocol", "vmess",
-                               "settings", settings);
+                               chain_cmd ? (int)hop : (int)remote_port, "protocol",
+                               SIP003_PROTOCOL, "settings", settings);
         if (clients)
             json_object_set_new(in, "clientsFile", json_string(clients));
         /* Every stream goes to the local ss-server and nowhere else: never an open proxy. */
@@ -264,6 +291,7 @@ int evp_sip003_config(char **text)
                 fprintf(stderr, "vmess-plugin: target must be HOST:PORT, not \"%s\"\n", target);
                 evp_sip003_free_options(keys, values, n);
                 json_decref(root);
+                json_decref(settings);
                 return -1;
             }
             size_t hl = (size_t)(colon - target);
@@ -273,19 +301,14 @@ int evp_sip003_config(char **text)
             }
             snprintf(thost, sizeof thost, "%.*s", (int)hl, target);
         }
-        const char *sec = opt(keys, values, n, "security");
-        json_t *out_settings = json_pack(
-            "{s:[{s:s, s:i, s:o}]}", "vnext", "address", chain_cmd ? "127.0.0.1" : first_remote,
-            "port", chain_cmd ? (int)hop : (int)remote_port, "users",
-            users_from_options(keys, values, n, sec ? sec : "auto"));
         json_object_set_new(
             root, "inbounds",
             json_pack("[{s:s, s:s, s:i, s:s, s:{s:s, s:i, s:s}}]", "tag", "sip003-in", "listen",
                       lhost, "port", (int)local_port, "protocol", "dokodemo-door", "settings",
                       "address", thost, "port", (int)tport, "network", "tcp"));
         json_object_set_new(root, "outbounds",
-                            json_pack("[{s:s, s:s, s:o}]", "tag", "vmess-out", "protocol",
-                                      "vmess", "settings", out_settings));
+                            json_pack("[{s:s, s:s, s:o}]", "tag", "sip003-out", "protocol",
+                                      SIP003_PROTOCOL, "settings", settings));
     }
     evp_sip003_free_options(keys, values, n);
     *text = json_dumps(root, JSON_INDENT(2));

@@ -10,8 +10,9 @@
 /* True when started as a SIP003 plugin (SS_* variables, or the name vmess-plugin). */
 int evp_sip003_wanted(void);
 /* Builds the config text from the environment into *text (malloc'd); -1 with a clear
- * message on stderr when a variable or option is bad. */
-int evp_sip003_config(char **text);
+ * message on stderr when a variable or option is bad. The protocol plugin (from plugin_dir)
+ * turns the options that are not the host's into its settings. */
+int evp_sip003_config(const char *plugin_dir, char **text);
 /* Starts the chained plugin, if any, and watches for the host's death. */
 void evp_sip003_attach(struct ev_loop *loop);
 /* Stops the chained plugin; returns the exit code the process should end with. */

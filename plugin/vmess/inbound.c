@@ -32,6 +32,7 @@ typedef struct vmess_inbound {
     pthread_mutex_t lock; /* guards users, cfg and extra */
     vmess_users *users;   /* the current table; the instance holds one reference */
     vmess_inbound_cfg cfg;
+    char *settings;       /* the settings text cfg came from (owned), for the users ops */
     detour_user *extra;
     size_t n_extra;
     uint32_t drain_base;     /* a failed handshake drains base + [0, span) bytes (§10) */
@@ -133,6 +134,7 @@ static void inst_unref(vmess_inbound *in)
         return;
     vmess_users_unref(in->users);
     vmess_inbound_cfg_free(&in->cfg);
+    free(in->settings);
     free_extra(in->extra, in->n_extra);
     pthread_mutex_destroy(&in->lock);
     const evp_host *h = in->host;
@@ -227,6 +229,10 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
     const char *json = args->settings_json != NULL ? args->settings_json : "{}";
     if (vmess_inbound_cfg_parse(json, &in->cfg, err, errlen) != 0)
         goto fail;
+    if ((in->settings = strdup(json)) == NULL) {
+        fail_msg(err, errlen, "out of memory");
+        goto fail;
+    }
     read_aead_forced_env(&in->cfg);
     /* The host tells us our listening port (ABI 1.0 args carry it), for SwitchAccount. */
     if (args->size >= offsetof(evp_instance_args, port) + sizeof args->port && args->port)
@@ -270,6 +276,20 @@ void vmess_inbound_free(void *inst)
     inst_unref(in);
 }
 
+const evp_host *vmess_inbound_host(void *inst)
+{
+    return ((vmess_inbound *)inst)->host;
+}
+
+char *vmess_inbound_settings(void *inst)
+{
+    vmess_inbound *in = inst;
+    pthread_mutex_lock(&in->lock);
+    char *copy = strdup(in->settings);
+    pthread_mutex_unlock(&in->lock);
+    return copy;
+}
+
 void vmess_inbound_drain_range(void *inst, uint32_t *min, uint32_t *max)
 {
     vmess_inbound *in = inst;
@@ -285,6 +305,7 @@ int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, s
     if (vmess_inbound_cfg_parse(json, &cfg, err, errlen) != 0)
         return -1;
     read_aead_forced_env(&cfg);
+    char *settings = strdup(json);
     /* Built aside, outside the lock: handshakes keep using the old table meanwhile. The
      * detour users made so far carry over (a concurrent new one may be lost: it is
      * simply created again on the next detour). */
@@ -297,9 +318,12 @@ int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, s
         extra[i].email = strdup(in->extra[i].email);
         oom = extra[i].email == NULL;
     }
+    cfg.port = in->cfg.port; /* the listening port stays: SwitchAccount names it */
     pthread_mutex_unlock(&in->lock);
+    oom |= settings == NULL;
     vmess_users *t = oom ? NULL : build_table(&cfg, extra, n_extra, in->host->unix_time());
     if (t == NULL) {
+        free(settings);
         free_extra(extra, n_extra);
         vmess_inbound_cfg_free(&cfg);
         fail_msg(err, errlen, "out of memory");
@@ -314,7 +338,10 @@ int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, s
     size_t old_n = in->n_extra;
     in->extra = extra;
     in->n_extra = n_extra;
+    char *old_settings = in->settings;
+    in->settings = settings;
     pthread_mutex_unlock(&in->lock);
+    free(old_settings);
     vmess_users_unref(old);
     vmess_inbound_cfg_free(&old_cfg);
     free_extra(old_extra, old_n);

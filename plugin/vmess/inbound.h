@@ -29,6 +29,11 @@ const char *vmess_inbound_session_user(void *sess);
 /* Swaps in the user list (and detour/default/disableInsecureEncryption) of new settings;
  * running sessions keep the old table. 0, or -1 and err (nothing changes). */
 int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, size_t errlen);
+/* The host services the instance was made with. */
+const evp_host *vmess_inbound_host(void *inst);
+/* A malloc'd copy of the settings text the instance runs on (users ops edit it); NULL when
+ * out of memory. */
+char *vmess_inbound_settings(void *inst);
 /* How many bytes a failed handshake on this instance drains at least and at most. */
 void vmess_inbound_drain_range(void *inst, uint32_t *min, uint32_t *max);
 

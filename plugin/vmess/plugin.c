@@ -3,7 +3,9 @@
 #include "evproxy/plugin.h"
 
 #include "inbound.h"
+#include "inbound_users.h"
 #include "outbound.h"
+#include "sip003.h"
 
 #include <sodium.h>
 
@@ -32,6 +34,11 @@ static const evp_inbound_ops inbound_ops = {
     .connected = NULL,
     .session_user = vmess_inbound_session_user,
     .instance_update = vmess_inbound_update,
+    .user_schema = "vmess-user",
+    .users_list = vmess_inbound_users_list,
+    .users_add = vmess_inbound_users_add,
+    .users_remove = vmess_inbound_users_remove,
+    .users_replace = vmess_inbound_users_replace,
 };
 
 static const evp_outbound_ops outbound_ops = {
@@ -56,6 +63,7 @@ static const evp_plugin vmess_plugin = {
     .fini = NULL,
     .inbound = &inbound_ops,
     .outbound = &outbound_ops,
+    .sip003_settings = vmess_sip003_settings,
 };
 
 /* The plugin's descriptor (static storage). */

@@ -32,7 +32,7 @@ sources() {
     fuzz_vmess_*) echo "${VMESS[@]}" core/log.c ;;
     fuzz_jsonschema) echo "${JSONSCHEMA[@]}" core/errlist.c ;;
     fuzz_settings) echo "${BUILTIN[@]}" "${VMESS[@]}" "${JSONSCHEMA[@]}" core/errlist.c core/log.c ;;
-    fuzz_sip003) echo core/sip003.c core/log.c ;;
+    fuzz_sip003) echo "${CORE_ALL[@]}" ;; # the registry loads build/plugins/vmess.so
     fuzz_config) echo "${CORE_ALL[@]}" ;;
     *) echo "unknown target $1" >&2; return 1 ;;
     esac

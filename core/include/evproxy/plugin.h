@@ -16,8 +16,12 @@
  *        state that must outlive an instance or a module (replay filters, taint, ...) is
  *        owned by the host and reached through host services; a plugin keeps none of it in
  *        statics (a hot swap loads a fresh copy of the plugin, with fresh statics).
+ *   1.2  evp_inbound_ops users_*: the host manages an inbound's users (control socket,
+ *        clientsFile) only through these, as opaque JSON in the plugin's own format;
+ *        evp_plugin.sip003_settings: SIP003 options -> the plugin's settings.
  *
- * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first.
+ * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
+ * treats an optional field beyond an ops struct's size as absent.
  */
 #ifndef EVPROXY_PLUGIN_H
 #define EVPROXY_PLUGIN_H
@@ -26,7 +30,7 @@
 #include <stdint.h>
 
 #define EVP_ABI_MAJOR 1
-#define EVP_ABI_MINOR 1
+#define EVP_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define EVP_EXPORT __attribute__((visibility("default")))
@@ -152,6 +156,18 @@ typedef struct evp_instance_args {
     uint16_t port; /* an inbound's (first) listening port, 0 otherwise: VMess detour names it */
 } evp_instance_args;
 
+/* SIP003 mode's request for settings (see evp_plugin.sip003_settings). */
+typedef struct evp_sip003_args {
+    uint32_t size;
+    int inbound; /* 1: the server side (an inbound); 0: the client side (an outbound) */
+    const char *server_host; /* outbound: the server to dial */
+    uint16_t server_port;
+    int users_from_file; /* inbound: the host loads users from a clientsFile: none needed */
+    int n; /* option pairs, unescaped; a flag's value is "" */
+    const char *const *keys;
+    const char *const *values;
+} evp_sip003_args;
+
 /* Server side: parse/authenticate the client, name the target, then relay. */
 typedef struct evp_inbound_ops {
     uint32_t size;
@@ -175,7 +191,29 @@ typedef struct evp_inbound_ops {
      * theirs. 0 on success, -1 and err otherwise (the old list stays). */
     int (*instance_update)(void *inst, const evp_instance_args *args, char *err,
                            size_t errlen);
+
+    /* ---- ABI 1.2: users (optional; a plugin with users offers all five) ----
+     * The plugin owns its user format (a JSON object per user) and the tables built from it;
+     * the host only moves JSON text: from a clientsFile ({"clients": [...]} or a bare array),
+     * from the control socket, and back into the clientsFile. Every change swaps in a new
+     * table: a running session keeps the user it authenticated as. Changes come from one
+     * thread at a time; sessions may run on others. */
+    /* Schema file stem of ONE user object (schema_dir/NAME.schema.json), e.g. "vmess-user":
+     * the host validates each user against it before users_add/users_replace. */
+    const char *user_schema;
+    /* The users as a JSON array text, malloc'd with host->alloc (the host frees it), NULL
+     * when out of memory. Without EVP_USERS_SECRETS secrets are shortened for display; with
+     * it they are whole, as the host saves them to a clientsFile. */
+    char *(*users_list)(void *inst, unsigned flags);
+    /* Adds one user (JSON object text). 0, or -1 and err (a duplicate, a bad field...). */
+    int (*users_add)(void *inst, const char *user_json, char *err, size_t errlen);
+    /* Removes the user whose email or id (the plugin's own key) is key. 0, or -1 and err. */
+    int (*users_remove)(void *inst, const char *key, char *err, size_t errlen);
+    /* Replaces every user (JSON array text). 0, or -1 and err; on failure nothing changes. */
+    int (*users_replace)(void *inst, const char *users_json, char *err, size_t errlen);
 } evp_inbound_ops;
+
+#define EVP_USERS_SECRETS 1u
 
 /* Client side: given a target, say where to dial, then encode/decode the stream. */
 typedef struct evp_outbound_ops {
@@ -214,6 +252,13 @@ typedef struct evp_plugin {
     void (*fini)(void);
     const evp_inbound_ops *inbound; /* NULL if none */
     const evp_outbound_ops *outbound; /* NULL if none */
+
+    /* ---- ABI 1.2 ---- */
+    /* Optional: SIP003 mode. Turns the options the host does not take itself into this
+     * plugin's settings JSON text (malloc'd with host->alloc), or NULL and err (e.g. an
+     * unknown or missing option). Called after init. */
+    char *(*sip003_settings)(const evp_host *host, const evp_sip003_args *args,
+                             char *err, size_t errlen);
 } evp_plugin;
 
 #define EVP_ENTRY_SYMBOL "evp_plugin_entry"
