@@ -68,7 +68,7 @@ $(BUILD)/plugins/%.so: $$(call plugin_objs,$$*)
 	$(CC) $(LDFLAGS) -shared $^ -o $@ $(PKG_LIBS)
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/evproxy/plugin.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared $< -o $@ $(LDFLAGS)
+	$(CC) $(CFLAGS) -fPIC -shared $< -o $@ $(LDFLAGS) $(PKG_LIBS)
 
 # The suite list is generated from the tests/check_*.c files so adding a file is enough.
 $(BUILD)/tests/suites.h: $(TEST_SRC)
