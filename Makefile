@@ -84,6 +84,7 @@ $(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(CHECK_LIBS) -lev -ldl -lm
 
 unit: all $(BUILD)/tests/check_all $(TESTPLUG_SO)
+	tests/core_knows_no_protocol.sh
 	cd $(CURDIR) && EVP_BUILD=$(BUILD) $(BUILD)/tests/check_all
 
 e2e: all
