@@ -1,6 +1,8 @@
 /* Growable byte buffers. Empty buffers of the standard block size go back to a small pool
  * instead of to malloc, so a busy session's read/write cycle allocates nothing while an
- * idle session still holds no data buffer. One pool per process: each worker is one thread. */
+ * idle session still holds no data buffer. The pool gives back what went unused for a whole
+ * shrink period, so a burst of sessions does not pin its blocks for good. One pool per
+ * process: each worker is one thread. */
 #include "buf.h"
 
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 static uint8_t *pool[POOL_MAX];
 static size_t pool_n;
+static size_t pool_low; /* fewest blocks the pool held since the last shrink */
 
 uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
 {
@@ -18,6 +21,8 @@ uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
     if (b->cap < EVP_BUF_BLOCK && n <= EVP_BUF_BLOCK - b->len) {
         /* Into a standard block, carrying over what a small buffer held. */
         uint8_t *blk = pool_n ? pool[--pool_n] : malloc(EVP_BUF_BLOCK);
+        if (pool_n < pool_low)
+            pool_low = pool_n;
         if (blk == NULL)
             return NULL;
         if (b->len)
@@ -96,8 +101,18 @@ void evp_buf_trim(evp_buf *b)
         evp_buf_free(b);
 }
 
+size_t evp_buf_pool_shrink(void)
+{
+    size_t spare = pool_low;
+    for (size_t i = 0; i < spare; i++)
+        free(pool[--pool_n]);
+    pool_low = pool_n;
+    return spare;
+}
+
 void evp_buf_pool_drain(void)
 {
     while (pool_n)
         free(pool[--pool_n]);
+    pool_low = 0;
 }

@@ -20,6 +20,9 @@ void evp_buf_consume(evp_buf *b, size_t n);
 void evp_buf_free(evp_buf *b);
 /* Frees the storage when the buffer is empty, so an idle session holds no data buffer. */
 void evp_buf_trim(evp_buf *b);
+/* Frees the pooled blocks that no buffer took since the last call (the surplus of a burst
+ * that has passed); returns how many. Called periodically. */
+size_t evp_buf_pool_shrink(void);
 /* Frees the pooled blocks (at exit, so leak checkers see a clean heap). */
 void evp_buf_pool_drain(void);
 
