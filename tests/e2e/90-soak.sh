@@ -290,6 +290,11 @@ for _ in $(seq 60); do
     sleep 0.5
 done
 IDLE_FDS=$(find "/proc/$S_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+if [ "$left" != 0 ]; then
+    # What holds them: the server's TCP sockets (state, queues, peer), for the failure report.
+    ss -tanpi 2>/dev/null | grep -A1 "pid=$S_PID," >"$E2E_TMP/left.ss"
+    grep "pid=$S_PID," "$E2E_TMP/left.ss" | grep -v LISTEN | awk '{print "  | " $1, $2, $3, $4, $5}'
+fi
 row "no session left on the server once the clients let go ($left active, $IDLE_FDS fds)" \
     "$([ "$left" = 0 ] && echo PASS || echo FAIL)"
 
