@@ -34,10 +34,8 @@ SIZE=${E2E_RELOAD_BYTES:-8M}
 LOAD_SECS=${E2E_RELOAD_LOAD_SECS:-20} # pacing: most of each transfer is spread over this
 RELOADS=${E2E_RELOADS:-20}
 SLOW=1 # multiplier for waits under the sanitizers
-if nm -D "$EVP_BIN" 2>/dev/null | grep -q __asan_init || nm "$EVP_BIN" 2>/dev/null |
-    grep -q __asan_init; then
-    SLOW=3
-fi
+# (Not `nm | grep -q` under pipefail: grep quitting early fails the pipe with SIGPIPE.)
+case "$(nm -D "$EVP_BIN" 2>/dev/null; nm "$EVP_BIN" 2>/dev/null)" in *__asan_init*) SLOW=3 ;; esac
 RESULTS=$E2E_TMP/results.txt
 : >"$RESULTS"
 CTL=$E2E_TMP/ctl.sock
