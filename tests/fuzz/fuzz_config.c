@@ -3,10 +3,12 @@
  * config text. Schemas come from ../schema and plugins (vmess.so, built by run.sh with the
  * sanitizers) from ./plugins, both next to the binary's folder.
  * Checks: a config comes back exactly when no error text does, and what it holds is sane
- * (routed outbounds exist, port ranges ascend, settings are JSON objects). */
+ * (every inbound's traffic routes to an existing outbound, port ranges ascend, settings
+ * are JSON objects). */
 #include "config.h"
 #include "log.h"
 #include "registry.h"
+#include "router.h"
 
 #include <libgen.h>
 #include <limits.h>
@@ -82,12 +84,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((c == NULL) != (errors != NULL && errors[0] != '\0'))
         abort(); /* a failure always says why, and a success says nothing */
     if (c != NULL) {
+        static const evp_addr probe[2] = {
+            {.type = EVP_ADDR_IPV4, .len = 4, .port = 443, .bytes = {192, 168, 1, 2}},
+            {.type = EVP_ADDR_DOMAIN, .len = 11, .port = 80, .bytes = "example.org"},
+        };
         if (c->n_inbounds == 0 || c->n_outbounds == 0)
             abort();
         for (size_t i = 0; i < c->n_inbounds; i++) {
             const evp_inbound_conf *ic = &c->inbounds[i];
-            if (ic->outbound < 0 || (size_t)ic->outbound >= c->n_outbounds)
+            if (c->router == NULL)
                 abort();
+            /* Whatever the rules say, a session from this inbound lands on an outbound. */
+            for (int t = 0; t < 2; t++)
+                if (evp_router_pick(c->router, ic->tag, &probe[t], EVP_NET_TCP) >=
+                    c->n_outbounds)
+                    abort();
             if (ic->port == 0 || ic->port_last < ic->port || ic->mod == NULL)
                 abort();
             json_t *s = json_loads(ic->settings_json ? ic->settings_json : "{}", 0, NULL);
