@@ -11,6 +11,9 @@
 #   - insecure security (none, zero, aes-128-cfb) under disableInsecureEncryption
 #   - a legacy-header client (V2Ray, alterId 4) under "aeadForced": true and under
 #     V2RAY_VMESS_AEAD_FORCED=true (V2Ray >= 4.35's switch); an AEAD client still served
+# Each rejection must also be for the expected cause: the server logs one "rejected a client
+# on [TAG]: vmess: WHY" line per refused connection, and every one since the case began must
+# name that case's cause.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -48,14 +51,40 @@ served() {
     return 1
 }
 
-# rejected SOCKS_PORT WHAT SERVER_PID SERVER_GOOD_SOCKS: a session through SOCKS_PORT must
-# fail, with no new connection at the echo server; then the server must be alive and
-# serve its good client.
+# log_mark SERVER: where SERVER's log ends now (see rejected_for).
+log_mark() { wc -l <"$E2E_TMP/$1.log"; }
+
+# rejected_for SERVER MARK WHAT CAUSE [COUNT]: the handshakes SERVER rejected since MARK
+# must all be for CAUSE (an extended regex), and there must be COUNT of them (default: at
+# least one). V2Ray (EVP_IMPL=v2ray) words its reasons its own way: not checked there.
+rejected_for() {
+    local name=$1 mark=$2 what=$3 cause=$4 want=${5:-} reasons n other
+    [ "$EVP_IMPL" = evproxy ] || return 0
+    reasons=$(tail -n +$((mark + 1)) "$E2E_TMP/$name.log" |
+        sed -n 's/.*rejected a client on \[[^]]*\]: //p')
+    n=$(grep -c . <<<"$reasons")
+    other=$(grep -v -m1 -E "^vmess: ($cause)\$" <<<"$reasons")
+    if [ "$n" = 0 ]; then
+        soft_fail "$what: $name logged no rejected handshake"
+    elif [ -n "$want" ] && [ "$n" != "$want" ]; then
+        soft_fail "$what: $name logged $n rejected handshakes, want $want"
+    elif [ -n "$other" ]; then
+        soft_fail "$what: rejected for '$other', want '$cause'"
+    else
+        return 0
+    fi
+    return 1
+}
+
+# rejected SOCKS_PORT WHAT SERVER_PID SERVER_GOOD_SOCKS SERVER CAUSE: a session through
+# SOCKS_PORT must fail, with no new connection at the echo server and the rejection logged
+# by SERVER for CAUSE; then the server must be alive and serve its good client.
 rejected() {
-    local socks=$1 what=$2 spid=$3 goodsocks=$4 before after
+    local socks=$1 what=$2 spid=$3 goodsocks=$4 server=$5 cause=$6 before after mark
     local out=$E2E_TMP/rejected-$N.json
     N=$((N + 1))
     before=$(accepted_count echo)
+    mark=$(log_mark "$server")
     if socks_stream "$socks" "127.0.0.1:$ECHO" --bytes 64k --seed $((700 + N)) --timeout 5 \
         >"$out" 2>&1; then
         soft_fail "$what: data went through"
@@ -68,8 +97,9 @@ rejected() {
         return 1
     }
     alive "$spid" || fail "$what: the evproxy server died ($(death_note "$spid"))"
+    rejected_for "$server" "$mark" "$what" "$cause" || return 1
     served "$goodsocks" "good client after $what" || return 1
-    pass "$what: rejected, nothing reached the target, server alive, next client served"
+    pass "$what: rejected ($cause), nothing reached the target, server alive, next client served"
 }
 
 # client IMPL NAME SOCKS SERVER UUID ALTERID SECURITY: starts a vmess client process
@@ -94,7 +124,7 @@ for hdr in aead legacy; do
     [ "$hdr" = legacy ] && aid=4
     read -r C < <(ports 1)
     client v2ray "wrong-uuid-$hdr" "$C" "$SP" "$UUID_WRONG" "$aid" aes-128-gcm
-    rejected "$C" "wrong UUID ($hdr header)" "$S_PID" "$GOOD"
+    rejected "$C" "wrong UUID ($hdr header)" "$S_PID" "$GOOD" server "invalid user"
     stop_pid "$CLIENT_PID"
 done
 
@@ -127,23 +157,38 @@ for impl in v2ray evproxy; do
         before=$(accepted_count echo)
         timeout 20 "$PY" "$TOOLS/replay.py" --connect "127.0.0.1:$F" --file "$cap" --wait 1 \
             >"$E2E_TMP/replay-fresh-$impl-$hdr.json" 2>&1
+        rc=$?
         stop_pid "$fresh_pid"
-        if [ "$(accepted_count echo)" = "$before" ]; then
+        if [ "$rc" != 0 ]; then
+            soft_fail "$what: control replay failed (exit $rc: $(tail -c 200 \
+                "$E2E_TMP/replay-fresh-$impl-$hdr.json"))"
+            continue
+        elif [ "$(accepted_count echo)" = "$before" ]; then
             soft_fail "$what: control failed, a fresh server did not accept the capture"
             continue
         fi
         before=$(accepted_count echo)
+        mark=$(log_mark server)
         # Four copies at once, so that a server with several workers sees it on each.
+        out=$E2E_TMP/replay-$impl-$hdr.json
         timeout 20 "$PY" "$TOOLS/replay.py" --connect "127.0.0.1:$SP" --file "$cap" --wait 3 \
-            --times 4 >"$E2E_TMP/replay-$impl-$hdr.json" 2>&1
-        recv=$(grep -o '"recv": [0-9]*' "$E2E_TMP/replay-$impl-$hdr.json" | grep -o '[0-9]*$')
+            --times 4 >"$out" 2>&1
+        rc=$?
+        recv=$(grep -o '"recv": [0-9]*' "$out" | grep -o '[0-9]*$')
+        sent=$(grep -o '"sent": [0-9]*' "$out" | grep -o '[0-9]*$')
         after=$(accepted_count echo)
-        if [ "${recv:-x}" != 0 ]; then
+        # Legacy: the first copy hits the session history, which burns that auth for the rest.
+        cause="replayed AuthID"
+        [ "$hdr" = legacy ] && cause="duplicated session id|tainted legacy auth"
+        if [ "$rc" != 0 ] || [ "${sent:-x}" != $((4 * $(wc -c <"$cap"))) ]; then
+            soft_fail "$what: the 4 copies were not all delivered (exit $rc: $(cat "$out"))"
+        elif [ "${recv:-x}" != 0 ]; then
             soft_fail "$what: server answered ($(cat "$E2E_TMP/replay-$impl-$hdr.json"))"
         elif [ "$after" != "$before" ]; then
             soft_fail "$what: the replay reached the target"
-        else
-            alive "$S_PID" || fail "$what: the evproxy server died ($(death_note "$S_PID"))"
+        elif ! alive "$S_PID"; then
+            fail "$what: the evproxy server died ($(death_note "$S_PID"))"
+        elif rejected_for server "$mark" "$what" "$cause" 4; then
             served "$GOOD" "good client after $what" &&
                 pass "$what: 4 copies rejected ($(grep -o '"ended": [^]]*]' \
                     "$E2E_TMP/replay-$impl-$hdr.json")), server alive, next client served"
@@ -167,7 +212,8 @@ else
             served "$C" "clock skew -60 s (inside the window, control)" &&
                 pass "clock skew -60 s: served (control)"
         else
-            rejected "$C" "clock skew $skew s" "$S_PID" "$GOOD"
+            # Out of the window the AuthID matches no user, as in V2Ray.
+            rejected "$C" "clock skew $skew s" "$S_PID" "$GOOD" server "invalid user"
         fi
         stop_pid "$CLIENT_PID"
     done
@@ -182,7 +228,8 @@ for spec in "v2ray none" "evproxy none" "evproxy zero" "evproxy aes-128-cfb"; do
     fi
     read -r C < <(ports 1)
     client "$impl" "insecure-$impl-$sec" "$C" "$SP2" "$UUID_GOOD" 0 "$sec"
-    rejected "$C" "$impl client with $sec under disableInsecureEncryption" "$S2_PID" "$GOOD2"
+    rejected "$C" "$impl client with $sec under disableInsecureEncryption" "$S2_PID" "$GOOD2" \
+        server-secure "insecure encryption is disabled"
     stop_pid "$CLIENT_PID"
 done
 
@@ -208,10 +255,8 @@ else
         served "$FG" "AEAD client under AEAD forced ($how)" &&
             pass "AEAD client under AEAD forced ($how): served"
         client v2ray "forced-legacy-$how" "$FL" "$FP" "$UUID_GOOD" 4 aes-128-gcm
-        rejected "$FL" "legacy client under AEAD forced ($how)" "$forced_pid" "$FG"
-        grep -q 'invalid user: legacy header refused (AEAD forced)' \
-            "$E2E_TMP/forced-$how.log" ||
-            soft_fail "AEAD forced ($how): no reason in the server log"
+        rejected "$FL" "legacy client under AEAD forced ($how)" "$forced_pid" "$FG" \
+            "forced-$how" "invalid user: legacy header refused \(AEAD forced\)"
         stop_pid "$CLIENT_PID"
         stop_pid "$good_pid"
         stop_pid "$forced_pid"
