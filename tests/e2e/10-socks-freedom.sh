@@ -4,7 +4,9 @@
 #   - a target that sends N bytes then closes: its FIN reaches the client, bytes intact
 #   - the client's half-close reaches the target (evproxy only)
 #   - curl --socks5-hostname fetches a page from the local HTTP server via "localhost"
-#   - a peer that closes mid-transfer ends only its own session; a concurrent one completes
+#   - a peer that dies mid-transfer: its bytes reach the client, then its close does (before
+#     the client's deadline and its data run out); a concurrent session completes and a
+#     new one is served
 #   - 200 concurrent sessions all complete
 #   - the daemon is still alive after all of it, and `evproxy -t -c` accepts a good config
 #     (exit 0) and refuses broken ones (exit 1, the JSON path in the message)
@@ -80,8 +82,9 @@ else
 fi
 still_up "curl via localhost"
 
-# 4. A target that vanishes mid-transfer (closes with unread data: reset) while another
-#    session streams: only the first one ends.
+# 4. A target that vanishes mid-transfer (sends 8 MiB of the seed-21 stream, then closes
+#    with unread data: reset) while another session streams: only the first one ends, and
+#    only after the target's bytes came through.
 good=$E2E_TMP/concurrent-good.json
 bad=$E2E_TMP/concurrent-abort.json
 socks_stream "$SOCKS" "127.0.0.1:$ECHO" --bytes 16M --seed 31 >"$good" 2>&1 &
@@ -93,9 +96,11 @@ bad_rc=$?
 wait "$good_pid"
 good_rc=$?
 if [ "$bad_rc" = 0 ]; then
-    pass "session whose target closed mid-transfer was ended by the proxy"
+    pass "target closed mid-transfer: $(grep -o '"sent": [0-9]*, "recv": [0-9]*' "$bad"), its" \
+        "bytes intact, then the close ($(grep -o '"ended": "[^"]*"' "$bad"), after" \
+        "$(grep -o '"secs": [0-9.]*' "$bad" | cut -d' ' -f2) s)"
 else
-    soft_fail "target closed mid-transfer, but the client session did not end: $(why_of "$bad")"
+    soft_fail "target closed mid-transfer: $(why_of "$bad")"
 fi
 if [ "$good_rc" = 0 ]; then
     pass "concurrent session completed while the other one's target vanished"
@@ -103,6 +108,12 @@ else
     soft_fail "concurrent session hurt by another session's close: $(why_of "$good")"
 fi
 still_up "a peer closing mid-transfer"
+out=$E2E_TMP/after-abort.json
+if socks_stream "$SOCKS" "127.0.0.1:$ECHO" --bytes 1M --seed 41 >"$out" 2>&1; then
+    pass "a new session is served after the peer died"
+else
+    soft_fail "no session served after the peer died: $(why_of "$out")"
+fi
 
 # 5. 200 concurrent sessions.
 out=$E2E_TMP/many.json

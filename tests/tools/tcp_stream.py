@@ -5,7 +5,9 @@ Modes (what the peer at the far end is expected to be):
   echo      send N bytes, read N bytes back; ok when the two sha256 match (and, with
             --half-close, when the far end closes after our FIN)
   download  send nothing, read until EOF; ok when it equals the stream (--seed, --bytes)
-  abort     keep sending up to N bytes; ok when the far end closes or resets first
+  abort     keep sending up to N bytes while reading; ok when the far end closes or resets
+            first, the reader saw that close (not its deadline), and what came back before
+            it is a non-empty prefix of the --seed stream (send_close_server.py sends it)
 Prints one JSON object per session on stdout; exit 0 only if every session is ok.
 Used directly (this file) or after a socks5 handshake (socks5_client.py).
 """
@@ -40,6 +42,7 @@ def _sender(sock, seed, nbytes, state, half_close, rate=0):
 def run_session(sock, mode, seed, nbytes, deadline, half_close=False, rate=0):
     """Streams over a connected socket; returns a result dict with 'ok' and 'why'."""
     res = {"mode": mode, "seed": seed, "bytes": nbytes, "sent": 0, "recv": 0}
+    started = time.monotonic()
     want = nbytes if mode in ("echo", "download") else None
     recv_sha = hashlib.sha256()
     t = None
@@ -70,6 +73,7 @@ def run_session(sock, mode, seed, nbytes, deadline, half_close=False, rate=0):
         t.join(max(0.0, min(5.0, deadline - time.monotonic())))
     res["recv_sha"] = recv_sha.hexdigest()
     res["ended"] = ended or "complete"
+    res["secs"] = round(time.monotonic() - started, 2)
     if mode in ("echo", "download") and ended is None and (half_close or mode == "download"):
         # Everything expected arrived; the far end must now close (our FIN went through).
         try:
@@ -91,11 +95,18 @@ def run_session(sock, mode, seed, nbytes, deadline, half_close=False, rate=0):
             res["recv"], nbytes, "match" if res["recv_sha"] == exp else "MISMATCH",
             res["ended"])
     else:
-        closed = ended in ("eof",) or (ended or "").startswith("error") \
-            or "send_error" in res
-        res["ok"] = closed and res["sent"] < nbytes
-        res["why"] = "" if res["ok"] else "abort: far end did not close (sent %d, %s)" % (
-            res["sent"], res["ended"])
+        closed = ended == "eof" or (ended or "").startswith("error")
+        prefix = res["recv"] > 0 and \
+            res["recv_sha"] == detdata.stream_sha256(seed, res["recv"])
+        res["ok"] = closed and res["sent"] < nbytes and prefix
+        if not closed or res["sent"] >= nbytes:
+            res["why"] = "abort: far end did not close (sent %d, %s)" % (res["sent"],
+                                                                        res["ended"])
+        elif not prefix:
+            res["why"] = "abort: closed, but %d bytes came first, %s" % (
+                res["recv"], "not the stream's start" if res["recv"] else "want some")
+        else:
+            res["why"] = ""
     return res
 
 
