@@ -130,15 +130,32 @@ gone() {
     return 1
 }
 
-# term_check SECTION CASE HOST_PID PIDS...: SIGTERM to the host; it and the PIDS must end.
+# term_check SECTION CASE HOST_PID PLUGIN_PID [CHAINED_PID...]: the plugin must be running
+# as the host's child (and be this evproxy), each chained one running too; then SIGTERM to
+# the host, and it and all of them must end.
 term_check() {
-    local sec=$1 case=$2 host=$3
+    local sec=$1 case=$2 host=$3 p
     shift 3
+    if [ -z "${1:-}" ]; then
+        row "$sec" "$case" "before SIGTERM" "FAIL no plugin child of the host to watch"
+        return
+    fi
+    if [ "$(awk '{print $4}' "/proc/$1/stat" 2>/dev/null)" != "$host" ] ||
+        [ "$(readlink -f "/proc/$1/exe")" != "$(readlink -f "$EVP_BIN")" ]; then
+        row "$sec" "$case" "before SIGTERM" "FAIL plugin $1 is not an evproxy child of the host"
+        return
+    fi
+    for p in "$@"; do
+        if [ -z "$p" ] || ! alive "$p"; then
+            row "$sec" "$case" "before SIGTERM" "FAIL a plugin is not running (pids: $*)"
+            return
+        fi
+    done
     kill -TERM "$host"
     if gone "$host" "$@"; then
         row "$sec" "$case" "SIGTERM to host: it and $# plugin(s) gone in 3 s" PASS
     else
-        local left='' p
+        local left=''
         for p in "$host" "$@"; do alive "$p" && left="$left $p($(tr '\0' ' ' \
             <"/proc/$p/cmdline" | cut -c1-30))"; done
         row "$sec" "$case" "SIGTERM to host" "FAIL still running:$left"
