@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make run`'s main job: evproxy --default-config holds socks 127.0.0.1:1080 -> VMess out ->
 # VMess in 127.0.0.1:10086 -> freedom, and prints the settings a V2Ray client needs.
-#   - curl --socks5-hostname through 127.0.0.1:1080 fetches a local page (sha256 match);
+#   - curl --socks5-hostname through 127.0.0.1:1080 fetches a local page (sha256 match), and
+#     the log shows that one session went socks-in -> vmess-out and then came out of the
+#     VMess inbound (vmess-in -> direct): the page really crossed VMess;
 #   - a real V2Ray client configured with the printed id reaches the VMess port and fetches
-#     the same page, so the printed settings are the working ones.
+#     the same page, so the printed settings are the working ones (one more vmess-in session).
 # The ports are fixed by the product (1080, 10086): the test fails, naming the port, when
 # something else already holds one.
 # shellcheck source=tests/e2e/lib.sh
@@ -31,6 +33,23 @@ if [ "$got" = "$WANT" ]; then
 else
     soft_fail "curl through the default config: got sha256 $got, want $WANT"
 fi
+# sessions IN OUT: how many sessions to the page's server the log shows from IN to OUT.
+sessions() {
+    grep -cF "tcp:localhost:$HTTP accepted [$1 -> $2]" "$E2E_TMP/default.log"
+}
+# legs WANT_SOCKS WANT_VMESS WHAT: the log must count these sessions to the page's server.
+legs() {
+    local socks vmess
+    socks=$(sessions socks-in vmess-out) vmess=$(sessions vmess-in direct)
+    if [ "$socks" = "$1" ] && [ "$vmess" = "$2" ]; then
+        pass "$3: the log shows $socks socks-in -> vmess-out and $vmess vmess-in -> direct"
+    else
+        show_log default
+        soft_fail "$3: the log shows $socks socks-in -> vmess-out and $vmess vmess-in ->" \
+            "direct sessions, want $1 and $2"
+    fi
+}
+legs 1 1 "curl through 127.0.0.1:1080 crossed VMess"
 
 ID=$(grep -oE 'id [0-9a-f-]{36}' "$E2E_TMP/default.log" | head -1 | cut -d' ' -f2)
 if [ -z "$ID" ]; then
@@ -47,5 +66,6 @@ if [ "$got" = "$WANT" ]; then
 else
     soft_fail "V2Ray client with the printed id: got sha256 $got, want $WANT"
 fi
+legs 1 2 "the V2Ray client came in through the VMess inbound"
 alive "$DEF_PID" || fail "evproxy --default-config died ($(death_note "$DEF_PID"))"
 finish
