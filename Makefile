@@ -1,6 +1,7 @@
 # vmess-libev: one build for the core, the plugins and the tests.
 #   make            build/evproxy and build/plugins/*.so
-#   make check      unit suites + end-to-end tests, then the same under ASan+UBSan
+#   make check      unit suites + end-to-end tests, then the same under ASan+UBSan, then
+#                   every fuzz target for FUZZ_CI_SECONDS each (make fuzz-ci)
 #   make run        build, then run the embedded default config on loopback
 #   make SANITIZE=1 build into build-san/ with ASan+UBSan
 SHELL := /bin/bash
@@ -41,7 +42,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TESTPLUG_SRC := $(wildcard tests/plugins/*.c)
 TESTPLUG_SO := $(TESTPLUG_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 
-.PHONY: all deps check check-once unit e2e run bench fuzz install clean
+.PHONY: all deps check check-once unit e2e run bench fuzz fuzz-ci install clean
 all: deps-check $(BUILD)/evproxy $(PLUGIN_SO)
 
 # Says which packages are missing and how to get them (make deps installs them).
@@ -93,9 +94,10 @@ e2e: all
 check-once: unit e2e
 
 check:
-	contrib/install-deps.sh build test
+	contrib/install-deps.sh build test fuzz
 	$(MAKE) check-once
 	$(MAKE) check-once SANITIZE=1
+	$(MAKE) fuzz-ci
 
 run:
 	contrib/install-deps.sh build
@@ -110,6 +112,12 @@ fuzz:
 	contrib/install-deps.sh build fuzz
 	tests/fuzz/run.sh
 
+# make check's share: the saved crash inputs and seeds replayed, then a short run of each.
+FUZZ_CI_SECONDS ?= 8
+fuzz-ci:
+	contrib/install-deps.sh build fuzz
+	FUZZ_SECONDS=$(FUZZ_CI_SECONDS) tests/fuzz/run.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/evproxy/plugins \
 	    $(DESTDIR)$(PREFIX)/share/evproxy/schema
@@ -119,6 +127,6 @@ install: all
 	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/evproxy/schema/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
