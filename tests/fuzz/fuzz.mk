@@ -4,8 +4,8 @@
 #   make -f tests/fuzz/fuzz.mk -j2 [FUZZ_CC=clang] [build-fuzz/fuzz_socks ...]
 FUZZ_CC ?= clang
 OUT := build-fuzz
-TARGETS := fuzz_socks fuzz_vmess_inbound fuzz_vmess_outbound fuzz_vmess_body \
-    fuzz_vmess_header fuzz_jsonschema fuzz_settings fuzz_sip003 fuzz_config
+# One target per tests/fuzz/fuzz_*.c; what else each links is listed below.
+TARGETS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fPIC -fvisibility=hidden \

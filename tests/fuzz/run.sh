@@ -15,8 +15,8 @@ OUT=build-fuzz
 # fuzz_sip003 loads vmess.so from here: the one built with the sanitizers.
 export EVP_FUZZ_PLUGIN_DIR=${EVP_FUZZ_PLUGIN_DIR:-$PWD/$OUT/plugins}
 SECONDS_EACH=${FUZZ_SECONDS:-20}
-ALL=(fuzz_socks fuzz_vmess_inbound fuzz_vmess_outbound fuzz_vmess_body fuzz_vmess_header
-     fuzz_jsonschema fuzz_settings fuzz_sip003 fuzz_config)
+# One target per tests/fuzz/fuzz_*.c (tests/fuzz/fuzz.mk says what each links).
+mapfile -t ALL < <(basename -s .c tests/fuzz/fuzz_*.c)
 TARGETS=("${@:-${ALL[@]}}")
 
 # A regressions folder that names no target would never be replayed.
