@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target into build-fuzz/ (tests/fuzz/fuzz.mk: clang, ASan + UBSan),
-# regenerates the seed corpora, replays every saved crash input
+# generates the seed corpora (build-fuzz/seeds-corpus/), replays every saved crash input
 # (tests/fuzz/regressions/<target>/) and seed of every target first, then fuzzes each target
 # for FUZZ_SECONDS (default 20) and prints the executions per target and in total. Exits
 # non-zero on any build failure, regression or new crash (crash inputs land in
@@ -33,8 +33,10 @@ make -s -f tests/fuzz/fuzz.mk -j"$(nproc)" "${TARGETS[@]/#/$OUT/}" "$OUT/plugins
     "$OUT/seeds"
 
 echo "== seed corpora (build took ${SECONDS}s)"
-rm -rf tests/fuzz/corpus
-"$OUT/seeds" tests/fuzz/corpus
+# Made from the current codecs each run (so never stale), outside the tree.
+SEEDS=$OUT/seeds-corpus
+rm -rf "$SEEDS"
+"$OUT/seeds" "$SEEDS"
 
 # first_error LOG: the sanitizer's or libFuzzer's one-line verdict, indented.
 first_error() {
@@ -44,14 +46,14 @@ first_error() {
 status=0
 fuzzable=()
 for t in "${TARGETS[@]}"; do
-    mkdir -p "tests/fuzz/corpus/$t"
+    mkdir -p "$SEEDS/$t"
     # The fixed crashes and the seeds: every one must run clean.
     files=()
     for f in tests/fuzz/regressions/"$t"/*; do
         [ -f "$f" ] && files+=("$f")
     done
     n_reg=${#files[@]}
-    for f in tests/fuzz/corpus/"$t"/*; do
+    for f in "$SEEDS/$t"/*; do
         [ -f "$f" ] && files+=("$f")
     done
     echo "== replay $t: $n_reg regression(s), $((${#files[@]} - n_reg)) seed(s)"
@@ -72,10 +74,10 @@ total=0
 [ "$SECONDS_EACH" -gt 0 ] || fuzzable=()
 for t in "${fuzzable[@]}"; do
     mkdir -p "$OUT/crashes/$t" "$OUT/corpus/$t"
-    # The working corpus lives in build-fuzz/, so the tree keeps only the small seeds.
+    # The working corpus grows in build-fuzz/corpus/ from one run to the next.
     if ! "$OUT/$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
         -max_len=8192 -print_final_stats=1 -artifact_prefix="$OUT/crashes/$t/" \
-        "$OUT/corpus/$t" "tests/fuzz/corpus/$t" >"$OUT/$t.log" 2>&1; then
+        "$OUT/corpus/$t" "$SEEDS/$t" >"$OUT/$t.log" 2>&1; then
         echo "FAIL: $t found a crash; see $OUT/$t.log and $OUT/crashes/$t/"
         first_error "$OUT/$t.log"
         status=1
