@@ -23,7 +23,7 @@ LOG := $(call obj,core/log.c)
 CORE_ALL := $(call obj,$(filter-out core/main.c,$(wildcard core/*.c core/builtin/*.c)))
 
 .PHONY: all
-all: $(TARGETS:%=$(OUT)/%) $(OUT)/plugins/vmess.so $(OUT)/seeds
+all: $(TARGETS:%=$(OUT)/%) $(OUT)/plugins/vmess.so $(OUT)/plugins-nocov/vmess.so $(OUT)/seeds
 
 # What each target links besides its own file.
 $(OUT)/fuzz_socks: $(BUILTIN) $(LOG)
@@ -42,13 +42,23 @@ $(OUT)/obj/%.o: %.c tests/fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-# fuzz_config and fuzz_sip003 (run.sh sets EVP_FUZZ_PLUGIN_DIR) load this vmess.so.
+# fuzz_config loads this vmess.so once.
 $(OUT)/plugins/vmess.so: $(VMESS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -shared -fsanitize=fuzzer-no-link $(SAN) $^ -o $@ -lsodium -lnettle -ljansson
+
+# fuzz_sip003 (run.sh sets EVP_FUZZ_PLUGIN_DIR) loads a fresh private copy of vmess.so per
+# input and unloads it: libFuzzer's coverage counters cannot follow that, so this one has
+# the sanitizers only.
+$(OUT)/obj-nocov/%.o: %.c tests/fuzz/fuzz.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(OUT)/plugins-nocov/vmess.so: $(patsubst %.c,$(OUT)/obj-nocov/%.o,$(wildcard plugin/vmess/*.c))
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -shared $(SAN) $^ -o $@ -lsodium -lnettle -ljansson
 
 # Writes the seed corpora (real VMess traffic comes from the codecs themselves).
 $(OUT)/seeds: $(OUT)/obj/tests/fuzz/seeds.o $(VMESS) $(LOG)
 	$(FUZZ_CC) -fsanitize=fuzzer-no-link $(SAN) $^ -o $@ $(LIBS)
 
--include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(OUT)/obj $(OUT)/obj-nocov -name '*.d' 2>/dev/null)

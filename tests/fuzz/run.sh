@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 OUT=build-fuzz
-# fuzz_sip003 loads vmess.so from here: the one built with the sanitizers.
-export EVP_FUZZ_PLUGIN_DIR=${EVP_FUZZ_PLUGIN_DIR:-$PWD/$OUT/plugins}
+# fuzz_sip003 loads vmess.so from here (sanitizers, no coverage: see tests/fuzz/fuzz.mk).
+export EVP_FUZZ_PLUGIN_DIR=${EVP_FUZZ_PLUGIN_DIR:-$PWD/$OUT/plugins-nocov}
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 # One target per tests/fuzz/fuzz_*.c (tests/fuzz/fuzz.mk says what each links).
 mapfile -t ALL < <(basename -s .c tests/fuzz/fuzz_*.c)
@@ -30,7 +30,7 @@ done
 
 echo "== build ${#TARGETS[@]} target(s)"
 make -s -f tests/fuzz/fuzz.mk -j"$(nproc)" "${TARGETS[@]/#/$OUT/}" "$OUT/plugins/vmess.so" \
-    "$OUT/seeds"
+    "$OUT/plugins-nocov/vmess.so" "$OUT/seeds"
 
 echo "== seed corpora (build took ${SECONDS}s)"
 # Made from the current codecs each run (so never stale), outside the tree.
