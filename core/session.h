@@ -39,11 +39,16 @@ typedef struct evp_udp_owner {
 
 /* Starts a session on an accepted TCP socket (takes fd). NULL on failure (fd closed). */
 evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_router *router);
-/* Starts a UDP session for datagrams from peer arriving on owner's socket. */
+/* UDP sessions are owned by a table keyed by peer (and target): owner->forget is how the
+ * table hears that one ended, whatever path ended it. So a constructor only creates the
+ * session: nothing that could end it runs before the owner has filed it and fed it its first
+ * datagram with evp_session_udp_input.
+ *
+ * Creates a UDP session for datagrams from peer arriving on owner's socket. */
 evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner,
                              const struct sockaddr *peer, socklen_t peer_len, evp_instance *in,
                              evp_router *router);
-/* Starts a UDP session whose target is fixed (a SOCKS UDP destination): datagrams pass
+/* Creates a UDP session whose target is fixed (a SOCKS UDP destination): datagrams pass
  * through unchanged to the outbound router picks; in is kept for its tag and counters. */
 evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
                                    const struct sockaddr *peer, socklen_t peer_len,
@@ -52,7 +57,8 @@ evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
 const evp_addr *evp_session_target(const evp_session *s);
 /* True when s is owner's session for peer. */
 int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, socklen_t peer_len);
-/* Feeds one datagram from the UDP session's peer. */
+/* Feeds one datagram from the UDP session's peer (the first one starts the handshake). The
+ * session may end inside this call; its owner has then been told. */
 void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len);
 /* The owner goes away: end the UDP session without telling it. */
 void evp_session_udp_orphan(evp_session *s);
