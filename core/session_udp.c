@@ -2,6 +2,7 @@
  * per-destination sub-sessions, which pass datagrams through a built-in inbound. */
 #include "session_int.h"
 
+#include "admission.h"
 #include "buf.h"
 #include "log.h"
 
@@ -77,6 +78,8 @@ evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner, const struct
                              socklen_t peer_len, evp_instance *in,
                              evp_router *router)
 {
+    if (!evp_admission_udp(rt))
+        return NULL; /* the datagram is dropped, as a full queue would */
     evp_session *s = evp_sess_new(rt, -1, in, router);
     if (s == NULL)
         return NULL;

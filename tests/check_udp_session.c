@@ -69,6 +69,7 @@ static void setup(void)
     rt.loop = ev_loop_new(EVFLAG_AUTO);
     rt.resolver = evp_resolver_new(rt.loop);
     rt.handshake_timeout = rt.connect_timeout = rt.idle_timeout = rt.udp_timeout = 5;
+    rt.limits = evp_limits_default();
     memset(&owner, 0, sizeof owner);
     owner.o.fd = socket(AF_INET, SOCK_DGRAM, 0);
     owner.o.forget = forget;
