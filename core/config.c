@@ -196,8 +196,8 @@ static int add_dns_server(char **csv, const char *text, long port)
 }
 
 /* dns.servers: the plain DNS servers named by IP ("8.8.8.8" or {"address", "port"}) are
- * asked for every domain. V2Ray's other kinds (DoH URLs, "localhost", fakedns) are not
- * spoken: they are skipped with a warning, and with none left the system's are used. */
+ * asked for every domain. V2Ray's other kinds (DoH URLs, fakedns, servers for some domains
+ * only) are skipped with a warning; "localhost" or none left means the system's. */
 static void load_dns(evp_config *c)
 {
     json_t *servers = json_object_get(json_object_get(c->root, "dns"), "servers");
@@ -209,6 +209,11 @@ static void load_dns(evp_config *c)
         const char *text = json_string_value(addr);
         if (text && strcmp(text, "localhost") == 0)
             continue; /* the system's resolvers, as when no server is given */
+        if (json_array_size(json_object_get(v, "domains")) > 0) {
+            evp_warn("dns.servers[%zu]: a server for some domains only is not supported; "
+                     "skipped", i);
+            continue;
+        }
         if (text == NULL ||
             add_dns_server(&c->dns_servers, text, port ? (long)json_integer_value(port) : 53))
             evp_warn("dns.servers[%zu]: \"%s\" is not an IP address; skipped (evproxy asks "

@@ -75,7 +75,8 @@ START_TEST(dns_servers_by_ip)
 {
     char *errors;
     evp_config *c = load("\"dns\":{\"servers\":[\"8.8.8.8\",{\"address\":\"::1\",\"port\":5353},"
-                         "\"localhost\",\"https://dns.example/dns-query\"]}",
+                         "\"localhost\",\"https://dns.example/dns-query\","
+                         "{\"address\":\"10.0.0.1\",\"domains\":[\"corp.example\"]}]}",
                          &errors);
     ck_assert_msg(c != NULL, "%s", errors ? errors : "");
     ck_assert_str_eq(c->dns_servers, "8.8.8.8:53,[::1]:5353");
