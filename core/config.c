@@ -7,6 +7,7 @@
 #include "router.h"
 #include "users.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,70 @@ static void load_policy(evp_config *c)
     c->downlink_only = seconds_or(lvl, "downlinkOnly", 0);
 }
 
+static unsigned count_or(json_t *obj, const char *key, unsigned dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? (unsigned)json_integer_value(v) : dflt;
+}
+
+/* The evproxy "limits" block; the schema has checked types and ranges. */
+static void load_limits(evp_config *c)
+{
+    json_t *l = json_object_get(c->root, "limits");
+    evp_limits d = evp_limits_default();
+    c->limits.max_sessions = count_or(l, "maxSessions", d.max_sessions);
+    c->limits.max_handshakes = count_or(l, "maxHandshakes", d.max_handshakes);
+    c->limits.max_udp_assocs = count_or(l, "maxUdpAssociations", d.max_udp_assocs);
+    c->limits.udp_idle = seconds_or(l, "udpIdle", d.udp_idle);
+    c->limits.dns_max_inflight = count_or(l, "dnsMaxInflight", d.dns_max_inflight);
+    c->limits.dns_cache = seconds_or(l, "dnsCacheSeconds", d.dns_cache);
+    c->limits.dns_negative_cache = seconds_or(l, "dnsNegativeCacheSeconds", d.dns_negative_cache);
+}
+
+/* Appends "ip:port" (IPv6 in brackets) to the comma-separated list *csv; -1 when text is not
+ * an IP address. */
+static int add_dns_server(char **csv, const char *text, long port)
+{
+    unsigned char bin[16];
+    int v6 = inet_pton(AF_INET6, text, bin) == 1;
+    if (!v6 && inet_pton(AF_INET, text, bin) != 1)
+        return -1;
+    size_t have = *csv ? strlen(*csv) : 0, need = have + strlen(text) + 12;
+    char *grown = realloc(*csv, need);
+    if (grown == NULL)
+        return 0; /* out of memory: the system's resolvers are used */
+    snprintf(grown + have, need - have, "%s%s%s%s:%ld", have ? "," : "", v6 ? "[" : "", text,
+             v6 ? "]" : "", port);
+    *csv = grown;
+    return 0;
+}
+
+/* dns.servers: the plain DNS servers named by IP ("8.8.8.8" or {"address", "port"}) are
+ * asked for every domain. V2Ray's other kinds (DoH URLs, fakedns, servers for some domains
+ * only) are skipped with a warning; "localhost" or none left means the system's. */
+static void load_dns(evp_config *c)
+{
+    json_t *servers = json_object_get(json_object_get(c->root, "dns"), "servers");
+    size_t i;
+    json_t *v;
+    json_array_foreach(servers, i, v) {
+        json_t *addr = json_is_object(v) ? json_object_get(v, "address") : v;
+        json_t *port = json_is_object(v) ? json_object_get(v, "port") : NULL;
+        const char *text = json_string_value(addr);
+        if (text && strcmp(text, "localhost") == 0)
+            continue; /* the system's resolvers, as when no server is given */
+        if (json_array_size(json_object_get(v, "domains")) > 0) {
+            evp_warn("dns.servers[%zu]: a server for some domains only is not supported; "
+                     "skipped", i);
+            continue;
+        }
+        if (text == NULL ||
+            add_dns_server(&c->dns_servers, text, port ? (long)json_integer_value(port) : 53))
+            evp_warn("dns.servers[%zu]: \"%s\" is not an IP address; skipped (evproxy asks "
+                     "plain DNS servers by IP)", i, text ? text : "?");
+    }
+}
+
 static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema_dir,
                          evp_registry *reg, evp_errlist *errs)
 {
@@ -277,6 +342,8 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     if (c->access_log && c->access_log[0] == '\0')
         c->access_log = NULL;
     load_policy(c);
+    load_limits(c);
+    load_dns(c);
     json_t *w = json_object_get(c->root, "workers");
     c->workers = json_is_integer(w) ? (int)json_integer_value(w) : 1;
     if (c->workers > 1)
@@ -333,6 +400,7 @@ void evp_config_free(evp_config *c)
     free(c->outbounds);
     evp_router_unref(c->router);
     free(c->path);
+    free(c->dns_servers);
     json_decref(c->root);
     free(c);
 }

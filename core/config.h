@@ -2,6 +2,7 @@
 #ifndef EVP_CONFIG_H
 #define EVP_CONFIG_H
 
+#include "global_limits.h"
 #include "module.h"
 #include "registry.h"
 
@@ -38,6 +39,9 @@ typedef struct evp_config {
      * "the idle limit" (half-closed sessions are not cut short unless asked) */
     double handshake, conn_idle, uplink_only, downlink_only;
     int workers;
+    evp_limits limits; /* the "limits" block, defaults filled in */
+    char *dns_servers; /* dns.servers given by IP as "ip:port,[ip6]:port" (owned); NULL: the
+                        * system's resolvers */
     const char *control_path;
     evp_inbound_conf *inbounds;
     size_t n_inbounds;

@@ -1,28 +1,40 @@
-/* c-ares driven by libev: one io watcher per c-ares socket and one timer. */
+/* c-ares driven by libev: one io watcher per c-ares socket and one timer. In front of it,
+ * recent answers come from a cache, lookups of a name already being looked up wait for that
+ * one, and at most limits.dnsMaxInflight names are asked at once; the rest wait in order. */
 #include "resolver.h"
 
+#include "dns_cache.h"
 #include "ip_literal.h"
 #include "log.h"
 
 #include <ares.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_FDS 16
 
 struct evp_resolve_req {
-    ev_timer defer; /* first member: delivers an answer c-ares gave during the call */
+    ev_timer defer; /* first member: answers are always delivered from the loop */
     evp_resolver *r;
+    evp_resolve_req *prev, *next; /* every live request, so that free finds them */
+    evp_resolve_req *wait_next;   /* the lookup it waits for */
     evp_resolve_cb cb;
     void *arg;
+    unsigned port;
     int cancelled;
-    int in_call; /* inside ares_getaddrinfo: an answer now must wait for the loop */
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    const char *err;
-    evp_resolve_req *prev, *next; /* in r->deferred while defer runs */
+    evp_dns_answer answer;
 };
+
+/* One name being looked up (started) or waiting for a free slot (queued). */
+typedef struct lookup {
+    struct lookup *next;
+    evp_resolver *r;
+    evp_resolve_req *waiters;
+    char name[];
+} lookup;
 
 typedef struct fd_watch {
     ev_io io; /* first member: the callback casts back */
@@ -33,8 +45,16 @@ struct evp_resolver {
     struct ev_loop *loop;
     ares_channel ch;
     ev_timer timer;
+    ev_timer kick; /* starts queued lookups and applies new servers, from the loop */
     fd_watch fds[MAX_FDS];
-    evp_resolve_req *deferred; /* answered, waiting for the loop: freed with r */
+    evp_dns_cache *cache;
+    evp_resolve_req *reqs;
+    lookup *started, *queued, *queued_tail;
+    unsigned inflight, max_inflight;
+    double cache_secs, negative_secs;
+    char *servers; /* "ip:port,..." wanted; NULL: the system's */
+    int servers_dirty; /* to apply once no query is out (c-ares refuses it before) */
+    struct ares_addr_port_node *system_servers; /* as c-ares found them at start */
 };
 
 static void arm_timer(evp_resolver *r)
@@ -86,6 +106,218 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
     ev_io_start(r->loop, &slot->io);
 }
 
+/* ---- delivering ------------------------------------------------------------------------ */
+
+static void on_defer(EV_P_ ev_timer *w, int revents)
+{
+    evp_resolve_req *req = (evp_resolve_req *)w;
+    evp_resolver *r = req->r;
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        r->reqs = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    if (!req->cancelled)
+        req->cb(req->arg, req->answer.addr_len ? (struct sockaddr *)&req->answer.addr : NULL,
+                req->answer.addr_len, req->answer.err);
+    free(req);
+}
+
+/* Hands req its answer on the next loop turn, never inside evp_resolve or c-ares. */
+static void deliver(evp_resolve_req *req, const evp_dns_answer *a)
+{
+    req->answer = *a;
+    struct sockaddr_storage *ss = &req->answer.addr;
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)req->port);
+    else if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)req->port);
+    ev_timer_init(&req->defer, on_defer, 0., 0.);
+    ev_timer_start(req->r->loop, &req->defer);
+}
+
+/* ---- lookups --------------------------------------------------------------------------- */
+
+static void kick(evp_resolver *r)
+{
+    if (!ev_is_active(&r->kick))
+        ev_timer_start(r->loop, &r->kick);
+}
+
+static void unlink_started(evp_resolver *r, lookup *lk)
+{
+    for (lookup **p = &r->started; *p; p = &(*p)->next)
+        if (*p == lk) {
+            *p = lk->next;
+            return;
+        }
+}
+
+static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    lookup *lk = arg;
+    evp_resolver *r = lk->r;
+    evp_dns_answer a;
+    memset(&a, 0, sizeof a);
+    struct ares_addrinfo_node *n = (status == ARES_SUCCESS && res) ? res->nodes : NULL;
+    int ttl = n ? n->ai_ttl : 0;
+    if (n && n->ai_addrlen <= sizeof a.addr) {
+        memcpy(&a.addr, n->ai_addr, n->ai_addrlen);
+        a.addr_len = (socklen_t)n->ai_addrlen;
+    } else {
+        a.err = ares_strerror(status == ARES_SUCCESS ? ARES_ENODATA : status);
+    }
+    if (res)
+        ares_freeaddrinfo(res);
+    if (status == ARES_EDESTRUCTION)
+        return; /* evp_resolver_free frees the lookup and its waiters */
+    double now = ev_now(r->loop);
+    if (a.addr_len) /* never longer than the record's own TTL */
+        evp_dns_cache_put(r->cache, lk->name, &a,
+                          now + (ttl < r->cache_secs ? ttl : r->cache_secs), now);
+    else if (status != ARES_ENOMEM && status != ARES_ECANCELLED)
+        evp_dns_cache_put(r->cache, lk->name, &a, now + r->negative_secs, now);
+    unlink_started(r, lk);
+    r->inflight--;
+    while (lk->waiters) {
+        evp_resolve_req *req = lk->waiters;
+        lk->waiters = req->wait_next;
+        deliver(req, &a);
+    }
+    free(lk);
+    kick(r); /* a slot is free */
+}
+
+static int has_live_waiter(const lookup *lk)
+{
+    for (const evp_resolve_req *q = lk->waiters; q; q = q->wait_next)
+        if (!q->cancelled)
+            return 1;
+    return 0;
+}
+
+static void apply_servers(evp_resolver *r)
+{
+    int rc = r->servers ? ares_set_servers_ports_csv(r->ch, r->servers)
+                        : ares_set_servers_ports(r->ch, r->system_servers);
+    if (rc == ARES_ENOTIMP)
+        return; /* a query is still out: the next kick tries again */
+    if (rc != ARES_SUCCESS)
+        evp_warn("dns.servers: %s: %s; the previous servers stay", r->servers ? r->servers : "",
+                 ares_strerror(rc));
+    r->servers_dirty = 0;
+    evp_dns_cache_clear(r->cache);
+}
+
+/* Starts queued lookups while slots are free (new servers first, once none is out). */
+static void start_queued(evp_resolver *r)
+{
+    if (r->servers_dirty) {
+        if (r->inflight == 0)
+            apply_servers(r);
+        if (r->servers_dirty)
+            return;
+    }
+    while (r->queued && r->inflight < r->max_inflight) {
+        lookup *lk = r->queued;
+        r->queued = lk->next;
+        if (r->queued == NULL)
+            r->queued_tail = NULL;
+        if (!has_live_waiter(lk)) {
+            /* every asker gave up while it waited: deliver nothing, ask nothing */
+            evp_dns_answer none = {.err = "cancelled"};
+            while (lk->waiters) {
+                evp_resolve_req *req = lk->waiters;
+                lk->waiters = req->wait_next;
+                deliver(req, &none);
+            }
+            free(lk);
+            continue;
+        }
+        lk->next = r->started;
+        r->started = lk;
+        r->inflight++;
+        struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC,
+                                            .ai_socktype = SOCK_STREAM};
+        ares_getaddrinfo(r->ch, lk->name, NULL, &hints, on_result, lk);
+    }
+    arm_timer(r);
+}
+
+static void on_kick(EV_P_ ev_timer *w, int revents)
+{
+    start_queued((evp_resolver *)((char *)w - offsetof(evp_resolver, kick)));
+}
+
+static lookup *find_lookup(lookup *list, const char *name)
+{
+    for (; list; list = list->next)
+        if (strcasecmp(list->name, name) == 0)
+            return list;
+    return NULL;
+}
+
+evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, evp_resolve_cb cb,
+                             void *arg)
+{
+    evp_resolve_req *req = calloc(1, sizeof *req);
+    if (req == NULL)
+        return NULL;
+    req->r = r;
+    req->cb = cb;
+    req->arg = arg;
+    req->port = port;
+    evp_dns_answer hit;
+    lookup *lk = NULL;
+    evp_addr literal = {0}; /* port 0: deliver() sets each asker's */
+    memset(&hit, 0, sizeof hit);
+    if (evp_ip_literal(name, strlen(name), &literal)) {
+        /* Read as the router reads it, not as c-ares would (c-ares looks "127.1" up as a
+         * name and reads "0177.0.0.1" as 177.0.0.1). */
+        hit.addr_len = evp_addr_to_sockaddr(&literal, &hit.addr);
+    } else if (!evp_dns_cache_get(r->cache, name, ev_now(r->loop), &hit)) {
+        lk = find_lookup(r->started, name);
+        if (lk == NULL)
+            lk = find_lookup(r->queued, name);
+        if (lk == NULL) {
+            size_t len = strlen(name);
+            lk = calloc(1, sizeof *lk + len + 1);
+            if (lk == NULL) {
+                free(req);
+                return NULL;
+            }
+            lk->r = r;
+            memcpy(lk->name, name, len + 1);
+            if (r->queued_tail)
+                r->queued_tail->next = lk;
+            else
+                r->queued = lk;
+            r->queued_tail = lk;
+            kick(r);
+        }
+    }
+    req->next = r->reqs;
+    if (r->reqs)
+        r->reqs->prev = req;
+    r->reqs = req;
+    if (lk) {
+        req->wait_next = lk->waiters;
+        lk->waiters = req;
+    } else {
+        deliver(req, &hit);
+    }
+    return req;
+}
+
+void evp_resolve_cancel(evp_resolve_req *req)
+{
+    if (req)
+        req->cancelled = 1;
+}
+
+/* ---- life ------------------------------------------------------------------------------ */
+
 evp_resolver *evp_resolver_new(struct ev_loop *loop)
 {
     static int lib_ready;
@@ -98,12 +330,21 @@ evp_resolver *evp_resolver_new(struct ev_loop *loop)
     if (r == NULL)
         return NULL;
     r->loop = loop;
+    evp_limits d = evp_limits_default();
+    r->max_inflight = d.dns_max_inflight;
+    r->cache_secs = d.dns_cache;
+    r->negative_secs = d.dns_negative_cache;
     struct ares_options opts = {.sock_state_cb = sock_state, .sock_state_cb_data = r};
-    if (ares_init_options(&r->ch, &opts, ARES_OPT_SOCK_STATE_CB) != ARES_SUCCESS) {
+    r->cache = evp_dns_cache_new(EVP_DNS_CACHE_MAX);
+    if (r->cache == NULL ||
+        ares_init_options(&r->ch, &opts, ARES_OPT_SOCK_STATE_CB) != ARES_SUCCESS) {
+        evp_dns_cache_free(r->cache);
         free(r);
         return NULL;
     }
+    ares_get_servers_ports(r->ch, &r->system_servers);
     ev_timer_init(&r->timer, on_timer, 0., 0.);
+    ev_timer_init(&r->kick, on_kick, 0., 0.);
     for (int i = 0; i < MAX_FDS; i++) {
         ev_io_init(&r->fds[i].io, on_fd, -1, 0);
         r->fds[i].r = r;
@@ -111,108 +352,50 @@ evp_resolver *evp_resolver_new(struct ev_loop *loop)
     return r;
 }
 
+void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers)
+{
+    if (l->dns_cache != r->cache_secs || l->dns_negative_cache != r->negative_secs)
+        evp_dns_cache_clear(r->cache);
+    r->max_inflight = l->dns_max_inflight;
+    r->cache_secs = l->dns_cache;
+    r->negative_secs = l->dns_negative_cache;
+    if ((servers == NULL) != (r->servers == NULL) ||
+        (servers && strcmp(servers, r->servers) != 0)) {
+        free(r->servers);
+        r->servers = servers ? strdup(servers) : NULL;
+        r->servers_dirty = 1;
+    }
+    kick(r);
+}
+
+static void free_lookups(lookup *lk)
+{
+    while (lk) {
+        lookup *next = lk->next;
+        free(lk);
+        lk = next;
+    }
+}
+
 void evp_resolver_free(evp_resolver *r)
 {
     if (r == NULL)
         return;
-    ares_destroy(r->ch); /* pending callbacks run with ARES_EDESTRUCTION and free their reqs */
+    ares_destroy(r->ch); /* started lookups are called back with ARES_EDESTRUCTION */
     ev_timer_stop(r->loop, &r->timer);
-    while (r->deferred) {
-        evp_resolve_req *req = r->deferred;
-        r->deferred = req->next;
+    ev_timer_stop(r->loop, &r->kick);
+    for (int i = 0; i < MAX_FDS; i++)
+        ev_io_stop(r->loop, &r->fds[i].io);
+    free_lookups(r->started);
+    free_lookups(r->queued);
+    while (r->reqs) {
+        evp_resolve_req *req = r->reqs;
+        r->reqs = req->next;
         ev_timer_stop(r->loop, &req->defer);
         free(req);
     }
-    for (int i = 0; i < MAX_FDS; i++)
-        ev_io_stop(r->loop, &r->fds[i].io);
+    ares_free_data(r->system_servers);
+    evp_dns_cache_free(r->cache);
+    free(r->servers);
     free(r);
-}
-
-static void deliver(evp_resolve_req *req)
-{
-    if (req->prev)
-        req->prev->next = req->next;
-    else if (req->r->deferred == req)
-        req->r->deferred = req->next;
-    if (req->next)
-        req->next->prev = req->prev;
-    if (!req->cancelled)
-        req->cb(req->arg, req->addr_len ? (struct sockaddr *)&req->addr : NULL, req->addr_len,
-                req->err);
-    free(req);
-}
-
-static void on_defer(EV_P_ ev_timer *w, int revents)
-{
-    deliver((evp_resolve_req *)w);
-}
-
-/* Hands the answer over on the next loop turn, never inside evp_resolve. */
-static void defer_answer(evp_resolve_req *req)
-{
-    evp_resolver *r = req->r;
-    req->next = r->deferred;
-    if (r->deferred)
-        r->deferred->prev = req;
-    r->deferred = req;
-    ev_timer_init(&req->defer, on_defer, 0., 0.);
-    ev_timer_start(r->loop, &req->defer);
-}
-
-static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo *res)
-{
-    evp_resolve_req *req = arg;
-    struct ares_addrinfo_node *n = (status == ARES_SUCCESS && res) ? res->nodes : NULL;
-    if (n && n->ai_addrlen <= sizeof req->addr) {
-        memcpy(&req->addr, n->ai_addr, n->ai_addrlen);
-        req->addr_len = (socklen_t)n->ai_addrlen;
-    } else {
-        req->err = ares_strerror(status);
-    }
-    if (res)
-        ares_freeaddrinfo(res);
-    if (status == ARES_EDESTRUCTION) {
-        free(req);
-    } else if (req->in_call) {
-        defer_answer(req);
-    } else {
-        deliver(req);
-    }
-}
-
-evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, evp_resolve_cb cb,
-                             void *arg)
-{
-    evp_resolve_req *req = calloc(1, sizeof *req);
-    if (req == NULL)
-        return NULL;
-    req->r = r;
-    req->cb = cb;
-    req->arg = arg;
-    evp_addr literal;
-    if (evp_ip_literal(name, strlen(name), &literal)) {
-        /* Read as the router reads it, not as c-ares would (c-ares looks "127.1" up as a
-         * name and reads "0177.0.0.1" as 177.0.0.1). */
-        literal.port = (uint16_t)port;
-        req->addr_len = evp_addr_to_sockaddr(&literal, &req->addr);
-        defer_answer(req);
-        return req;
-    }
-    char service[8];
-    snprintf(service, sizeof service, "%u", port);
-    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                        .ai_flags = ARES_AI_NUMERICSERV};
-    /* A hosts-file answer comes back inside this call: in_call defers it to the loop, so the
-     * caller never sees a callback before evp_resolve returns. */
-    req->in_call = 1;
-    ares_getaddrinfo(r->ch, name, service, &hints, on_result, req);
-    req->in_call = 0;
-    arm_timer(r);
-    return req;
-}
-
-void evp_resolve_cancel(evp_resolve_req *req)
-{
-    if (req)
-        req->cancelled = 1;
 }

@@ -1,6 +1,9 @@
-/* Non-blocking name resolution with c-ares on the libev loop. */
+/* Non-blocking name resolution with c-ares on the libev loop, with a small cache of answers
+ * (good and bad) and a cap on lookups in flight. */
 #ifndef EVP_RESOLVER_H
 #define EVP_RESOLVER_H
+
+#include "global_limits.h"
 
 #include <ev.h>
 #include <sys/socket.h>
@@ -14,6 +17,9 @@ typedef void (*evp_resolve_cb)(void *arg, const struct sockaddr *addr, socklen_t
 
 /* Starts a resolver on loop; NULL on failure. */
 evp_resolver *evp_resolver_new(struct ev_loop *loop);
+/* Applies the DNS limits (in-flight cap, cache times) and the servers to ask ("ip:port,..."
+ * as c-ares reads them; NULL: the system's). New servers take over once no query is out. */
+void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers);
 /* Cancels every pending query (their callbacks are not called) and frees r. */
 void evp_resolver_free(evp_resolver *r);
 /* Looks up name; cb is called later, never from inside this call. A name that is an IP

@@ -3,6 +3,7 @@
  * unchanged keep their socket; running sessions keep the instances they started with. */
 #include "server.h"
 
+#include "admission.h"
 #include "buf.h"
 #include "control.h"
 #include "log.h"
@@ -56,13 +57,35 @@ static size_t n_watch;
 static void on_accept_resume(EV_P_ ev_timer *w, int revents)
 {
     evp_listener *l = (evp_listener *)((char *)w - offsetof(evp_listener, pause));
-    ev_io_start(EV_A, &l->io);
+    if (!l->srv->rt.accept_paused.on)
+        ev_io_start(EV_A, &l->io);
+}
+
+/* A session cap is reached: stop every TCP listener; the backlog keeps new clients waiting. */
+static void pause_accepting(evp_server *srv)
+{
+    evp_admission_pause(&srv->rt);
+    for (evp_listener *l = srv->listeners; l; l = l->next)
+        if (!l->udp)
+            ev_io_stop(srv->rt.loop, &l->io);
+}
+
+static void resume_accepting(evp_runtime *rt)
+{
+    evp_server *srv = (evp_server *)((char *)rt - offsetof(evp_server, rt));
+    for (evp_listener *l = srv->listeners; l; l = l->next)
+        if (!l->udp && !ev_is_active(&l->pause))
+            ev_io_start(rt->loop, &l->io);
 }
 
 static void on_accept(EV_P_ ev_io *w, int revents)
 {
     evp_listener *l = (evp_listener *)w;
     for (int i = 0; i < 64; i++) {
+        if (!evp_admission_room(&l->srv->rt)) {
+            pause_accepting(l->srv);
+            return;
+        }
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -288,7 +311,8 @@ static void plan_commit(evp_server *srv, evp_config *cfg, plan *p)
             l->peers = calloc(MAX_UDP_SESSIONS, sizeof *l->peers);
         ev_io_init(&l->io, l->udp ? on_datagram : on_accept, l->fd, EV_READ);
         ev_timer_init(&l->pause, on_accept_resume, 0.2, 0.);
-        ev_io_start(srv->rt.loop, &l->io);
+        if (l->udp || !srv->rt.accept_paused.on)
+            ev_io_start(srv->rt.loop, &l->io);
         l->next = srv->listeners;
         srv->listeners = l;
     }
@@ -373,6 +397,9 @@ static void apply_policy(evp_server *srv, const evp_config *cfg)
     srv->rt.idle_timeout = cfg->conn_idle > 0 ? cfg->conn_idle : 300.0;
     srv->rt.uplink_only = cfg->uplink_only;
     srv->rt.downlink_only = cfg->downlink_only;
+    srv->rt.limits = cfg->limits;
+    evp_resolver_configure(srv->rt.resolver, &cfg->limits, cfg->dns_servers);
+    evp_admission_changed(&srv->rt); /* raised caps resume accepting at once */
 }
 
 /* A reload in flight: everything slow (parsing, schema checks, dlopen, building user
@@ -510,6 +537,8 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     srv->rt.connect_timeout = 10.0;
     srv->rt.idle_timeout = 300.0;
     srv->rt.udp_timeout = 60.0;
+    srv->rt.limits = evp_limits_default();
+    srv->rt.resume_accepting = resume_accepting;
     srv->rt.resolver = evp_resolver_new(loop);
     if (srv->rt.resolver == NULL) {
         evp_err("cannot start the resolver");

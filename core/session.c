@@ -9,6 +9,7 @@
  * protocol's marker plus shutdown(SHUT_WR), so half-closes are carried through. */
 #include "session_int.h"
 
+#include "admission.h"
 #include "buf.h"
 #include "ip_literal.h"
 #include "log.h"
@@ -230,6 +231,16 @@ static void open_outbound(evp_session *s)
 
 /* ---- the handshake and draining ------------------------------------------------------- */
 
+/* The session no longer counts against limits.maxHandshakes. */
+static void handshake_over(evp_session *s)
+{
+    if (!s->handshaking)
+        return;
+    s->handshaking = 0;
+    s->rt->n_handshakes--;
+    evp_admission_changed(s->rt);
+}
+
 void evp_sess_handshake(evp_session *s)
 {
     endpoint *cl = &s->cl;
@@ -238,6 +249,7 @@ void evp_sess_handshake(evp_session *s)
                                &s->plain, &cl->wbuf, &io);
     evp_buf_consume(&cl->rbuf, io.consumed);
     if (r == EVP_TARGET) {
+        handshake_over(s);
         s->target = io.target;
         if (cl->kind == EP_STREAM && io.network == EVP_NET_UDP_RELAY) {
             evp_sess_start_assoc(s);
@@ -379,11 +391,18 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
      * byte now and then must not hold a session open forever. */
     if (s->state == S_HANDSHAKE || s->state == S_DRAIN)
         idle = ev_now(EV_A) - s->started;
-    if (s->state == S_ASSOC)
-        idle = 0; /* lives as long as its TCP connection */
+    if (s->state == S_ASSOC) {
+        /* Lives as long as its TCP connection, or until no datagram has crossed it for
+         * limits.udpIdle. */
+        limit = s->rt->limits.udp_idle;
+        double last = evp_assoc_last_active(s->assoc);
+        idle = ev_now(EV_A) - (last > s->last_active ? last : s->last_active);
+    }
     if (idle >= limit) {
         if (s->state == S_CONNECTING || s->state == S_RESOLVING)
             connect_failed(s, "connect timed out");
+        else if (s->state == S_ASSOC)
+            evp_sess_close(s, "no datagram for limits.udpIdle");
         else
             evp_sess_close(s, s->state == S_RELAY || s->state == S_DRAIN ? NULL
                                                                          : "handshake timed out");
@@ -421,6 +440,10 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router 
         evp_router_unref(s->router);
         free(s);
         return NULL;
+    }
+    if (fd != -1) {
+        s->handshaking = 1;
+        rt->n_handshakes++;
     }
     s->next = rt->sessions;
     if (rt->sessions)
@@ -501,6 +524,11 @@ void evp_sess_close(evp_session *s, const char *why)
     if (s->next)
         s->next->prev = s->prev;
     rt->n_sessions--;
+    if (s->handshaking) {
+        s->handshaking = 0;
+        rt->n_handshakes--;
+    }
+    evp_admission_changed(rt); /* room again: the listeners may resume */
     ev_timer_init(&s->timer, on_free, 0., 0.);
     ev_timer_start(rt->loop, &s->timer);
 }

@@ -4,6 +4,7 @@
 #define EVP_SESSION_H
 
 #include "instance.h"
+#include "global_limits.h"
 #include "router.h"
 #include "resolver.h"
 
@@ -12,6 +13,14 @@
 #include <sys/socket.h>
 
 typedef struct evp_session evp_session;
+
+/* A stretch of time during which a cap refuses work. Its start is logged, but at most once a
+ * minute: a daemon at its cap flips in and out of it with every session. */
+typedef struct evp_episode {
+    int on;
+    double warned_at; /* loop time of the last warning */
+    unsigned unwarned; /* episodes started since then, not logged */
+} evp_episode;
 
 typedef struct evp_runtime {
     struct ev_loop *loop;
@@ -24,6 +33,14 @@ typedef struct evp_runtime {
     double udp_timeout; /* the same for UDP sessions */
     double uplink_only; /* idle limit once the server side has ended (0: idle_timeout) */
     double downlink_only; /* idle limit once the client side has ended (0: idle_timeout) */
+    evp_limits limits;
+    size_t n_handshakes; /* TCP sessions that have not named a target yet */
+    size_t n_assocs;     /* open SOCKS UDP associations */
+    evp_episode accept_paused; /* a cap is reached: the listeners stopped accepting */
+    evp_episode udp_full;      /* datagrams needing a new UDP session are dropped */
+    evp_episode assocs_full;   /* new UDP associations are refused */
+    /* Set by the server: starts the listeners again once there is room. */
+    void (*resume_accepting)(struct evp_runtime *rt);
 } evp_runtime;
 
 /* Something that owns UDP sessions keyed by peer address (a UDP listener). */
@@ -39,11 +56,17 @@ typedef struct evp_udp_owner {
 
 /* Starts a session on an accepted TCP socket (takes fd). NULL on failure (fd closed). */
 evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_router *router);
-/* Starts a UDP session for datagrams from peer arriving on owner's socket. */
+/* UDP sessions are owned by a table keyed by peer (and target): owner->forget is how the
+ * table hears that one ended, whatever path ended it. So a constructor only creates the
+ * session: nothing that could end it runs before the owner has filed it and fed it its first
+ * datagram with evp_session_udp_input.
+ *
+ * Creates a UDP session for datagrams from peer arriving on owner's socket; NULL when out of
+ * memory or at limits.maxSessions (the datagram is then dropped). */
 evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner,
                              const struct sockaddr *peer, socklen_t peer_len, evp_instance *in,
                              evp_router *router);
-/* Starts a UDP session whose target is fixed (a SOCKS UDP destination): datagrams pass
+/* Creates a UDP session whose target is fixed (a SOCKS UDP destination): datagrams pass
  * through unchanged to the outbound router picks; in is kept for its tag and counters. */
 evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
                                    const struct sockaddr *peer, socklen_t peer_len,
@@ -52,7 +75,8 @@ evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
 const evp_addr *evp_session_target(const evp_session *s);
 /* True when s is owner's session for peer. */
 int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, socklen_t peer_len);
-/* Feeds one datagram from the UDP session's peer. */
+/* Feeds one datagram from the UDP session's peer (the first one starts the handshake). The
+ * session may end inside this call; its owner has then been told. */
 void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len);
 /* The owner goes away: end the UDP session without telling it. */
 void evp_session_udp_orphan(evp_session *s);

@@ -69,6 +69,7 @@ struct evp_session {
     evp_udp_owner *udp_owner;
     evp_assoc *assoc; /* S_ASSOC: the UDP relay this control connection keeps alive */
     int target_named; /* pass-through inbound: EVP_TARGET given */
+    int handshaking;  /* counted in rt->n_handshakes */
     struct sockaddr_storage peer;
     socklen_t peer_len;
     char label[96]; /* "tcp:host:port" for logs */

@@ -2,6 +2,7 @@
  * per-destination sub-sessions, which pass datagrams through a built-in inbound. */
 #include "session_int.h"
 
+#include "admission.h"
 #include "buf.h"
 #include "log.h"
 
@@ -77,6 +78,8 @@ evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner, const struct
                              socklen_t peer_len, evp_instance *in,
                              evp_router *router)
 {
+    if (!evp_admission_udp(rt))
+        return NULL; /* the datagram is dropped, as a full queue would */
     evp_session *s = evp_sess_new(rt, -1, in, router);
     if (s == NULL)
         return NULL;
@@ -85,28 +88,20 @@ evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner, const struct
     s->udp_owner = owner;
     memcpy(&s->peer, peer, peer_len);
     s->peer_len = peer_len;
-    evp_sess_handshake(s);
-    return s;
+    return s; /* the handshake waits for the first datagram: see session.h */
 }
 
 evp_session *evp_session_udp_fixed(evp_runtime *rt, evp_udp_owner *owner,
                                    const struct sockaddr *peer, socklen_t peer_len,
-                                   const evp_addr *target, evp_instance *in,
-                             evp_router *router)
+                                   const evp_addr *target, evp_instance *in, evp_router *router)
 {
-    evp_session *s = evp_sess_new(rt, -1, in, router);
+    evp_session *s = evp_session_udp(rt, owner, peer, peer_len, in, router);
     if (s == NULL)
         return NULL;
     s->inops->session_free(s->ins); /* the instance's own session is not used */
     s->inops = &pass_ops;
     s->ins = s;
     s->target = *target;
-    s->cl.kind = EP_PEER;
-    s->network = EVP_NET_UDP;
-    s->udp_owner = owner;
-    memcpy(&s->peer, peer, peer_len);
-    s->peer_len = peer_len;
-    evp_sess_handshake(s);
     return s;
 }
 
@@ -122,6 +117,8 @@ int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, sockle
 
 void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len)
 {
+    if (s->state == S_DEAD)
+        return; /* owners forget a session as it ends; this is only a second line */
     uint8_t *p = evp_buf_reserve(&s->cl.rbuf, len + 2);
     if (p == NULL || s->cl.rbuf.len > HIGH_WATER)
         return; /* over the limit: drop, as a full UDP queue would */

@@ -2,6 +2,7 @@
  * with the source in the same header. Only the control connection's peer host may use it. */
 #include "udp_assoc.h"
 
+#include "admission.h"
 #include "builtin/socks_udp.h"
 #include "log.h"
 
@@ -22,6 +23,7 @@ struct evp_assoc {
     struct sockaddr_storage client; /* the control connection's peer (host only is checked) */
     evp_session *sessions[MAX_DESTINATIONS];
     size_t n;
+    double last_active; /* a datagram crossed, either way (limits.udpIdle) */
 };
 
 static int same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
@@ -59,6 +61,8 @@ static long send_wrapped(evp_udp_owner *o, const struct sockaddr *peer, socklen_
     if (h == 0 || len > sizeof pkt - h)
         return (long)len; /* cannot be framed: dropped */
     memcpy(pkt + h, data, len);
+    evp_assoc *a = (evp_assoc *)((char *)o - offsetof(evp_assoc, owner));
+    a->last_active = ev_now(a->rt->loop);
     return (long)sendto(o->fd, pkt, h + len, 0, peer, peer_len);
 }
 
@@ -79,6 +83,7 @@ static void on_datagram(EV_P_ ev_io *w, int revents)
         if (evp_socks_udp_parse(pkt, (size_t)n, &dst, &off) != EVP_SOCKS_UDP_OK ||
             off == (size_t)n)
             continue;
+        a->last_active = ev_now(EV_A);
         evp_session *s = NULL;
         for (size_t k = 0; k < a->n && s == NULL; k++)
             if (evp_session_udp_is(a->sessions[k], (struct sockaddr *)&peer, plen) &&
@@ -102,6 +107,8 @@ evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_rout
 {
     struct sockaddr_storage local;
     socklen_t llen = sizeof local;
+    if (!evp_admission_assoc(rt))
+        return NULL;
     evp_assoc *a = calloc(1, sizeof *a);
     if (a == NULL)
         return NULL;
@@ -144,8 +151,10 @@ evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_rout
     a->owner.fd = fd;
     a->owner.forget = forget;
     a->owner.send = send_wrapped;
+    a->last_active = ev_now(rt->loop);
     ev_io_init(&a->io, on_datagram, fd, EV_READ);
     ev_io_start(rt->loop, &a->io);
+    rt->n_assocs++;
     return a;
 }
 
@@ -159,5 +168,12 @@ void evp_assoc_free(evp_assoc *a)
     close(a->owner.fd);
     evp_instance_unref(a->in);
     evp_router_unref(a->router);
+    a->rt->n_assocs--;
+    evp_admission_changed(a->rt);
     free(a);
+}
+
+double evp_assoc_last_active(const evp_assoc *a)
+{
+    return a ? a->last_active : 0;
 }

@@ -7,6 +7,7 @@
 #     ({"clients": [...]}), a file format of the core's, documented in README.
 #   core/sip003.c "clients": the SIP003 option clients=FILE (shared/sip003.md), the host's.
 #   core/config.c "security": streamSettings.security, a transport field of the config.
+#   core/config.c "servers" next to "dns": dns.servers, the config's DNS block (the resolver's).
 #   core/control.c "email": the stats reply's per-user key, filled from the ABI's
 #     session_user label (not read from any settings).
 # ("users" is the control socket's own reply/request key and "uuid" a JSON Schema format.)
@@ -23,6 +24,7 @@ while IFS= read -r hit; do
     core/default_config.c:*) continue ;;
     core/config.c:*'"clients"'*|core/control.c:*'"clients"'*|core/sip003.c:*'"clients"'*) continue ;;
     core/config.c:*'"security"'*|core/control.c:*'"email"'*) continue ;;
+    core/config.c:*'"dns"'*'"servers"'*) continue ;;
     esac
     echo "core names a protocol field: $hit"
     fails=$((fails + 1))

@@ -163,6 +163,19 @@ e2e_cleanup() {
 trap e2e_cleanup EXIT
 trap 'echo "FAIL: interrupted"; exit 1' INT TERM
 
+# expect_ok LOG WHAT CMD...: runs CMD (at most 90 s); a pass showing its output when it exits
+# 0, else a failure showing its output and the tail of $E2E_TMP/LOG.log.
+expect_ok() {
+    local log=$1 what=$2 out
+    shift 2
+    if out=$(timeout -k 5 90 "$@" 2>&1); then
+        pass "$what: $out"
+    else
+        soft_fail "$what: $out"
+        show_log "$log"
+    fi
+}
+
 # Shows the last lines of a log under a failure, indented.
 show_log() {
     local f=$E2E_TMP/$1.log

@@ -1,0 +1,21 @@
+/* Admission against the global limits: whether a new session, UDP session or UDP association
+ * may start, and telling the listeners to stop and start accepting. Each refusal episode is
+ * logged once, when it starts. */
+#ifndef EVP_ADMISSION_H
+#define EVP_ADMISSION_H
+
+#include "session.h"
+
+/* True while a new TCP connection may be accepted (sessions and handshakes under their caps). */
+int evp_admission_room(const evp_runtime *rt);
+/* The listeners stopped accepting because a cap is reached: note it, log it once. */
+void evp_admission_pause(evp_runtime *rt);
+/* A session ended or finished its handshake, or the limits changed: resume accepting when
+ * there is room again, and end the UDP refusal episodes. */
+void evp_admission_changed(evp_runtime *rt);
+/* True when a new UDP session may start (else the datagram is dropped, logged once). */
+int evp_admission_udp(evp_runtime *rt);
+/* True when a new UDP association may open (else it is refused, logged once). */
+int evp_admission_assoc(evp_runtime *rt);
+
+#endif

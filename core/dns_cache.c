@@ -1,0 +1,134 @@
+/* A chained hash table of DNS answers with an expiry each; names compare case-insensitively,
+ * as DNS names do. */
+#include "dns_cache.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define BUCKETS 1024
+
+typedef struct entry {
+    struct entry *next;
+    double expires;
+    evp_dns_answer answer;
+    char name[]; /* NUL-terminated */
+} entry;
+
+struct evp_dns_cache {
+    entry *buckets[BUCKETS];
+    size_t n, max;
+};
+
+static size_t bucket_of(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the lower-cased name */
+    for (; *name; name++)
+        h = (h ^ (uint8_t)tolower((unsigned char)*name)) * 16777619u;
+    return h % BUCKETS;
+}
+
+evp_dns_cache *evp_dns_cache_new(size_t max)
+{
+    evp_dns_cache *c = calloc(1, sizeof *c);
+    if (c)
+        c->max = max;
+    return c;
+}
+
+void evp_dns_cache_clear(evp_dns_cache *c)
+{
+    for (size_t b = 0; b < BUCKETS; b++)
+        while (c->buckets[b]) {
+            entry *e = c->buckets[b];
+            c->buckets[b] = e->next;
+            free(e);
+        }
+    c->n = 0;
+}
+
+void evp_dns_cache_free(evp_dns_cache *c)
+{
+    if (c == NULL)
+        return;
+    evp_dns_cache_clear(c);
+    free(c);
+}
+
+/* The link that points at name's entry (or the end of its chain). */
+static entry **find(evp_dns_cache *c, const char *name)
+{
+    entry **p = &c->buckets[bucket_of(name)];
+    while (*p && strcasecmp((*p)->name, name) != 0)
+        p = &(*p)->next;
+    return p;
+}
+
+static void unlink_entry(evp_dns_cache *c, entry **p)
+{
+    entry *e = *p;
+    *p = e->next;
+    free(e);
+    c->n--;
+}
+
+int evp_dns_cache_get(evp_dns_cache *c, const char *name, double now, evp_dns_answer *out)
+{
+    entry **p = find(c, name);
+    if (*p == NULL)
+        return 0;
+    if ((*p)->expires <= now) {
+        unlink_entry(c, p);
+        return 0;
+    }
+    *out = (*p)->answer;
+    return 1;
+}
+
+/* Makes room for one more: every expired entry goes, or else the one closest to expiry. */
+static void make_room(evp_dns_cache *c, double now)
+{
+    const entry *soonest = NULL;
+    for (size_t b = 0; b < BUCKETS; b++)
+        for (entry **p = &c->buckets[b]; *p;) {
+            if ((*p)->expires <= now) {
+                unlink_entry(c, p);
+                continue;
+            }
+            if (soonest == NULL || (*p)->expires < soonest->expires)
+                soonest = *p;
+            p = &(*p)->next;
+        }
+    if (c->n >= c->max && soonest)
+        unlink_entry(c, find(c, soonest->name));
+}
+
+void evp_dns_cache_put(evp_dns_cache *c, const char *name, const evp_dns_answer *a,
+                       double expires, double now)
+{
+    if (c->max == 0 || expires <= now)
+        return;
+    entry **p = find(c, name);
+    if (*p)
+        unlink_entry(c, p);
+    if (c->n >= c->max)
+        make_room(c, now);
+    size_t len = strlen(name);
+    entry *e = malloc(sizeof *e + len + 1);
+    if (e == NULL)
+        return; /* not held: the next lookup asks again */
+    memcpy(e->name, name, len + 1);
+    e->answer = *a;
+    e->expires = expires;
+    p = &c->buckets[bucket_of(name)];
+    e->next = *p;
+    *p = e;
+    c->n++;
+}
+
+size_t evp_dns_cache_size(const evp_dns_cache *c)
+{
+    return c->n;
+}
