@@ -19,10 +19,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 static int set_nonblock(int fd)
@@ -343,6 +345,8 @@ static void on_server_read(EV_P_ ev_io *w, int revents)
         evp_sess_close_err(s, "server connection failed", errno);
         return;
     }
+    if (r == -1) /* what came before still goes to the client, then a reset, not a FIN */
+        s->down_err = errno ? errno : ECONNRESET;
     evp_sess_touch(s);
     if (r <= 0)
         ep->eof = 1;
@@ -377,6 +381,10 @@ static void on_write(EV_P_ ev_io *w, int revents)
 static void on_timer(EV_P_ ev_timer *w, int revents)
 {
     evp_session *s = (evp_session *)w;
+    if (s->state == S_RESETTING) {
+        evp_sess_reset_client(s);
+        return;
+    }
     double limit = s->state == S_RELAY
                        ? (s->network == EVP_NET_UDP ? s->rt->udp_timeout : s->rt->idle_timeout)
                    : s->state == S_CONNECTING || s->state == S_RESOLVING ? s->rt->connect_timeout
@@ -533,11 +541,51 @@ void evp_sess_close(evp_session *s, const char *why)
     ev_timer_start(rt->loop, &s->timer);
 }
 
+/* close() on fd sends a reset instead of a FIN. */
+static void abort_on_close(int fd)
+{
+    static const struct linger now = {.l_onoff = 1, .l_linger = 0};
+    if (fd != -1)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+}
+
 void evp_sess_close_err(evp_session *s, const char *what, int err)
 {
     char why[128];
     snprintf(why, sizeof why, "%s: %s", what, strerror(err));
+    if (s->cl.kind == EP_STREAM)
+        abort_on_close(s->cl.fd);
+    if (s->sv.kind == EP_STREAM)
+        abort_on_close(s->sv.fd);
     evp_sess_close(s, why);
+}
+
+/* How long a reset waits for the kernel to send the client what came before it. */
+#define RESET_FLUSH_WAIT 5.0
+#define RESET_POLL 0.02
+
+/* The S_RESETTING step: 1 when the client's socket still holds unsent bytes. */
+static int client_unsent(const evp_session *s)
+{
+    int queued = 0;
+    return s->cl.kind == EP_STREAM && s->cl.fd != -1 &&
+           ioctl(s->cl.fd, SIOCOUTQ, &queued) == 0 && queued > 0;
+}
+
+void evp_sess_reset_client(evp_session *s)
+{
+    if (s->state != S_RESETTING) {
+        s->state = S_RESETTING;
+        s->reset_since = ev_now(s->rt->loop);
+        evp_sess_update_watchers(s);
+    }
+    if (client_unsent(s) && ev_now(s->rt->loop) - s->reset_since < RESET_FLUSH_WAIT) {
+        ev_timer_stop(s->rt->loop, &s->timer);
+        ev_timer_set(&s->timer, RESET_POLL, 0.);
+        ev_timer_start(s->rt->loop, &s->timer);
+        return;
+    }
+    evp_sess_close_err(s, "server connection failed after the client's end", s->down_err);
 }
 
 void evp_session_close_all(evp_runtime *rt)

@@ -44,6 +44,8 @@ enum state {
     S_DRAIN,   /* a rejected client: swallow some bytes, then close */
     S_CLOSING, /* write what is queued for the client, then close */
     S_ASSOC,   /* a SOCKS UDP ASSOCIATE control connection: it lives as long as the TCP one */
+    S_RESETTING, /* the server reset after the client's end: once the kernel has sent the
+                    client what came before, reset the client too */
     S_DEAD,    /* torn down; the struct is freed from the loop, so callers may still look */
 };
 
@@ -60,6 +62,8 @@ struct evp_session {
     int state;
     int network;
     int up_done, down_done;
+    int down_err; /* errno of a server read failure after the client's end (S_RESETTING) */
+    double reset_since; /* S_RESETTING: when it began waiting for the client's send queue */
     uint32_t drain_left;
     evp_resolve_req *resolving;
     evp_addr target, dial;
@@ -88,8 +92,12 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router 
 void evp_sess_handshake(evp_session *s);
 /* The one teardown, whatever went wrong; the memory goes on the next loop turn. */
 void evp_sess_close(evp_session *s, const char *why);
-/* The teardown after a socket error: the one log line names it ("what: strerror(err)"). */
+/* The teardown after a socket error: the one log line names it ("what: strerror(err)"). The
+ * other side is reset, not closed with a FIN, so that a cut stream never looks complete. */
 void evp_sess_close_err(evp_session *s, const char *what, int err);
+/* The server failed after the client's end and everything read before it is queued for the
+ * client: reset the client once the kernel has sent it (see S_RESETTING). */
+void evp_sess_reset_client(evp_session *s);
 
 /* session_relay.c */
 /* Runs one codec hook with a fresh evp_io; returns what the hook returned. */

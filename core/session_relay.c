@@ -72,7 +72,10 @@ static int maybe_finish(evp_session *s)
     if (s->state != S_RELAY || !s->up_done || !s->down_done)
         return 0;
     if (s->cl.wbuf.len == 0 && (s->sv.fd == -1 || s->sv.wbuf.len == 0)) {
-        evp_sess_close(s, NULL);
+        if (s->down_err)
+            evp_sess_reset_client(s);
+        else
+            evp_sess_close(s, NULL);
         return 1;
     }
     return 0;
@@ -153,12 +156,15 @@ static void finish_up(evp_session *s)
     }
 }
 
-/* Downstream ended: write the inbound's end marker, then FIN toward the client. */
+/* Downstream ended: write the inbound's end marker, then FIN toward the client. A server
+ * that failed instead of ending gets neither: the client is reset (evp_sess_reset_client). */
 static void finish_down(evp_session *s)
 {
     if (s->down_done)
         return;
     s->down_done = 1;
+    if (s->down_err)
+        return;
     evp_io io;
     evp_sess_run_codec(s->inops->encode, s->ins, NULL, 0, 1, &s->cl.wbuf, &s->sv.wbuf, &io);
     s->cl.shut_pending = 1;

@@ -3,7 +3,8 @@
   backlog  listen with a backlog of 0, fill it with one connection of our own and never
            accept: every further SYN is dropped, so a connect to it never completes
   reset    accept, send --bytes of the deterministic stream, then close with SO_LINGER 0
-           (a TCP reset in the middle of the transfer)
+           (a TCP reset in the middle of the transfer); with --after-fin, first read until
+           the client's end (FIN); with --end fin, close cleanly instead (a control)
 Writes the port to --ready-file once ready; exits after --lifetime seconds. --stats FILE
 gets "accept <n>" per accepted connection (reset mode)."""
 import argparse
@@ -36,10 +37,13 @@ def reset(args):
 
     def send_reset(conn, stats, cid):
         try:
+            while args.after_fin and conn.recv(1 << 16):
+                pass
             for blk in detdata.blocks(args.seed, nbytes):
                 conn.sendall(blk)
         finally:  # tcpserver closes conn: with a zero linger that is a reset
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            if args.end == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     tcpserver.serve(args, send_reset)
 
@@ -50,6 +54,8 @@ def main():
     tcpserver.add_args(ap)
     ap.add_argument("--bytes", default="256K", help="reset mode: bytes sent before the reset")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--after-fin", action="store_true", help="reset mode: read to EOF first")
+    ap.add_argument("--end", choices=("reset", "fin"), default="reset")
     args = ap.parse_args()
     backlog(args) if args.mode == "backlog" else reset(args)
 
