@@ -1,4 +1,4 @@
-/* The VMess protocol headers the session code (inbound.c, outbound.c) needs, in one place. */
+/* The VMess protocol headers the session code (inbound_*.c, outbound.c) needs, in one place. */
 #ifndef VMESS_PROTO_H
 #define VMESS_PROTO_H
 

@@ -1,4 +1,4 @@
-/* Fuzz target: the VMess inbound (plugin/vmess/inbound.c: AEAD and legacy header decode,
+/* Fuzz target: the VMess inbound (plugin/vmess/inbound*.c: AEAD and legacy header decode,
  * user lookup, replay checks, body reader, response writer) with a fixed user table.
  * Input: byte 0 chooses
  *   bits 0-1  mode: 0 the rest is the whole client stream;
