@@ -1,10 +1,13 @@
 /* The embedded default: one process holds a client side and a server side on loopback,
- * socks 127.0.0.1:1080 -> vmess out -> vmess in 127.0.0.1:10086 -> freedom. */
+ * socks 127.0.0.1:1080 -> vmess out -> vmess in 127.0.0.1:10086 -> freedom. Without the
+ * vmess plugin (a core built alone), socks 127.0.0.1:1080 -> freedom. */
 #include "default_config.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static const char template[] =
     "{\n"
@@ -28,8 +31,42 @@ static const char template[] =
     "  ]}\n"
     "}\n";
 
-char *evp_default_config(void)
+static const char socks_only[] =
+    "{\n"
+    "  \"log\": {\"loglevel\": \"info\"},\n"
+    "  \"inbounds\": [\n"
+    "    {\"tag\": \"socks-in\", \"listen\": \"127.0.0.1\", \"port\": 1080,\n"
+    "     \"protocol\": \"socks\", \"settings\": {\"auth\": \"noauth\"}}\n"
+    "  ],\n"
+    "  \"outbounds\": [{\"tag\": \"direct\", \"protocol\": \"freedom\", \"settings\": {}}]\n"
+    "}\n";
+
+/* The socks -> freedom default, for a plugin directory without vmess.so. */
+static char *default_without_vmess(const char *plugin_so)
 {
+    char *text = strdup(socks_only);
+    if (text == NULL)
+        return NULL;
+    printf("evproxy: default config on loopback (no VMess: %s is missing)\n"
+           "  SOCKS5 for your applications: 127.0.0.1:1080 -> freedom\n"
+           "    e.g. curl --socks5-hostname 127.0.0.1:1080 http://example.org/\n"
+           "  Ctrl-C stops it.\n",
+           plugin_so);
+    fflush(stdout);
+    return text;
+}
+
+char *evp_default_config(const char *plugin_dir)
+{
+    char *plugin_so = NULL;
+    if (asprintf(&plugin_so, "%s/vmess.so", plugin_dir) < 0)
+        return NULL;
+    if (access(plugin_so, R_OK) != 0) {
+        char *text = default_without_vmess(plugin_so);
+        free(plugin_so);
+        return text;
+    }
+    free(plugin_so);
     unsigned char u[16];
     char id[37];
     randombytes_buf(u, sizeof u);

@@ -152,7 +152,7 @@ int main(int argc, char **argv)
     evp_schema_dir(schema_override, schema_dir, sizeof schema_dir);
 
     if (use_default) {
-        char *text = evp_default_config();
+        char *text = evp_default_config(plugin_dir);
         int rc = text ? run(NULL, text, schema_dir, plugin_dir, test_only) : 1;
         free(text);
         return rc;

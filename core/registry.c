@@ -62,7 +62,8 @@ evp_module *evp_registry_get(evp_registry *r, const char *protocol, char *err, s
     snprintf(path, sizeof path, "%s/%s.so", r->plugin_dir, protocol);
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        snprintf(err, errlen, "unknown protocol \"%s\" (no built-in and no %s)", protocol, path);
+        snprintf(err, errlen, "unknown protocol \"%s\" (no built-in, and no plugin %s)", protocol,
+                 path);
         return NULL;
     }
     fclose(f);

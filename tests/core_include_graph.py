@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""The include graph of core/ has no cycle (issue 10).
+
+Reads the `#include "..."` lines of core/**/*.c and *.h, resolves each the way the compiler does
+(the including file's folder, then -Icore/include, then -Icore), and fails naming every
+cycle among them (only headers can be in one, unless a .c is included). A cycle means no header of it can be read first on its own.
+Usage: tests/core_include_graph.py [ROOT]   (ROOT: the repository, default: this one)
+"""
+import os
+import re
+import sys
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+
+
+def sources(root):
+    core = os.path.join(root, "core")
+    for folder, _, names in os.walk(core):
+        for name in sorted(names):
+            if name.endswith((".c", ".h")):
+                yield os.path.relpath(os.path.join(folder, name), root)
+
+
+def resolve(root, including, target):
+    for base in (os.path.dirname(including), "core/include", "core"):
+        path = os.path.normpath(os.path.join(base, target))
+        if os.path.isfile(os.path.join(root, path)):
+            return path
+    return None  # a system or generated header: not part of the graph
+
+
+def graph(root):
+    edges = {}
+    for h in sources(root):
+        with open(os.path.join(root, h), encoding="utf-8") as f:
+            found = (INCLUDE.match(line) for line in f)
+            targets = (resolve(root, h, m.group(1)) for m in found if m)
+            edges[h] = sorted({t for t in targets if t})
+    return edges
+
+
+def cycles(edges):
+    """One cycle per back edge of a depth-first walk: each distinct loop is reported."""
+    found, state, stack = [], {}, []
+
+    def walk(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in edges.get(node, []):
+            if state.get(nxt) == "open":
+                found.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                walk(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            walk(node)
+    return found
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
+    edges = graph(root)
+    loops = cycles(edges)
+    for loop in loops:
+        print("include cycle: " + " -> ".join(loop))
+    if loops:
+        print(f"core_include_graph: {len(loops)} cycle(s); include less "
+              "(a forward declaration instead of the header)")
+        return 1
+    n = sum(len(t) for t in edges.values())
+    print(f"core_include_graph: PASS ({len(edges)} files, {n} includes, no cycle)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
