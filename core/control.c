@@ -8,6 +8,7 @@
 
 #include "file_replace.h"
 #include "log.h"
+#include "server.h"
 #include "stats.h"
 #include "users.h"
 

@@ -5,13 +5,10 @@
 #ifndef EVP_CONTROL_H
 #define EVP_CONTROL_H
 
-#include "server.h"
+#include "evproxy/plugin.h"
 
-/* Opens the control socket at path for srv; -1 with a logged error. Refuses a path that holds
- * anything but a stale socket (one nobody answers on), which it replaces. */
-int evp_control_start(evp_server *srv, const char *path);
-/* Closes it and its connections, and removes the socket file if it is still the one made. */
-void evp_control_stop(evp_server *srv);
+/* The commands act on the server through server.h; this header needs only the name. */
+typedef struct evp_server evp_server;
 /* Answers one request (a JSON object) into a malloc'd JSON reply (no newline). */
 char *evp_control_handle(evp_server *srv, const char *request);
 /* A malloc'd {"ok": false, "error": ...} reply (no newline). */

@@ -3,6 +3,8 @@
  * small non-blocking state machine (read one request line, then write one reply line),
  * bounded in number, request size and time. The socket path is claimed only when nothing
  * else holds it, and released only if it is still the socket we made. */
+#include "control_socket.h"
+
 #include "control.h"
 
 #include "log.h"
@@ -24,17 +26,21 @@
 
 typedef struct control_conn control_conn;
 
-typedef struct control {
+typedef struct evp_control_socket control;
+
+struct evp_control_socket {
     ev_io io;       /* first member: the listening socket */
     ev_timer pause; /* accepting paused while out of descriptors */
-    evp_server *srv;
+    struct ev_loop *loop;
+    evp_control_answer *answer;
+    void *answer_arg;
     int fd;
     char *path;
     dev_t dev; /* the socket file we bound, to remove only that one */
     ino_t ino;
     control_conn *conns; /* open connections, a doubly linked list */
     int n_conns;
-} control;
+};
 
 struct control_conn {
     ev_io io; /* first member */
@@ -49,7 +55,7 @@ struct control_conn {
 
 static void conn_free(control_conn *c)
 {
-    struct ev_loop *loop = c->owner->srv->rt.loop;
+    struct ev_loop *loop = c->owner->loop;
     ev_io_stop(loop, &c->io);
     ev_timer_stop(loop, &c->deadline);
     close(c->io.fd);
@@ -110,7 +116,7 @@ static void conn_write(control_conn *c)
 /* Takes the reply line (owned) and switches the connection to writing it. */
 static void conn_reply(control_conn *c, char *line)
 {
-    struct ev_loop *loop = c->owner->srv->rt.loop;
+    struct ev_loop *loop = c->owner->loop;
     free(c->request);
     c->request = NULL;
     if (line == NULL) {
@@ -133,7 +139,7 @@ static void conn_reply(control_conn *c, char *line)
 static void conn_answer(control_conn *c, size_t len)
 {
     c->request[len] = '\0';
-    conn_reply(c, line_of(evp_control_handle(c->owner->srv, c->request)));
+    conn_reply(c, line_of(c->owner->answer(c->owner->answer_arg, c->request)));
 }
 
 static void conn_read(control_conn *c)
@@ -205,8 +211,8 @@ static void conn_open(control *ctl, int fd)
     ctl->n_conns++;
     ev_io_init(&c->io, on_conn_io, fd, EV_READ);
     ev_timer_init(&c->deadline, on_conn_deadline, REQUEST_SECS, 0.);
-    ev_io_start(ctl->srv->rt.loop, &c->io);
-    ev_timer_start(ctl->srv->rt.loop, &c->deadline);
+    ev_io_start(ctl->loop, &c->io);
+    ev_timer_start(ctl->loop, &c->deadline);
 }
 
 static void on_accept_resume(EV_P_ ev_timer *w, int revents)
@@ -280,16 +286,17 @@ static int claim_path(const char *path, const struct sockaddr_un *a)
     return 0;
 }
 
-int evp_control_start(evp_server *srv, const char *path)
+evp_control_socket *evp_control_socket_open(struct ev_loop *loop, const char *path,
+                                            evp_control_answer *answer, void *arg)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof a.sun_path) {
         evp_err("control.path: \"%s\" is too long for a Unix socket", path);
-        return -1;
+        return NULL;
     }
     strcpy(a.sun_path, path);
     if (claim_path(path, &a) != 0)
-        return -1;
+        return NULL;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     mode_t old = umask(0177); /* the socket is born 0600 */
     int bound = fd != -1 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
@@ -303,29 +310,29 @@ int evp_control_start(evp_server *srv, const char *path)
             unlink(path); /* bound just now: ours */
         if (fd != -1)
             close(fd);
-        return -1;
+        return NULL;
     }
-    ctl->srv = srv;
+    ctl->loop = loop;
+    ctl->answer = answer;
+    ctl->answer_arg = arg;
     ctl->fd = fd;
     ctl->path = strdup(path);
     ctl->dev = st.st_dev;
     ctl->ino = st.st_ino;
     ev_io_init(&ctl->io, on_accept, fd, EV_READ);
     ev_timer_init(&ctl->pause, on_accept_resume, 0.2, 0.);
-    ev_io_start(srv->rt.loop, &ctl->io);
-    srv->control = ctl;
-    return 0;
+    ev_io_start(loop, &ctl->io);
+    return ctl;
 }
 
-void evp_control_stop(evp_server *srv)
+void evp_control_socket_close(evp_control_socket *ctl)
 {
-    control *ctl = srv->control;
     if (ctl == NULL)
         return;
     while (ctl->conns)
         conn_free(ctl->conns);
-    ev_io_stop(srv->rt.loop, &ctl->io);
-    ev_timer_stop(srv->rt.loop, &ctl->pause);
+    ev_io_stop(ctl->loop, &ctl->io);
+    ev_timer_stop(ctl->loop, &ctl->pause);
     close(ctl->fd);
     /* Someone may have put their own socket at the path since: remove only ours. */
     struct stat st;
@@ -334,5 +341,4 @@ void evp_control_stop(evp_server *srv)
         unlink(ctl->path);
     free(ctl->path);
     free(ctl);
-    srv->control = NULL;
 }

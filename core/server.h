@@ -7,6 +7,7 @@
 #include "session.h"
 
 typedef struct evp_listener evp_listener;
+struct evp_control_socket;
 
 typedef struct evp_server {
     evp_runtime rt;
@@ -18,7 +19,7 @@ typedef struct evp_server {
     evp_listener *listeners; /* linked list */
     ev_signal sigint, sigterm, sighup;
     ev_timer watch; /* polls clients files for changes (plugin files change on reload) */
-    void *control; /* the control socket, when configured */
+    struct evp_control_socket *control; /* when control.path is configured */
     ev_async reload_done; /* the reload thread has finished */
     void *reload_job; /* the reload in flight, or NULL */
     int reload_again; /* another reload was asked for meanwhile */

@@ -1,0 +1,347 @@
+/* Applying a config: the plan it needs (instances, router, new sockets) is built aside, on a
+ * thread for a reload, and swapped in on the loop only when whole. Listeners whose address is
+ * unchanged keep their socket; running sessions keep the instances they started with. A
+ * clients file that changes and settles triggers a reload. */
+#include "server_int.h"
+
+#include "log.h"
+#include "users.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A file watched for changes (clients files). A change is acted on only once the file has
+ * stood still for one poll: an editor or `printf > file` truncates before it writes, and a
+ * reload that read the empty file in between would be refused for nothing. */
+typedef struct watched {
+    char *path;
+    struct stat st;
+    int exists;
+    int unsettled; /* changed at the last poll; reload when the next one sees it still */
+} watched;
+
+static watched *watch_list;
+static size_t n_watch;
+
+/* What a new config needs, built aside before anything running is touched. */
+typedef struct plan {
+    evp_instance **ins, **outs;
+    size_t n_ins, n_outs;
+    evp_listener *fresh; /* listeners to add (bound, not started) */
+    evp_router *router; /* the config's rules with these outbounds */
+} plan;
+
+static void plan_free(plan *p)
+{
+    for (size_t i = 0; i < p->n_ins; i++)
+        evp_instance_unref(p->ins[i]);
+    for (size_t i = 0; i < p->n_outs; i++)
+        evp_instance_unref(p->outs[i]);
+    free(p->ins);
+    free(p->outs);
+    evp_router_unref(p->router);
+    p->router = NULL;
+    while (p->fresh) {
+        evp_listener *l = p->fresh;
+        p->fresh = l->next;
+        evp_listener_discard(l);
+    }
+}
+
+static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
+{
+    char err[512];
+    memset(p, 0, sizeof *p);
+    p->ins = calloc(cfg->n_inbounds, sizeof *p->ins);
+    p->outs = calloc(cfg->n_outbounds, sizeof *p->outs);
+    if (p->ins == NULL || p->outs == NULL)
+        return -1;
+    for (size_t i = 0; i < cfg->n_outbounds; i++, p->n_outs++) {
+        evp_outbound_conf *oc = &cfg->outbounds[i];
+        p->outs[i] =
+            evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, 0, err, sizeof err);
+        if (p->outs[i] == NULL) {
+            evp_err("outbounds[%zu].settings: %s", i, err);
+            return -1;
+        }
+    }
+    p->router = evp_router_ref(cfg->router);
+    evp_router_set_outbounds(p->router, p->outs, p->n_outs);
+    for (size_t i = 0; i < cfg->n_inbounds; i++, p->n_ins++) {
+        evp_inbound_conf *ic = &cfg->inbounds[i];
+        p->ins[i] = evp_inbound_instance_new(ic, err, sizeof err);
+        if (p->ins[i] == NULL) {
+            evp_err("inbounds[%zu].settings: %s", i, err);
+            return -1;
+        }
+        for (unsigned port = ic->port; port <= ic->port_last; port++)
+        for (int udp = 0; udp <= 1; udp++) {
+            if (!(udp ? ic->want_udp : ic->want_tcp))
+                continue;
+            if (evp_listener_find(srv, ic->listen, (uint16_t)port, udp))
+                continue; /* kept: its socket stays open across the reload */
+            evp_listener *l = evp_listener_bind(ic->listen, (uint16_t)port, udp, err, sizeof err);
+            if (l == NULL) {
+                evp_err("inbounds[%zu]: %s", i, err);
+                return -1;
+            }
+            l->next = p->fresh;
+            p->fresh = l;
+        }
+    }
+    return 0;
+}
+
+/* Points listener l at inbound i of cfg and the new router. */
+static void listener_assign(evp_listener *l, plan *p, evp_config *cfg, size_t i)
+{
+    evp_instance *in = evp_instance_ref(p->ins[i]);
+    evp_router *router = evp_router_ref(p->router);
+    evp_instance_unref(l->in);
+    evp_router_unref(l->router);
+    l->in = in;
+    l->router = router;
+    l->keep = 1;
+}
+
+static void plan_commit(evp_server *srv, evp_config *cfg, plan *p)
+{
+    for (evp_listener *l = srv->listeners; l; l = l->next)
+        l->keep = 0;
+    /* Start new listeners. */
+    while (p->fresh) {
+        evp_listener *l = p->fresh;
+        p->fresh = l->next;
+        evp_listener_start(srv, l);
+    }
+    for (size_t i = 0; i < cfg->n_inbounds; i++) {
+        evp_inbound_conf *ic = &cfg->inbounds[i];
+        for (unsigned port = ic->port; port <= ic->port_last; port++)
+        for (int udp = 0; udp <= 1; udp++) {
+            if (!(udp ? ic->want_udp : ic->want_tcp))
+                continue;
+            evp_listener *l = evp_listener_find(srv, ic->listen, (uint16_t)port, udp);
+            if (l && !l->keep) {
+                listener_assign(l, p, cfg, i);
+                evp_info("inbound [%s] %s on %s %s:%u", ic->tag, ic->protocol,
+                         udp ? "udp" : "tcp", ic->listen, port);
+            }
+        }
+    }
+    /* Close listeners the new config no longer has (after the new ones are open). */
+    for (evp_listener **pl = &srv->listeners; *pl;) {
+        evp_listener *l = *pl;
+        if (!l->keep) {
+            *pl = l->next;
+            evp_info("closing listener %s:%u", l->listen, l->port);
+            evp_listener_free(srv, l);
+        } else {
+            pl = &l->next;
+        }
+    }
+    plan_free(p); /* drops the plan's references; listeners hold their own */
+}
+
+static void watch_files(const evp_config *cfg)
+{
+    for (size_t i = 0; i < n_watch; i++)
+        free(watch_list[i].path);
+    free(watch_list);
+    watch_list = NULL;
+    n_watch = 0;
+    watch_list = calloc(cfg->n_inbounds, sizeof *watch_list);
+    for (size_t i = 0; watch_list && i < cfg->n_inbounds; i++) {
+        const char *f = cfg->inbounds[i].clients_file;
+        if (f == NULL)
+            continue;
+        watched *w = &watch_list[n_watch++];
+        w->path = strdup(f);
+        w->exists = stat(f, &w->st) == 0;
+    }
+}
+
+static int same_file_state(const watched *w, int exists, const struct stat *st)
+{
+    return exists == w->exists &&
+           (!exists || (st->st_ino == w->st.st_ino && st->st_size == w->st.st_size &&
+                        st->st_mtim.tv_sec == w->st.st_mtim.tv_sec &&
+                        st->st_mtim.tv_nsec == w->st.st_mtim.tv_nsec));
+}
+
+/* 1 when a watched file changed and has since settled (see struct watched). */
+static int watched_changed(void)
+{
+    int settled = 0;
+    for (size_t i = 0; i < n_watch; i++) {
+        watched *w = &watch_list[i];
+        struct stat st;
+        int exists = stat(w->path, &st) == 0;
+        if (!same_file_state(w, exists, &st)) {
+            w->exists = exists;
+            w->st = st;
+            w->unsettled = 1;
+        } else if (w->unsettled) {
+            w->unsettled = 0;
+            settled = 1;
+        }
+    }
+    return settled;
+}
+
+/* A reload in flight: everything slow (parsing, schema checks, dlopen, building user
+ * tables, binding) happens on its own thread; only the swap runs on the loop. */
+typedef struct reload_job {
+    evp_server *srv;
+    pthread_t thread;
+    evp_registry fresh;
+    evp_config *cfg;
+    plan p;
+    int ok;
+} reload_job;
+
+static void *reload_thread(void *arg)
+{
+    reload_job *job = arg;
+    evp_server *srv = job->srv;
+    char err[512];
+    char *errors = NULL;
+    job->ok = 0;
+    if (evp_registry_reload_changed(&srv->reg, &job->fresh, err, sizeof err) != 0) {
+        evp_err("reload refused, old config kept: %s", err);
+        goto done;
+    }
+    job->cfg = evp_config_load(srv->config_path, srv->config_text, srv->schema_dir,
+                               &job->fresh, &errors);
+    if (job->cfg == NULL) {
+        evp_err("reload refused, old config kept:\n%s", errors ? errors : "");
+        free(errors);
+        evp_registry_free(&job->fresh);
+        goto done;
+    }
+    if (plan_build(srv, job->cfg, &job->p) != 0) {
+        evp_err("reload refused, old config kept");
+        plan_free(&job->p);
+        evp_config_free(job->cfg);
+        evp_registry_free(&job->fresh);
+        goto done;
+    }
+    job->ok = 1;
+done:
+    ev_async_send(srv->rt.loop, &srv->reload_done);
+    return NULL;
+}
+
+static int reload_start(evp_server *srv)
+{
+    reload_job *job = calloc(1, sizeof *job);
+    if (job == NULL)
+        return -1;
+    job->srv = srv;
+    srv->reload_job = job;
+    if (pthread_create(&job->thread, NULL, reload_thread, job) != 0) {
+        evp_err("reload: cannot start a thread");
+        srv->reload_job = NULL;
+        free(job);
+        return -1;
+    }
+    return 0;
+}
+
+/* Back on the loop: apply what the thread built, then start a reload asked for meanwhile. */
+static void on_reload_done(EV_P_ ev_async *w, int revents)
+{
+    evp_server *srv = (evp_server *)((char *)w - offsetof(evp_server, reload_done));
+    reload_job *job = srv->reload_job;
+    if (job == NULL)
+        return;
+    pthread_join(job->thread, NULL);
+    srv->reload_job = NULL;
+    if (job->ok) {
+        evp_config *cfg = job->cfg;
+        if (cfg->loglevel >= 0)
+            evp_log_level = cfg->loglevel;
+        evp_server_apply_policy(srv, cfg);
+        /* Reopen the log files, so that a rotated file is let go after a SIGHUP. */
+        if (cfg->error_log && evp_log_to_file(cfg->error_log) != 0)
+            evp_warn("log.error: cannot open %s; logging on as before", cfg->error_log);
+        if (evp_access_log_open(cfg->access_log) != 0)
+            evp_warn("log.access: cannot open %s", cfg->access_log);
+        plan_commit(srv, cfg, &job->p);
+        evp_registry_adopt(&srv->reg, &job->fresh);
+        evp_config_free(srv->cfg);
+        srv->cfg = cfg;
+        watch_files(cfg);
+        srv->reloads++;
+        evp_info("reload applied");
+    } else {
+        srv->reloads_refused++;
+    }
+    free(job);
+    if (srv->reload_again) {
+        srv->reload_again = 0;
+        reload_start(srv);
+    }
+}
+
+int evp_server_reload(evp_server *srv)
+{
+    if (srv->reload_job) {
+        srv->reload_again = 1; /* the newest file wins: read it once this one is done */
+        return 0;
+    }
+    return reload_start(srv);
+}
+
+static void on_watch(EV_P_ ev_timer *w, int revents)
+{
+    evp_server *srv = (evp_server *)((char *)w - offsetof(evp_server, watch));
+    if (n_watch && watched_changed()) {
+        evp_info("clients file changed: reloading");
+        evp_server_reload(srv);
+    }
+}
+
+int evp_reload_apply_now(evp_server *srv, evp_config *cfg)
+{
+    plan p;
+    if (plan_build(srv, cfg, &p) != 0) {
+        plan_free(&p);
+        return -1;
+    }
+    plan_commit(srv, cfg, &p);
+    return 0;
+}
+
+void evp_reload_init(evp_server *srv, const evp_config *cfg)
+{
+    watch_files(cfg);
+    ev_timer_init(&srv->watch, on_watch, 0.25, 0.25);
+    ev_timer_start(srv->rt.loop, &srv->watch);
+    ev_async_init(&srv->reload_done, on_reload_done);
+    ev_async_start(srv->rt.loop, &srv->reload_done);
+}
+
+void evp_reload_stop(evp_server *srv)
+{
+    if (srv->reload_job) {
+        /* Let the thread finish, then drop what it built. */
+        reload_job *job = srv->reload_job;
+        pthread_join(job->thread, NULL);
+        if (job->ok) {
+            plan_free(&job->p);
+            evp_config_free(job->cfg);
+            evp_registry_free(&job->fresh);
+        }
+        free(job);
+        srv->reload_job = NULL;
+    }
+    ev_async_stop(srv->rt.loop, &srv->reload_done);
+    ev_timer_stop(srv->rt.loop, &srv->watch);
+    for (size_t i = 0; i < n_watch; i++)
+        free(watch_list[i].path);
+    free(watch_list);
+    watch_list = NULL;
+    n_watch = 0;
+}
