@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include "buf.h"
+#include "host_mem.h"
 #include "log.h"
 #include "replay_store.h"
 
@@ -26,7 +27,8 @@ static double host_monotonic(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const evp_host services = {
+/* Callers without a module (tests) allocate against this table's counters. */
+static evp_host_table services = {.services = {
     .abi_major = EVP_ABI_MAJOR,
     .abi_minor = EVP_ABI_MINOR,
     .size = sizeof(evp_host),
@@ -43,9 +45,13 @@ static const evp_host services = {
     .replay_seen = evp_host_replay_seen,
     .replay_peek = evp_host_replay_peek,
     .log_escape = evp_log_escape,
-};
+    .mem_alloc = evp_host_mem_alloc,
+    .mem_calloc = evp_host_mem_calloc,
+    .mem_realloc = evp_host_mem_realloc,
+    .mem_free = evp_host_mem_free,
+}};
 
 const evp_host *evp_host_services(void)
 {
-    return &services;
+    return &services.services;
 }

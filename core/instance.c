@@ -1,7 +1,6 @@
 /* Refcounted plugin instances. */
 #include "instance.h"
 
-#include "host.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +23,9 @@ evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
                               .settings_json = settings_json ? settings_json : "{}",
                               .port = port};
     err[0] = '\0';
-    i->inst = inbound ? mod->desc->inbound->instance_new(evp_host_services(), &args, err, errlen)
-                      : mod->desc->outbound->instance_new(evp_host_services(), &args, err, errlen);
+    const evp_host *h = &mod->host.services;
+    i->inst = inbound ? mod->desc->inbound->instance_new(h, &args, err, errlen)
+                      : mod->desc->outbound->instance_new(h, &args, err, errlen);
     if (i->inst == NULL) {
         if (err[0] == '\0')
             snprintf(err, errlen, "%s: cannot create instance", mod->desc->name);

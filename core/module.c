@@ -1,7 +1,6 @@
 /* Plugin loading: dlopen from a private copy, ABI checks, refcounted unloading. */
 #include "module.h"
 
-#include "host.h"
 #include "log.h"
 
 #include <dlfcn.h>
@@ -43,7 +42,8 @@ int evp_module_check(const evp_plugin *d, char *err, size_t errlen)
 
 static evp_module *module_init(evp_module *m, char *err, size_t errlen)
 {
-    if (m->desc->init && m->desc->init(evp_host_services()) != 0) {
+    evp_host_table_init(&m->host);
+    if (m->desc->init && m->desc->init(&m->host.services) != 0) {
         snprintf(err, errlen, "plugin \"%s\" refused to initialise", m->desc->name);
         return NULL;
     }

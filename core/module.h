@@ -3,6 +3,7 @@
 #define EVP_MODULE_H
 
 #include "evproxy/plugin.h"
+#include "host_mem.h"
 
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@ typedef struct evp_module {
     const evp_plugin *desc;
     char *origin; /* the .so file it was loaded from; NULL for a built-in */
     struct stat origin_stat; /* origin's identity at load, to notice a replaced file */
+    evp_host_table host; /* this module's own services: its allocations are counted here */
 } evp_module;
 
 /* Loads the plugin file at path from a private copy (so the file may be replaced while it

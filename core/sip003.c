@@ -2,7 +2,6 @@
  * an optional chained plugin supervised as a child, and death of the host noticed. */
 #include "sip003.h"
 
-#include "host.h"
 #include "log.h"
 #include "registry.h"
 
@@ -187,7 +186,7 @@ static json_t *plugin_settings(const char *plugin_dir, evp_sip003_args *a, char 
               d->sip003_settings == NULL)) {
         snprintf(err, sizeof err, "the %s plugin does not take SIP003 options", d->name);
     } else if (d) {
-        char *text = d->sip003_settings(evp_host_services(), a, err, sizeof err);
+        char *text = d->sip003_settings(&m->host.services, a, err, sizeof err);
         settings = text ? json_loads(text, 0, NULL) : NULL;
         free(text); /* the host's alloc is malloc */
     }

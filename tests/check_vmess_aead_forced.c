@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../plugin/vmess/inbound.h"
+#include "../plugin/vmess/mem.h"
 #include "../plugin/vmess/settings.h"
 #include "vmess_wire.h"
 
@@ -111,6 +112,7 @@ END_TEST
 Suite *vmess_aead_forced_suite(void)
 {
     Suite *s = suite_create("vmess_aead_forced");
+    vmess_mem_adopt(test_host_get()); /* these tests call the plugin's internals directly */
     TCase *tc = tcase_create("aead_forced");
     tcase_add_test(tc, forced_by_setting);
     tcase_add_loop_test(tc, forced_by_env, 0, 2);

@@ -8,6 +8,7 @@
 
 #include "../plugin/vmess/header_aead.h"
 #include "../plugin/vmess/header_legacy.h"
+#include "../plugin/vmess/mem.h"
 #include "../plugin/vmess/replay.h"
 #include "../plugin/vmess/user_id.h"
 #include "../plugin/vmess/users.h"
@@ -313,6 +314,7 @@ END_TEST
 Suite *vmess_auth_suite(void)
 {
     Suite *s = suite_create("vmess_auth");
+    vmess_mem_adopt(test_host_get()); /* these tests call the plugin's internals directly */
     TCase *tc = tcase_create("users");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, users_basics);

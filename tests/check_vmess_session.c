@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../plugin/vmess/inbound.h"
+#include "../plugin/vmess/mem.h"
 #include "../plugin/vmess/proto.h"
 #include "../plugin/vmess/settings.h"
 #include "evproxy/plugin.h"
@@ -957,6 +958,7 @@ END_TEST
 Suite *vmess_session_suite(void)
 {
     Suite *s = suite_create("vmess_session");
+    vmess_mem_adopt(test_host_get()); /* these tests call the plugin's internals directly */
     TCase *tc = tcase_create("session");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_descriptor);

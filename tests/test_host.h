@@ -110,6 +110,27 @@ static inline int test_host_replay_peek(const char *ns, const uint8_t *key, size
                           0) == EVP_SEEN_SEEN;
 }
 
+/* The counted allocator (ABI 1.3), uncounted here: libc's, so ASan sees each block. */
+static inline void *test_host_mem_alloc(const evp_host *self, size_t size)
+{
+    return malloc(size);
+}
+
+static inline void *test_host_mem_calloc(const evp_host *self, size_t n, size_t size)
+{
+    return calloc(n, size);
+}
+
+static inline void *test_host_mem_realloc(const evp_host *self, void *p, size_t size)
+{
+    return realloc(p, size);
+}
+
+static inline void test_host_mem_free(const evp_host *self, void *p)
+{
+    free(p);
+}
+
 /* The services table to pass to instance_new (static storage). */
 static inline const evp_host *test_host_get(void)
 {
@@ -130,6 +151,10 @@ static inline const evp_host *test_host_get(void)
         .replay_seen = test_host_replay_seen,
         .replay_peek = test_host_replay_peek,
         .log_escape = evp_log_escape,
+        .mem_alloc = test_host_mem_alloc,
+        .mem_calloc = test_host_mem_calloc,
+        .mem_realloc = test_host_mem_realloc,
+        .mem_free = test_host_mem_free,
     };
     return &host;
 }

@@ -1,6 +1,7 @@
 /* VMess detour: the inbound registry by tag and the outbound's switched account. */
 #include "detour.h"
 
+#include "mem.h"
 #include "user_id.h"
 
 #include <sodium.h>
@@ -66,7 +67,7 @@ static void slot_clear(vmess_detour_slot *s)
 {
     if (s->alter_ids != NULL) {
         sodium_memzero(s->alter_ids, (size_t)s->alter_id * 16);
-        free(s->alter_ids);
+        vmess_free(s->alter_ids);
     }
     s->alter_ids = NULL;
     sodium_memzero(s->uuid, sizeof(s->uuid));
@@ -85,7 +86,7 @@ int vmess_detour_slot_accept(vmess_detour_slot *s, const vmess_switch_account *s
     /* The alternative ids are derived outside the lock: up to 65535 MD5 chains. */
     uint8_t(*alt)[16] = NULL;
     if (sa->alter_id > 0) {
-        alt = malloc((size_t)sa->alter_id * 16);
+        alt = vmess_alloc((size_t)sa->alter_id * 16);
         if (alt == NULL)
             return -1;
         vmess_alter_ids(alt, sa->uuid, sa->alter_id);

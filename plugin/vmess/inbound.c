@@ -6,6 +6,7 @@
 #include "inbound.h"
 
 #include "inbound_int.h"
+#include "mem.h"
 #include "replay.h"
 
 #include <sodium.h>
@@ -34,10 +35,10 @@ static void fail_msg(char *err, size_t errlen, const char *msg)
 static void free_extra(detour_user *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        free(x[i].email);
+        vmess_free(x[i].email);
         sodium_memzero(x[i].uuid, 16);
     }
-    free(x);
+    vmess_free(x);
 }
 
 /* Builds the user table of cfg's clients plus the detour users. */
@@ -45,7 +46,7 @@ static vmess_users *build_table(const vmess_inbound_cfg *cfg, const detour_user 
                                 size_t n_extra, int64_t now)
 {
     size_t n = cfg->n_clients + n_extra;
-    vmess_user_conf *conf = calloc(n ? n : 1, sizeof(*conf));
+    vmess_user_conf *conf = vmess_calloc(n ? n : 1, sizeof(*conf));
     if (conf == NULL)
         return NULL;
     for (size_t i = 0; i < cfg->n_clients; i++) {
@@ -64,7 +65,7 @@ static vmess_users *build_table(const vmess_inbound_cfg *cfg, const detour_user 
     }
     vmess_users *u = vmess_users_new(conf, n, now, 0);
     sodium_memzero(conf, n * sizeof(*conf));
-    free(conf);
+    vmess_free(conf);
     return u;
 }
 
@@ -74,12 +75,11 @@ void vmess_in_instance_unref(vmess_inbound *in)
         return;
     vmess_users_unref(in->users);
     vmess_inbound_cfg_free(&in->cfg);
-    free(in->settings);
+    vmess_free(in->settings);
     free_extra(in->extra, in->n_extra);
     pthread_mutex_destroy(&in->lock);
-    const evp_host *h = in->host;
     sodium_memzero(in, sizeof(*in));
-    h->free(in);
+    vmess_free(in);
 }
 
 /* Detour target side: the account of the user with this email, created if needed (as
@@ -113,13 +113,13 @@ static int detour_account(void *owner, const char *email, vmess_switch_account *
         }
     }
     if (uuid == NULL) {
-        detour_user *x = realloc(in->extra, (in->n_extra + 1) * sizeof(*x));
+        detour_user *x = vmess_realloc(in->extra, (in->n_extra + 1) * sizeof(*x));
         if (x == NULL)
             goto out;
         in->extra = x;
         detour_user *nu = &x[in->n_extra];
         memset(nu, 0, sizeof(*nu));
-        nu->email = strdup(email);
+        nu->email = vmess_strdup(email);
         if (nu->email == NULL)
             goto out;
         h->random_bytes(nu->uuid, 16);
@@ -129,7 +129,7 @@ static int detour_account(void *owner, const char *email, vmess_switch_account *
         nu->level = in->cfg.default_level;
         vmess_users *t = build_table(&in->cfg, in->extra, in->n_extra + 1, h->unix_time());
         if (t == NULL) {
-            free(nu->email);
+            vmess_free(nu->email);
             goto out;
         }
         in->n_extra++;
@@ -154,7 +154,8 @@ out:
 void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, char *err,
                         size_t errlen)
 {
-    vmess_inbound *in = host->calloc(1, sizeof(*in));
+    vmess_mem_adopt(host);
+    vmess_inbound *in = vmess_calloc(1, sizeof(*in));
     if (in == NULL) {
         fail_msg(err, errlen, "out of memory");
         return NULL;
@@ -162,14 +163,14 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
     in->host = host;
     atomic_init(&in->refs, 1);
     if (pthread_mutex_init(&in->lock, NULL) != 0) {
-        host->free(in);
+        vmess_free(in);
         fail_msg(err, errlen, "cannot create a lock");
         return NULL;
     }
     const char *json = args->settings_json != NULL ? args->settings_json : "{}";
     if (vmess_inbound_cfg_parse(json, &in->cfg, err, errlen) != 0)
         goto fail;
-    if ((in->settings = strdup(json)) == NULL) {
+    if ((in->settings = vmess_strdup(json)) == NULL) {
         fail_msg(err, errlen, "out of memory");
         goto fail;
     }
@@ -225,7 +226,7 @@ char *vmess_inbound_settings(void *inst)
 {
     vmess_inbound *in = inst;
     pthread_mutex_lock(&in->lock);
-    char *copy = strdup(in->settings);
+    char *copy = vmess_strdup(in->settings);
     pthread_mutex_unlock(&in->lock);
     return copy;
 }
@@ -245,17 +246,17 @@ int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, s
     if (vmess_inbound_cfg_parse(json, &cfg, err, errlen) != 0)
         return -1;
     read_aead_forced_env(&cfg);
-    char *settings = strdup(json);
+    char *settings = vmess_strdup(json);
     /* Built aside, outside the lock: handshakes keep using the old table meanwhile. The
      * detour users made so far carry over (a concurrent new one may be lost: it is
      * simply created again on the next detour). */
     pthread_mutex_lock(&in->lock);
     size_t n_extra = in->n_extra;
-    detour_user *extra = n_extra ? calloc(n_extra, sizeof(*extra)) : NULL;
+    detour_user *extra = n_extra ? vmess_calloc(n_extra, sizeof(*extra)) : NULL;
     int oom = n_extra && extra == NULL;
     for (size_t i = 0; i < n_extra && !oom; i++) {
         extra[i] = in->extra[i];
-        extra[i].email = strdup(in->extra[i].email);
+        extra[i].email = vmess_strdup(in->extra[i].email);
         oom = extra[i].email == NULL;
     }
     cfg.port = in->cfg.port; /* the listening port stays: SwitchAccount names it */
@@ -263,7 +264,7 @@ int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, s
     oom |= settings == NULL;
     vmess_users *t = oom ? NULL : build_table(&cfg, extra, n_extra, in->host->unix_time());
     if (t == NULL) {
-        free(settings);
+        vmess_free(settings);
         free_extra(extra, n_extra);
         vmess_inbound_cfg_free(&cfg);
         fail_msg(err, errlen, "out of memory");
@@ -281,7 +282,7 @@ int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, s
     char *old_settings = in->settings;
     in->settings = settings;
     pthread_mutex_unlock(&in->lock);
-    free(old_settings);
+    vmess_free(old_settings);
     vmess_users_unref(old);
     vmess_inbound_cfg_free(&old_cfg);
     free_extra(old_extra, old_n);

@@ -4,6 +4,7 @@
 #include "inbound.h"
 
 #include "inbound_int.h"
+#include "mem.h"
 #include "replay.h"
 
 #include <sodium.h>
@@ -13,7 +14,7 @@
 void *vmess_inbound_session_new(void *inst)
 {
     vmess_inbound *in = inst;
-    vmess_in_session *s = in->host->calloc(1, sizeof(*s));
+    vmess_in_session *s = vmess_calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
     atomic_fetch_add(&in->refs, 1);
@@ -34,10 +35,10 @@ void vmess_inbound_session_free(void *sess)
     if (s->rx != NULL) {
         vmess_body_wipe(s->rx);
         vmess_body_wipe(s->tx);
-        in->host->free(s->rx); /* tx shares the allocation */
+        vmess_free(s->rx); /* tx shares the allocation */
     }
     sodium_memzero(s, sizeof(*s));
-    in->host->free(s);
+    vmess_free(s);
     vmess_in_instance_unref(in);
 }
 
@@ -151,7 +152,7 @@ static int accept_request(vmess_in_session *s, int dec, const char **why)
     memcpy(p.len_key, s->len_key, 16);
     memcpy(p.len_iv, s->req.iv, 16);
     if (s->rx == NULL) {
-        s->rx = s->inst->host->calloc(2, sizeof(vmess_body));
+        s->rx = vmess_calloc(2, sizeof(vmess_body));
         s->tx = s->rx != NULL ? s->rx + 1 : NULL;
     }
     int rc = s->rx != NULL ? vmess_body_init(s->rx, &p) : -1;

@@ -4,6 +4,7 @@
 #include "inbound_users.h"
 
 #include "inbound.h"
+#include "mem.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@ static json_t *settings_of(void *inst, char *err, size_t errlen)
 {
     char *text = vmess_inbound_settings(inst);
     json_t *s = text ? json_loads(text, 0, NULL) : NULL;
-    free(text);
+    vmess_free(text);
     if (!json_is_object(s)) {
         json_decref(s);
         snprintf(err, errlen, "out of memory");

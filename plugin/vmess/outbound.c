@@ -4,6 +4,7 @@
 
 #include "detour.h"
 #include "host_abi.h"
+#include "mem.h"
 #include "proto.h"
 #include "settings.h"
 
@@ -71,11 +72,11 @@ static void free_accounts(vmess_outbound *o)
         out_account *a = &o->accounts[i];
         if (a->alt != NULL) {
             sodium_memzero(a->alt, (size_t)a->alter_id * 16);
-            free(a->alt);
+            vmess_free(a->alt);
         }
         sodium_memzero(a, sizeof(*a));
     }
-    free(o->accounts);
+    vmess_free(o->accounts);
     o->accounts = NULL;
     o->n_accounts = 0;
 }
@@ -85,7 +86,7 @@ static int build_accounts(vmess_outbound *o)
     size_t n = 0;
     for (size_t i = 0; i < o->cfg.n_servers; i++)
         n += o->cfg.servers[i].n_users;
-    o->accounts = calloc(n, sizeof(*o->accounts));
+    o->accounts = vmess_calloc(n, sizeof(*o->accounts));
     if (o->accounts == NULL)
         return -1;
     for (size_t i = 0; i < o->cfg.n_servers; i++) {
@@ -99,7 +100,7 @@ static int build_accounts(vmess_outbound *o)
             a->alter_id = u->alter_id;
             a->security = u->security;
             if (u->alter_id > 0) {
-                a->alt = malloc((size_t)u->alter_id * 16);
+                a->alt = vmess_alloc((size_t)u->alter_id * 16);
                 if (a->alt == NULL)
                     return -1;
                 vmess_alter_ids(a->alt, u->id, u->alter_id);
@@ -112,7 +113,8 @@ static int build_accounts(vmess_outbound *o)
 void *vmess_outbound_new(const evp_host *host, const evp_instance_args *args, char *err,
                          size_t errlen)
 {
-    vmess_outbound *o = host->calloc(1, sizeof(*o));
+    vmess_mem_adopt(host);
+    vmess_outbound *o = vmess_calloc(1, sizeof(*o));
     if (o == NULL) {
         fail(err, errlen, "out of memory");
         return NULL;
@@ -120,7 +122,7 @@ void *vmess_outbound_new(const evp_host *host, const evp_instance_args *args, ch
     o->host = host;
     atomic_init(&o->refs, 1);
     if (vmess_detour_slot_init(&o->detour) != 0) {
-        host->free(o);
+        vmess_free(o);
         fail(err, errlen, "cannot create a lock");
         return NULL;
     }
@@ -148,7 +150,7 @@ static void inst_unref(vmess_outbound *o)
     free_accounts(o);
     vmess_outbound_cfg_free(&o->cfg);
     vmess_detour_slot_destroy(&o->detour);
-    o->host->free(o);
+    vmess_free(o);
 }
 
 void vmess_outbound_free(void *inst)
@@ -246,7 +248,7 @@ void *vmess_outbound_session_new(void *inst, const evp_addr *target, uint8_t net
         fail(err, errlen, "vmess: no target address");
         return NULL;
     }
-    vmess_out_session *s = h->calloc(1, sizeof(*s));
+    vmess_out_session *s = vmess_calloc(1, sizeof(*s));
     if (s == NULL) {
         fail(err, errlen, "out of memory");
         return NULL;
@@ -284,7 +286,7 @@ void vmess_outbound_session_free(void *sess)
     vmess_body_wipe(&s->tx);
     vmess_body_wipe(&s->rx);
     sodium_memzero(s, sizeof(*s));
-    o->host->free(s);
+    vmess_free(s);
     inst_unref(o);
 }
 

@@ -4,6 +4,7 @@
 
 #include "inbound.h"
 #include "inbound_users.h"
+#include "mem.h"
 #include "outbound.h"
 #include "sip003.h"
 
@@ -15,6 +16,7 @@
 
 static int vmess_init(const evp_host *host)
 {
+    vmess_mem_adopt(host);
     /* libsodium must be initialised once before its AEAD is used; it is idempotent. */
     if (sodium_init() < 0) {
         host->log(EVP_LOG_ERROR, "vmess: libsodium failed to initialise");

@@ -2,6 +2,7 @@
 #include "settings.h"
 
 #include "body.h"
+#include "mem.h"
 #include "user_id.h"
 
 #include <arpa/inet.h>
@@ -83,15 +84,6 @@ static int get_uint(json_t *obj, const char *key, unsigned long max, unsigned lo
     return 0;
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* One user object: id, alterId, security, level, email. */
 static int parse_user(json_t *u, vmess_user_cfg *out, int outbound, const char *where, char *err,
                       size_t errlen)
@@ -122,7 +114,7 @@ static int parse_user(json_t *u, vmess_user_cfg *out, int outbound, const char *
         fail(err, errlen, "%s.email: not a string", where);
         return -1;
     }
-    out->email = dup_str(em != NULL && json_is_string(em) ? json_string_value(em) : "");
+    out->email = vmess_strdup(em != NULL && json_is_string(em) ? json_string_value(em) : "");
     if (out->email == NULL) {
         fail(err, errlen, "out of memory");
         return -1;
@@ -133,10 +125,10 @@ static int parse_user(json_t *u, vmess_user_cfg *out, int outbound, const char *
 static void free_users(vmess_user_cfg *u, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        free(u[i].email);
+        vmess_free(u[i].email);
         memset(u[i].id, 0, sizeof(u[i].id));
     }
-    free(u);
+    vmess_free(u);
 }
 
 /* An array of user objects into a fresh array; 0 or -1. */
@@ -154,7 +146,7 @@ static int parse_users(json_t *arr, vmess_user_cfg **out, size_t *n, int outboun
     size_t count = json_array_size(arr);
     if (count == 0)
         return 0;
-    vmess_user_cfg *u = calloc(count, sizeof(*u));
+    vmess_user_cfg *u = vmess_calloc(count, sizeof(*u));
     if (u == NULL) {
         fail(err, errlen, "out of memory");
         return -1;
@@ -206,7 +198,7 @@ void vmess_outbound_cfg_free(vmess_outbound_cfg *cfg)
 {
     for (size_t i = 0; i < cfg->n_servers; i++)
         free_users(cfg->servers[i].users, cfg->servers[i].n_users);
-    free(cfg->servers);
+    vmess_free(cfg->servers);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -258,7 +250,7 @@ int vmess_outbound_cfg_parse(const char *json, vmess_outbound_cfg *cfg, char *er
         goto out;
     }
     size_t n = json_array_size(vnext);
-    cfg->servers = calloc(n, sizeof(*cfg->servers));
+    cfg->servers = vmess_calloc(n, sizeof(*cfg->servers));
     if (cfg->servers == NULL) {
         fail(err, errlen, "out of memory");
         goto out;
@@ -281,7 +273,7 @@ out:
 void vmess_inbound_cfg_free(vmess_inbound_cfg *cfg)
 {
     free_users(cfg->clients, cfg->n_clients);
-    free(cfg->detour_to);
+    vmess_free(cfg->detour_to);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -340,7 +332,7 @@ int vmess_inbound_cfg_parse(const char *json, vmess_inbound_cfg *cfg, char *err,
             fail(err, errlen, "settings.detour.to: missing");
             goto out;
         }
-        cfg->detour_to = dup_str(to);
+        cfg->detour_to = vmess_strdup(to);
         if (cfg->detour_to == NULL) {
             fail(err, errlen, "out of memory");
             goto out;

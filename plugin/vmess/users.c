@@ -10,6 +10,7 @@
 
 #include "header_aead.h"
 #include "header_legacy.h"
+#include "mem.h"
 #include "user_id.h"
 
 #include <nettle/hmac.h>
@@ -130,9 +131,9 @@ static int legacy_init(vmess_users *u, int64_t now)
         return u->m == 0 ? 0 : -1;
     while (nb < total / 2)
         nb <<= 1;
-    u->tags = malloc(total * sizeof *u->tags);
-    u->next = malloc(total * sizeof *u->next);
-    u->buckets = malloc(nb * sizeof *u->buckets);
+    u->tags = vmess_alloc(total * sizeof *u->tags);
+    u->next = vmess_alloc(total * sizeof *u->next);
+    u->buckets = vmess_alloc(nb * sizeof *u->buckets);
     if (!u->tags || !u->next || !u->buckets)
         return -1;
     memset(u->buckets, 0xff, nb * sizeof *u->buckets); /* all NIL */
@@ -144,39 +145,39 @@ static int legacy_init(vmess_users *u, int64_t now)
 static void users_free(vmess_users *u)
 {
     for (size_t i = 0; i < u->n; i++) {
-        free((char *)u->users[i].email);
+        vmess_free((char *)u->users[i].email);
         sodium_memzero(&u->users[i], sizeof u->users[i]);
     }
-    free(u->users);
+    vmess_free(u->users);
     if (u->ids)
         sodium_memzero(u->ids, u->m * sizeof *u->ids);
-    free(u->ids);
-    free(u->id_user);
+    vmess_free(u->ids);
+    vmess_free(u->id_user);
     if (u->tags) /* tags are derived from the ids: wipe them too */
         sodium_memzero(u->tags, RING * u->m * sizeof *u->tags);
-    free(u->tags);
-    free(u->next);
-    free(u->buckets);
+    vmess_free(u->tags);
+    vmess_free(u->next);
+    vmess_free(u->buckets);
     pthread_mutex_destroy(&u->lock);
-    free(u);
+    vmess_free(u);
 }
 
 vmess_users *vmess_users_new(const vmess_user_conf *conf, size_t n, int64_t now, unsigned flags)
 {
-    vmess_users *u = calloc(1, sizeof *u);
+    vmess_users *u = vmess_calloc(1, sizeof *u);
     if (!u)
         return NULL;
     if (pthread_mutex_init(&u->lock, NULL) != 0) {
-        free(u);
+        vmess_free(u);
         return NULL;
     }
     atomic_init(&u->refs, 1);
     u->n = n;
     for (size_t i = 0; i < n; i++)
         u->m += 1 + (size_t)conf[i].alter_id;
-    u->users = calloc(n ? n : 1, sizeof *u->users);
-    u->ids = calloc(u->m ? u->m : 1, sizeof *u->ids);
-    u->id_user = calloc(u->m ? u->m : 1, sizeof *u->id_user);
+    u->users = vmess_calloc(n ? n : 1, sizeof *u->users);
+    u->ids = vmess_calloc(u->m ? u->m : 1, sizeof *u->ids);
+    u->id_user = vmess_calloc(u->m ? u->m : 1, sizeof *u->id_user);
     if (!u->users || !u->ids || !u->id_user)
         goto fail;
     size_t off = 0;
@@ -187,7 +188,7 @@ vmess_users *vmess_users_new(const vmess_user_conf *conf, size_t n, int64_t now,
         vmess_authid_dec_init(&x->authid_dec, x->cmd_key);
         x->level = conf[i].level;
         x->alter_id = conf[i].alter_id;
-        x->email = strdup(conf[i].email ? conf[i].email : "");
+        x->email = vmess_strdup(conf[i].email ? conf[i].email : "");
         if (!x->email)
             goto fail;
         memcpy(u->ids[off], x->uuid, 16);

@@ -98,6 +98,27 @@ static inline int fuzz_host_replay_peek(const char *ns, const uint8_t *key, size
     return 0;
 }
 
+/* The counted allocator (ABI 1.3), uncounted here: libc's, so ASan sees each block. */
+static inline void *fuzz_host_mem_alloc(const evp_host *self, size_t size)
+{
+    return malloc(size);
+}
+
+static inline void *fuzz_host_mem_calloc(const evp_host *self, size_t n, size_t size)
+{
+    return calloc(n, size);
+}
+
+static inline void *fuzz_host_mem_realloc(const evp_host *self, void *p, size_t size)
+{
+    return realloc(p, size);
+}
+
+static inline void fuzz_host_mem_free(const evp_host *self, void *p)
+{
+    free(p);
+}
+
 /* The services table (static storage). */
 static inline const evp_host *fuzz_host_get(void)
 {
@@ -118,6 +139,10 @@ static inline const evp_host *fuzz_host_get(void)
         .replay_seen = fuzz_host_replay_seen,
         .replay_peek = fuzz_host_replay_peek,
         .log_escape = evp_log_escape,
+        .mem_alloc = fuzz_host_mem_alloc,
+        .mem_calloc = fuzz_host_mem_calloc,
+        .mem_realloc = fuzz_host_mem_realloc,
+        .mem_free = fuzz_host_mem_free,
     };
     return &host;
 }

@@ -19,6 +19,8 @@
  *   1.2  evp_inbound_ops users_*: the host manages an inbound's users (control socket,
  *        clientsFile) only through these, as opaque JSON in the plugin's own format;
  *        evp_plugin.sip003_settings: SIP003 options -> the plugin's settings.
+ *   1.3  evp_host.mem_*: allocation counted per module (each module gets its own table), so
+ *        the host can report a plugin's memory.
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -30,7 +32,7 @@
 #include <stdint.h>
 
 #define EVP_ABI_MAJOR 1
-#define EVP_ABI_MINOR 2
+#define EVP_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define EVP_EXPORT __attribute__((visibility("default")))
@@ -110,7 +112,8 @@ typedef struct evp_io {
 } evp_io;
 
 /* Services the host hands to a plugin; a plugin never calls host symbols directly. */
-typedef struct evp_host {
+typedef struct evp_host evp_host;
+struct evp_host {
     uint32_t abi_major;
     uint32_t abi_minor;
     uint32_t size;
@@ -146,7 +149,17 @@ typedef struct evp_host {
      * NUL-terminated) for a log line: bytes outside printable ASCII, '"' and '\\' become
      * \xNN. Returns out. 4 * len + 1 bytes always suffice. */
     char *(*log_escape)(const void *text, size_t len, char *out, size_t n);
-} evp_host;
+
+    /* ---- ABI 1.3 ---- */
+    /* As alloc/calloc/realloc/free, but counted against the module this table was given to
+     * (`evproxy ctl stats` "memory"); self is this table. A block goes back through the same
+     * table's mem_realloc/mem_free. Memory handed over to the host (users_list,
+     * sip003_settings) still comes from alloc: the host frees it with libc's free. */
+    void *(*mem_alloc)(const evp_host *self, size_t size);
+    void *(*mem_calloc)(const evp_host *self, size_t n, size_t size);
+    void *(*mem_realloc)(const evp_host *self, void *p, size_t size);
+    void (*mem_free)(const evp_host *self, void *p);
+};
 
 /* What the host tells an instance when it is created. */
 typedef struct evp_instance_args {
