@@ -192,6 +192,9 @@ static void stats_live(const char *inbound, const char *user, uint64_t up, uint6
         stats_add(stats_row(arg, inbound, user), up, down, 1, 1);
 }
 
+static json_t *module_list(evp_server *srv);
+static json_t *plugin_memory(json_t *mods);
+
 static char *stats(evp_server *srv)
 {
     size_t n;
@@ -207,7 +210,8 @@ static char *stats(evp_server *srv)
         json_array_append(json_object_get(o, "email") ? users : inbounds, o);
     }
     json_decref(rows);
-    return reply_ok(json_pack("{s:o, s:o}", "inbounds", inbounds, "users", users));
+    return reply_ok(json_pack("{s:o, s:o, s:o}", "inbounds", inbounds, "users", users, "memory",
+                              plugin_memory(module_list(srv))));
 }
 
 /* Loaded modules with their versions and how many holders (instances, sessions) each has:
@@ -220,10 +224,14 @@ static void add_module(json_t *mods, const evp_module *m)
         if (json_integer_value(json_object_get(o, "address")) == (json_int_t)(uintptr_t)m)
             return;
     }
-    json_array_append_new(mods, json_pack("{s:s, s:s, s:s?, s:i, s:I}", "name", m->desc->name,
-                                          "version", m->desc->version ? m->desc->version : "?",
-                                          "file", m->origin, "refs", atomic_load(&m->refs),
-                                          "address", (json_int_t)(uintptr_t)m));
+    json_t *row = json_pack("{s:s, s:s, s:s?, s:i, s:I}", "name", m->desc->name, "version",
+                            m->desc->version ? m->desc->version : "?", "file", m->origin, "refs",
+                            atomic_load(&m->refs), "address", (json_int_t)(uintptr_t)m);
+    if (m->handle) /* a plugin: what it holds through its host table (built-ins use libc) */
+        json_object_update_new(row, json_pack("{s:I, s:I}", "bytes",
+                                              (json_int_t)atomic_load(&m->host.bytes), "blocks",
+                                              (json_int_t)atomic_load(&m->host.blocks)));
+    json_array_append_new(mods, row);
 }
 
 static void add_instance_module(evp_instance *in, void *arg)
@@ -231,7 +239,8 @@ static void add_instance_module(evp_instance *in, void *arg)
     add_module(arg, in->mod);
 }
 
-static char *modules(evp_server *srv)
+/* Every loaded module: the registry's, and older copies an inbound or session still holds. */
+static json_t *module_list(evp_server *srv)
 {
     json_t *mods = json_array();
     for (size_t i = 0; i < srv->reg.n; i++)
@@ -243,7 +252,37 @@ static char *modules(evp_server *srv)
     json_array_foreach (mods, i, o) {
         json_object_del(o, "address");
     }
-    return reply_ok(json_pack("{s:o}", "modules", mods));
+    return mods;
+}
+
+/* {"NAME": {"bytes": N, "blocks": M}} per plugin, all its loaded copies summed; takes mods. */
+static json_t *plugin_memory(json_t *mods)
+{
+    json_t *mem = json_object();
+    size_t i;
+    json_t *m;
+    json_array_foreach (mods, i, m) {
+        const char *name = json_string_value(json_object_get(m, "name"));
+        if (json_object_get(m, "bytes") == NULL)
+            continue;
+        json_t *sum = json_object_get(mem, name);
+        if (sum == NULL) {
+            sum = json_pack("{s:I, s:I}", "bytes", (json_int_t)0, "blocks", (json_int_t)0);
+            json_object_set_new(mem, name, sum);
+        }
+        const char *keys[] = {"bytes", "blocks"};
+        for (int k = 0; k < 2; k++)
+            json_object_set_new(sum, keys[k],
+                                json_integer(json_integer_value(json_object_get(sum, keys[k])) +
+                                             json_integer_value(json_object_get(m, keys[k]))));
+    }
+    json_decref(mods);
+    return mem;
+}
+
+static char *modules(evp_server *srv)
+{
+    return reply_ok(json_pack("{s:o}", "modules", module_list(srv)));
 }
 
 char *evp_control_handle(evp_server *srv, const char *request)

@@ -14,21 +14,11 @@
 #define UUID1 "27848739-7e62-4138-9fd3-098a63964b6b"
 #define CLIENTS "{\"clients\":[{\"id\":\"" UUID1 "\",\"alterId\":4}]}"
 
-static evp_module *load_vmess(void)
-{
-    const char *build = getenv("EVP_BUILD");
-    char path[512], err[512] = "";
-    snprintf(path, sizeof path, "%s/plugins/vmess.so", build ? build : "build");
-    evp_module *m = evp_module_open(path, err, sizeof err);
-    ck_assert_msg(m != NULL, "%s", err);
-    return m;
-}
-
 /* Two copies of the module, as before and after a hot swap: separate code and data. */
 static void load_two(evp_module **m1, evp_module **m2)
 {
-    *m1 = load_vmess();
-    *m2 = load_vmess();
+    *m1 = wire_load_vmess();
+    *m2 = wire_load_vmess();
     ck_assert_ptr_ne((*m1)->handle, (*m2)->handle);
     ck_assert_ptr_ne((*m1)->desc, (*m2)->desc);
 }

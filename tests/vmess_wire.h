@@ -5,11 +5,24 @@
 #define VMESS_WIRE_H
 
 #include "evproxy/plugin.h"
+#include "module.h"
 #include "test_host.h"
 
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A fresh copy of the built vmess.so (EVP_BUILD, default build/) through the loader. */
+static inline evp_module *wire_load_vmess(void)
+{
+    const char *build = getenv("EVP_BUILD");
+    char path[512], err[512] = "";
+    snprintf(path, sizeof path, "%s/plugins/vmess.so", build ? build : "build");
+    evp_module *m = evp_module_open(path, err, sizeof err);
+    ck_assert_msg(m != NULL, "%s", err);
+    return m;
+}
 
 /* Inbound or outbound instance of p on host h from settings JSON; fails the test with the
  * error. */

@@ -6,7 +6,9 @@
 #      through the daemon still completes (bound 10 s; it measures and prints the time),
 #      and the daemon ends both control connections with an error line.
 #   2. 100 control connections at once: extra ones get a one-line "busy" error; a transfer
-#      completes meanwhile, and `ctl stats` answers once they are gone.
+#      completes meanwhile, and `ctl stats` answers once they are gone. Its "memory" shows
+#      the vmess plugin's bytes > 0, with more blocks while a vmess connection is open and
+#      as many as before once it has closed.
 #   3. A request line over 64 KiB: an error reply, then the connection is closed.
 #   4. add-user on a clients file with mode 0640 (and, as root, owned by nobody:nogroup):
 #      mode and owner survive; a symlink and a file planted at the old predictable temp path
@@ -166,6 +168,36 @@ if ctl stats; then
     pass "ctl stats answers after the 100 control connections"
 else
     soft_fail "ctl stats after the 100 control connections: $(ctl_why)"
+fi
+
+# vmess_memory: "BYTES BLOCKS" the vmess plugin holds, from `ctl stats`; nothing on failure.
+vmess_memory() {
+    ctl stats && "$PY" -c 'import json, sys
+m = json.load(open(sys.argv[1]))["memory"]["vmess"]
+print(m["bytes"], m["blocks"])' "$E2E_TMP/ctl.out" 2>/dev/null
+}
+# blocks_until CMP N: polls (at most 5 s) until the vmess plugin's blocks CMP N; prints them.
+blocks_until() {
+    local b='' k=''
+    for _ in $(seq 50); do
+        read -r b k < <(vmess_memory) || true
+        [ -n "$k" ] && [ "$k" "$1" "$2" ] && break
+        sleep 0.1
+    done
+    echo "$b $k"
+}
+read -r IDLE_BYTES IDLE_BLOCKS < <(vmess_memory) || true
+exec 3<>"/dev/tcp/127.0.0.1/$VMESS" # a vmess session: accepted, no handshake yet
+OPEN=$(blocks_until -gt "${IDLE_BLOCKS:-0}")
+exec 3>&-
+CLOSED=$(blocks_until -eq "${IDLE_BLOCKS:-0}")
+if [ "${IDLE_BYTES:-0}" -gt 0 ] && [ "${OPEN#* }" -gt "$IDLE_BLOCKS" ] &&
+    [ "${CLOSED#* }" -eq "$IDLE_BLOCKS" ]; then
+    pass "ctl stats: vmess memory $IDLE_BYTES bytes idle, $OPEN (bytes blocks) with a" \
+        "session open, $CLOSED after it closed"
+else
+    soft_fail "ctl stats memory: idle '${IDLE_BYTES:-} ${IDLE_BLOCKS:-}', open '$OPEN'," \
+        "closed '$CLOSED'; $(ctl_why)"
 fi
 
 # --- 3. an over-long request -------------------------------------------------------------
