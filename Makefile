@@ -22,15 +22,20 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
+# Each core/ folder is on the include path, so a file includes "session.h" wherever it lives
+# (README "## Layout" says which folder holds what); core/builtin/ is reached as "builtin/*.h".
+CORE_DIRS := $(filter-out core/include/ core/builtin/,$(wildcard core/*/))
+CORE_INC := -Icore/include -Icore $(CORE_DIRS:%/=-I%)
+
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SAN) -fvisibility=hidden \
-    -Icore/include -Icore $(PKG_CFLAGS) -DEVP_HAVE_PCRE2 -DEVP_VERSION='"$(VERSION)"' \
+    $(CORE_INC) $(PKG_CFLAGS) -DEVP_HAVE_PCRE2 -DEVP_VERSION='"$(VERSION)"' \
     -DEVP_PREFIX='"$(PREFIX)"'
 override LDFLAGS += $(SAN)
 
-CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c core/builtin/*.c))
+CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c core/*/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(BUILD)/obj/core/main.o
 PLUGINS := $(notdir $(wildcard plugin/*))

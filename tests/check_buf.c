@@ -1,4 +1,4 @@
-/* core/buf.c: small handshake buffers and their move into a standard block. */
+/* core/session/buf.c: small handshake buffers and their move into a standard block. */
 #include "buf.h"
 
 #include <check.h>

@@ -1,6 +1,6 @@
-/* The host's "seen recently" store (core/replay_store.c, ABI 1.1 replay_seen/replay_peek):
- * memory windows of the rotating generations, the bound, namespaces, arguments, threads.
- * Time is always passed in, never read. */
+/* The host's "seen recently" store (core/plugin_host/replay_store.c, ABI 1.1
+ * replay_seen/replay_peek): memory windows of the rotating generations, the bound, namespaces,
+ * arguments, threads. Time is always passed in, never read. */
 #include "replay_store.h"
 
 #include <check.h>

@@ -36,7 +36,7 @@ typedef struct conn {
     uint32_t drain; /* EVP_ERR: how many more bytes the host reads before closing */
 } conn;
 
-/* Reads n more client bytes and runs the decoder, as core/session.c does. */
+/* Reads n more client bytes and runs the decoder, as core/session/session.c does. */
 static int conn_feed(conn *c, const uint8_t *p, size_t n)
 {
     uint8_t *d = test_host_buf_reserve(&c->pending, n);

@@ -2,12 +2,14 @@
 """The include graph of core/ has no cycle (issue 10).
 
 Reads the `#include "..."` lines of core/**/*.c and *.h, resolves each the way the compiler does
-(the including file's folder, then -Icore/include, then -Icore), and fails naming every
-cycle among them (only headers can be in one, unless a .c is included). A cycle means no header of it can be read first on its own.
+(the including file's folder, then the Makefile's CORE_INC folders in order: core/include, core,
+core/config, ...), and fails naming every cycle among them (only headers can be in one, unless
+a .c is included). A cycle means no header of it can be read first on its own.
 Usage: tests/core_include_graph.py [ROOT]   (ROOT: the repository, default: this one)
 """
 import os
 import re
+import subprocess
 import sys
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
@@ -21,8 +23,16 @@ def sources(root):
                 yield os.path.relpath(os.path.join(folder, name), root)
 
 
-def resolve(root, including, target):
-    for base in (os.path.dirname(including), "core/include", "core"):
+def include_dirs(root):
+    """The -I folders of the build, asked of the Makefile so the two cannot drift apart."""
+    out = subprocess.run(["make", "-s", "--no-print-directory", "-C", root, "--eval",
+                          "print-core-inc: ; @echo $(CORE_INC)", "print-core-inc"],
+                         check=True, capture_output=True, text=True).stdout
+    return [flag[2:] for flag in out.split() if flag.startswith("-I")]
+
+
+def resolve(root, dirs, including, target):
+    for base in [os.path.dirname(including)] + dirs:
         path = os.path.normpath(os.path.join(base, target))
         if os.path.isfile(os.path.join(root, path)):
             return path
@@ -30,11 +40,12 @@ def resolve(root, including, target):
 
 
 def graph(root):
+    dirs = include_dirs(root)
     edges = {}
     for h in sources(root):
         with open(os.path.join(root, h), encoding="utf-8") as f:
             found = (INCLUDE.match(line) for line in f)
-            targets = (resolve(root, h, m.group(1)) for m in found if m)
+            targets = (resolve(root, dirs, h, m.group(1)) for m in found if m)
             edges[h] = sorted({t for t in targets if t})
     return edges
 

@@ -3,38 +3,46 @@
 # protocol's settings or user fields; users and SIP003 options reach plugins as opaque JSON
 # through the ABI 1.2 ops. core/builtin/ is exempt: the built-ins ARE protocols, linked in.
 # Exceptions, one (file, string) pair each:
-#   core/config.c, core/control.c "clients": the key of the clientsFile format
+#   core/config/config.c, core/control/control.c "clients": the key of the clientsFile format
 #     ({"clients": [...]}), a file format of the core's, documented in README.
-#   core/sip003.c "clients": the SIP003 option clients=FILE (shared/sip003.md), the host's.
-#   core/config.c "security": streamSettings.security, a transport field of the config.
-#   core/config.c "servers" next to "dns": dns.servers, the config's DNS block (the resolver's).
-#   core/control.c "email": the stats reply's per-user key, filled from the ABI's
+#   core/sip003/sip003.c "clients": the SIP003 option clients=FILE (shared/sip003.md), the
+#     host's.
+#   core/config/config.c "security": streamSettings.security, a transport field of the config.
+#   core/config/config.c "servers" next to "dns": dns.servers, the config's DNS block (the
+#     resolver's).
+#   core/control/control.c "email": the stats reply's per-user key, filled from the ABI's
 #     session_user label (not read from any settings).
 # ("users" is the control socket's own reply/request key and "uuid" a JSON Schema format.)
-#   core/default_config.c: the embedded sample config is data (a vmess inbound), not code
+#   core/config/default_config.c: the embedded sample config is data (a vmess inbound), not code
 #     that reads a field.
 set -u
 cd "$(dirname "$0")/.."
 # Quoted JSON keys of VMess (and other protocols') settings and users.
 FIELDS='"(id|alterId|level|email|clients|vnext|security|servers|password|method|flow)"'
+# The core's sources: core/ and its folders, but not core/builtin/ or core/include/.
+mapfile -t CORE_FILES < <(find core -path core/builtin -prune -o -path core/include -prune \
+    -o -name '*.[ch]' -print | sort)
 fails=0
 while IFS= read -r hit; do
     file=${hit%%:*}
     case "$file:$hit" in
-    core/default_config.c:*) continue ;;
-    core/config.c:*'"clients"'*|core/control.c:*'"clients"'*|core/sip003.c:*'"clients"'*) continue ;;
-    core/config.c:*'"security"'*|core/control.c:*'"email"'*) continue ;;
-    core/config.c:*'"dns"'*'"servers"'*) continue ;;
+    core/config/default_config.c:*) continue ;;
+    core/config/config.c:*'"clients"'*|core/control/control.c:*'"clients"'*) continue ;;
+    core/sip003/sip003.c:*'"clients"'*) continue ;;
+    core/config/config.c:*'"security"'*|core/control/control.c:*'"email"'*) continue ;;
+    core/config/config.c:*'"dns"'*'"servers"'*) continue ;;
     esac
     echo "core names a protocol field: $hit"
     fails=$((fails + 1))
-done < <(grep -nE "$FIELDS" core/*.c core/*.h core/include/evproxy/*.h | grep -vE '^[^:]+:[0-9]+:\s*(/\*|\*)')
+done < <(grep -nE "$FIELDS" "${CORE_FILES[@]}" core/include/evproxy/*.h |
+    grep -vE '^[^:]+:[0-9]+:\s*(/\*|\*)')
 # Protocol-specific identifiers outside comments.
 while IFS= read -r hit; do
     echo "core names a protocol field: $hit"
     fails=$((fails + 1))
-done < <(grep -nE 'alterId|alter_id|vnext|cmdKey' core/*.c core/*.h | grep -vE '^[^:]+:[0-9]+:\s*(/\*|\*)' |
-    grep -v '^core/default_config.c:')
+done < <(grep -nE 'alterId|alter_id|vnext|cmdKey' "${CORE_FILES[@]}" |
+    grep -vE '^[^:]+:[0-9]+:\s*(/\*|\*)' |
+    grep -v '^core/config/default_config.c:')
 if [ "$fails" -gt 0 ]; then
     echo "core_knows_no_protocol: $fails hit(s); move the field into its plugin (ABI users ops)"
     exit 1

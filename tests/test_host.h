@@ -1,6 +1,6 @@
 /* A test evp_host for driving plugins in memory: logs to stderr, libsodium randomness,
  * a clock the test controls (test_host_now), realloc-backed buffers, the host's replay
- * store (core/replay_store.c) on that clock. Header-only (static
+ * store (core/plugin_host/replay_store.c) on that clock. Header-only (static
  * functions) because only tests/check_*.c files are built. */
 #ifndef TEST_HOST_H
 #define TEST_HOST_H

@@ -44,8 +44,8 @@ FLOOR=${E2E_SOAK_FLOOR:-$SESSIONS}
 # given back) ...
 ALLOC_SLACK_KB=512
 # ... and, on the server, what the VMess replay defences must remember for 3-4 minutes
-# (vmess-protocol.md §4, §5; core/replay_store.c): a 16-byte AuthID digest and a 16-byte
-# session-history digest per handshake, in tables kept at most half full: up to 128 bytes.
+# (vmess-protocol.md §4, §5; core/plugin_host/replay_store.c): a 16-byte AuthID digest and a
+# 16-byte session-history digest per handshake, in tables kept at most half full: up to 128 bytes.
 REPLAY_BYTES=128
 RESULTS=$E2E_TMP/results.txt
 : >"$RESULTS"

@@ -8,19 +8,21 @@ OUT := build-fuzz
 TARGETS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# As the Makefile: every core/ folder on the include path (core/builtin/ as "builtin/*.h").
+CORE_DIRS := $(filter-out core/include/ core/builtin/,$(wildcard core/*/))
+CORE_INC := -Icore/include -Icore $(CORE_DIRS:%/=-I%)
 CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fPIC -fvisibility=hidden \
-    -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Icore/include -Icore \
+    -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(CORE_INC) \
     -DEVP_HAVE_PCRE2 '-DEVP_VERSION="fuzz"' '-DEVP_PREFIX="/usr/local"' $(SAN)
 LIBS := -lsodium -lnettle -ljansson -lcares -lpcre2-8 -lev -lpthread -lm -ldl
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 VMESS := $(call obj,$(wildcard plugin/vmess/*.c))
 BUILTIN := $(call obj,$(wildcard core/builtin/*.c))
-JSONSCHEMA := $(call obj,$(filter-out core/jsonschema_cli.c,$(wildcard core/jsonschema*.c)) \
-    core/errlist.c)
+JSONSCHEMA := $(call obj,$(filter-out %_cli.c,$(wildcard core/jsonschema/*.c)))
 # The fuzz host hands out the core's log escaping.
 LOG := $(call obj,core/log.c)
-CORE_ALL := $(call obj,$(filter-out core/main.c,$(wildcard core/*.c core/builtin/*.c)))
+CORE_ALL := $(call obj,$(filter-out core/main.c,$(wildcard core/*.c core/*/*.c)))
 
 .PHONY: all
 all: $(TARGETS:%=$(OUT)/%) $(OUT)/plugins/vmess.so $(OUT)/plugins-nocov/vmess.so $(OUT)/seeds

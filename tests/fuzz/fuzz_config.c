@@ -1,4 +1,4 @@
-/* Fuzz target: the config loader (core/config.c evp_config_load: JSON, schema validation of
+/* Fuzz target: the config loader (core/config/config.c evp_config_load: JSON, schema validation of
  * the config and of each protocol's settings, ports, clientsFile, routing). The input is the
  * config text. Schemas come from ../schema and plugins (vmess.so, built by run.sh with the
  * sanitizers) from ./plugins, both next to the binary's folder.

@@ -1,4 +1,4 @@
-/* Drives an inbound codec the way core/session.c does (decode at accept with nothing, then
+/* Drives an inbound codec the way core/session/session.c does (decode at accept with nothing, then
  * with whatever has arrived; EVP_TARGET -> connected(); unconsumed bytes are presented
  * again; a final call with in_eof), over input delivered in pieces, and records what came
  * out so that a target can compare runs that differ only in how the input was split. */

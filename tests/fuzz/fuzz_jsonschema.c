@@ -1,4 +1,4 @@
-/* Fuzz target: the JSON Schema draft-07 validator (core/jsonschema*.c). Input: byte 0
+/* Fuzz target: the JSON Schema draft-07 validator (core/jsonschema/). Input: byte 0
  * chooses the mode (bit 0) and, for instances, the schema (bits 1-3); the rest is JSON.
  *   instance mode: the JSON is validated against one of the schema/ files;
  *   schema mode:   the JSON is a schema, validating a fixed instance (bits 1-2) and itself.

@@ -1,4 +1,4 @@
-/* Fuzz target: the SIP003 option parser (core/sip003.c evp_sip003_parse_options) and the
+/* Fuzz target: the SIP003 option parser (core/sip003/sip003.c evp_sip003_parse_options) and the
  * config built from SS_* variables. Input: byte 0 bit 0 asks for the config too (bit 1:
  * server side); the rest is the SS_PLUGIN_OPTIONS string (cut at its first NUL).
  * Checks: every pair has a key; re-escaping the pairs and parsing again gives them back;

@@ -1,7 +1,7 @@
 /* Internals shared by the session files: session.c (lifecycle, handshake, connecting,
  * callbacks), session_relay.c (the two directions and the writing), session_udp.c (UDP
  * sessions and SOCKS UDP ASSOCIATE) and session_report.c (labels, access log, counters).
- * Nothing outside core/session*.c includes it. */
+ * Nothing outside core/session/session*.c includes it. */
 #ifndef EVP_SESSION_INT_H
 #define EVP_SESSION_INT_H
 
