@@ -1,4 +1,5 @@
-/* core/session/buf.c: small handshake buffers and their move into a standard block. */
+/* core/session/buf.c: small handshake buffers, their move into a standard block, and the
+ * block pool giving back what a burst left unused. */
 #include "buf.h"
 
 #include <check.h>
@@ -49,6 +50,32 @@ START_TEST(reserve_beyond_a_block)
 }
 END_TEST
 
+/* The pool gives back only blocks that no buffer took during a whole shrink period: a
+ * block taken and returned keeps its place until a period passes without it. */
+START_TEST(pool_shrink_frees_only_the_unused)
+{
+    evp_buf b[4] = {{0}};
+    evp_buf_pool_drain();
+    evp_buf_pool_shrink(); /* a fresh period with an empty pool */
+    for (int i = 0; i < 4; i++)
+        ck_assert_ptr_nonnull(evp_buf_reserve(&b[i], 1));
+    for (int i = 0; i < 4; i++)
+        evp_buf_free(&b[i]);
+    /* The pool was empty during this period: all four blocks were needed. */
+    ck_assert_uint_eq(evp_buf_pool_shrink(), 0);
+    /* One block taken and returned; three sat unused for the whole period. */
+    ck_assert_ptr_nonnull(evp_buf_reserve(&b[0], 1));
+    evp_buf_free(&b[0]);
+    ck_assert_uint_eq(evp_buf_pool_shrink(), 3);
+    /* The kept block serves the next buffer; then a quiet period frees it. */
+    ck_assert_ptr_nonnull(evp_buf_reserve(&b[0], 1));
+    evp_buf_free(&b[0]);
+    ck_assert_uint_eq(evp_buf_pool_shrink(), 0);
+    ck_assert_uint_eq(evp_buf_pool_shrink(), 1);
+    ck_assert_uint_eq(evp_buf_pool_shrink(), 0);
+}
+END_TEST
+
 Suite *buf_suite(void)
 {
     Suite *s = suite_create("buf");
@@ -56,6 +83,7 @@ Suite *buf_suite(void)
     tcase_add_test(tc, small_append_stays_small);
     tcase_add_test(tc, reserve_carries_small_bytes);
     tcase_add_test(tc, reserve_beyond_a_block);
+    tcase_add_test(tc, pool_shrink_frees_only_the_unused);
     suite_add_tcase(s, tc);
     return s;
 }
