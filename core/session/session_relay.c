@@ -110,6 +110,14 @@ static void set_io(evp_session *s, ev_io *w, int want)
         ev_io_stop(s->rt->loop, w);
 }
 
+/* Room in out for what reading would add: a side reads on until out passes HIGH_WATER, and
+ * once stopped reads again only below LOW_WATER, so it does not flip on and off with every
+ * write near the mark. */
+static int room_in(const evp_buf *out, const ev_io *reader)
+{
+    return out->len < (ev_is_active(reader) ? HIGH_WATER : LOW_WATER);
+}
+
 void evp_sess_update_watchers(evp_session *s)
 {
     if (s->state == S_DEAD)
@@ -119,12 +127,12 @@ void evp_sess_update_watchers(evp_session *s)
     if (cl->fd != -1) {
         int read_cl =
             !cl->eof && (s->state == S_HANDSHAKE || s->state == S_DRAIN || s->state == S_ASSOC ||
-                         (relay && !s->up_done && sv->wbuf.len < HIGH_WATER));
+                         (relay && !s->up_done && room_in(&sv->wbuf, &cl->rio)));
         set_io(s, &cl->rio, read_cl);
         set_io(s, &cl->wio, cl->wbuf.len > 0);
     }
     if (sv->fd != -1) {
-        int read_sv = relay && !sv->eof && cl->wbuf.len < HIGH_WATER;
+        int read_sv = relay && !sv->eof && room_in(&cl->wbuf, &sv->rio);
         set_io(s, &sv->rio, read_sv);
         set_io(s, &sv->wio, s->state == S_CONNECTING || (relay && sv->wbuf.len > 0));
     }

@@ -1,0 +1,390 @@
+/* The TCP relay of a real session, driven in a private loop: a client socket -> a
+ * dokodemo-door session -> freedom -> a target socket, all on loopback and all owned here.
+ * Bytes pass both ways intact; a side that stops reading stops the relay reading the other
+ * side once the session holds HIGH_WATER bytes, and reading resumes below LOW_WATER;
+ * half-closes pass through; a target's reset after the client's end reaches the client as a
+ * reset. Looks inside the session (session_int.h) to see its buffers and watchers. */
+#include "config.h"
+#include "registry.h"
+#include "session_int.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Socket buffers kept small (the kernel doubles them) so the session's own buffers, not the
+ * kernel's, are what fills up. */
+#define SOCK_BUF 16384
+#define MIB (1024 * 1024)
+#define MAX_TURNS 200000 /* a bound on every wait: loop turns... */
+#define MAX_SECONDS 60.0 /* ...and time, so a broken relay fails instead of hanging */
+
+static evp_registry reg;
+static evp_config *cfg;
+static evp_instance *in, *out;
+static evp_runtime rt;
+static ev_timer tick; /* keeps EVRUN_ONCE from sleeping on an idle loop */
+static int target_listener;
+static int client, target; /* the test's two ends */
+
+static void on_tick(EV_P_ ev_timer *w, int revents)
+{
+}
+
+static void set_buffers(int fd, int opt)
+{
+    int n = SOCK_BUF;
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, opt, &n, sizeof n), 0);
+}
+
+static void set_nonblocking(int fd)
+{
+    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+}
+
+/* A listener on 127.0.0.1 with a kernel-chosen port; *port gets it. */
+static int listen_loopback(uint16_t *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ne(fd, -1);
+    set_buffers(fd, SO_RCVBUF); /* accepted sockets inherit it */
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void setup(void)
+{
+    char text[512], err[256], *errors = NULL;
+    uint16_t port;
+    target_listener = listen_loopback(&port);
+    snprintf(text, sizeof text,
+             "{\"inbounds\":[{\"tag\":\"d\",\"port\":1081,\"protocol\":\"dokodemo-door\","
+             "\"settings\":{\"address\":\"127.0.0.1\",\"port\":%u,\"network\":\"tcp\"}}],"
+             "\"outbounds\":[{\"tag\":\"direct\",\"protocol\":\"freedom\"}]}",
+             port);
+    ck_assert_int_eq(evp_registry_init(&reg, "/nonexistent"), 0);
+    cfg = evp_config_load(NULL, text, "schema", &reg, &errors);
+    ck_assert_msg(cfg != NULL, "%s", errors ? errors : "");
+    evp_inbound_conf *ic = &cfg->inbounds[0];
+    evp_outbound_conf *oc = &cfg->outbounds[0];
+    in = evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, ic->port, err, sizeof err);
+    out = evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, 0, err, sizeof err);
+    ck_assert_msg(in && out, "%s", err);
+    evp_router_set_outbounds(cfg->router, &out, 1);
+    memset(&rt, 0, sizeof rt);
+    rt.loop = ev_loop_new(EVFLAG_AUTO);
+    rt.resolver = evp_resolver_new(rt.loop);
+    rt.handshake_timeout = rt.connect_timeout = rt.idle_timeout = rt.udp_timeout = 120;
+    rt.limits = evp_limits_default();
+    ev_timer_init(&tick, on_tick, 0.002, 0.002);
+    ev_timer_start(rt.loop, &tick);
+    client = target = -1;
+}
+
+static void teardown(void)
+{
+    evp_session_close_all(&rt);
+    ev_run(rt.loop, EVRUN_NOWAIT);
+    evp_resolver_free(rt.resolver);
+    ev_loop_destroy(rt.loop);
+    if (client != -1)
+        close(client);
+    if (target != -1)
+        close(target);
+    close(target_listener);
+    evp_instance_unref(in);
+    evp_instance_unref(out);
+    evp_config_free(cfg);
+    evp_registry_free(&reg);
+}
+
+/* Runs the loop until done(arg) holds; returns done(arg). Bounded, never a timed check. */
+static int spin(int (*done)(void *), void *arg)
+{
+    double start = ev_time();
+    for (int i = 0; i < MAX_TURNS && ev_time() - start < MAX_SECONDS; i++) {
+        if (done(arg))
+            return 1;
+        ev_run(rt.loop, EVRUN_ONCE);
+    }
+    return done(arg);
+}
+
+static int target_accepted(void *unused)
+{
+    if (target == -1)
+        target = accept(target_listener, NULL, NULL);
+    return target != -1;
+}
+
+/* The one session of the test. */
+static evp_session *session(void)
+{
+    ck_assert_uint_eq(rt.n_sessions, 1);
+    return rt.sessions;
+}
+
+/* client -> session -> target, with every socket buffer small. */
+static void open_session(void)
+{
+    uint16_t port;
+    int front = listen_loopback(&port);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    client = socket(AF_INET, SOCK_STREAM, 0);
+    set_buffers(client, SO_SNDBUF);
+    ck_assert_int_eq(connect(client, (struct sockaddr *)&a, sizeof a), 0);
+    int accepted = accept(front, NULL, NULL);
+    ck_assert_int_ne(accepted, -1);
+    close(front);
+    set_buffers(accepted, SO_SNDBUF);
+    ck_assert_ptr_nonnull(evp_session_tcp(&rt, accepted, in, cfg->router));
+    set_nonblocking(target_listener);
+    ck_assert_msg(spin(target_accepted, NULL), "the session never reached the target");
+    set_nonblocking(client);
+    set_nonblocking(target);
+    set_buffers(target, SO_SNDBUF);
+    set_buffers(session()->sv.fd, SO_SNDBUF);
+    set_buffers(session()->sv.fd, SO_RCVBUF);
+}
+
+/* One direction of test data: a pattern of `total` bytes written to `from`, read and
+ * checked at `to`. */
+typedef struct stream {
+    int from, to;
+    size_t total, sent, received;
+    int reading;   /* 0: the receiver does not read (it is "slow") */
+    int sender_blocked; /* the last write found the socket full */
+    size_t bad_at; /* first wrong byte + 1, 0 when all matched */
+    int eof;       /* the receiver saw the end */
+} stream;
+
+static uint8_t pattern(size_t i, int seed)
+{
+    return (uint8_t)((i * 131u + (size_t)seed) ^ (i >> 13));
+}
+
+/* Writes what fits and reads what came, checking every byte. */
+static void stream_step(stream *st)
+{
+    uint8_t chunk[65536];
+    if (st->sent < st->total) {
+        size_t n = st->total - st->sent < sizeof chunk ? st->total - st->sent : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = pattern(st->sent + i, st->from);
+        ssize_t w = send(st->from, chunk, n, MSG_NOSIGNAL);
+        st->sender_blocked = w == -1 && errno == EAGAIN;
+        ck_assert_msg(w > 0 || st->sender_blocked, "send: %s", strerror(errno));
+        if (w > 0)
+            st->sent += (size_t)w;
+    }
+    while (st->reading && !st->eof) {
+        ssize_t r = recv(st->to, chunk, sizeof chunk, 0);
+        if (r == -1 && errno == EAGAIN)
+            break;
+        ck_assert_msg(r >= 0, "recv: %s", strerror(errno));
+        if (r == 0)
+            st->eof = 1;
+        for (ssize_t i = 0; i < r && st->bad_at == 0; i++)
+            if (chunk[i] != pattern(st->received + (size_t)i, st->from))
+                st->bad_at = st->received + (size_t)i + 1;
+        st->received += (size_t)r;
+    }
+}
+
+typedef struct duplex {
+    stream *a, *b;
+} duplex;
+
+static int both_delivered(void *arg)
+{
+    duplex *d = arg;
+    stream_step(d->a);
+    stream_step(d->b);
+    return d->a->received >= d->a->total && d->b->received >= d->b->total;
+}
+
+static int stream_ended(void *arg)
+{
+    stream *st = arg;
+    stream_step(st);
+    return st->eof;
+}
+
+static int no_session(void *unused)
+{
+    return rt.n_sessions == 0;
+}
+
+START_TEST(bytes_flow_both_ways_intact)
+{
+    open_session();
+    stream up = {.from = client, .to = target, .total = 3 * MIB, .reading = 1};
+    stream down = {.from = target, .to = client, .total = 2 * MIB + 17, .reading = 1};
+    duplex d = {&up, &down};
+    ck_assert_msg(spin(both_delivered, &d), "up %zu/%zu, down %zu/%zu", up.received, up.total,
+                  down.received, down.total);
+    ck_assert_msg(up.bad_at == 0, "upstream byte %zu differs", up.bad_at - 1);
+    ck_assert_msg(down.bad_at == 0, "downstream byte %zu differs", down.bad_at - 1);
+    ck_assert_uint_eq(up.received, up.total);
+    ck_assert_uint_eq(down.received, down.total);
+}
+END_TEST
+
+/* Backpressure watch: what the session holds for the slow target, and when it reads. */
+typedef struct watch {
+    stream *st;
+    size_t most_held;      /* the most the session held at once, over all turns */
+    int blocked_turns;     /* turns in a row with the client blocked and not read */
+    size_t held_at_resume; /* what it held for the target then */
+} watch;
+
+/* Bytes from the client that the session holds: not yet written to the target. */
+static size_t held_up(evp_session *s)
+{
+    return s->sv.wbuf.len + s->cl.rbuf.len + s->plain.len;
+}
+
+static void observe(watch *w)
+{
+    evp_session *s = session();
+    int was_reading = ev_is_active(&s->cl.rio);
+    stream_step(w->st);
+    if (held_up(s) > w->most_held)
+        w->most_held = held_up(s);
+    if (!was_reading && w->st->sender_blocked)
+        w->blocked_turns++;
+    else
+        w->blocked_turns = 0;
+}
+
+static int client_stalled(void *arg)
+{
+    watch *w = arg;
+    observe(w);
+    return w->blocked_turns >= 20;
+}
+
+static int reading_resumed(void *arg)
+{
+    watch *w = arg;
+    evp_session *s = session();
+    if (ev_is_active(&s->cl.rio)) { /* as the last turn left it */
+        w->held_at_resume = s->sv.wbuf.len;
+        return 1;
+    }
+    observe(w);
+    return 0;
+}
+
+static int all_delivered(void *arg)
+{
+    watch *w = arg;
+    observe(w);
+    return w->st->received >= w->st->sent;
+}
+
+START_TEST(slow_target_stops_reading_the_client)
+{
+    open_session();
+    stream up = {.from = client, .to = target, .total = 256 * MIB, .reading = 0};
+    watch w = {.st = &up};
+    ck_assert_msg(spin(client_stalled, &w),
+                  "the client never stalled: sent %zu, the session holds %zu", up.sent,
+                  held_up(session()));
+    evp_session *s = session();
+    /* It stopped once its output passed HIGH_WATER, having read at most one chunk more. */
+    ck_assert_uint_ge(w.most_held, HIGH_WATER);
+    ck_assert_msg(w.most_held <= HIGH_WATER + READ_CHUNK, "the session held %zu bytes",
+                  w.most_held);
+    ck_assert(!ev_is_active(&s->cl.rio));
+
+    /* The target reads again: the session resumes reading only once below LOW_WATER. */
+    up.total = up.sent; /* the client sends no more */
+    up.reading = 1;
+    ck_assert_msg(spin(reading_resumed, &w), "reading never resumed");
+    ck_assert_msg(w.held_at_resume < LOW_WATER, "resumed reading with %zu bytes pending",
+                  w.held_at_resume);
+    ck_assert(spin(all_delivered, &w));
+    ck_assert_uint_eq(up.received, up.sent);
+    ck_assert_msg(up.bad_at == 0, "byte %zu differs", up.bad_at - 1);
+    ck_assert_msg(w.most_held <= HIGH_WATER + READ_CHUNK, "the session held %zu bytes",
+                  w.most_held);
+}
+END_TEST
+
+/* One side ends its sending (SHUT_WR): the other side reads the end, and its own data keeps
+ * flowing back until it ends too; then the session is gone. _i 0: the client ends first,
+ * 1: the target does. */
+START_TEST(half_close_carried_through)
+{
+    open_session();
+    int first = _i == 0 ? client : target, second = _i == 0 ? target : client;
+    stream ending = {.from = first, .to = second, .total = 100000, .reading = 1};
+    stream going = {.from = second, .to = first, .total = 1 * MIB, .reading = 1};
+    ck_assert(spin(both_delivered, &(duplex){&ending, &going}));
+    ck_assert_int_eq(shutdown(first, SHUT_WR), 0);
+    ck_assert_msg(spin(stream_ended, &ending), "the end never arrived");
+    ck_assert_uint_eq(ending.received, ending.total);
+    /* The other way is still open: a new megabyte goes through after the end. */
+    going.total += 1 * MIB;
+    ck_assert(spin(both_delivered, &(duplex){&ending, &going}));
+    ck_assert_uint_eq(going.received, going.total);
+    ck_assert_msg(going.bad_at == 0 && ending.bad_at == 0, "bytes differ");
+    ck_assert_uint_eq(rt.n_sessions, 1);
+    ck_assert_int_eq(shutdown(second, SHUT_WR), 0);
+    ck_assert_msg(spin(stream_ended, &going), "the second end never arrived");
+    ck_assert_msg(spin(no_session, NULL), "the session outlived both ends");
+}
+END_TEST
+
+/* The target takes the client's end, answers, then resets: the client reads the answer,
+ * then a reset, not a clean end that would pass a cut answer off as complete. */
+START_TEST(target_reset_after_client_end_resets_client)
+{
+    static const struct linger now = {.l_onoff = 1, .l_linger = 0};
+    open_session();
+    stream ending = {.from = client, .to = target, .total = 1000, .reading = 1};
+    stream answer = {.from = target, .to = client, .total = 300000, .reading = 1};
+    ck_assert(spin(both_delivered, &(duplex){&ending, &answer}));
+    ck_assert_int_eq(shutdown(client, SHUT_WR), 0);
+    ck_assert_msg(spin(stream_ended, &ending), "the client's end never arrived");
+    ck_assert_int_eq(setsockopt(target, SOL_SOCKET, SO_LINGER, &now, sizeof now), 0);
+    close(target);
+    target = -1;
+    ck_assert_msg(spin(no_session, NULL), "the session outlived the reset");
+    uint8_t b;
+    ssize_t r;
+    for (int i = 0; i < MAX_TURNS && (r = recv(client, &b, 1, 0)) == -1 && errno == EAGAIN; i++)
+        ev_run(rt.loop, EVRUN_ONCE);
+    ck_assert_msg(r == -1 && errno == ECONNRESET, "the client read %zd (%s), not a reset", r,
+                  r == -1 ? strerror(errno) : "no error");
+    ck_assert_uint_eq(answer.received, answer.total);
+}
+END_TEST
+
+Suite *session_relay_suite(void)
+{
+    Suite *s = suite_create("session_relay");
+    TCase *tc = tcase_create("tcp relay");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, bytes_flow_both_ways_intact);
+    tcase_add_test(tc, slow_target_stops_reading_the_client);
+    tcase_add_loop_test(tc, half_close_carried_through, 0, 2);
+    tcase_add_test(tc, target_reset_after_client_end_resets_client);
+    suite_add_tcase(s, tc);
+    return s;
+}
