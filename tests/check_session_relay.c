@@ -299,7 +299,7 @@ static int all_delivered(void *arg)
 START_TEST(slow_target_stops_reading_the_client)
 {
     open_session();
-    stream up = {.from = client, .to = target, .total = 256 * MIB, .reading = 0};
+    stream up = {.from = client, .to = target, .total = 16 * MIB, .reading = 0};
     watch w = {.st = &up};
     ck_assert_msg(spin(client_stalled, &w),
                   "the client never stalled: sent %zu, the session holds %zu", up.sent,
