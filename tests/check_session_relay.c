@@ -24,7 +24,7 @@
 #define SOCK_BUF 16384
 #define MIB (1024 * 1024)
 #define MAX_TURNS 200000 /* a bound on every wait: loop turns... */
-#define MAX_SECONDS 60.0 /* ...and time, so a broken relay fails instead of hanging */
+#define MAX_SECONDS 20.0 /* ...and time, so a broken relay fails instead of hanging */
 
 static evp_registry reg;
 static evp_config *cfg;
