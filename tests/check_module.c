@@ -34,6 +34,7 @@ static void setup(void)
 static void teardown(void)
 {
     evp_session_close_all(&rt);
+    ev_run(rt.loop, EVRUN_NOWAIT); /* frees what was closed */
     ev_loop_destroy(rt.loop);
     evp_router_unref(router);
 }
