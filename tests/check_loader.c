@@ -3,6 +3,7 @@
 #include "module.h"
 
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,10 +79,21 @@ START_TEST(missing_file_refused)
 }
 END_TEST
 
+/* The good test plugin's inbound ops, copied: a complete set of hooks to cut down. */
+static evp_inbound_ops good_inbound(void)
+{
+    char err[512] = "";
+    evp_module *m = evp_module_open(plugin_path("good"), err, sizeof err);
+    ck_assert_msg(m != NULL, "load failed: %s", err);
+    evp_inbound_ops ops = *m->desc->inbound;
+    evp_module_unref(m); /* the copy's pointers are not called after this */
+    return ops;
+}
+
 START_TEST(descriptor_checks)
 {
     char err[256];
-    evp_inbound_ops ops = {.size = sizeof ops};
+    evp_inbound_ops ops = good_inbound();
     evp_plugin d = {.abi_major = EVP_ABI_MAJOR, .abi_minor = EVP_ABI_MINOR + 1,
                     .size = sizeof d, .name = "x", .inbound = &ops};
     ck_assert_int_eq(evp_module_check(&d, err, sizeof err), -1);
@@ -97,6 +109,37 @@ START_TEST(descriptor_checks)
 }
 END_TEST
 
+/* An ops struct too small for a required hook, or missing one, is refused; fields past a
+ * smaller (older) plugin's size read as absent, whatever bytes follow its struct. */
+START_TEST(ops_sizes_checked)
+{
+    char err[256];
+    evp_inbound_ops ops = good_inbound();
+    evp_plugin d = {.abi_major = EVP_ABI_MAJOR, .abi_minor = EVP_ABI_MINOR, .size = sizeof d,
+                    .name = "x", .inbound = &ops};
+    ops.size = offsetof(evp_inbound_ops, encode);
+    ck_assert_int_eq(evp_module_check(&d, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "inbound ops") != NULL, "%s", err);
+    ops.size = sizeof ops;
+    evp_inbound_ops full = ops;
+    ops.decode = NULL;
+    ck_assert_int_eq(evp_module_check(&d, err, sizeof err), -1);
+    ops = full;
+    ops.size = offsetof(evp_inbound_ops, connected); /* a plugin from before connected */
+    ops.connected = full.connected ? full.connected : (int (*)(void *, int, evp_io *))1;
+    ops.session_user = (const char *(*)(void *))1; /* bytes past its struct: not ops */
+    evp_module *m = evp_module_builtin(&d, err, sizeof err);
+    ck_assert_msg(m != NULL, "%s", err);
+    const evp_inbound_ops *seen = evp_module_inops(m);
+    ck_assert_ptr_eq(seen->decode, full.decode);
+    ck_assert_ptr_null(seen->connected);
+    ck_assert_ptr_null(seen->session_user);
+    ck_assert_ptr_null(seen->users_list);
+    ck_assert_ptr_null(evp_module_outops(m));
+    evp_module_unref(m);
+}
+END_TEST
+
 Suite *loader_suite(void)
 {
     Suite *s = suite_create("loader");
@@ -107,6 +150,7 @@ Suite *loader_suite(void)
     tcase_add_test(tc, not_elf_refused);
     tcase_add_test(tc, missing_file_refused);
     tcase_add_test(tc, descriptor_checks);
+    tcase_add_test(tc, ops_sizes_checked);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,8 +24,8 @@ evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
                               .port = port};
     err[0] = '\0';
     const evp_host *h = &mod->host.services;
-    i->inst = inbound ? mod->desc->inbound->instance_new(h, &args, err, errlen)
-                      : mod->desc->outbound->instance_new(h, &args, err, errlen);
+    i->inst = inbound ? evp_module_inops(mod)->instance_new(h, &args, err, errlen)
+                      : evp_module_outops(mod)->instance_new(h, &args, err, errlen);
     if (i->inst == NULL) {
         if (err[0] == '\0')
             snprintf(err, errlen, "%s: cannot create instance", mod->desc->name);
@@ -51,9 +51,9 @@ void evp_instance_unref(evp_instance *i)
     if (i == NULL || --i->refs > 0)
         return;
     if (i->inbound)
-        i->mod->desc->inbound->instance_free(i->inst);
+        evp_inops(i)->instance_free(i->inst);
     else
-        i->mod->desc->outbound->instance_free(i->inst);
+        evp_outops(i)->instance_free(i->inst);
     evp_module_unref(i->mod);
     free(i->settings_json);
     free(i->tag);

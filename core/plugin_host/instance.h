@@ -27,11 +27,11 @@ void evp_instance_unref(evp_instance *i);
 
 static inline const evp_inbound_ops *evp_inops(const evp_instance *i)
 {
-    return i->mod->desc->inbound;
+    return evp_module_inops(i->mod);
 }
 static inline const evp_outbound_ops *evp_outops(const evp_instance *i)
 {
-    return i->mod->desc->outbound;
+    return evp_module_outops(i->mod);
 }
 
 #endif

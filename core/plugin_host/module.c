@@ -3,6 +3,8 @@
 
 #include "log.h"
 
+#include <stddef.h>
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Bytes an ops struct must span to hold field. */
+#define OPS_END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 
 int evp_module_check(const evp_plugin *d, char *err, size_t errlen)
 {
@@ -37,11 +42,41 @@ int evp_module_check(const evp_plugin *d, char *err, size_t errlen)
         snprintf(err, errlen, "plugin \"%s\" has neither inbound nor outbound", d->name);
         return -1;
     }
+    const evp_inbound_ops *in = d->inbound;
+    if (in && (in->size < OPS_END(evp_inbound_ops, encode) || !in->instance_new ||
+               !in->instance_free || !in->session_new || !in->session_free || !in->decode ||
+               !in->encode)) {
+        snprintf(err, errlen, "plugin \"%s\": inbound ops (size %u) lack a required hook",
+                 d->name, in->size);
+        return -1;
+    }
+    const evp_outbound_ops *out = d->outbound;
+    if (out && (out->size < OPS_END(evp_outbound_ops, decode) || !out->instance_new ||
+                !out->instance_free || !out->session_new || !out->session_free ||
+                !out->encode || !out->decode)) {
+        snprintf(err, errlen, "plugin \"%s\": outbound ops (size %u) lack a required hook",
+                 d->name, out->size);
+        return -1;
+    }
     return 0;
+}
+
+/* Copies the first size bytes of ops (at most full) into copy and zeroes the rest. */
+static void normalise_ops(void *copy, const void *ops, uint32_t size, size_t full)
+{
+    memset(copy, 0, full);
+    if (ops)
+        memcpy(copy, ops, size < full ? size : full);
 }
 
 static evp_module *module_init(evp_module *m, char *err, size_t errlen)
 {
+    const evp_plugin *d = m->desc;
+    normalise_ops(&m->in_ops, d->inbound, d->inbound ? d->inbound->size : 0, sizeof m->in_ops);
+    normalise_ops(&m->out_ops, d->outbound, d->outbound ? d->outbound->size : 0,
+                  sizeof m->out_ops);
+    m->in_ops.size = sizeof m->in_ops; /* every field now readable: absent ones are zero */
+    m->out_ops.size = sizeof m->out_ops;
     evp_host_table_init(&m->host);
     if (m->desc->init && m->desc->init(&m->host.services) != 0) {
         snprintf(err, errlen, "plugin \"%s\" refused to initialise", m->desc->name);

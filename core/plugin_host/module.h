@@ -15,7 +15,21 @@ typedef struct evp_module {
     char *origin; /* the .so file it was loaded from; NULL for a built-in */
     struct stat origin_stat; /* origin's identity at load, to notice a replaced file */
     evp_host_table host; /* this module's own services: its allocations are counted here */
+    /* The plugin's ops as this host reads them: copied at load up to the plugin's size and
+     * zeroed past it, so a field a smaller (older) plugin lacks reads as absent. */
+    evp_inbound_ops in_ops;
+    evp_outbound_ops out_ops;
 } evp_module;
+
+/* The module's inbound / outbound ops (normalised, see above), or NULL when it has none. */
+static inline const evp_inbound_ops *evp_module_inops(const evp_module *m)
+{
+    return m->desc->inbound ? &m->in_ops : NULL;
+}
+static inline const evp_outbound_ops *evp_module_outops(const evp_module *m)
+{
+    return m->desc->outbound ? &m->out_ops : NULL;
+}
 
 /* Loads the plugin file at path from a private copy (so the file may be replaced while it
  * runs). NULL and a one-line err naming the file and the cause on failure. refs = 1. */
@@ -28,7 +42,8 @@ evp_module *evp_module_ref(evp_module *m);
 void evp_module_unref(evp_module *m);
 /* True when the module's origin file was replaced or rewritten since it was loaded. */
 int evp_module_changed(const evp_module *m);
-/* Checks a descriptor against this host's ABI: 0 ok, -1 with the cause in err. */
+/* Checks a descriptor against this host's ABI, its ops structs' sizes and required hooks
+ * included: 0 ok, -1 with the cause in err. */
 int evp_module_check(const evp_plugin *desc, char *err, size_t errlen);
 
 #endif

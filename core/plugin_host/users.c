@@ -18,14 +18,14 @@
 
 int evp_users_supported(const evp_module *mod)
 {
-    const evp_inbound_ops *ops = mod->desc->inbound;
+    const evp_inbound_ops *ops = evp_module_inops(mod);
     return HAS_OP(ops, users_list) && HAS_OP(ops, users_add) && HAS_OP(ops, users_remove) &&
            HAS_OP(ops, users_replace);
 }
 
 static const char *user_schema(const evp_module *mod)
 {
-    const evp_inbound_ops *ops = mod->desc->inbound;
+    const evp_inbound_ops *ops = evp_module_inops(mod);
     return HAS_OP(ops, user_schema) ? ops->user_schema : NULL;
 }
 
