@@ -1,6 +1,7 @@
 /* A test evp_host for driving plugins in memory: logs to stderr, libsodium randomness,
  * a clock the test controls (test_host_now), realloc-backed buffers, the host's replay
- * store (core/plugin_host/replay_store.c) on that clock. Header-only (static
+ * store (core/plugin_host/replay_store.c) on that clock, the host's state store on the
+ * monotonic one (skewed by test_host_mono_skew). Header-only (static
  * functions) because only tests/check_*.c files are built. */
 #ifndef TEST_HOST_H
 #define TEST_HOST_H
@@ -8,6 +9,7 @@
 #include "evproxy/plugin.h"
 #include "log.h"
 #include "replay_store.h"
+#include "state_store.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -110,6 +112,31 @@ static inline int test_host_replay_peek(const char *ns, const uint8_t *key, size
                           0) == EVP_SEEN_SEEN;
 }
 
+/* The state store (ABI 1.4): the host's global one, on the test's monotonic clock. */
+static inline int test_host_state_put(const char *ns, const void *key, size_t key_len,
+                                      const void *val, size_t val_len, uint32_t ttl_s,
+                                      unsigned flags)
+{
+    return evp_state_put(evp_state_global(), ns, key, key_len, val, val_len, ttl_s, flags,
+                         test_host_monotonic());
+}
+
+static inline long test_host_state_get(const char *ns, const void *key, size_t key_len,
+                                       void *val, size_t cap)
+{
+    return evp_state_get(evp_state_global(), ns, key, key_len, val, cap, test_host_monotonic());
+}
+
+static inline int test_host_state_del(const char *ns, const void *key, size_t key_len)
+{
+    return evp_state_del(evp_state_global(), ns, key, key_len, test_host_monotonic());
+}
+
+static inline uint64_t test_host_state_each(const char *ns, evp_state_fn fn, void *ctx)
+{
+    return evp_state_each(evp_state_global(), ns, fn, ctx, test_host_monotonic());
+}
+
 /* The counted allocator (ABI 1.3), uncounted here: libc's, so ASan sees each block. */
 static inline void *test_host_mem_alloc(const evp_host *self, size_t size)
 {
@@ -155,6 +182,10 @@ static inline const evp_host *test_host_get(void)
         .mem_calloc = test_host_mem_calloc,
         .mem_realloc = test_host_mem_realloc,
         .mem_free = test_host_mem_free,
+        .state_put = test_host_state_put,
+        .state_get = test_host_state_get,
+        .state_del = test_host_state_del,
+        .state_each = test_host_state_each,
     };
     return &host;
 }

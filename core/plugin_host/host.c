@@ -1,10 +1,12 @@
-/* Host services for plugins: logging, randomness, clocks, allocation, buffers, replay sets. */
+/* Host services for plugins: logging, randomness, clocks, allocation, buffers, replay sets,
+ * the state store. */
 #include "host.h"
 
 #include "buf.h"
 #include "host_mem.h"
 #include "log.h"
 #include "replay_store.h"
+#include "state_store.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -49,6 +51,10 @@ static evp_host_table services = {.services = {
     .mem_calloc = evp_host_mem_calloc,
     .mem_realloc = evp_host_mem_realloc,
     .mem_free = evp_host_mem_free,
+    .state_put = evp_host_state_put,
+    .state_get = evp_host_state_get,
+    .state_del = evp_host_state_del,
+    .state_each = evp_host_state_each,
 }};
 
 const evp_host *evp_host_services(void)

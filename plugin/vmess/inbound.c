@@ -1,5 +1,5 @@
 /* The VMess inbound instance: its settings and user table (swapped in place by updates),
- * the detour users other inbounds make here, and the drain range of failed handshakes. The
+ * the detour accounts other inbounds make here (kept by the host), and the drain range of failed handshakes. The
  * server's half of the protocol follows V2Ray 4.34 (proxy/vmess/inbound,
  * proxy/vmess/encoding/server.go), on the session-free codecs: inbound_handshake.c reads a
  * connection's request header, inbound_relay.c the bodies once it is accepted. */
@@ -32,17 +32,8 @@ static void fail_msg(char *err, size_t errlen, const char *msg)
 
 /* ---- instance ------------------------------------------------------------------------- */
 
-static void free_extra(detour_user *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        vmess_free(x[i].email);
-        sodium_memzero(x[i].uuid, 16);
-    }
-    vmess_free(x);
-}
-
-/* Builds the user table of cfg's clients plus the detour users. */
-static vmess_users *build_table(const vmess_inbound_cfg *cfg, const detour_user *extra,
+/* Builds the user table of cfg's clients plus the detour accounts made for this inbound. */
+static vmess_users *build_table(const vmess_inbound_cfg *cfg, const vmess_detour_user *extra,
                                 size_t n_extra, int64_t now)
 {
     size_t n = cfg->n_clients + n_extra;
@@ -69,6 +60,68 @@ static vmess_users *build_table(const vmess_inbound_cfg *cfg, const detour_user 
     return u;
 }
 
+/* A digest of the detour accounts a table was built with: a change to another inbound's
+ * accounts then costs this one no rebuild. */
+static void accounts_digest(const vmess_detour_user *u, size_t n, uint8_t out[16])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 16);
+    for (size_t i = 0; i < n; i++) {
+        crypto_generichash_update(&st, u[i].uuid, 16);
+        uint8_t al[3] = {(uint8_t)(u[i].alter_id >> 8), (uint8_t)u[i].alter_id, u[i].level};
+        crypto_generichash_update(&st, al, sizeof(al));
+        crypto_generichash_update(&st, (const uint8_t *)u[i].email, strlen(u[i].email) + 1);
+    }
+    crypto_generichash_final(&st, out, 16);
+}
+
+/* The table of cfg plus the host's detour accounts for tag, whose change count goes in
+ * *version and digest in digest; NULL when out of memory, or (with *same set) when the
+ * accounts' digest is unchanged_from's (may be NULL). */
+static vmess_users *build_with_detour(const evp_host *h, const char *tag,
+                                      const vmess_inbound_cfg *cfg,
+                                      const uint8_t *unchanged_from, uint64_t *version,
+                                      uint8_t digest[16], int *same)
+{
+    vmess_detour_user *extra;
+    size_t n_extra;
+    *same = 0;
+    *version = vmess_detour_users(h, tag, &extra, &n_extra);
+    if (*version == UINT64_MAX)
+        return NULL;
+    accounts_digest(extra, n_extra, digest);
+    vmess_users *t = NULL;
+    if (unchanged_from != NULL && sodium_memcmp(digest, unchanged_from, 16) == 0)
+        *same = 1;
+    else
+        t = build_table(cfg, extra, n_extra, h->unix_time());
+    vmess_detour_users_free(extra, n_extra);
+    return t;
+}
+
+void vmess_in_detour_refresh(vmess_inbound *in)
+{
+    if (in->reg.tag[0] == '\0') /* untagged: no detour leads here */
+        return;
+    uint64_t now_version = vmess_detour_users_version(in->host);
+    if (now_version == atomic_load(&in->detour_version))
+        return;
+    pthread_mutex_lock(&in->lock);
+    uint64_t version;
+    uint8_t digest[16];
+    int same;
+    vmess_users *t = build_with_detour(in->host, in->reg.tag, &in->cfg, in->detour_digest,
+                                       &version, digest, &same);
+    if (t != NULL) {
+        vmess_users_unref(in->users);
+        in->users = t;
+        memcpy(in->detour_digest, digest, 16);
+    }
+    if (t != NULL || same) /* out of memory: the old table stays, tried again next time */
+        atomic_store(&in->detour_version, version);
+    pthread_mutex_unlock(&in->lock);
+}
+
 void vmess_in_instance_unref(vmess_inbound *in)
 {
     if (atomic_fetch_sub(&in->refs, 1) != 1)
@@ -76,79 +129,9 @@ void vmess_in_instance_unref(vmess_inbound *in)
     vmess_users_unref(in->users);
     vmess_inbound_cfg_free(&in->cfg);
     vmess_free(in->settings);
-    free_extra(in->extra, in->n_extra);
     pthread_mutex_destroy(&in->lock);
     sodium_memzero(in, sizeof(*in));
     vmess_free(in);
-}
-
-/* Detour target side: the account of the user with this email, created if needed (as
- * V2Ray's usersByEmail.Get). Runs with the detour registry locked. */
-static int detour_account(void *owner, const char *email, vmess_switch_account *sa)
-{
-    vmess_inbound *in = owner;
-    const evp_host *h = in->host;
-    int rc = -1;
-    pthread_mutex_lock(&in->lock);
-    if (in->cfg.port == 0) {
-        h->log(EVP_LOG_WARNING, "vmess: detour target has no port configured");
-        goto out;
-    }
-    const uint8_t *uuid = NULL;
-    uint16_t alter = 0;
-    uint32_t level = 0;
-    for (size_t i = 0; i < in->cfg.n_clients && uuid == NULL; i++) {
-        const vmess_user_cfg *c = &in->cfg.clients[i];
-        if (c->email[0] != '\0' && strcasecmp(c->email, email) == 0) {
-            uuid = c->id;
-            alter = c->alter_id;
-            level = c->level;
-        }
-    }
-    for (size_t i = 0; i < in->n_extra && uuid == NULL; i++) {
-        if (strcasecmp(in->extra[i].email, email) == 0) {
-            uuid = in->extra[i].uuid;
-            alter = in->extra[i].alter_id;
-            level = in->extra[i].level;
-        }
-    }
-    if (uuid == NULL) {
-        detour_user *x = vmess_realloc(in->extra, (in->n_extra + 1) * sizeof(*x));
-        if (x == NULL)
-            goto out;
-        in->extra = x;
-        detour_user *nu = &x[in->n_extra];
-        memset(nu, 0, sizeof(*nu));
-        nu->email = vmess_strdup(email);
-        if (nu->email == NULL)
-            goto out;
-        h->random_bytes(nu->uuid, 16);
-        nu->uuid[6] = (uint8_t)((nu->uuid[6] & 0x0f) | 0x40); /* a version 4 UUID */
-        nu->uuid[8] = (uint8_t)((nu->uuid[8] & 0x3f) | 0x80);
-        nu->alter_id = in->cfg.default_alter_id;
-        nu->level = in->cfg.default_level;
-        vmess_users *t = build_table(&in->cfg, in->extra, in->n_extra + 1, h->unix_time());
-        if (t == NULL) {
-            vmess_free(nu->email);
-            goto out;
-        }
-        in->n_extra++;
-        vmess_users_unref(in->users);
-        in->users = t;
-        uuid = nu->uuid;
-        alter = nu->alter_id;
-        level = nu->level;
-    }
-    memset(sa, 0, sizeof(*sa));
-    sa->port = in->cfg.port;
-    memcpy(sa->uuid, uuid, 16);
-    sa->alter_id = alter;
-    sa->level = (uint8_t)level; /* one byte on the wire, as V2Ray truncates it */
-    sa->valid_min = 255;        /* a fixed-port inbound is always there: V2Ray caps at 255 */
-    rc = 0;
-out:
-    pthread_mutex_unlock(&in->lock);
-    return rc;
 }
 
 void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, char *err,
@@ -186,7 +169,15 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
     }
     uint8_t seed[8];
     host->random_bytes(seed, sizeof(seed));
-    in->users = build_table(&in->cfg, NULL, 0, host->unix_time());
+    /* As a detour target: registered by tag, with the accounts earlier instances made. */
+    if (vmess_detour_publish(host, &in->reg, args->tag, &in->cfg) != 0)
+        host->log(EVP_LOG_WARNING, "vmess: the host's state store is full: detours to this "
+                                   "inbound may fail");
+    uint64_t version;
+    int same;
+    in->users = build_with_detour(host, in->reg.tag, &in->cfg, NULL, &version,
+                                  in->detour_digest, &same);
+    atomic_init(&in->detour_version, version);
     if (in->users == NULL) {
         fail_msg(err, errlen, "out of memory");
         goto fail;
@@ -201,7 +192,6 @@ void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, cha
     in->drain_base = LEGACY_MAX + r1 % (BASE_TOP - LEGACY_MAX);
     in->drain_span = 1 + r2 % 64;
     sodium_memzero(seed, sizeof(seed));
-    vmess_detour_register(&in->node, args->tag != NULL ? args->tag : "", in, detour_account);
     return in;
 fail:
     vmess_in_instance_unref(in);
@@ -213,7 +203,7 @@ void vmess_inbound_free(void *inst)
     vmess_inbound *in = inst;
     if (in == NULL)
         return;
-    vmess_detour_unregister(&in->node);
+    vmess_detour_withdraw(in->host, &in->reg);
     vmess_in_instance_unref(in);
 }
 
@@ -247,25 +237,22 @@ int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, s
         return -1;
     read_aead_forced_env(&cfg);
     char *settings = vmess_strdup(json);
-    /* Built aside, outside the lock: handshakes keep using the old table meanwhile. The
-     * detour users made so far carry over (a concurrent new one may be lost: it is
-     * simply created again on the next detour). */
     pthread_mutex_lock(&in->lock);
-    size_t n_extra = in->n_extra;
-    detour_user *extra = n_extra ? vmess_calloc(n_extra, sizeof(*extra)) : NULL;
-    int oom = n_extra && extra == NULL;
-    for (size_t i = 0; i < n_extra && !oom; i++) {
-        extra[i] = in->extra[i];
-        extra[i].email = vmess_strdup(in->extra[i].email);
-        oom = extra[i].email == NULL;
-    }
     cfg.port = in->cfg.port; /* the listening port stays: SwitchAccount names it */
     pthread_mutex_unlock(&in->lock);
-    oom |= settings == NULL;
-    vmess_users *t = oom ? NULL : build_table(&cfg, extra, n_extra, in->host->unix_time());
+    /* in->reg is fixed once the instance is made. */
+    if (settings != NULL && vmess_detour_publish(in->host, &in->reg, in->reg.tag, &cfg) != 0)
+        in->host->log(EVP_LOG_WARNING, "vmess: the host's state store is full: detours to "
+                                       "this inbound may fail");
+    /* Built aside, outside the lock: handshakes keep using the old table meanwhile. */
+    uint64_t version = 0;
+    uint8_t digest[16];
+    int same;
+    vmess_users *t = settings == NULL ? NULL
+                                      : build_with_detour(in->host, in->reg.tag, &cfg, NULL,
+                                                          &version, digest, &same);
     if (t == NULL) {
         vmess_free(settings);
-        free_extra(extra, n_extra);
         vmess_inbound_cfg_free(&cfg);
         fail_msg(err, errlen, "out of memory");
         return -1;
@@ -275,16 +262,13 @@ int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, s
     in->users = t;
     vmess_inbound_cfg old_cfg = in->cfg;
     in->cfg = cfg;
-    detour_user *old_extra = in->extra;
-    size_t old_n = in->n_extra;
-    in->extra = extra;
-    in->n_extra = n_extra;
     char *old_settings = in->settings;
     in->settings = settings;
+    memcpy(in->detour_digest, digest, 16);
+    atomic_store(&in->detour_version, version);
     pthread_mutex_unlock(&in->lock);
     vmess_free(old_settings);
     vmess_users_unref(old);
     vmess_inbound_cfg_free(&old_cfg);
-    free_extra(old_extra, old_n);
     return 0;
 }

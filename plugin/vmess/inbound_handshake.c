@@ -78,6 +78,7 @@ static int authenticate(vmess_in_session *s, const uint8_t *p, const char **why)
 {
     vmess_inbound *in = s->inst;
     int64_t now = in->host->unix_time();
+    vmess_in_detour_refresh(in);
     pthread_mutex_lock(&in->lock);
     s->users = vmess_users_ref(in->users);
     s->disable_insecure = in->cfg.disable_insecure;

@@ -14,27 +14,19 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* A user created on demand because another inbound detours its clients here. */
-typedef struct detour_user {
-    uint8_t uuid[16];
-    uint16_t alter_id;
-    uint8_t level;
-    char *email; /* owned */
-} detour_user;
-
 typedef struct vmess_inbound {
     const evp_host *host;
     atomic_uint refs;     /* the host's, plus one per session */
     atomic_int detour_warned; /* a missing detour target is said once */
-    pthread_mutex_t lock; /* guards users, cfg and extra */
+    pthread_mutex_t lock; /* guards users, cfg and reg */
     vmess_users *users;   /* the current table; the instance holds one reference */
     vmess_inbound_cfg cfg;
     char *settings;       /* the settings text cfg came from (owned), for the users ops */
-    detour_user *extra;
-    size_t n_extra;
     uint32_t drain_base;     /* a failed handshake drains base + [0, span) bytes (§10) */
     uint32_t drain_span;
-    vmess_detour_node node;
+    vmess_detour_reg reg;    /* as a detour target, under the host's state store */
+    _Atomic uint64_t detour_version; /* the store's accounts the table was built with */
+    uint8_t detour_digest[16];       /* and a digest of those for this tag */
 } vmess_inbound;
 
 enum phase {
@@ -73,6 +65,9 @@ typedef struct vmess_in_session {
 
 /* Drops one reference (the host's or a session's); the last one frees the instance. */
 void vmess_in_instance_unref(vmess_inbound *in);
+/* Rebuilds the user table when the host's detour accounts changed since it was built (a
+ * detour source made one for this target): called before a handshake looks a user up. */
+void vmess_in_detour_refresh(vmess_inbound *in);
 /* A failure after authentication: the session fails and the host just closes. */
 int vmess_in_broken(vmess_in_session *s, evp_io *io, const char *why);
 /* Accepted session: client body bytes -> target plaintext (evp_inbound_ops.decode). */

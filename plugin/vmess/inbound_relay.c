@@ -44,7 +44,7 @@ static int write_response_header(vmess_in_session *s, evp_buf *out, vmess_cfb *c
     int plen = -1;
     if (s->detour_to[0] != '\0') {
         vmess_switch_account sa;
-        if (vmess_detour_switch(s->detour_to, s->user->email, &sa) == 0)
+        if (vmess_detour_switch(h, s->detour_to, s->user->email, &sa) == 0)
             plen = vmess_switch_account_encode(&sa, payload, sizeof(payload));
         else if (!atomic_exchange(&s->inst->detour_warned, 1))
             warn_no_detour(h, s->detour_to);

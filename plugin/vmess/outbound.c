@@ -121,7 +121,7 @@ void *vmess_outbound_new(const evp_host *host, const evp_instance_args *args, ch
     }
     o->host = host;
     atomic_init(&o->refs, 1);
-    if (vmess_detour_slot_init(&o->detour) != 0) {
+    if (vmess_detour_slot_init(&o->detour, host, args->tag, args->settings_json) != 0) {
         vmess_free(o);
         fail(err, errlen, "cannot create a lock");
         return NULL;
@@ -193,7 +193,7 @@ static void choose_account(vmess_out_session *s)
     uint32_t r;
     h->random_bytes(&r, sizeof(r));
     vmess_detour_pick pick;
-    if (vmess_detour_slot_pick(&o->detour, h->monotonic(), r, &pick)) {
+    if (vmess_detour_slot_pick(&o->detour, r, &pick)) {
         s->server = pick.server;
         vmess_cmd_key(s->cmd_key, pick.uuid);
         memcpy(s->id, pick.id, 16);
@@ -358,7 +358,7 @@ static void handle_command(vmess_out_session *s, const vmess_resp_header *rh)
     vmess_switch_account sa;
     if (vmess_switch_account_decode(&sa, rh->payload, rh->payload_len) != 0)
         return;
-    if (vmess_detour_slot_accept(&s->inst->detour, &sa, &s->server, h->monotonic()) == 0 &&
+    if (vmess_detour_slot_accept(&s->inst->detour, &sa, &s->server) == 0 &&
         h->log_enabled(EVP_LOG_INFO)) {
         /* The host name comes from the server: escaped before it reaches the log. */
         char host[4 * sizeof(sa.host) + 1] = "?";

@@ -11,6 +11,9 @@
 #   2: evproxy client -> V2Ray server: the first session on A, every later one on B.
 #   3: detour.to naming a tag that does not exist, or an inbound that is not vmess: the
 #      evproxy server serves V2Ray and evproxy clients on A, sends no SwitchAccount.
+#   Reload (c1, c2): after its sessions the evproxy side is reloaded (SIGHUP, same config)
+#      and serves NSESS more: the detour accounts outlive the reload (the host keeps them),
+#      so the switched client is still accepted on B and still goes there.
 # Prints a results table. E2E_DETOUR_SESSIONS: sessions per client (default 6).
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -118,6 +121,36 @@ first_on_a() { head -1 "$E2E_TMP/$1.server.access.log" | grep -qE '\[(vmess-in -
 # shellcheck disable=SC2317 # called through check
 both_alive() { alive "$1" && alive "$2"; }
 
+# reload_evproxy PID LOG: SIGHUP to evproxy PID, then waits (at most 20 s) until LOG says
+# the reload was applied.
+reload_evproxy() {
+    local before k
+    before=$(grep -c 'reload applied' "$2")
+    kill -HUP "$1" || return 1
+    for k in $(seq 400); do
+        [ "$(grep -c 'reload applied' "$2")" -gt "$before" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# after_reload ID PID SOCKS CASE SIDE: reloads the evproxy PID of ID (its log ID.SIDE.log),
+# runs NSESS more sessions as ID-r and checks they all verify; sets AFTER_B (sessions on B
+# since).
+after_reload() {
+    local id=$1 pid=$2 socks=$3 c=$4 b0 got
+    b0=$(on_b "$id")
+    check "$c" "reload applied (SIGHUP)" reload_evproxy "$pid" "$E2E_TMP/$id.$5.log"
+    got=$(run_sessions "$id-r" "$socks")
+    AFTER_B=$(($(on_b "$id") - b0))
+    if [ "$got" = "$NSESS" ]; then
+        row "$c" "after reload: $NSESS sessions, sha256 echo" PASS
+    else
+        row "$c" "after reload: $NSESS sessions, sha256 echo" \
+            "FAIL $got ok: $(first_fail "$id-r")"
+    fi
+}
+
 # first_fail ID: why the first failed session of ID failed.
 first_fail() {
     local f
@@ -160,6 +193,11 @@ case1() {
         test "$(grep -c 'rejected a handshake' "$E2E_TMP/$id.server.log")" = 0
     check "$C1" "server alive" alive "$srv"
     COUNTS+=("$id A=$at_a B=$at_b")
+    [ "${3:-}" = reload ] || return 0
+    after_reload "$id" "$srv" "$socks" "$C1" server
+    check "$C1" "after reload: sessions on B ($AFTER_B)" test "$AFTER_B" -ge 1
+    check "$C1" "after reload: no rejected handshake" \
+        test "$(grep -c 'rejected a handshake' "$E2E_TMP/$id.server.log")" = 0
 }
 
 # --- 2: evproxy client -> V2Ray server ------------------------------------------------
@@ -204,6 +242,10 @@ case2() {
     check "$C2" "B's sessions are user e@x (access log)" test "$(on_b "$id" e@x)" = "$at_b"
     check "$C2" "server and client alive" both_alive "$srv" "$cli"
     COUNTS+=("$id A=$at_a B=$at_b")
+    [ "${3:-}" = reload ] && [ "$EVP_IMPL" != v2ray ] || return 0
+    # The reloaded client still holds its detour account: every session goes to B.
+    after_reload "$id" "$cli" "$socks" "$C2" client
+    check "$C2" "after reload: all sessions on B ($AFTER_B)" test "$AFTER_B" = "$NSESS"
 }
 
 # --- 3: a detour target that is not there ---------------------------------------------
@@ -240,8 +282,8 @@ case3() {
 }
 
 COUNTS=()
-case1 c1 4
-case2 c2 4
+case1 c1 4 reload
+case2 c2 4 reload
 # A target with default alterId 0: the switched account is then an AEAD one (4.34 picks
 # AEAD iff alterId is 0) with LEGACY body security.
 case1 c1z 0

@@ -21,6 +21,10 @@
  *        evp_plugin.sip003_settings: SIP003 options -> the plugin's settings.
  *   1.3  evp_host.mem_*: allocation counted per module (each module gets its own table), so
  *        the host can report a plugin's memory.
+ *   1.4  evp_host.state_*: a host-owned keyed store of small values with expiry, for the
+ *        rest of the 1.1 rule's state (VMess: detour accounts on both sides, which inbound
+ *        answers to a tag). A plugin keeps nothing that a reload or hot swap must keep in an
+ *        instance or a static either: it goes in the host's replay sets or state store.
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -32,7 +36,7 @@
 #include <stdint.h>
 
 #define EVP_ABI_MAJOR 1
-#define EVP_ABI_MINOR 3
+#define EVP_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define EVP_EXPORT __attribute__((visibility("default")))
@@ -111,6 +115,15 @@ typedef struct evp_io {
     char reason[128]; /* EVP_ERR */
 } evp_io;
 
+/* state_each's visitor: one live entry (key and value borrowed for the call). Returns 0 to
+ * go on, nonzero to stop. It must not call the state_* services. */
+typedef int (*evp_state_fn)(void *ctx, const void *key, size_t key_len, const void *val,
+                            size_t val_len);
+
+#define EVP_STATE_CREATE 1u       /* state_put: keep a live value already there */
+#define EVP_STATE_KEY_MAX 255     /* longest key, bytes */
+#define EVP_STATE_VALUE_MAX 4096  /* longest value, bytes */
+
 /* Services the host hands to a plugin; a plugin never calls host symbols directly. */
 typedef struct evp_host evp_host;
 struct evp_host {
@@ -159,6 +172,27 @@ struct evp_host {
     void *(*mem_calloc)(const evp_host *self, size_t n, size_t size);
     void *(*mem_realloc)(const evp_host *self, void *p, size_t size);
     void (*mem_free)(const evp_host *self, void *p);
+
+    /* ---- ABI 1.4 ---- */
+    /* A keyed store of small values owned by the host: one namespace per ns ("plugin.what",
+     * at most 63 bytes), shared by every instance and every loaded copy of every plugin, so
+     * reloads and hot swaps keep it. Keys 1..EVP_STATE_KEY_MAX bytes, values
+     * 0..EVP_STATE_VALUE_MAX bytes, both copied in and out and wiped when dropped. A value
+     * lives ttl_s seconds on the monotonic clock from its last state_put (0: until deleted).
+     * Thread-safe; bounded (a full store refuses new keys).
+     * Stores val under key: 0; with EVP_STATE_CREATE a live value already there is kept and
+     * 1 is returned; -1 on a bad argument, a full store or no memory. Putting the value a
+     * key already holds only renews its ttl. */
+    int (*state_put)(const char *ns, const void *key, size_t key_len, const void *val,
+                     size_t val_len, uint32_t ttl_s, unsigned flags);
+    /* Copies min(length, cap) bytes of key's live value into val; returns its length, or -1
+     * when there is none. */
+    long (*state_get)(const char *ns, const void *key, size_t key_len, void *val, size_t cap);
+    /* Drops key: 0, or -1 when it had no live value. */
+    int (*state_del)(const char *ns, const void *key, size_t key_len);
+    /* Calls fn (if not NULL) on each live entry of ns, in no order, then returns ns's change
+     * count, which grows whenever a key is added, changes value, is deleted or expires. */
+    uint64_t (*state_each)(const char *ns, evp_state_fn fn, void *ctx);
 };
 
 /* What the host tells an instance when it is created. */
