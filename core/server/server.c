@@ -9,6 +9,7 @@
 #include "control_socket.h"
 #include "log.h"
 #include "stats.h"
+#include "udp_assoc.h"
 #include "users.h"
 
 #include <signal.h>
@@ -57,6 +58,7 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     srv->rt.udp_timeout = 60.0;
     srv->rt.limits = evp_limits_default();
     srv->rt.resume_accepting = evp_listeners_resume;
+    srv->rt.open_udp_relay = evp_assoc_open; /* SOCKS5's, for any inbound that asks */
     srv->rt.resolver = evp_resolver_new(loop);
     if (srv->rt.resolver == NULL) {
         evp_err("cannot start the resolver");

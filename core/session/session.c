@@ -403,7 +403,7 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
         /* Lives as long as its TCP connection, or until no datagram has crossed it for
          * limits.udpIdle. */
         limit = s->rt->limits.udp_idle;
-        double last = evp_assoc_last_active(s->assoc);
+        double last = s->companion->last_active(s->companion);
         idle = ev_now(EV_A) - (last > s->last_active ? last : s->last_active);
     }
     if (idle >= limit) {
@@ -515,8 +515,9 @@ void evp_sess_close(evp_session *s, const char *why)
     endpoint_free(rt, &s->cl);
     endpoint_free(rt, &s->sv);
     evp_buf_free(&s->plain);
-    evp_assoc_free(s->assoc);
-    s->assoc = NULL;
+    if (s->companion)
+        s->companion->close(s->companion);
+    s->companion = NULL;
     if (s->udp_owner)
         s->udp_owner->forget(s->udp_owner, s);
     if (s->outs)

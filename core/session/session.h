@@ -22,6 +22,23 @@ typedef struct evp_episode {
     unsigned unwarned; /* episodes started since then, not logged */
 } evp_episode;
 
+/* Something a session keeps alive beside it, and ends with it (a SOCKS UDP relay): the
+ * session's teardown calls close once, whatever ended the session; its idle timer asks
+ * last_active. Embedded in its owner, which close frees. */
+typedef struct evp_companion {
+    void (*close)(struct evp_companion *c);
+    /* Loop time of the companion's last traffic (for limits.udpIdle). */
+    double (*last_active)(const struct evp_companion *c);
+} evp_companion;
+
+struct evp_runtime;
+/* Opens the UDP relay an inbound asked for with EVP_NET_UDP_RELAY beside the TCP connection
+ * tcp_fd (taking its own references to in and router) and sets *bound to its address; NULL
+ * when it cannot. */
+typedef evp_companion *(*evp_udp_relay_open_fn)(struct evp_runtime *rt, int tcp_fd,
+                                                evp_instance *in, evp_router *router,
+                                                evp_addr *bound);
+
 typedef struct evp_runtime {
     struct ev_loop *loop;
     evp_resolver *resolver;
@@ -41,6 +58,8 @@ typedef struct evp_runtime {
     evp_episode assocs_full;   /* new UDP associations are refused */
     /* Set by the server: starts the listeners again once there is room. */
     void (*resume_accepting)(struct evp_runtime *rt);
+    /* Set by the server: opens the relay of EVP_NET_UDP_RELAY (NULL: such requests fail). */
+    evp_udp_relay_open_fn open_udp_relay;
 } evp_runtime;
 
 /* Something that owns UDP sessions keyed by peer address (a UDP listener). */

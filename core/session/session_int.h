@@ -1,12 +1,11 @@
 /* Internals shared by the session files: session.c (lifecycle, handshake, connecting,
  * callbacks), session_relay.c (the two directions and the writing), session_udp.c (UDP
- * sessions and SOCKS UDP ASSOCIATE) and session_report.c (labels, access log, counters).
+ * sessions and the start of a UDP relay) and session_report.c (labels, access log, counters).
  * Nothing outside core/session/session*.c includes it. */
 #ifndef EVP_SESSION_INT_H
 #define EVP_SESSION_INT_H
 
 #include "session.h"
-#include "udp_assoc.h"
 
 #include <ev.h>
 #include <stdint.h>
@@ -43,7 +42,7 @@ enum state {
     S_RELAY,
     S_DRAIN,   /* a rejected client: swallow some bytes, then close */
     S_CLOSING, /* write what is queued for the client, then close */
-    S_ASSOC,   /* a SOCKS UDP ASSOCIATE control connection: it lives as long as the TCP one */
+    S_ASSOC,   /* a control connection with a companion UDP relay: they live and end together */
     S_RESETTING, /* the server reset after the client's end: once the kernel has sent the
                     client what came before, reset the client too */
     S_DEAD,    /* torn down; the struct is freed from the loop, so callers may still look */
@@ -71,7 +70,7 @@ struct evp_session {
     double started; /* accept time: the handshake deadline counts from it */
     uint64_t bytes_up, bytes_down; /* plaintext relayed, for the stats */
     evp_udp_owner *udp_owner;
-    evp_assoc *assoc; /* S_ASSOC: the UDP relay this control connection keeps alive */
+    evp_companion *companion; /* S_ASSOC: the UDP relay this connection keeps alive */
     int target_named; /* pass-through inbound: EVP_TARGET given */
     int handshaking;  /* counted in rt->n_handshakes */
     struct sockaddr_storage peer;

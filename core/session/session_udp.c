@@ -13,18 +13,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The inbound asked for a UDP relay on this TCP connection: open it and tell the client
- * where (the inbound's connected hook writes the reply with io->target = the bound address). */
+/* The inbound asked for a UDP relay on this TCP connection: the runtime's opener makes it,
+ * the session keeps it as its companion, and the inbound's connected hook tells the client
+ * where it is (io->target = the bound address). */
 void evp_sess_start_assoc(evp_session *s)
 {
     evp_io io;
     memset(&io, 0, sizeof io);
     s->network = EVP_NET_UDP;
     snprintf(s->label, sizeof s->label, "udp-associate");
-    s->assoc = evp_assoc_new(s->rt, s->cl.fd, s->in, s->router, &io.target);
+    evp_udp_relay_open_fn open = s->rt->open_udp_relay;
+    s->companion = open ? open(s->rt, s->cl.fd, s->in, s->router, &io.target) : NULL;
     io.out = &s->plain;
     io.back = &s->cl.wbuf;
-    int ok = s->assoc != NULL;
+    int ok = s->companion != NULL;
     if (s->inops->connected)
         s->inops->connected(s->ins, ok, &io);
     if (!ok) {

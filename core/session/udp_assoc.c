@@ -14,8 +14,9 @@
 
 #define MAX_DESTINATIONS 256
 
-struct evp_assoc {
+typedef struct evp_assoc {
     ev_io io; /* first member */
+    evp_companion companion; /* what the control connection's session holds */
     evp_udp_owner owner;
     evp_runtime *rt;
     evp_instance *in;
@@ -24,7 +25,32 @@ struct evp_assoc {
     evp_session *sessions[MAX_DESTINATIONS];
     size_t n;
     double last_active; /* a datagram crossed, either way (limits.udpIdle) */
-};
+} evp_assoc;
+
+static evp_assoc *assoc_of(const evp_companion *c)
+{
+    return (evp_assoc *)((char *)c - offsetof(evp_assoc, companion));
+}
+
+/* The companion's close: closes the socket and ends its sessions. */
+static void assoc_close(evp_companion *c)
+{
+    evp_assoc *a = assoc_of(c);
+    ev_io_stop(a->rt->loop, &a->io);
+    while (a->n > 0)
+        evp_session_udp_orphan(a->sessions[--a->n]);
+    close(a->owner.fd);
+    evp_instance_unref(a->in);
+    evp_router_unref(a->router);
+    a->rt->n_assocs--;
+    evp_admission_changed(a->rt);
+    free(a);
+}
+
+static double assoc_last_active(const evp_companion *c)
+{
+    return assoc_of(c)->last_active;
+}
 
 static int same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
 {
@@ -102,8 +128,8 @@ static void on_datagram(EV_P_ ev_io *w, int revents)
     }
 }
 
-evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_router *router,
-                         evp_addr *bound)
+evp_companion *evp_assoc_open(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_router *router,
+                              evp_addr *bound)
 {
     struct sockaddr_storage local;
     socklen_t llen = sizeof local;
@@ -152,28 +178,10 @@ evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_rout
     a->owner.forget = forget;
     a->owner.send = send_wrapped;
     a->last_active = ev_now(rt->loop);
+    a->companion.close = assoc_close;
+    a->companion.last_active = assoc_last_active;
     ev_io_init(&a->io, on_datagram, fd, EV_READ);
     ev_io_start(rt->loop, &a->io);
     rt->n_assocs++;
-    return a;
-}
-
-void evp_assoc_free(evp_assoc *a)
-{
-    if (a == NULL)
-        return;
-    ev_io_stop(a->rt->loop, &a->io);
-    while (a->n > 0)
-        evp_session_udp_orphan(a->sessions[--a->n]);
-    close(a->owner.fd);
-    evp_instance_unref(a->in);
-    evp_router_unref(a->router);
-    a->rt->n_assocs--;
-    evp_admission_changed(a->rt);
-    free(a);
-}
-
-double evp_assoc_last_active(const evp_assoc *a)
-{
-    return a ? a->last_active : 0;
+    return &a->companion;
 }

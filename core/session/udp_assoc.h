@@ -1,20 +1,17 @@
 /* The UDP side of a SOCKS5 UDP ASSOCIATE: one UDP socket per control connection; each
- * destination named in the datagrams' SOCKS headers gets its own UDP session. */
+ * destination named in the datagrams' SOCKS headers gets its own UDP session. The session
+ * of the control connection owns it as its companion (session.h): the server hands
+ * evp_assoc_open to the runtime, so the session code never names this file. */
 #ifndef EVP_UDP_ASSOC_H
 #define EVP_UDP_ASSOC_H
 
 #include "session.h"
 
-typedef struct evp_assoc evp_assoc;
-
-/* Binds a UDP socket on the local address of the control connection tcp_fd and sets
- * *bound to it. NULL on failure, or when limits.maxUdpAssociations are open. Takes its own
- * instance references. */
-evp_assoc *evp_assoc_new(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_router *router,
-                         evp_addr *bound);
-/* Closes the socket and ends its sessions. NULL is fine. */
-void evp_assoc_free(evp_assoc *a);
-/* When a datagram last crossed the relay, either way (loop time; 0 for NULL). */
-double evp_assoc_last_active(const evp_assoc *a);
+/* An evp_udp_relay_open_fn: binds a UDP socket on the local address of the control
+ * connection tcp_fd and sets *bound to it. NULL on failure, or when
+ * limits.maxUdpAssociations are open. The companion's close closes the socket and ends its
+ * sessions; its last_active is when a datagram last crossed, either way. */
+evp_companion *evp_assoc_open(evp_runtime *rt, int tcp_fd, evp_instance *in, evp_router *router,
+                              evp_addr *bound);
 
 #endif
