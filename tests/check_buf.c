@@ -1,4 +1,4 @@
-/* core/session/buf.c: small handshake buffers, their move into a standard block, and the
+/* core/plugin_host/buf.c: small handshake buffers, their move into a standard block, and the
  * block pool giving back what a burst left unused. */
 #include "buf.h"
 

@@ -2,7 +2,6 @@
  * against tests/plugins/named.so, whose users ({"name", "token"}) the core has never heard
  * of, loaded from a clientsFile and saved back to it; an ops struct too small for the users
  * fields counts as having none. */
-#include "control.h"
 #include "server.h"
 #include "users.h"
 
@@ -77,7 +76,7 @@ static char *read_text(const char *path)
 static const char *ask(evp_server *srv, const char *req, int want_ok)
 {
     static char out[8192];
-    char *r = evp_control_handle(srv, req);
+    char *r = evp_server_control_answer(srv, req);
     ck_assert_ptr_nonnull(r);
     snprintf(out, sizeof out, "%s", r);
     free(r);

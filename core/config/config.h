@@ -3,6 +3,7 @@
 #define EVP_CONFIG_H
 
 #include "global_limits.h"
+#include "instance.h"
 #include "module.h"
 #include "registry.h"
 
@@ -56,5 +57,7 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
                             evp_registry *reg, char **errors);
 /* Frees the config and drops its module references. */
 void evp_config_free(evp_config *c);
+/* Creates the instance of inbound ic, with the users of its clientsFile handed over. */
+evp_instance *evp_inbound_instance_new(const evp_inbound_conf *ic, char *err, size_t errlen);
 
 #endif

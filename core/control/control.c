@@ -8,7 +8,6 @@
 
 #include "file_replace.h"
 #include "log.h"
-#include "server.h"
 #include "stats.h"
 #include "users.h"
 
@@ -84,13 +83,11 @@ static int change(evp_instance *in, enum user_change what, json_t *arg, char *er
 /* Applies a change to the running inbound (new sessions see it; running ones keep their
  * user). With a clientsFile the whole list is saved there and the config reloaded, so the
  * change survives later reloads; if the file cannot be written the change is undone. */
-static char *apply_change(evp_server *srv, const char *tag, evp_instance *in,
+static char *apply_change(const evp_control_host *host, const char *tag, evp_instance *in,
                           enum user_change what, json_t *arg)
 {
-    const evp_inbound_conf *ic = evp_server_inbound_conf(srv, tag);
     char file[4096] = "";
-    if (ic && ic->clients_file) /* copied: the reload frees ic */
-        snprintf(file, sizeof file, "%s", ic->clients_file);
+    host->clients_file(host->ctx, tag, file, sizeof file);
     json_t *before = file[0] ? evp_users_list(in, EVP_USERS_SECRETS) : NULL;
     if (file[0] && before == NULL)
         return evp_control_error("cannot read the users of [%s]", tag);
@@ -112,38 +109,39 @@ static char *apply_change(evp_server *srv, const char *tag, evp_instance *in,
     }
     json_decref(before);
     /* The reload runs on its thread; "reload applied" in the log says when it is in. */
-    if (evp_server_reload(srv) != 0)
+    if (host->reload(host->ctx) != 0)
         return evp_control_error("the clients file was written but the reload could not start");
     return reply_ok(json_pack("{s:s}", "saved", file));
 }
 
 /* Checks users against the plugin's user schema first: a bad user is refused before
  * anything (a clients file included) is touched. */
-static char *checked_change(evp_server *srv, const char *tag, evp_instance *in,
+static char *checked_change(const evp_control_host *host, const char *tag, evp_instance *in,
                             enum user_change what, json_t *arg)
 {
     if (!evp_users_supported(in->mod))
         return evp_control_error("%s inbounds have no users to manage", in->mod->desc->name);
     evp_errlist errs = {0};
     if (what != REMOVE_USER &&
-        evp_users_validate(srv->schema_dir, in->mod, arg, what == REPLACE_USERS,
+        evp_users_validate(host->schema_dir, in->mod, arg, what == REPLACE_USERS,
                            what == REPLACE_USERS ? "users" : "user", &errs) != 0) {
         char *why = evp_errlist_take(&errs);
         char *r = evp_control_error("%s", why ? why : "invalid user");
         free(why);
         return r;
     }
-    return apply_change(srv, tag, in, what, arg);
+    return apply_change(host, tag, in, what, arg);
 }
 
 /* add-user takes a user object, or positional "args" that the user schema names. */
-static char *add_user(evp_server *srv, const char *tag, evp_instance *in, json_t *req)
+static char *add_user(const evp_control_host *host, const char *tag, evp_instance *in,
+                      json_t *req)
 {
     char err[512];
     json_t *user = json_object_get(req, "user");
     json_t *built = NULL;
     if (user == NULL && json_is_array(json_object_get(req, "args"))) {
-        built = evp_users_from_args(srv->schema_dir, in->mod, json_object_get(req, "args"), err,
+        built = evp_users_from_args(host->schema_dir, in->mod, json_object_get(req, "args"), err,
                                     sizeof err);
         if (built == NULL)
             return evp_control_error("%s", err);
@@ -153,7 +151,7 @@ static char *add_user(evp_server *srv, const char *tag, evp_instance *in, json_t
         json_decref(built);
         return evp_control_error("add-user needs a user object");
     }
-    char *r = checked_change(srv, tag, in, ADD_USER, user);
+    char *r = checked_change(host, tag, in, ADD_USER, user);
     json_decref(built);
     return r;
 }
@@ -192,17 +190,17 @@ static void stats_live(const char *inbound, const char *user, uint64_t up, uint6
         stats_add(stats_row(arg, inbound, user), up, down, 1, 1);
 }
 
-static json_t *module_list(evp_server *srv);
+static json_t *module_list(const evp_control_host *host);
 static json_t *plugin_memory(json_t *mods);
 
-static char *stats(evp_server *srv)
+static char *stats(const evp_control_host *host)
 {
     size_t n;
     const evp_counter *c = evp_stats_all(&n);
     json_t *rows = json_object();
     for (size_t i = 0; i < n; i++)
         stats_add(stats_row(rows, c[i].inbound, c[i].user), c[i].up, c[i].down, c[i].sessions, 0);
-    evp_session_each_traffic(&srv->rt, stats_live, rows);
+    host->each_traffic(host->ctx, stats_live, rows);
     json_t *inbounds = json_array(), *users = json_array();
     const char *key;
     json_t *o;
@@ -211,13 +209,14 @@ static char *stats(evp_server *srv)
     }
     json_decref(rows);
     return reply_ok(json_pack("{s:o, s:o, s:o}", "inbounds", inbounds, "users", users, "memory",
-                              plugin_memory(module_list(srv))));
+                              plugin_memory(module_list(host))));
 }
 
 /* Loaded modules with their versions and how many holders (instances, sessions) each has:
  * after a plugin swap the old version stays listed until its last session ends. */
-static void add_module(json_t *mods, const evp_module *m)
+static void add_module(const evp_module *m, void *arg)
 {
+    json_t *mods = arg;
     size_t i;
     json_t *o;
     json_array_foreach (mods, i, o) {
@@ -234,19 +233,11 @@ static void add_module(json_t *mods, const evp_module *m)
     json_array_append_new(mods, row);
 }
 
-static void add_instance_module(evp_instance *in, void *arg)
-{
-    add_module(arg, in->mod);
-}
-
 /* Every loaded module: the registry's, and older copies an inbound or session still holds. */
-static json_t *module_list(evp_server *srv)
+static json_t *module_list(const evp_control_host *host)
 {
     json_t *mods = json_array();
-    for (size_t i = 0; i < srv->reg.n; i++)
-        add_module(mods, srv->reg.mods[i]);
-    evp_server_each_inbound(srv, add_instance_module, mods);
-    evp_server_each_session_module(srv, add_instance_module, mods);
+    host->each_module(host->ctx, add_module, mods);
     size_t i;
     json_t *o;
     json_array_foreach (mods, i, o) {
@@ -280,12 +271,12 @@ static json_t *plugin_memory(json_t *mods)
     return mem;
 }
 
-static char *modules(evp_server *srv)
+static char *modules(const evp_control_host *host)
 {
-    return reply_ok(json_pack("{s:o}", "modules", module_list(srv)));
+    return reply_ok(json_pack("{s:o}", "modules", module_list(host)));
 }
 
-char *evp_control_handle(evp_server *srv, const char *request)
+char *evp_control_handle(const evp_control_host *host, const char *request)
 {
     json_error_t je;
     json_t *req = json_loads(request, 0, &je);
@@ -296,11 +287,11 @@ char *evp_control_handle(evp_server *srv, const char *request)
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
     const char *tag = json_string_value(json_object_get(req, "inbound"));
     char *r;
-    evp_instance *in = tag ? evp_server_inbound(srv, tag) : NULL;
+    evp_instance *in = tag ? host->inbound(host->ctx, tag) : NULL;
     if (cmd && strcmp(cmd, "stats") == 0) {
-        r = stats(srv);
+        r = stats(host);
     } else if (cmd && strcmp(cmd, "modules") == 0) {
-        r = modules(srv);
+        r = modules(host);
     } else if (cmd == NULL) {
         r = evp_control_error("request has no \"cmd\"");
     } else if (tag == NULL || in == NULL) {
@@ -308,14 +299,14 @@ char *evp_control_handle(evp_server *srv, const char *request)
     } else if (strcmp(cmd, "list-users") == 0) {
         r = list_users(in);
     } else if (strcmp(cmd, "add-user") == 0) {
-        r = add_user(srv, tag, in, req);
+        r = add_user(host, tag, in, req);
     } else if (strcmp(cmd, "remove-user") == 0) {
         json_t *who = json_object_get(req, "user");
-        r = json_is_string(who) ? checked_change(srv, tag, in, REMOVE_USER, who)
+        r = json_is_string(who) ? checked_change(host, tag, in, REMOVE_USER, who)
                                 : evp_control_error("remove-user needs a user (email or id)");
     } else if (strcmp(cmd, "replace-users") == 0) {
         json_t *users = json_object_get(req, "users");
-        r = json_is_array(users) ? checked_change(srv, tag, in, REPLACE_USERS, users)
+        r = json_is_array(users) ? checked_change(host, tag, in, REPLACE_USERS, users)
                                  : evp_control_error("replace-users needs a users array");
     } else {
         r = evp_control_error("unknown command \"%s\"", cmd);

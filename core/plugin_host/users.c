@@ -190,21 +190,3 @@ int evp_users_replace(evp_instance *in, json_t *users, char *err, size_t errlen)
         return unsupported(in, err, errlen);
     return with_text(users, err, errlen, evp_inops(in)->users_replace, in->inst);
 }
-
-evp_instance *evp_inbound_instance_new(const evp_inbound_conf *ic, char *err, size_t errlen)
-{
-    evp_instance *in =
-        evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, ic->port, err, errlen);
-    if (in == NULL || ic->users_json == NULL)
-        return in;
-    json_t *users = json_loads(ic->users_json, 0, NULL);
-    int rc = users ? evp_users_replace(in, users, err, errlen) : -1;
-    json_decref(users);
-    if (rc != 0) {
-        if (users == NULL)
-            snprintf(err, errlen, "out of memory");
-        evp_instance_unref(in);
-        return NULL;
-    }
-    return in;
-}

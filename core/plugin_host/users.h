@@ -4,7 +4,6 @@
 #ifndef EVP_USERS_H
 #define EVP_USERS_H
 
-#include "config.h"
 #include "errlist.h"
 #include "instance.h"
 
@@ -27,7 +26,5 @@ json_t *evp_users_list(evp_instance *in, unsigned flags);
 int evp_users_add(evp_instance *in, json_t *user, char *err, size_t errlen);
 int evp_users_remove(evp_instance *in, const char *key, char *err, size_t errlen);
 int evp_users_replace(evp_instance *in, json_t *users, char *err, size_t errlen);
-/* Creates the instance of inbound ic, with the users of its clientsFile handed over. */
-evp_instance *evp_inbound_instance_new(const evp_inbound_conf *ic, char *err, size_t errlen);
 
 #endif

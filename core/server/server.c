@@ -5,7 +5,6 @@
 
 #include "admission.h"
 #include "buf.h"
-#include "control.h"
 #include "control_socket.h"
 #include "log.h"
 #include "stats.h"
@@ -27,11 +26,6 @@ void evp_server_apply_policy(evp_server *srv, const evp_config *cfg)
     srv->rt.limits = cfg->limits;
     evp_resolver_configure(srv->rt.resolver, &cfg->limits, cfg->dns_servers);
     evp_admission_changed(&srv->rt); /* raised caps resume accepting at once */
-}
-
-static char *answer_control(void *srv, const char *request)
-{
-    return evp_control_handle(srv, request);
 }
 
 static void on_stop_signal(EV_P_ ev_signal *w, int revents)
@@ -91,8 +85,8 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     }
     /* The control path first: "another evproxy is listening" says why a second start fails. */
     if (cfg->control_path &&
-        (srv->control = evp_control_socket_open(loop, cfg->control_path, answer_control, srv)) ==
-            NULL) {
+        (srv->control = evp_control_socket_open(loop, cfg->control_path,
+                                                evp_server_control_answer, srv)) == NULL) {
         evp_config_free(cfg);
         return -1;
     }

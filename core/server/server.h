@@ -51,5 +51,8 @@ void evp_server_each_session_module(evp_server *srv, void (*fn)(evp_instance *, 
                                     void *arg);
 /* Calls fn for each inbound instance. */
 void evp_server_each_inbound(evp_server *srv, void (*fn)(evp_instance *, void *), void *arg);
+/* Answers one control request for the server srv (an evp_server *) into a malloc'd reply:
+ * control.c's commands through the table server_control.c gives them (control.h). */
+char *evp_server_control_answer(void *srv, const char *request);
 
 #endif

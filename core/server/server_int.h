@@ -1,7 +1,7 @@
 /* Internals shared by the server files: server.c (start, stop, signals, the config's policy),
- * listener.c (binding, accepting, pausing, the inbound lookups) and reload.c (the plan a
- * config needs, the reload thread, the swap, the clients-file watch).
- * Nothing outside those three files includes it. */
+ * listener.c (binding, accepting, pausing, the inbound lookups), reload.c (the plan a
+ * config needs, the reload thread, the swap, the clients-file watch) and server_control.c
+ * (what the control socket may do). Nothing outside those files includes it. */
 #ifndef EVP_SERVER_INT_H
 #define EVP_SERVER_INT_H
 
