@@ -170,6 +170,34 @@ START_TEST(bounded_and_bad_arguments)
 }
 END_TEST
 
+/* Many keys in one namespace (the table grows), each found again, then half deleted. */
+START_TEST(many_keys)
+{
+    evp_state_store *st = evp_state_store_new(0);
+    enum { N = 20000 };
+    char key[16];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(key, sizeof key, "k%d", i);
+        ck_assert_int_eq(evp_state_put(st, "n", key, (size_t)n, &i, sizeof i, 0, 0, T0), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(key, sizeof key, "k%d", i), v = -1;
+        ck_assert_int_eq(evp_state_get(st, "n", key, (size_t)n, &v, sizeof v, T0), sizeof v);
+        ck_assert_int_eq(v, i);
+    }
+    for (int i = 0; i < N; i += 2) {
+        int n = snprintf(key, sizeof key, "k%d", i);
+        ck_assert_int_eq(evp_state_del(st, "n", key, (size_t)n, T0), 0);
+    }
+    seen s = {0, 0};
+    evp_state_each(st, "n", count_entry, &s, T0);
+    ck_assert_int_eq(s.n, N / 2);
+    ck_assert_int_eq(evp_state_get(st, "n", "k0", 2, NULL, 0, T0), -1);
+    ck_assert_int_eq(evp_state_get(st, "n", "k1", 2, NULL, 0, T0), sizeof(int));
+    evp_state_store_free(st);
+}
+END_TEST
+
 /* Two threads create the same 500 keys on the global store: each key is created once. */
 static void *race(void *arg)
 {
@@ -210,6 +238,7 @@ Suite *state_store_suite(void)
     tcase_add_test(tc, expiry_and_renewal);
     tcase_add_test(tc, each_and_change_count);
     tcase_add_test(tc, bounded_and_bad_arguments);
+    tcase_add_test(tc, many_keys);
     tcase_add_test(tc, threads_share_the_global_store);
     suite_add_tcase(s, tc);
     return s;

@@ -1,7 +1,8 @@
-/* The host's keyed state store. Namespaces hold their entries in a plain array searched
- * linearly: the values kept here are few (a detour account per user email) and touched
- * once per handshake at most, so one store-wide lock and a scan are simpler than a table
- * and fast enough. Expired entries go at the next access to their namespace. */
+/* The host's keyed state store. Each namespace is a chained hash table keyed by SipHash
+ * (seeded per store) of the key, so a lookup costs the same with ten values or a hundred
+ * thousand (a detour target publishes every configured user with an email). One lock guards
+ * the whole store: every operation is short. Expired entries go at the first access to their
+ * namespace once the earliest expiry has passed. */
 #include "state_store.h"
 
 #include <pthread.h>
@@ -11,17 +12,21 @@
 #include <time.h>
 
 typedef struct entry {
-    uint8_t *key; /* owned, key_len bytes */
+    struct entry *next; /* in its bucket */
+    uint64_t hash;
     uint8_t *val; /* owned, val_len bytes (NULL when 0) */
     size_t key_len, val_len;
     double expires; /* monotonic seconds; 0: never */
+    uint8_t key[];
 } entry;
 
 typedef struct name_space {
     char name[EVP_STATE_NS_MAX + 1];
-    entry *e;
-    size_t n, cap;
+    entry **buckets;
+    size_t n_buckets; /* 0 or a power of two */
+    size_t n;
     uint64_t changes;
+    double next_expiry; /* no entry expires before this; 0: none has a ttl */
 } name_space;
 
 struct evp_state_store {
@@ -29,38 +34,93 @@ struct evp_state_store {
     size_t max, total;
     size_t n_ns;
     name_space ns[EVP_STATE_MAX_NS];
+    uint8_t seed[crypto_shorthash_KEYBYTES];
 };
 
-/* Wipes and frees what e holds. */
-static void entry_clear(entry *e)
+/* Wipes and frees e. */
+static void entry_free(entry *e)
 {
-    if (e->key != NULL)
-        sodium_memzero(e->key, e->key_len);
     if (e->val != NULL)
         sodium_memzero(e->val, e->val_len);
-    free(e->key);
     free(e->val);
-    memset(e, 0, sizeof *e);
+    sodium_memzero(e->key, e->key_len);
+    free(e);
 }
 
-/* Removes entry i of s (the last one takes its place). */
-static void ns_remove(evp_state_store *st, name_space *s, size_t i)
+static uint64_t key_hash(const evp_state_store *st, const void *key, size_t key_len)
 {
-    entry_clear(&s->e[i]);
-    s->e[i] = s->e[--s->n];
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, key, key_len, st->seed);
+    uint64_t v;
+    memcpy(&v, h, sizeof v);
+    return v;
+}
+
+/* The link that points at the entry for key in s (*link is NULL when there is none), or
+ * NULL when s has no buckets. */
+static entry **ns_link(name_space *s, uint64_t hash, const void *key, size_t key_len)
+{
+    if (s == NULL || s->n_buckets == 0)
+        return NULL;
+    entry **p = &s->buckets[hash & (s->n_buckets - 1)];
+    while (*p != NULL && ((*p)->hash != hash || (*p)->key_len != key_len ||
+                          memcmp((*p)->key, key, key_len) != 0))
+        p = &(*p)->next;
+    return p;
+}
+
+/* Unlinks and frees the entry *link points at. */
+static void ns_remove(evp_state_store *st, name_space *s, entry **link)
+{
+    entry *e = *link;
+    *link = e->next;
+    entry_free(e);
+    s->n--;
     st->total--;
     s->changes++;
 }
 
-/* Drops s's entries that expired by now. */
+/* Drops s's entries that expired by now, once the earliest expiry has passed. */
 static void ns_expire(evp_state_store *st, name_space *s, double now)
 {
-    for (size_t i = 0; i < s->n;) {
-        if (s->e[i].expires != 0 && now >= s->e[i].expires)
-            ns_remove(st, s, i);
-        else
-            i++;
+    if (s->next_expiry == 0 || now < s->next_expiry)
+        return;
+    s->next_expiry = 0;
+    for (size_t b = 0; b < s->n_buckets; b++) {
+        for (entry **p = &s->buckets[b]; *p != NULL;) {
+            double x = (*p)->expires;
+            if (x != 0 && now >= x) {
+                ns_remove(st, s, p);
+                continue;
+            }
+            if (x != 0 && (s->next_expiry == 0 || x < s->next_expiry))
+                s->next_expiry = x;
+            p = &(*p)->next;
+        }
     }
+}
+
+/* Doubles s's buckets when it holds twice as many entries; 0, or -1 when out of memory. */
+static int ns_grow(name_space *s)
+{
+    if (s->n < 2 * s->n_buckets)
+        return 0;
+    size_t nb = s->n_buckets ? 2 * s->n_buckets : 16;
+    entry **b = calloc(nb, sizeof *b);
+    if (b == NULL)
+        return -1;
+    for (size_t i = 0; i < s->n_buckets; i++) {
+        while (s->buckets[i] != NULL) {
+            entry *e = s->buckets[i];
+            s->buckets[i] = e->next;
+            e->next = b[e->hash & (nb - 1)];
+            b[e->hash & (nb - 1)] = e;
+        }
+    }
+    free(s->buckets);
+    s->buckets = b;
+    s->n_buckets = nb;
+    return 0;
 }
 
 static int bad_key(const char *ns, const void *key, size_t key_len)
@@ -87,14 +147,6 @@ static name_space *ns_find(evp_state_store *st, const char *name, int create, do
     return s;
 }
 
-static entry *ns_lookup(name_space *s, const void *key, size_t key_len)
-{
-    for (size_t i = 0; s != NULL && i < s->n; i++)
-        if (s->e[i].key_len == key_len && memcmp(s->e[i].key, key, key_len) == 0)
-            return &s->e[i];
-    return NULL;
-}
-
 evp_state_store *evp_state_store_new(size_t max_entries)
 {
     evp_state_store *st = calloc(1, sizeof *st);
@@ -105,6 +157,7 @@ evp_state_store *evp_state_store_new(size_t max_entries)
         return NULL;
     }
     st->max = max_entries ? max_entries : EVP_STATE_DEFAULT_MAX;
+    randombytes_buf(st->seed, sizeof st->seed);
     return st;
 }
 
@@ -113,11 +166,18 @@ void evp_state_store_free(evp_state_store *st)
     if (st == NULL)
         return;
     for (size_t i = 0; i < st->n_ns; i++) {
-        for (size_t j = 0; j < st->ns[i].n; j++)
-            entry_clear(&st->ns[i].e[j]);
-        free(st->ns[i].e);
+        name_space *s = &st->ns[i];
+        for (size_t b = 0; b < s->n_buckets; b++) {
+            while (s->buckets[b] != NULL) {
+                entry *e = s->buckets[b];
+                s->buckets[b] = e->next;
+                entry_free(e);
+            }
+        }
+        free(s->buckets);
     }
     pthread_mutex_destroy(&st->lock);
+    sodium_memzero(st->seed, sizeof st->seed);
     free(st);
 }
 
@@ -134,26 +194,20 @@ static uint8_t *copy_bytes(const void *p, size_t n, int *oom)
     return c;
 }
 
-/* Appends a new entry for key to s; NULL when the store is full or out of memory. */
-static entry *ns_append(evp_state_store *st, name_space *s, const void *key, size_t key_len)
+/* Adds an entry for key (not in s) to s; NULL when the store is full or out of memory. */
+static entry *ns_add(evp_state_store *st, name_space *s, uint64_t hash, const void *key,
+                     size_t key_len)
 {
-    if (st->total >= st->max)
+    if (st->total >= st->max || ns_grow(s) != 0)
         return NULL;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        entry *e = realloc(s->e, cap * sizeof *e);
-        if (e == NULL)
-            return NULL;
-        s->e = e;
-        s->cap = cap;
-    }
-    int oom = 0;
-    entry *e = &s->e[s->n];
-    memset(e, 0, sizeof *e);
-    e->key = copy_bytes(key, key_len, &oom);
-    if (oom)
+    entry *e = calloc(1, sizeof *e + key_len);
+    if (e == NULL)
         return NULL;
+    e->hash = hash;
     e->key_len = key_len;
+    memcpy(e->key, key, key_len);
+    e->next = s->buckets[hash & (s->n_buckets - 1)];
+    s->buckets[hash & (s->n_buckets - 1)] = e;
     s->n++;
     st->total++;
     s->changes++;
@@ -170,15 +224,17 @@ int evp_state_put(evp_state_store *st, const char *ns, const void *key, size_t k
     uint8_t *copy = copy_bytes(val, val_len, &oom); /* outside the lock */
     if (oom)
         return -1;
+    uint64_t hash = key_hash(st, key, key_len);
     pthread_mutex_lock(&st->lock);
     name_space *s = ns_find(st, ns, 1, now);
-    entry *e = ns_lookup(s, key, key_len);
+    entry **link = ns_link(s, hash, key, key_len);
+    entry *e = link != NULL ? *link : NULL;
     if (e != NULL && (flags & EVP_STATE_CREATE)) {
         rc = 1;
         goto out;
     }
     if (e == NULL && s != NULL)
-        e = ns_append(st, s, key, key_len);
+        e = ns_add(st, s, hash, key, key_len);
     if (e == NULL)
         goto out;
     int same = e->val_len == val_len && (val_len == 0 || memcmp(e->val, copy, val_len) == 0);
@@ -192,6 +248,8 @@ int evp_state_put(evp_state_store *st, const char *ns, const void *key, size_t k
         s->changes++;
     }
     e->expires = ttl_s ? now + ttl_s : 0;
+    if (e->expires != 0 && (s->next_expiry == 0 || e->expires < s->next_expiry))
+        s->next_expiry = e->expires;
     rc = 0;
 out:
     pthread_mutex_unlock(&st->lock);
@@ -207,8 +265,10 @@ long evp_state_get(evp_state_store *st, const char *ns, const void *key, size_t 
     if (st == NULL || bad_key(ns, key, key_len) || (val == NULL && cap > 0))
         return -1;
     long len = -1;
+    uint64_t hash = key_hash(st, key, key_len);
     pthread_mutex_lock(&st->lock);
-    const entry *e = ns_lookup(ns_find(st, ns, 0, now), key, key_len);
+    entry **link = ns_link(ns_find(st, ns, 0, now), hash, key, key_len);
+    const entry *e = link != NULL ? *link : NULL;
     if (e != NULL) {
         size_t n = e->val_len < cap ? e->val_len : cap;
         if (n > 0)
@@ -225,11 +285,12 @@ int evp_state_del(evp_state_store *st, const char *ns, const void *key, size_t k
     if (st == NULL || bad_key(ns, key, key_len))
         return -1;
     int rc = -1;
+    uint64_t hash = key_hash(st, key, key_len);
     pthread_mutex_lock(&st->lock);
     name_space *s = ns_find(st, ns, 0, now);
-    entry *e = ns_lookup(s, key, key_len);
-    if (e != NULL) {
-        ns_remove(st, s, (size_t)(e - s->e));
+    entry **link = ns_link(s, hash, key, key_len);
+    if (link != NULL && *link != NULL) {
+        ns_remove(st, s, link);
         rc = 0;
     }
     pthread_mutex_unlock(&st->lock);
@@ -244,9 +305,10 @@ uint64_t evp_state_each(evp_state_store *st, const char *ns, evp_state_fn fn, vo
     pthread_mutex_lock(&st->lock);
     const name_space *s = ns_find(st, ns, 0, now);
     uint64_t changes = s != NULL ? s->changes : 0;
-    for (size_t i = 0; fn != NULL && s != NULL && i < s->n; i++)
-        if (fn(ctx, s->e[i].key, s->e[i].key_len, s->e[i].val, s->e[i].val_len) != 0)
-            break;
+    int stop = fn == NULL || s == NULL;
+    for (size_t b = 0; !stop && b < s->n_buckets; b++)
+        for (const entry *e = s->buckets[b]; !stop && e != NULL; e = e->next)
+            stop = fn(ctx, e->key, e->key_len, e->val, e->val_len) != 0;
     pthread_mutex_unlock(&st->lock);
     return changes;
 }

@@ -172,7 +172,7 @@ static int visit_stale(void *ctx, const void *key, size_t key_len, const void *v
 /* Drops the tag's configured accounts cfg no longer has, a few at a time. */
 static void drop_stale(const evp_host *h, const char *tag, const vmess_inbound_cfg *cfg)
 {
-    enum { BATCH = 16 };
+    enum { BATCH = 64 };
     uint8_t keys[BATCH][EVP_STATE_KEY_MAX];
     size_t lens[BATCH];
     stale_find f = {tag, cfg, keys, lens, BATCH, BATCH};
