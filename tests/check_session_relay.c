@@ -4,8 +4,7 @@
  * side once the session holds HIGH_WATER bytes, and reading resumes below LOW_WATER;
  * half-closes pass through; a target's reset after the client's end reaches the client as a
  * reset. Looks inside the session (session_int.h) to see its buffers and watchers. */
-#include "config.h"
-#include "registry.h"
+#include "session_fixture.h"
 #include "session_int.h"
 
 #include <arpa/inet.h>
@@ -26,17 +25,9 @@
 #define MAX_TURNS 200000 /* a bound on every wait: loop turns... */
 #define MAX_SECONDS 20.0 /* ...and time, so a broken relay fails instead of hanging */
 
-static evp_registry reg;
-static evp_config *cfg;
-static evp_instance *in, *out;
-static evp_runtime rt;
-static ev_timer tick; /* keeps EVRUN_ONCE from sleeping on an idle loop */
+static session_fixture fx;
 static int target_listener;
 static int client, target; /* the test's two ends */
-
-static void on_tick(EV_P_ ev_timer *w, int revents)
-{
-}
 
 static void set_buffers(int fd, int opt)
 {
@@ -66,7 +57,7 @@ static int listen_loopback(uint16_t *port)
 
 static void setup(void)
 {
-    char text[512], err[256], *errors = NULL;
+    char text[512];
     uint16_t port;
     target_listener = listen_loopback(&port);
     snprintf(text, sizeof text,
@@ -74,40 +65,18 @@ static void setup(void)
              "\"settings\":{\"address\":\"127.0.0.1\",\"port\":%u,\"network\":\"tcp\"}}],"
              "\"outbounds\":[{\"tag\":\"direct\",\"protocol\":\"freedom\"}]}",
              port);
-    ck_assert_int_eq(evp_registry_init(&reg, "/nonexistent"), 0);
-    cfg = evp_config_load(NULL, text, "schema", &reg, &errors);
-    ck_assert_msg(cfg != NULL, "%s", errors ? errors : "");
-    evp_inbound_conf *ic = &cfg->inbounds[0];
-    evp_outbound_conf *oc = &cfg->outbounds[0];
-    in = evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, ic->port, err, sizeof err);
-    out = evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, 0, err, sizeof err);
-    ck_assert_msg(in && out, "%s", err);
-    evp_router_set_outbounds(cfg->router, &out, 1);
-    memset(&rt, 0, sizeof rt);
-    rt.loop = ev_loop_new(EVFLAG_AUTO);
-    rt.resolver = evp_resolver_new(rt.loop);
-    rt.handshake_timeout = rt.connect_timeout = rt.idle_timeout = rt.udp_timeout = 120;
-    rt.limits = evp_limits_default();
-    ev_timer_init(&tick, on_tick, 0.002, 0.002);
-    ev_timer_start(rt.loop, &tick);
+    fixture_start(&fx, text);
     client = target = -1;
 }
 
 static void teardown(void)
 {
-    evp_session_close_all(&rt);
-    ev_run(rt.loop, EVRUN_NOWAIT);
-    evp_resolver_free(rt.resolver);
-    ev_loop_destroy(rt.loop);
+    fixture_stop(&fx);
     if (client != -1)
         close(client);
     if (target != -1)
         close(target);
     close(target_listener);
-    evp_instance_unref(in);
-    evp_instance_unref(out);
-    evp_config_free(cfg);
-    evp_registry_free(&reg);
 }
 
 /* Runs the loop until done(arg) holds; returns done(arg). Bounded, never a timed check. */
@@ -117,7 +86,7 @@ static int spin(int (*done)(void *), void *arg)
     for (int i = 0; i < MAX_TURNS && ev_time() - start < MAX_SECONDS; i++) {
         if (done(arg))
             return 1;
-        ev_run(rt.loop, EVRUN_ONCE);
+        ev_run(fx.rt.loop, EVRUN_ONCE);
     }
     return done(arg);
 }
@@ -132,8 +101,8 @@ static int target_accepted(void *unused)
 /* The one session of the test. */
 static evp_session *session(void)
 {
-    ck_assert_uint_eq(rt.n_sessions, 1);
-    return rt.sessions;
+    ck_assert_uint_eq(fx.rt.n_sessions, 1);
+    return fx.rt.sessions;
 }
 
 /* client -> session -> target, with every socket buffer small. */
@@ -150,7 +119,7 @@ static void open_session(void)
     ck_assert_int_ne(accepted, -1);
     close(front);
     set_buffers(accepted, SO_SNDBUF);
-    ck_assert_ptr_nonnull(evp_session_tcp(&rt, accepted, in, cfg->router));
+    ck_assert_ptr_nonnull(evp_session_tcp(&fx.rt, accepted, fx.in, fx.cfg->router));
     set_nonblocking(target_listener);
     ck_assert_msg(spin(target_accepted, NULL), "the session never reached the target");
     set_nonblocking(client);
@@ -225,7 +194,7 @@ static int stream_ended(void *arg)
 
 static int no_session(void *unused)
 {
-    return rt.n_sessions == 0;
+    return fx.rt.n_sessions == 0;
 }
 
 START_TEST(bytes_flow_both_ways_intact)
@@ -343,7 +312,7 @@ START_TEST(half_close_carried_through)
     ck_assert(spin(both_delivered, &(duplex){&ending, &going}));
     ck_assert_uint_eq(going.received, going.total);
     ck_assert_msg(going.bad_at == 0 && ending.bad_at == 0, "bytes differ");
-    ck_assert_uint_eq(rt.n_sessions, 1);
+    ck_assert_uint_eq(fx.rt.n_sessions, 1);
     ck_assert_int_eq(shutdown(second, SHUT_WR), 0);
     ck_assert_msg(spin(stream_ended, &going), "the second end never arrived");
     ck_assert_msg(spin(no_session, NULL), "the session outlived both ends");
@@ -368,7 +337,7 @@ START_TEST(target_reset_after_client_end_resets_client)
     uint8_t b;
     ssize_t r;
     for (int i = 0; i < MAX_TURNS && (r = recv(client, &b, 1, 0)) == -1 && errno == EAGAIN; i++)
-        ev_run(rt.loop, EVRUN_ONCE);
+        ev_run(fx.rt.loop, EVRUN_ONCE);
     ck_assert_msg(r == -1 && errno == ECONNRESET, "the client read %zd (%s), not a reset", r,
                   r == -1 ? strerror(errno) : "no error");
     ck_assert_uint_eq(answer.received, answer.total);

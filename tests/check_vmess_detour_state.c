@@ -196,6 +196,7 @@ Suite *vmess_detour_state_suite(void)
 {
     Suite *s = suite_create("vmess_detour_state");
     TCase *tc = tcase_create("detour_state");
+    tcase_set_timeout(tc, 30); /* each test loads vmess.so, slow under the sanitizers */
     tcase_add_test(tc, account_survives_hot_swap);
     tcase_add_test(tc, account_survives_reload);
     tcase_add_test(tc, switched_client_survives_reload);
