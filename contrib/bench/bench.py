@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""evproxy vs V2Ray on 127.0.0.1: throughput, CPU and memory, printed as ratios.
+"""evproxy vs V2Ray on 127.0.0.1: throughput, CPU, connect + echo and memory, as ratios.
 
 Usage (from the tree root; `make bench` runs it through run.sh):
-    bench.py [--build DIR] [--seconds S] [--repeat R] [--conns N] [--no-mixed]
-             [--only evproxy|v2ray] [--out FILE]
-Writes build/bench.json and the per-run configs and logs to build/bench/. Reports only:
-the exit status says whether the harness ran, never whether a number was good.
+    bench.py [--quick] [--rounds R] [--seconds S] [--conns N] [--concurrency C]
+             [--sessions N] [--only evproxy|v2ray] [--skip GROUP,...] [--relay] [--mixed]
+             [--build DIR] [--out FILE]
+Writes BUILD/bench.json, BUILD/bench.md and BUILD/bench.png, the per-run configs and logs to
+BUILD/bench/. Reports only: the exit status says whether the harness ran, never whether a
+number was good.
 """
 
 import argparse
@@ -13,20 +15,45 @@ import datetime
 import json
 import os
 import platform
+import resource
 import signal
 import subprocess
 import sys
+import time
 import traceback
 import uuid
 
 sys.dont_write_bytecode = True  # keep contrib/bench/ free of __pycache__
 
+import chart  # noqa: E402
+import latency  # noqa: E402
 import measure  # noqa: E402
 import peers  # noqa: E402
 import report  # noqa: E402
+import targets  # noqa: E402
+from measure import Setup  # noqa: E402
 
-CIPHERS = ("aes-128-gcm", "chacha20-poly1305")
 IMPLS = ("evproxy", "v2ray")
+GROUPS = ("throughput", "echo", "memory")
+NPROC = len(os.sched_getaffinity(0))
+LEGACY_ALTER_ID = 4
+
+
+def setups(args):
+    """The throughput rows' chains, in table order (report.THROUGHPUT_ROWS labels them).
+    ws+tls and mux go here once they exist (Setup's client_keys / server_keys)."""
+    out = [
+        Setup("aes-128-gcm"),
+        Setup("chacha20-poly1305", cipher="chacha20-poly1305"),
+        Setup("none", cipher="none"),
+        Setup("legacy", alter_id=LEGACY_ALTER_ID),
+        # workers N vs 1: evproxy's "workers", V2Ray's GOMAXPROCS (Setup.workers sets both).
+        Setup("8x", streams=8, workers=NPROC),
+        Setup("8x-w1", streams=8, workers=1, dirs=("up",)),
+    ]
+    if args.relay:
+        out.append(Setup("relay", relay=True))
+    return out
 
 
 class Ctx:
@@ -38,10 +65,153 @@ class Ctx:
         os.makedirs(self.workdir, exist_ok=True)
         self.uuid = str(uuid.uuid4())
         self.iperf_port = peers.free_port()
-        self.seconds = args.seconds
-        self.conns = args.conns
-        self.repeat = max(1, args.repeat)
+        self.seconds, self.rounds = args.seconds, max(1, args.rounds)
+        self.conns, self.concurrency = args.conns, max(1, args.concurrency)
+        self.sessions = args.sessions
         self.settle = 1.5
+
+
+class Run:
+    """The results being collected, and the failures ("not measured: ...")."""
+
+    def __init__(self, meta):
+        self.res = {"meta": meta, "errors": [], "throughput": {}, "echo": {}, "memory": {}}
+
+    def attempt(self, what, fn, *args):
+        """fn(*args), or None with the reason recorded; a harness bug is reported, not fatal."""
+        try:
+            return fn(*args)
+        except RuntimeError as e:
+            self.fail(what, str(e))
+        except Exception as e:  # a bug in the harness: say so, keep the other measurements
+            traceback.print_exc()
+            self.fail(what, f"{type(e).__name__}: {e}")
+        return None
+
+    def fail(self, what, why):
+        print(f"    {what}: not measured: {why}", flush=True)
+        self.res["errors"].append(f"{what}: {why}")
+
+
+def _chain(ctx, impl, setup, label, server=None):
+    server = server or (None if setup.relay else impl)
+    return measure.Chain(ctx, impl, server, setup, label)
+
+
+def _rounds(ctx, run, chains, what, fn, store):
+    """ctx.rounds rounds, evproxy then V2Ray in each (ABAB), fn(chain) -> dict into store[impl].
+    A side that fails stops there; the other goes on."""
+    for rnd in range(ctx.rounds):
+        for impl in list(chains):
+            got = run.attempt(f"{what} {impl}", fn, chains[impl])
+            if got is None:
+                chains.pop(impl).stop()
+                continue
+            store[impl].append(got)
+            print(f"    round {rnd + 1} {impl}: {_brief(got)}", flush=True)
+
+
+def _brief(got):
+    if "bps" in got:
+        return f"{got['bps'] / 1e9:.2f} Gbit/s, CPU {sum(got['cpu_s']):.1f} s"
+    if "median_ms" in got:
+        return (f"median {got['median_ms'] or 0:.2f} ms, p99 {got['p99_ms'] or 0:.2f} ms, "
+                f"stalls {got['stalls']}")
+    return f"RSS idle {got['idle_kib']} KiB, per session {got['per_session_kib']} KiB"
+
+
+def throughput(ctx, run, impls, setup, cross=False):
+    """iperf3 through both implementations' chains, alternating within each round.
+    cross: each client talks to the other implementation's server (interop at speed)."""
+    name = setup.name
+    print(f"{name}: {setup.streams} stream(s), {setup.cipher}, alterId {setup.alter_id}, "
+          f"workers {setup.workers or 'default'}:", flush=True)
+    out = {}
+    chains = {}
+    for impl in impls:
+        out[impl] = {d: [] for d in setup.dirs}
+        server = {"evproxy": "v2ray", "v2ray": "evproxy"}[impl] if cross else None
+        chain = _chain(ctx, impl, setup, f"{name}-{impl}", server=server)
+        if run.attempt(f"{name} {impl}", measure.start_checked, chain, ctx.iperf_port):
+            chains[impl] = chain
+    try:
+        for d in setup.dirs:
+            print(f"  {d}:", flush=True)
+            store = {impl: out[impl][d] for impl in impls}
+            _rounds(ctx, run, chains, f"{name} {d}", lambda c: measure.timed(c, d == "down"),
+                    store)
+    finally:
+        for c in chains.values():
+            c.stop()
+    return out
+
+
+def echo(ctx, run, impls):
+    """connect + 1-byte echo through each implementation, rounds alternating."""
+    print(f"connect + 1-byte echo: {ctx.conns} connections, {ctx.concurrency} at a time:",
+          flush=True)
+    target = targets.TargetProcess("echo", ctx.workdir)
+    out = {impl: [] for impl in impls}
+    chains = {}
+    try:
+        floor = latency.connect_echo(target.port, min(ctx.conns, 1000), ctx.concurrency)
+        run.res["meta"]["echo_floor_ms"] = floor["median_ms"]
+        print(f"  no proxy: median {floor['median_ms']:.3f} ms (this client's floor)", flush=True)
+        for impl in impls:
+            chain = _chain(ctx, impl, Setup("echo"), f"echo-{impl}")
+            if run.attempt(f"echo {impl}", measure.start_on_echo, chain, target.port):
+                chains[impl] = chain
+        _rounds(ctx, run, chains, "echo",
+                lambda c: measure.echo_round(c, ctx.conns, ctx.concurrency), out)
+    finally:
+        for c in chains.values():
+            c.stop()
+        target.close()
+    return out
+
+
+def memory(ctx, run, impls):
+    """RSS idle and per idle session, a fresh pair per round and implementation."""
+    print(f"memory: RSS idle, then {ctx.sessions} idle sessions (aes-128-gcm):", flush=True)
+    out = {impl: [] for impl in impls}
+    sides = {impl: _Fresh(impl) for impl in impls}  # _rounds drops a side that fails
+    _rounds(ctx, run, sides, "memory",
+            lambda side: measure.memory(ctx, side.impl, f"memory-{side.impl}"), out)
+    return out
+
+
+class _Fresh:
+    """A side whose chain each round starts and stops itself (nothing to stop here)."""
+
+    def __init__(self, impl):
+        self.impl = impl
+
+    def stop(self):
+        pass
+
+
+def raise_fd_limit(sessions):
+    """Each proxy holds 2 descriptors per session; returns the limit now in force."""
+    want = 2 * sessions + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for new in ((max(soft, want), max(hard, want)), (hard, hard)):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, new)
+            break
+        except (ValueError, OSError):
+            continue
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def _version(argv):
@@ -52,114 +222,144 @@ def _version(argv):
         return None
 
 
-def _meta(ctx):
+def _meta(ctx, args, fd_limit):
+    cmd = "contrib/bench/run.sh " + " ".join(args.argv)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "host": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count(),
+        "command": ("make bench: " if os.environ.get("MAKELEVEL") else "") + cmd.strip(),
+        "host": platform.node(), "kernel": platform.release(), "nproc": NPROC,
+        "cpu_model": _cpu_model(), "workers_n": NPROC,
         "evproxy": _version([os.path.join(ctx.build, "evproxy"), "--version"]),
         "v2ray": _version(["v2ray", "-version"]),
         "iperf3": _version(["iperf3", "--version"]),
-        "seconds_per_run": ctx.seconds, "runs_per_direction": ctx.repeat,
-        "idle_conns": ctx.conns,
-        "vmess": "AEAD header (alterId 0), dokodemo-door -> vmess -> vmess -> freedom",
+        "rounds": ctx.rounds, "seconds_per_run": ctx.seconds,
+        "echo_conns": ctx.conns, "echo_concurrency": ctx.concurrency,
+        "idle_sessions": ctx.sessions, "fd_limit": fd_limit, "legacy_alter_id": LEGACY_ALTER_ID,
+        "vmess": "dokodemo-door -> vmess -> vmess -> freedom; AEAD header unless legacy",
     }
 
 
-def _attempt(res, key, what, fn, *args):
-    """Run one measurement; a failure becomes {"error": ...} and a line in res["errors"]."""
-    print(f"  {what} ...", end="", flush=True)
-    try:
-        out = fn(*args)
-        print(" ok", flush=True)
-    except RuntimeError as e:
-        out = {"error": str(e)}
-        print(f" failed: {e}", flush=True)
-        res["errors"].append(f"{what}: {e}")
-    except Exception as e:  # a harness bug: say so, keep the other measurements
-        out = {"error": f"{type(e).__name__}: {e}"}
-        print(" harness error", flush=True)
-        traceback.print_exc()
-        res["errors"].append(f"{what}: {type(e).__name__}: {e}")
-    key[0][key[1]] = out
-    return out
+def _markdown(res, rws, png_note, wall):
+    m = res["meta"]
+    lines = [
+        "# make bench: evproxy vs V2Ray", "",
+        f"- date: {m['date']}; nproc: {m['nproc']}; CPU: {m['cpu_model']}; "
+        f"kernel {m['kernel']}",
+        f"- command: `{m['command']}` (took {wall / 60:.1f} min)",
+        f"- {m['evproxy']}; {m['v2ray']}; {m['iperf3']}",
+        f"- medians of {m['rounds']} round(s), evproxy and V2Ray alternating in each; iperf3 "
+        f"{m['seconds_per_run']} s per run; {m['echo_conns']} connect + echo connections, "
+        f"{m['echo_concurrency']} at a time (no proxy: median {_ms(m.get('echo_floor_ms'))}); "
+        f"{m['idle_sessions']} idle sessions (open-file limit {m['fd_limit']})",
+        "- ratio = evproxy / v2ray; (+) higher is better, (-) lower is better; "
+        "target: issue 11", "",
+        report.markdown_table(rws), "",
+    ]
+    lines += [f"- not measured: {e}" for e in res["errors"]]
+    lines += ["", png_note, ""]
+    return "\n".join(lines)
 
 
-def _pairs(impls, mixed):
-    same = [(i, i) for i in impls]
-    cross = [("evproxy", "v2ray"), ("v2ray", "evproxy")] if mixed and len(impls) == 2 else []
-    return same, cross
+def _ms(v):
+    return "n/a" if v is None else f"{v:.3f} ms"
 
 
-def run(ctx, args):
-    impls = IMPLS if not args.only else (args.only,)
-    res = {"meta": _meta(ctx), "errors": [], "throughput": {}, "relay": {}, "memory": {}}
-    print(f"bench: {ctx.seconds} s per iperf3 run x{ctx.repeat}, {ctx.conns} idle connections, "
-          f"logs in {ctx.workdir}/", flush=True)
-
-    print("direct iperf3 (no proxy, the loopback ceiling):")
-    _attempt(res, (res, "direct"), "direct", measure.direct, ctx, min(ctx.seconds, 5))
-
-    print("relay only: dokodemo-door -> freedom in one process:")
-    for impl in impls:
-        _attempt(res, (res["relay"], impl), f"relay {impl}", measure.throughput,
-                 ctx, impl, None, None, "relay")
-
-    same, cross = _pairs(impls, not args.no_mixed)
-    for cipher in CIPHERS:
-        print(f"VMess {cipher}: dokodemo-door -> vmess client -> vmess server -> freedom:")
-        tp = res["throughput"].setdefault(cipher, {})
-        # Mixed pairs only for the first cipher: they show interop, not speed.
-        for c, s in same + (cross if cipher == CIPHERS[0] else []):
-            pair = f"{c}>{s}"
-            _attempt(res, (tp, pair), f"{pair} {cipher}", measure.throughput,
-                     ctx, c, s, cipher, f"{cipher}-{c}-{s}")
-
-    print(f"memory: {ctx.conns} idle connections through each pair (aes-128-gcm):")
-    for impl in impls:
-        _attempt(res, (res["memory"], impl), f"memory {impl}", measure.memory,
-                 ctx, impl, CIPHERS[0], f"memory-{impl}")
-    return res
+def _args():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    env = os.environ.get
+    ap.add_argument("--build", default=env("EVP_BUILD", "build"))
+    ap.add_argument("--quick", action="store_true", default=env("BENCH_QUICK") == "1",
+                    help="development: 1 round, 2 s runs, 500 connections, 1000 sessions")
+    ap.add_argument("--rounds", type=int, default=env("BENCH_ROUNDS"))
+    ap.add_argument("--seconds", type=int, default=env("BENCH_SECONDS"))
+    ap.add_argument("--conns", type=int, default=env("BENCH_CONNS"))
+    ap.add_argument("--concurrency", type=int, default=env("BENCH_CONCURRENCY"))
+    ap.add_argument("--sessions", type=int, default=env("BENCH_SESSIONS"))
+    ap.add_argument("--only", choices=IMPLS, default=env("BENCH_ONLY") or None)
+    ap.add_argument("--skip", default=env("BENCH_SKIP", ""),
+                    help="comma-separated groups to leave out: " + ",".join(GROUPS))
+    ap.add_argument("--relay", action="store_true", help="also the relay (no VMess) row")
+    ap.add_argument("--mixed", action="store_true", help="also evproxy>v2ray and v2ray>evproxy")
+    ap.add_argument("--out", default=None, help="JSON output (default BUILD/bench.json)")
+    args = ap.parse_args()
+    args.argv = sys.argv[1:]
+    normal = {"rounds": 3, "seconds": 5, "conns": 5000, "concurrency": 4, "sessions": 10000}
+    quick = {"rounds": 1, "seconds": 2, "conns": 500, "concurrency": 4, "sessions": 1000}
+    for k, v in (quick if args.quick else normal).items():
+        if getattr(args, k) is None:
+            setattr(args, k, int(v))
+        setattr(args, k, int(getattr(args, k)))
+    args.skip = {g for g in args.skip.split(",") if g}
+    if args.skip - set(GROUPS):
+        ap.error(f"--skip: unknown group(s) {','.join(args.skip - set(GROUPS))}")
+    return args
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    ap.add_argument("--build", default=os.environ.get("EVP_BUILD", "build"))
-    ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 10)))
-    ap.add_argument("--conns", type=int, default=int(os.environ.get("BENCH_CONNS", 500)))
-    ap.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", 1)),
-                    help="iperf3 runs per direction; the median is reported")
-    ap.add_argument("--no-mixed", action="store_true",
-                    default=os.environ.get("BENCH_MIXED", "1") == "0")
-    ap.add_argument("--only", choices=IMPLS, default=os.environ.get("BENCH_ONLY") or None)
-    ap.add_argument("--out", default=None, help="JSON output (default BUILD/bench.json)")
-    args = ap.parse_args()
+    args = _args()
     # SIGTERM (from run.sh's timeout) must run the atexit cleanup like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
+    t0 = time.monotonic()
+    fd_limit = raise_fd_limit(args.sessions)
     ctx = Ctx(args)
-    res = run(ctx, args)
-    peers.stop_all()
+    run = Run(_meta(ctx, args, fd_limit))
+    if ctx.sessions > (fd_limit - 256) // 2:
+        ctx.sessions = max(0, (fd_limit - 256) // 2)
+        run.res["meta"]["idle_sessions"] = ctx.sessions
+        run.fail("idle sessions", f"open-file limit {fd_limit}: only {ctx.sessions} sessions "
+                 "(README: raising the limit)")
+    impls = IMPLS if not args.only else (args.only,)
+    print(f"bench: {ctx.rounds} round(s), {ctx.seconds} s per iperf3 run, logs in "
+          f"{ctx.workdir}/", flush=True)
 
-    rws = report.rows(res, CIPHERS)
-    mrows = report.mixed_rows(res, CIPHERS)
-    direct = res.get("direct", {})
-    res["rows"], res["pairs"] = rws, mrows
+    direct = run.attempt("direct iperf3", measure.direct, ctx, min(ctx.seconds, 3))
+    run.res["meta"]["loopback_gbps"] = direct and {d: v["bps"] / 1e9 for d, v in direct.items()}
+    sts = setups(args)
+    if "throughput" not in args.skip:
+        for st in sts:
+            run.res["throughput"][st.name] = throughput(ctx, run, impls, st)
+    if args.mixed and len(impls) == 2:
+        got = throughput(ctx, run, IMPLS, Setup("mixed"), cross=True)
+        run.res["pairs"] = {"evproxy>v2ray": got["evproxy"], "v2ray>evproxy": got["v2ray"]}
+    if "echo" not in args.skip:
+        run.res["echo"] = echo(ctx, run, impls)
+    if "memory" not in args.skip and ctx.sessions > 0:
+        run.res["memory"] = memory(ctx, run, impls)
+    peers.stop_all()
+    return finish(run.res, args, ctx, {st.name: st.dirs for st in sts}, time.monotonic() - t0)
+
+
+def finish(res, args, ctx, dirs_of, wall):
+    """Rows, the JSON, the markdown copy and the chart; prints the table."""
+    rws = report.rows(res, dirs_of)
+    res["rows"] = rws
+    res["meta"]["wall_s"] = round(wall, 1)
     out = args.out or os.path.join(ctx.build, "bench.json")
+    png = os.path.join(ctx.build, "bench.png")
+    m = res["meta"]
+    why = chart.draw(rws, png, f"evproxy vs V2Ray, {m['date']}, nproc {m['nproc']}, "
+                     f"{m['cpu_model']}")
+    png_note = "![evproxy and V2Ray per row, V2Ray = 1](bench.png)" if why is None \
+        else f"(no chart: {why})"
     with open(out, "w") as f:
         json.dump(res, f, indent=2)
         f.write("\n")
+    md = os.path.join(ctx.build, "bench.md")
+    with open(md, "w") as f:
+        f.write(_markdown(res, rws, png_note, wall))
 
     print()
     print(report.table(rws))
-    print()
-    print(report.pairs_table(mrows))
-    if "up" in direct:
-        print(f"\nloopback ceiling (iperf3 alone): up {direct['up']['bps'] / 1e9:.2f}, "
-              f"down {direct['down']['bps'] / 1e9:.2f} Gbit/s")
+    if res.get("pairs"):
+        print()
+        print(report.pairs_table(report.mixed_rows(res)))
+    lb = m.get("loopback_gbps")
+    if lb:
+        print(f"\nloopback ceiling (iperf3 alone): up {lb['up']:.2f}, down {lb['down']:.2f} Gbit/s")
     for e in res["errors"]:
         print(f"not measured: {e}")
-    runs = "single runs" if ctx.repeat == 1 else f"medians of {ctx.repeat} runs"
-    print(f"\nJSON: {out}   ({runs}: expect +-30% between bench runs; compare ratios)")
+    print(f"\nmedians of {ctx.rounds} round(s); took {wall / 60:.1f} min. JSON: {out}, "
+          f"markdown: {md}, chart: {png if why is None else 'none (' + why + ')'}")
     return 0
 
 

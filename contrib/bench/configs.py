@@ -1,20 +1,33 @@
 """V2Ray-shaped configs for the bench, written the way V2Ray users write them.
 
-The same JSON runs under `v2ray -config` and `evproxy -c`; nothing here is evproxy-specific.
+The same JSON runs under `v2ray -config` and `evproxy -c`. The only evproxy keys are the
+top-level `workers` and `limits` blocks, which V2Ray ignores, and only when a row asks for them.
 """
 
 LOOPBACK = "127.0.0.1"
 
 
-def _routed(inbound, outbound, loglevel):
-    """One inbound routed to one outbound by inboundTag."""
-    return {
+def _routed(inbound, outbound, loglevel, extra):
+    """One inbound routed to one outbound by inboundTag, plus top-level keys (extra)."""
+    cfg = {
         "log": {"loglevel": loglevel},
         "inbounds": [inbound],
         "outbounds": [outbound],
         "routing": {"rules": [{"type": "field", "inboundTag": [inbound["tag"]],
                                "outboundTag": outbound["tag"]}]},
     }
+    cfg.update(extra or {})
+    return cfg
+
+
+def evproxy_keys(workers=None, max_sessions=None):
+    """The top-level evproxy blocks a row needs: None leaves evproxy's default."""
+    extra = {}
+    if workers is not None:
+        extra["workers"] = workers
+    if max_sessions is not None:
+        extra["limits"] = {"maxSessions": max_sessions}
+    return extra
 
 
 def _dokodemo(port, target_port):
@@ -26,23 +39,28 @@ def _freedom():
     return {"tag": "direct", "protocol": "freedom", "settings": {}}
 
 
-def vmess_client(listen_port, target_port, server_port, uuid, security,
-                 loglevel="warning"):
-    """dokodemo-door on listen_port (fixed target) -> VMess (AEAD, alterId 0) -> server_port."""
-    user = {"id": uuid, "alterId": 0, "security": security, "level": 0}
+def vmess_client(listen_port, target_port, server_port, uuid, security, alter_id=0,
+                 extra=None, vmess_keys=None, loglevel="warning"):
+    """dokodemo-door on listen_port (fixed target) -> VMess -> server_port.
+
+    alterId 0 is the AEAD header; alterId > 0 makes both implementations use the legacy one.
+    vmess_keys go into the VMess outbound object (the place for streamSettings, mux)."""
+    user = {"id": uuid, "alterId": alter_id, "security": security, "level": 0}
     out = {"tag": "vmess-out", "protocol": "vmess",
            "settings": {"vnext": [{"address": LOOPBACK, "port": server_port,
                                    "users": [user]}]}}
-    return _routed(_dokodemo(listen_port, target_port), out, loglevel)
+    out.update(vmess_keys or {})
+    return _routed(_dokodemo(listen_port, target_port), out, loglevel, extra)
 
 
-def vmess_server(port, uuid, loglevel="warning"):
-    """VMess inbound on port -> freedom."""
+def vmess_server(port, uuid, alter_id=0, extra=None, vmess_keys=None, loglevel="warning"):
+    """VMess inbound on port -> freedom; vmess_keys go into the inbound (streamSettings)."""
     inb = {"tag": "vmess-in", "listen": LOOPBACK, "port": port, "protocol": "vmess",
-           "settings": {"clients": [{"id": uuid, "alterId": 0, "level": 0}]}}
-    return _routed(inb, _freedom(), loglevel)
+           "settings": {"clients": [{"id": uuid, "alterId": alter_id, "level": 0}]}}
+    inb.update(vmess_keys or {})
+    return _routed(inb, _freedom(), loglevel, extra)
 
 
-def relay(listen_port, target_port, loglevel="warning"):
+def relay(listen_port, target_port, extra=None, loglevel="warning"):
     """dokodemo-door -> freedom in one process: the relay core alone, no VMess."""
-    return _routed(_dokodemo(listen_port, target_port), _freedom(), loglevel)
+    return _routed(_dokodemo(listen_port, target_port), _freedom(), loglevel, extra)

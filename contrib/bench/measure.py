@@ -1,12 +1,14 @@
-"""The three measurements: throughput (+ CPU) through a chain, and memory per idle connection.
+"""The measurements: throughput (+ CPU) through a chain, connect + echo, memory per idle session.
 
-Each function starts its own processes, stops them before returning, and returns a plain dict
-(raw numbers only; report.py turns them into rows). Failures raise RuntimeError with a reason.
+Each function returns a plain dict of raw numbers (report.py turns rounds into rows) and
+raises RuntimeError with a reason when a side cannot be measured. Chains are started and
+stopped by the caller (bench.py), so that evproxy and V2Ray runs can alternate on live chains.
 """
 
 import time
 
 import configs
+import latency
 import peers
 import procstat
 import targets
@@ -14,37 +16,61 @@ import targets
 GIB = 1 << 30
 
 
+class Setup:
+    """What a chain runs: cipher, header (alterId), workers (evproxy) / GOMAXPROCS (V2Ray).
+
+    Extension point for the ws+tls and mux rows: client_keys / server_keys are merged into the
+    VMess outbound / inbound objects (e.g. {"streamSettings": ...}, {"mux": ...})."""
+
+    def __init__(self, name, cipher="aes-128-gcm", alter_id=0, workers=None, max_sessions=None,
+                 streams=1, dirs=("up", "down"), client_keys=None, server_keys=None,
+                 relay=False):
+        self.name, self.cipher, self.alter_id = name, cipher, alter_id
+        self.relay = relay  # one process, dokodemo-door -> freedom: the core without VMess
+        self.workers, self.max_sessions = workers, max_sessions
+        self.streams, self.dirs = streams, dirs
+        self.client_keys, self.server_keys = client_keys, server_keys
+
+    def extra(self):
+        return configs.evproxy_keys(self.workers, self.max_sessions)
+
+
 class Chain:
     """Client (dokodemo-door -> VMess) + server (VMess -> freedom), or a one-process relay."""
 
-    def __init__(self, ctx, client_impl, server_impl, cipher, label):
+    def __init__(self, ctx, client_impl, server_impl, setup, label):
         self.ctx, self.client_impl, self.server_impl = ctx, client_impl, server_impl
-        self.cipher, self.label = cipher, label
+        self.setup, self.label = setup, label
         self.procs = []
+        self.port = None
 
     def start(self, target_port):
         """Start the processes with dokodemo-door aimed at target_port; returns its listen port."""
-        ctx = self.ctx
+        ctx, st = self.ctx, self.setup
         listen = peers.free_port()
         self.procs = []
         try:
             if self.server_impl is None:
-                cfg = configs.relay(listen, target_port)
+                cfg = configs.relay(listen, target_port, st.extra())
                 self.procs.append(self._proxy(self.client_impl, "relay", cfg))
             else:
                 sport = peers.free_port()
-                scfg = configs.vmess_server(sport, ctx.uuid)
+                scfg = configs.vmess_server(sport, ctx.uuid, st.alter_id, st.extra(),
+                                            st.server_keys)
                 self.procs.append(self._proxy(self.server_impl, "server", scfg))
-                ccfg = configs.vmess_client(listen, target_port, sport, ctx.uuid, self.cipher)
+                ccfg = configs.vmess_client(listen, target_port, sport, ctx.uuid, st.cipher,
+                                            st.alter_id, st.extra(), st.client_keys)
                 # Client first: cpu() and rss() report [client, server].
                 self.procs.insert(0, self._proxy(self.client_impl, "client", ccfg))
         except RuntimeError:
             self.stop()
             raise
+        self.port = listen
         return listen
 
     def _proxy(self, impl, role, cfg):
-        return peers.Proxy(impl, role, cfg, self.ctx.workdir, self.ctx.build, self.label)
+        return peers.Proxy(impl, role, cfg, self.ctx.workdir, self.ctx.build, self.label,
+                           gomaxprocs=self.setup.workers)
 
     def stop(self):
         for p in self.procs:
@@ -65,21 +91,38 @@ class Chain:
         return [procstat.rss_kib(p.pid) for p in self.procs]
 
 
-def _probe(chain):
-    """Bytes must cross the chain and come back intact before we time anything."""
+def _probe_running(chain):
+    """Bytes must cross a chain aimed at an echo and come back intact before we time anything."""
+    err = targets.probe(chain.port)
+    if err:
+        time.sleep(0.3)  # a crash shows up as a reset before the exit is reaped
+        chain.check_alive()
+        raise RuntimeError(err)
+
+
+def start_checked(chain, target_port):
+    """Probe the chain through an echo, then restart it aimed at target_port."""
     echo = targets.Echo()
     try:
-        port = chain.start(echo.port)
+        chain.start(echo.port)
         try:
-            err = targets.probe(port)
-            if err:
-                time.sleep(0.3)  # a crash shows up as a reset before the exit is reaped
-                chain.check_alive()
-                raise RuntimeError(err)
+            _probe_running(chain)
         finally:
             chain.stop()
     finally:
         echo.close()
+    return chain.start(target_port)
+
+
+def start_on_echo(chain, echo_port):
+    """Start the chain aimed at an echo target and probe it; returns its listen port."""
+    chain.start(echo_port)
+    try:
+        _probe_running(chain)
+    except RuntimeError:
+        chain.stop()
+        raise
+    return chain.port
 
 
 def direct(ctx, seconds):
@@ -91,30 +134,12 @@ def direct(ctx, seconds):
     return out
 
 
-def throughput(ctx, client_impl, server_impl, cipher, label):
-    """iperf3 up and down (-R) through a chain; bits/s and CPU seconds per GiB per process."""
-    chain = Chain(ctx, client_impl, server_impl, cipher, label)
-    _probe(chain)
-    port = chain.start(ctx.iperf_port)
-    out = {}
-    try:
-        for name, rev in (("up", False), ("down", True)):
-            runs = [_timed(chain, port, rev) for _ in range(ctx.repeat)]
-            # The median run by throughput, with that same run's CPU figures.
-            runs.sort(key=lambda r: r["bps"])
-            out[name] = dict(runs[len(runs) // 2])
-            if ctx.repeat > 1:
-                out[name]["all_bps"] = [r["bps"] for r in runs]
-    finally:
-        chain.stop()
-    return out
-
-
-def _timed(chain, port, reverse):
+def timed(chain, reverse):
     """One iperf3 run through a started chain, with the CPU its processes spent meanwhile."""
     ctx = chain.ctx
     cpu0 = chain.cpu()
-    res = peers.iperf3(ctx.iperf_port, port, ctx.seconds, reverse, ctx.workdir)
+    res = peers.iperf3(ctx.iperf_port, chain.port, ctx.seconds, reverse, ctx.workdir,
+                       chain.setup.streams)
     cpu1 = chain.cpu()
     chain.check_alive()
     got = res["end"]["sum_received"]
@@ -125,50 +150,60 @@ def _timed(chain, port, reverse):
         "bytes": got["bytes"],
         "cpu_s": cpu,
         "cpu_s_per_gib": [c / gib if gib else None for c in cpu],
-        "cpu_s_per_gib_total": sum(cpu) / gib if gib else None,
         # Cores kept busy: well under 1 per process means it waits, not computes.
         "cpu_cores": [c / got["seconds"] for c in cpu] if got["seconds"] else None,
     }
 
 
-def memory(ctx, impl, cipher, label):
-    """RSS idle after start, then per idle connection (N held open through the chain)."""
-    chain = Chain(ctx, impl, impl, cipher, label)
-    sink = targets.SilentSink()
+def echo_round(chain, conns, concurrency):
+    """conns connect + 1-byte echo exchanges through a chain started on an echo target."""
+    out = latency.connect_echo(chain.port, conns, concurrency)
+    chain.check_alive()
+    return out
+
+
+def memory(ctx, impl, label):
+    """RSS idle after start, then per idle session (ctx.sessions held open through the chain).
+
+    Fresh processes each time, so that RSS idle is a first start's."""
+    n = ctx.sessions
+    # evproxy's default maxSessions (1024) would hold the rest in the backlog; V2Ray has none.
+    chain = Chain(ctx, impl, impl, Setup("memory", max_sessions=n + 64), label)
+    sink = targets.TargetProcess("sink", ctx.workdir)
     socks = []
     payload = b"bench-hello-1234" * 2
     try:
-        port = chain.start(sink.port)
+        chain.start(sink.port)
         time.sleep(ctx.settle)
         idle = chain.rss()
         try:
-            socks = targets.open_idle(port, ctx.conns, payload)
+            socks = targets.open_idle(chain.port, n, payload)
         except OSError as e:
             time.sleep(0.3)
             chain.check_alive()
-            raise RuntimeError(f"opening {ctx.conns} connections: {e}")
-        deadline = time.monotonic() + 20
-        while sink.count_with(len(payload)) < ctx.conns and time.monotonic() < deadline:
-            time.sleep(0.1)
+            raise RuntimeError(f"opening {n} connections: {e}")
+        deadline = time.monotonic() + 20 + n / 250
+        while sink.count_with(len(payload)) < n and time.monotonic() < deadline:
+            time.sleep(0.2)
         arrived = sink.count_with(len(payload))
         chain.check_alive()
-        if arrived < ctx.conns:
-            raise RuntimeError(f"only {arrived} of {ctx.conns} connections reached the target")
+        if arrived < n:
+            raise RuntimeError(f"only {arrived} of {n} sessions reached the target")
         time.sleep(ctx.settle)
         after = chain.rss()
         # Nothing may have been dropped while we waited (idle/handshake timeouts).
         held = sink.count_with(len(payload))
-        if held < ctx.conns:
-            raise RuntimeError(f"{ctx.conns - held} connections closed while idle")
+        if held < n:
+            raise RuntimeError(f"{n - held} sessions closed while idle")
     finally:
         for s in socks:
             s.close()
         chain.stop()
         sink.close()
     return {
-        "conns": ctx.conns,
+        "sessions": n,
         "roles": ["client", "server"],
         "idle_kib": idle,
         "loaded_kib": after,
-        "per_conn_kib": [(a - i) / ctx.conns for i, a in zip(idle, after)],
+        "per_session_kib": [(a - i) / n for i, a in zip(idle, after)],
     }

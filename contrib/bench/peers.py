@@ -41,6 +41,16 @@ def spawn(argv, log_path, env=None):
     return proc
 
 
+def spawn_piped(argv, log_path):
+    """Start argv with its stdin and stdout as text pipes to us (stderr to log_path)."""
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                            text=True, bufsize=1, preexec_fn=_die_with_parent)
+    log.close()
+    _children.append(proc)
+    return proc
+
+
 def stop(proc, grace=3.0):
     """SIGTERM, then SIGKILL after grace seconds; reaps the child."""
     if proc is None:
@@ -89,18 +99,21 @@ def log_tail(path, lines=3):
 class Proxy:
     """One proxy process (evproxy or v2ray) running one config file."""
 
-    def __init__(self, impl, role, config, workdir, build, label):
+    def __init__(self, impl, role, config, workdir, build, label, gomaxprocs=None):
         self.impl, self.role = impl, role
         self.cfg_path = os.path.join(workdir, f"{label}-{impl}-{role}.json")
         self.log_path = os.path.join(workdir, f"{label}-{impl}-{role}.log")
         with open(self.cfg_path, "w") as f:
             json.dump(config, f, indent=2)
         port = config["inbounds"][0]["port"]
+        env = None
         if impl == "evproxy":
             argv = [os.path.join(build, "evproxy"), "-c", self.cfg_path]
         else:
             argv = ["v2ray", "-config", self.cfg_path]
-        self.proc = spawn(argv, self.log_path)
+            if gomaxprocs is not None:  # V2Ray's counterpart of evproxy's "workers"
+                env = dict(os.environ, GOMAXPROCS=str(gomaxprocs))
+        self.proc = spawn(argv, self.log_path, env)
         if not wait_listening(self.proc, port):
             err = f"{impl} {role} did not listen on {port}: {log_tail(self.log_path)}"
             stop(self.proc)
@@ -117,8 +130,9 @@ class Proxy:
         stop(self.proc)
 
 
-def iperf3(server_port, connect_port, seconds, reverse, workdir):
-    """One iperf3 run through connect_port to a one-off server; returns iperf3's JSON."""
+def iperf3(server_port, connect_port, seconds, reverse, workdir, streams=1):
+    """One iperf3 run (streams parallel TCP streams) through connect_port to a one-off server;
+    returns iperf3's JSON."""
     log = os.path.join(workdir, "iperf3-server.log")
     srv = spawn(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", str(server_port)], log)
     try:
@@ -128,6 +142,8 @@ def iperf3(server_port, connect_port, seconds, reverse, workdir):
                 "-J", "--connect-timeout", "3000"]
         if reverse:
             argv.append("-R")
+        if streams > 1:
+            argv += ["-P", str(streams)]
         try:
             out = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                                  timeout=seconds + 15, preexec_fn=_die_with_parent)

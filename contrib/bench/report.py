@@ -1,102 +1,201 @@
-"""Turns raw measurements into rows (metric | evproxy | v2ray | ratio) for the table and JSON."""
+"""Turns the rounds of raw measurements into rows (medians, ratio, target) and into tables.
 
-DIRS = (("up", "up"), ("down", "down (-R)"))
-SHORT = {"chacha20-poly1305": "chacha20"}
-PAIR_SAME = {"evproxy": "evproxy>evproxy", "v2ray": "v2ray>v2ray"}
+Every row: metric, unit, better ("higher"/"lower"), the median of each side's rounds, the
+ratio evproxy / v2ray of those medians, the issue's target and whether it is met. Each row
+also keeps every round's value, so the JSON shows the spread behind a median.
+"""
+
+import statistics
+
+import goals
+
+GIB = 1 << 30
+IMPLS = ("evproxy", "v2ray")
+DIR_NAMES = {"up": "up", "down": "down (-R)"}
+ROLES = ("client", "server")
+
+# One line per throughput setup (bench.py's SETUPS, same names): the label, the throughput
+# goal, and which CPU rows to show ("each": client, server and sum; "sum"; None). A ws+tls or
+# mux setup gets a line here once it exists.
+THROUGHPUT_ROWS = [
+    ("aes-128-gcm", "1 stream aes-128-gcm", "throughput", "each"),
+    ("chacha20-poly1305", "1 stream chacha20-poly1305", "throughput", "sum"),
+    ("none", "1 stream none", "throughput", "sum"),
+    ("legacy", "1 stream aes-128-gcm, legacy header", None, "sum"),
+    ("8x", "8 streams aes-128-gcm, workers {n}", "throughput", "each"),
+    ("8x-w1", "8 streams aes-128-gcm, workers 1", None, None),
+    ("relay", "relay only, no VMess", None, "sum"),
+]
 
 
-def _get(d, *keys):
-    for k in keys:
-        try:
-            d = d[k]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return d
+def _median(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
 
 
-def _scale(v, f):
-    return None if v is None else v * f
+def _row(metric, unit, better, rounds, goal=None):
+    """rounds: {impl: [value per round]}; the row's numbers are their medians."""
+    ev, v2 = (_median(rounds.get(i, [])) for i in IMPLS)
+    return _finish({"metric": metric, "unit": unit, "better": better, "evproxy": ev,
+                    "v2ray": v2, "rounds": rounds}, goal)
 
 
-def _row(metric, unit, better, ev, v2):
-    ratio = ev / v2 if ev is not None and v2 not in (None, 0) else None
-    winner = None
-    if ratio is not None and ratio != 1:
-        winner = "evproxy" if (ratio > 1) == (better == "higher") else "v2ray"
-    return {"metric": metric, "unit": unit, "better": better, "evproxy": ev, "v2ray": v2,
-            "ratio": ratio, "winner": winner}
+def _finish(row, goal):
+    ev, v2 = row["evproxy"], row["v2ray"]
+    row["ratio"] = ev / v2 if ev is not None and v2 not in (None, 0) else None
+    row["goal"], row["target"] = goal, goals.describe(goal)
+    row["met"] = goals.met(goal, row)
+    return row
 
 
-def rows(res, ciphers):
-    """The comparison rows; a value is None when that run failed (see res["errors"])."""
+def _runs(res, setup, impl, d):
+    got = res["throughput"].get(setup, {}).get(impl, {})
+    return [r for r in got.get(d, []) if isinstance(r, dict) and "bps" in r]
+
+
+def _cpu_per_gib(res, setup, impl, dirs, role):
+    """Per round: CPU seconds (role index, or None for the sum) over GiB, both directions."""
+    per_dir = [_runs(res, setup, impl, d) for d in dirs]
     out = []
-    for cipher in ciphers:
-        tp = res["throughput"].get(cipher, {})
-        short = SHORT.get(cipher, cipher)
-        for d, name in DIRS:
-            out.append(_row(f"VMess {short} {name}", "Gbit/s", "higher",
-                            *[_scale(_get(tp, PAIR_SAME[i], d, "bps"), 1e-9)
-                              for i in ("evproxy", "v2ray")]))
-        for d, name in DIRS:
-            out.append(_row(f"VMess {short} {name} CPU, both", "s/GiB", "lower",
-                            *[_get(tp, PAIR_SAME[i], d, "cpu_s_per_gib_total")
-                              for i in ("evproxy", "v2ray")]))
-    rel = res["relay"]
-    for d, name in DIRS:
-        out.append(_row(f"relay, no VMess, {name}", "Gbit/s", "higher",
-                        *[_scale(_get(rel, i, d, "bps"), 1e-9) for i in ("evproxy", "v2ray")]))
-    for d, name in DIRS:
-        out.append(_row(f"relay, no VMess, {name} CPU", "s/GiB", "lower",
-                        *[_get(rel, i, d, "cpu_s_per_gib_total") for i in ("evproxy", "v2ray")]))
-    mem = res["memory"]
-    for idx, role in enumerate(("client", "server")):
-        out.append(_row(f"RSS idle, {role}", "MiB", "lower",
-                        *[_scale(_get(mem, i, "idle_kib", idx), 1 / 1024)
-                          for i in ("evproxy", "v2ray")]))
-    for idx, role in enumerate(("client", "server")):
-        vals = [(_get(mem, i, "per_conn_kib") or [None, None])[idx] for i in ("evproxy", "v2ray")]
-        out.append(_row(f"RSS per idle conn, {role}", "KiB", "lower", *vals))
+    for runs in zip(*per_dir):  # round i of every direction
+        gib = sum(r["bytes"] for r in runs) / GIB
+        cpu = sum(sum(r["cpu_s"]) if role is None else r["cpu_s"][role] for r in runs)
+        out.append(cpu / gib if gib else None)
     return out
 
 
-def mixed_rows(res, ciphers):
-    """Every client>server pair that ran, in Gbit/s, for the interop table."""
-    out = []
-    for cipher in ciphers:
-        for pair, r in res["throughput"].get(cipher, {}).items():
-            out.append({"pair": pair, "cipher": cipher,
-                        "up": _scale(_get(r, "up", "bps"), 1e-9),
-                        "down": _scale(_get(r, "down", "bps"), 1e-9),
-                        "error": r.get("error")})
+def _throughput_rows(res, dirs_of, n):
+    tput, cpu = [], []
+    for setup, label, goal, cpu_rows in THROUGHPUT_ROWS:
+        if setup not in res["throughput"]:
+            continue
+        label = label.format(n=n)
+        dirs = dirs_of[setup]
+        for d in dirs:
+            rounds = {i: [r["bps"] * 1e-9 for r in _runs(res, setup, i, d)] for i in IMPLS}
+            row = _row(f"{label} {DIR_NAMES[d]}", "Gbit/s", "higher", rounds, goal)
+            tput.append(dict(row, key=f"{setup}/{d}"))
+        cpu_goal = "cpu" if goal else None
+        roles = {"each": (0, 1, None), "sum": (None,)}.get(cpu_rows, ())
+        for role in roles:
+            who = "client + server" if role is None else ROLES[role]
+            rounds = {i: _cpu_per_gib(res, setup, i, dirs, role) for i in IMPLS}
+            cpu.append(_row(f"CPU {label}, {who}", "s/GiB", "lower", rounds, cpu_goal))
+    return tput, cpu
+
+
+def _scaling_row(tput, n):
+    """workers N over workers 1, 8 streams up, from the two rows' medians."""
+    many = next((r for r in tput if r["key"] == "8x/up"), None)
+    one = next((r for r in tput if r["key"] == "8x-w1/up"), None)
+    if many is None or one is None:
+        return []
+    vals = {}
+    for i in IMPLS:
+        a, b = many[i], one[i]
+        vals[i] = a / b if a is not None and b else None
+    row = {"metric": f"8 streams up: workers {n} / workers 1", "unit": "x", "better": "higher",
+           "evproxy": vals["evproxy"], "v2ray": vals["v2ray"], "rounds": {}}
+    return [_finish(row, None)]
+
+
+def _echo_rows(res):
+    ech = {i: [r for r in res["echo"].get(i, []) if isinstance(r, dict)] for i in IMPLS}
+    n = next((r["conns"] for i in IMPLS for r in ech[i]), 0)
+    out = [
+        _row("connect + 1-byte echo, median", "ms", "lower",
+             {i: [r["median_ms"] for r in ech[i]] for i in IMPLS}, "echo_median"),
+        _row("connect + 1-byte echo, p99", "ms", "lower",
+             {i: [r["p99_ms"] for r in ech[i]] for i in IMPLS}),
+    ]
+    # Stalls: the worst round, not the median, so one bad round is not hidden.
+    rounds = {i: [r["stalls"] for r in ech[i]] for i in IMPLS}
+    row = {"metric": f"stalls > 1 s (or failed) in {n} connections, worst round", "unit": "count",
+           "better": "lower", "rounds": rounds,
+           **{i: (max(rounds[i]) if rounds[i] else None) for i in IMPLS}}
+    return out + [_finish(row, "stalls")]
+
+
+def _memory_rows(res):
+    mem = {i: [r for r in res["memory"].get(i, []) if isinstance(r, dict)] for i in IMPLS}
+    n = next((r["sessions"] for i in IMPLS for r in mem[i]), 0)
+    out = [_row("RSS idle, client + server", "MiB", "lower",
+                {i: [sum(r["idle_kib"]) / 1024 for r in mem[i]] for i in IMPLS}, "rss_idle")]
+    for role in (0, 1, None):
+        who = "client + server" if role is None else ROLES[role]
+        rounds = {i: [sum(r["per_session_kib"]) if role is None else r["per_session_kib"][role]
+                      for r in mem[i]] for i in IMPLS}
+        out.append(_row(f"RSS per idle session at {n}, {who}", "KiB", "lower", rounds,
+                        "rss_session" if role is None else None))
     return out
 
 
-def _fmt(v):
+def rows(res, dirs_of):
+    """Every row of the table, in the issue's order; a side that failed has None."""
+    n = res["meta"]["workers_n"]
+    tput, cpu = _throughput_rows(res, dirs_of, n)
+    out = tput + _scaling_row(tput, n) + cpu
+    if res.get("echo"):
+        out += _echo_rows(res)
+    if res.get("memory"):
+        out += _memory_rows(res)
+    return out
+
+
+def _fmt(v, unit=""):
     if v is None:
         return "n/a"
+    if unit == "count":
+        return str(int(v))
     return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
 
 
+def _cells(r):
+    sign = "+" if r["better"] == "higher" else "-"
+    ratio = "n/a" if r["ratio"] is None else f"{r['ratio']:.3g}x"
+    met = {True: "yes", False: "NO", None: ""}[r["met"]]
+    return [f"{r['metric']} [{r['unit']}] ({sign})", _fmt(r["evproxy"], r["unit"]),
+            _fmt(r["v2ray"], r["unit"]),
+            ratio, r["target"], met]
+
+
+HEAD = ["metric [unit] (+ higher / - lower is better)", "evproxy", "v2ray", "ratio", "target",
+        "met"]
+
+
 def table(rws):
-    """The human table: one line per metric, ratio = evproxy / v2ray, and who wins it."""
-    w = max(len(r["metric"]) + len(r["unit"]) + 7 for r in rws)
-    head = f"{'metric':<{w}} | {'evproxy':>9} | {'v2ray':>9} | {'ratio':>6} | better"
-    lines = ["ratio = evproxy/v2ray. (+) higher is better: ratio > 1 favours evproxy;"
-             " (-) lower is better: ratio < 1 favours evproxy.", head, "-" * (len(head) + 2)]
-    for r in rws:
-        sign = "+" if r["better"] == "higher" else "-"
-        name = f"{r['metric']} [{r['unit']}] ({sign})"
-        ratio = "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        lines.append(f"{name:<{w}} | {_fmt(r['evproxy']):>9} | {_fmt(r['v2ray']):>9} | "
-                     f"{ratio:>6} | {r['winner'] or '-'}")
+    """The terminal table; ratio = evproxy / v2ray."""
+    cells = [HEAD] + [_cells(r) for r in rws]
+    w = [max(len(c[k]) for c in cells) for k in range(len(HEAD))]
+    lines = []
+    for k, c in enumerate(cells):
+        lines.append(" | ".join([c[0].ljust(w[0])] + [c[j].rjust(w[j]) for j in range(1, 4)]
+                                + [c[4].ljust(w[4]), c[5]]))
+        if k == 0:
+            lines.append("-" * len(lines[0]))
     return "\n".join(lines)
 
 
+def markdown_table(rws):
+    lines = ["| " + " | ".join(HEAD) + " |", "|---|--:|--:|--:|---|---|"]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rws]
+    return "\n".join(lines)
+
+
+def mixed_rows(res):
+    """Every cross pair that ran (--mixed), Gbit/s medians, for the interop table."""
+    out = []
+    for pair, r in res.get("pairs", {}).items():
+        med = {d: _median([x["bps"] * 1e-9 for x in r.get(d, []) if "bps" in x])
+               for d in ("up", "down")}
+        out.append({"pair": pair, "up": med["up"], "down": med["down"], "error": r.get("error")})
+    return out
+
+
 def pairs_table(mrows):
-    """The interop table: every client>server pair, Gbit/s each way."""
-    lines = [f"{'client>server':<18} | {'cipher':<17} | {'up':>7} | {'down':>7}",
-             "-" * 58]
+    """The interop table: every client>server pair (aes-128-gcm), Gbit/s each way."""
+    lines = [f"{'client>server':<18} | {'up':>7} | {'down':>7}", "-" * 38]
     for r in mrows:
-        lines.append(f"{r['pair']:<18} | {r['cipher']:<17} | {_fmt(r['up']):>7} | "
-                     f"{_fmt(r['down']):>7}" + (f"  ({r['error']})" if r["error"] else ""))
+        lines.append(f"{r['pair']:<18} | {_fmt(r['up']):>7} | {_fmt(r['down']):>7}"
+                     + (f"  ({r['error']})" if r["error"] else ""))
     return "\n".join(lines)

@@ -1,10 +1,17 @@
 """Loopback targets for the proxies: a silent sink that holds connections, and an echo.
 
-Both run as threads of the bench process and stop with close().
+Each runs as a thread of the bench process, or (TargetProcess) in a child process of its own,
+so that 10,000 held connections or a busy echo cost the bench neither descriptors nor the GIL.
+Run as a script (`targets.py sink|echo`) it is that child: it prints its port, answers
+`count MIN` lines on stdin with "<connections that sent MIN bytes> <open connections>", and
+exits when stdin closes.
 """
 
+import os
 import selectors
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,7 +21,7 @@ class _Server:
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(1024)
+        self.lsock.listen(4096)  # 10,000 connections arrive back to back
         self.lsock.setblocking(False)
         self.port = self.lsock.getsockname()[1]
         self.sel = selectors.DefaultSelector()
@@ -128,3 +135,50 @@ def open_idle(port, n, payload, timeout=5.0):
             s.close()
         raise
     return socks
+
+
+class TargetProcess:
+    """A SilentSink or an Echo in a child process; close() ends it."""
+
+    def __init__(self, kind, workdir):
+        import peers  # only the parent needs it
+        self._peers = peers
+        argv = [sys.executable, "-B", os.path.abspath(__file__), kind]
+        self.proc = peers.spawn_piped(argv, os.path.join(workdir, f"target-{kind}.log"))
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            peers.stop(self.proc)
+            raise RuntimeError(f"{kind} target did not start")
+        self.port = int(line)
+
+    def count_with(self, min_bytes):
+        """How many open connections have delivered at least min_bytes."""
+        self.proc.stdin.write(f"count {min_bytes}\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline().split()[0])
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(5)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            pass  # already gone or stuck: stop() below ends it
+        self._peers.stop(self.proc)
+
+
+def _child(kind):
+    srv = SilentSink() if kind == "sink" else Echo()
+    print(srv.port, flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if words[:1] == ["count"] and len(words) == 2:
+            with srv.lock:
+                opened = len(srv.conns)
+            print(srv.count_with(int(words[1])) if kind == "sink" else 0, opened, flush=True)
+    srv.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] not in (["sink"], ["echo"]):
+        sys.exit("usage: targets.py sink|echo")
+    _child(sys.argv[1])
