@@ -116,6 +116,7 @@ run:
 	$(BUILD)/evproxy --default-config
 
 bench: all
+	contrib/install-deps.sh bench
 	contrib/bench/run.sh
 
 # libFuzzer targets for every parser (clang); FUZZ_SECONDS per target, default 20.

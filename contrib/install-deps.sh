@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (or with --check, only names) the Debian 12 packages a set needs.
-#   install-deps.sh [--check] SET...   sets: build, test, fuzz
+#   install-deps.sh [--check] SET...   sets: build, test, fuzz, bench
 set -euo pipefail
 check_only=0
 if [ "${1:-}" = "--check" ]; then check_only=1; shift; fi
@@ -8,6 +8,7 @@ if [ "${1:-}" = "--check" ]; then check_only=1; shift; fi
 declare -A SETS=(
   [build]="build-essential pkg-config libev-dev libsodium-dev nettle-dev libjansson-dev libc-ares-dev libpcre2-dev"
   [fuzz]="clang libclang-rt-14-dev libpcre2-dev"
+  [bench]="python3 iperf3 v2ray gnuplot-nox"
   [test]="check v2ray shadowsocks-libev simple-obfs shadowsocks-v2ray-plugin json-schema-test-suite curl python3 python3-cryptography iperf3 faketime iproute2 procps psmisc"
 )
 

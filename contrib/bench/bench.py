@@ -75,7 +75,8 @@ class Run:
     """The results being collected, and the failures ("not measured: ...")."""
 
     def __init__(self, meta):
-        self.res = {"meta": meta, "errors": [], "throughput": {}, "echo": {}, "memory": {}}
+        self.res = {"meta": meta, "errors": [], "notes": [], "throughput": {}, "echo": {},
+                    "memory": {}}
 
     def attempt(self, what, fn, *args):
         """fn(*args), or None with the reason recorded; a harness bug is reported, not fatal."""
@@ -87,6 +88,10 @@ class Run:
             traceback.print_exc()
             self.fail(what, f"{type(e).__name__}: {e}")
         return None
+
+    def note(self, text):
+        print(f"    note: {text}", flush=True)
+        self.res["notes"].append(text)
 
     def fail(self, what, why):
         print(f"    {what}: not measured: {why}", flush=True)
@@ -109,6 +114,16 @@ def _rounds(ctx, run, chains, what, fn, store):
                 continue
             store[impl].append(got)
             print(f"    round {rnd + 1} {impl}: {_brief(got)}", flush=True)
+            _note_losses(run, f"{what} round {rnd + 1} {impl}", got)
+
+
+def _note_losses(run, what, got):
+    """Sessions or connections a side lost: the numbers stand, the loss is said beside them."""
+    if got.get("held", got.get("sessions")) != got.get("sessions"):
+        run.note(f"{what}: {got['sessions'] - got['held']} of {got['sessions']} idle sessions "
+                 "refused or closed (see its log in the bench directory)")
+    if got.get("errors"):
+        run.note(f"{what}: {got['errors']} of {got['conns']} connections failed")
 
 
 def _brief(got):
@@ -117,7 +132,9 @@ def _brief(got):
     if "median_ms" in got:
         return (f"median {got['median_ms'] or 0:.2f} ms, p99 {got['p99_ms'] or 0:.2f} ms, "
                 f"stalls {got['stalls']}")
-    return f"RSS idle {got['idle_kib']} KiB, per session {got['per_session_kib']} KiB"
+    per = ", ".join(f"{v:.1f}" for v in got["per_session_kib"])
+    return (f"RSS idle {got['idle_kib']} KiB, per session {per} KiB "
+            f"({got['held']} of {got['sessions']} held)")
 
 
 def throughput(ctx, run, impls, setup, cross=False):
@@ -131,7 +148,7 @@ def throughput(ctx, run, impls, setup, cross=False):
     for impl in impls:
         out[impl] = {d: [] for d in setup.dirs}
         server = {"evproxy": "v2ray", "v2ray": "evproxy"}[impl] if cross else None
-        chain = _chain(ctx, impl, setup, f"{name}-{impl}", server=server)
+        chain = _chain(ctx, impl, setup, f"{name}-{impl}" if cross else name, server=server)
         if run.attempt(f"{name} {impl}", measure.start_checked, chain, ctx.iperf_port):
             chains[impl] = chain
     try:
@@ -158,7 +175,7 @@ def echo(ctx, run, impls):
         run.res["meta"]["echo_floor_ms"] = floor["median_ms"]
         print(f"  no proxy: median {floor['median_ms']:.3f} ms (this client's floor)", flush=True)
         for impl in impls:
-            chain = _chain(ctx, impl, Setup("echo"), f"echo-{impl}")
+            chain = _chain(ctx, impl, Setup("echo"), "echo")
             if run.attempt(f"echo {impl}", measure.start_on_echo, chain, target.port):
                 chains[impl] = chain
         _rounds(ctx, run, chains, "echo",
@@ -176,7 +193,7 @@ def memory(ctx, run, impls):
     out = {impl: [] for impl in impls}
     sides = {impl: _Fresh(impl) for impl in impls}  # _rounds drops a side that fails
     _rounds(ctx, run, sides, "memory",
-            lambda side: measure.memory(ctx, side.impl, f"memory-{side.impl}"), out)
+            lambda side: measure.memory(ctx, side.impl, "memory"), out)
     return out
 
 
@@ -190,9 +207,12 @@ class _Fresh:
         pass
 
 
+FD_MARGIN = 64  # a proxy's own descriptors: listeners, epoll, log, resolver
+
+
 def raise_fd_limit(sessions):
     """Each proxy holds 2 descriptors per session; returns the limit now in force."""
-    want = 2 * sessions + 1024
+    want = 2 * sessions + FD_MARGIN
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     for new in ((max(soft, want), max(hard, want)), (hard, hard)):
         try:
@@ -255,6 +275,7 @@ def _markdown(res, rws, png_note, wall):
         "target: issue 11", "",
         report.markdown_table(rws), "",
     ]
+    lines += [f"- note: {n}" for n in res["notes"]]
     lines += [f"- not measured: {e}" for e in res["errors"]]
     lines += ["", png_note, ""]
     return "\n".join(lines)
@@ -303,11 +324,11 @@ def main():
     fd_limit = raise_fd_limit(args.sessions)
     ctx = Ctx(args)
     run = Run(_meta(ctx, args, fd_limit))
-    if ctx.sessions > (fd_limit - 256) // 2:
-        ctx.sessions = max(0, (fd_limit - 256) // 2)
+    if ctx.sessions > (fd_limit - FD_MARGIN) // 2:
+        ctx.sessions = max(0, (fd_limit - FD_MARGIN) // 2)
         run.res["meta"]["idle_sessions"] = ctx.sessions
-        run.fail("idle sessions", f"open-file limit {fd_limit}: only {ctx.sessions} sessions "
-                 "(README: raising the limit)")
+        run.note(f"open-file limit {fd_limit} (the hard limit; raising it needs CAP_SYS_RESOURCE): "
+                 f"{ctx.sessions} idle sessions, not {args.sessions}")
     impls = IMPLS if not args.only else (args.only,)
     print(f"bench: {ctx.rounds} round(s), {ctx.seconds} s per iperf3 run, logs in "
           f"{ctx.workdir}/", flush=True)
@@ -356,6 +377,8 @@ def finish(res, args, ctx, dirs_of, wall):
     lb = m.get("loopback_gbps")
     if lb:
         print(f"\nloopback ceiling (iperf3 alone): up {lb['up']:.2f}, down {lb['down']:.2f} Gbit/s")
+    for n in res["notes"]:
+        print(f"note: {n}")
     for e in res["errors"]:
         print(f"not measured: {e}")
     print(f"\nmedians of {ctx.rounds} round(s); took {wall / 60:.1f} min. JSON: {out}, "

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import goals
+import report
 
 EV_COLOUR, V2_COLOUR = "#1f77b4", "#ff7f0e"
 
@@ -34,7 +35,7 @@ def _data(rws):
         label = f"{r['metric']} ({sign})"
         lines.append("\t".join([str(len(lines)), f'"{_clean(label)}"', f"{r['ratio']:.6g}", "1",
                                 "?" if target is None else f"{target:g}",
-                                f'"{r["ratio"]:.2f}x"']))
+                                f'"{report.fmt_ratio(r["ratio"])}"']))
     return lines
 
 
@@ -64,6 +65,7 @@ set boxwidth 0.38
 set key top left
 set bmargin 24
 set lmargin 12
+set rmargin 4
 plot "{dat}" using ($1-0.2):3:xtic(2) with boxes lc rgb "{EV_COLOUR}" title "evproxy", \\
      "" using ($1+0.2):4 with boxes lc rgb "{V2_COLOUR}" title "V2Ray 4.34", \\
      "" using ($1-0.2):5 with points pt 13 ps 1.8 lc rgb "black" title "target", \\

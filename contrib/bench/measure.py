@@ -14,6 +14,9 @@ import procstat
 import targets
 
 GIB = 1 << 30
+# V2Ray 4.34's AuthID filter refuses ~0.1% of 10,000 fresh sessions as replays (a false
+# positive of its filter): RSS is then divided by the sessions held, and the loss reported.
+MAX_LOST = 0.01
 
 
 class Setup:
@@ -185,16 +188,13 @@ def memory(ctx, impl, label):
         deadline = time.monotonic() + 20 + n / 250
         while sink.count_with(len(payload)) < n and time.monotonic() < deadline:
             time.sleep(0.2)
-        arrived = sink.count_with(len(payload))
         chain.check_alive()
-        if arrived < n:
-            raise RuntimeError(f"only {arrived} of {n} sessions reached the target")
         time.sleep(ctx.settle)
         after = chain.rss()
-        # Nothing may have been dropped while we waited (idle/handshake timeouts).
+        # Sessions still held after the settle (idle/handshake timeouts would show here).
         held = sink.count_with(len(payload))
-        if held < n:
-            raise RuntimeError(f"{n - held} sessions closed while idle")
+        if held < n * (1 - MAX_LOST):
+            raise RuntimeError(f"only {held} of {n} sessions reached the target and stayed")
     finally:
         for s in socks:
             s.close()
@@ -202,8 +202,9 @@ def memory(ctx, impl, label):
         sink.close()
     return {
         "sessions": n,
+        "held": held,  # fewer when the proxy refused or closed some (its log says why)
         "roles": ["client", "server"],
         "idle_kib": idle,
         "loaded_kib": after,
-        "per_session_kib": [(a - i) / n for i, a in zip(idle, after)],
+        "per_session_kib": [(a - i) / held for i, a in zip(idle, after)],
     }

@@ -150,9 +150,14 @@ def _fmt(v, unit=""):
     return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
 
 
+def fmt_ratio(v):
+    """Three significant digits below 1 too, so 0.252x does not read as a met 0.25x."""
+    return f"{v:.2f}x" if v >= 1 else f"{v:.3f}x"
+
+
 def _cells(r):
     sign = "+" if r["better"] == "higher" else "-"
-    ratio = "n/a" if r["ratio"] is None else f"{r['ratio']:.3g}x"
+    ratio = "n/a" if r["ratio"] is None else fmt_ratio(r["ratio"])
     met = {True: "yes", False: "NO", None: ""}[r["met"]]
     return [f"{r['metric']} [{r['unit']}] ({sign})", _fmt(r["evproxy"], r["unit"]),
             _fmt(r["v2ray"], r["unit"]),

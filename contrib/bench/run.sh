@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: evproxy vs V2Ray on 127.0.0.1, printed as ratios and written to build/bench.{json,md,png}.
+# make bench: evproxy vs V2Ray on 127.0.0.1, as ratios: build/bench.{json,md,png}.
 # Reports only; never fails on a number. Options and variables: see contrib/bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
