@@ -336,16 +336,23 @@ def main():
     direct = run.attempt("direct iperf3", measure.direct, ctx, min(ctx.seconds, 3))
     run.res["meta"]["loopback_gbps"] = direct and {d: v["bps"] / 1e9 for d, v in direct.items()}
     sts = setups(args)
+    phases = run.res["meta"]["phase_s"] = {}
     if "throughput" not in args.skip:
         for st in sts:
+            t = time.monotonic()
             run.res["throughput"][st.name] = throughput(ctx, run, impls, st)
+            phases[st.name] = round(time.monotonic() - t, 1)
     if args.mixed and len(impls) == 2:
         got = throughput(ctx, run, IMPLS, Setup("mixed"), cross=True)
         run.res["pairs"] = {"evproxy>v2ray": got["evproxy"], "v2ray>evproxy": got["v2ray"]}
     if "echo" not in args.skip:
+        t = time.monotonic()
         run.res["echo"] = echo(ctx, run, impls)
+        phases["echo"] = round(time.monotonic() - t, 1)
     if "memory" not in args.skip and ctx.sessions > 0:
+        t = time.monotonic()
         run.res["memory"] = memory(ctx, run, impls)
+        phases["memory"] = round(time.monotonic() - t, 1)
     peers.stop_all()
     return finish(run.res, args, ctx, {st.name: st.dirs for st in sts}, time.monotonic() - t0)
 

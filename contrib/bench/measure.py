@@ -165,6 +165,23 @@ def echo_round(chain, conns, concurrency):
     return out
 
 
+def _wait_arrivals(sink, size, n, stuck_s=3.0):
+    """Until n connections delivered size bytes to sink, or none more came for stuck_s
+    (a proxy that refused some), or the time bound."""
+    deadline = time.monotonic() + 20 + n / 250
+    last, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        got = sink.count_with(size)
+        if got >= n:
+            return
+        now = time.monotonic()
+        if got != last:
+            last, last_change = got, now
+        elif now - last_change > stuck_s:
+            return
+        time.sleep(0.2)
+
+
 def memory(ctx, impl, label):
     """RSS idle after start, then per idle session (ctx.sessions held open through the chain).
 
@@ -185,9 +202,7 @@ def memory(ctx, impl, label):
             time.sleep(0.3)
             chain.check_alive()
             raise RuntimeError(f"opening {n} connections: {e}")
-        deadline = time.monotonic() + 20 + n / 250
-        while sink.count_with(len(payload)) < n and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _wait_arrivals(sink, len(payload), n)
         chain.check_alive()
         time.sleep(ctx.settle)
         after = chain.rss()

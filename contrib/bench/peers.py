@@ -113,7 +113,10 @@ class Proxy:
             argv = ["v2ray", "-config", self.cfg_path]
             if gomaxprocs is not None:  # V2Ray's counterpart of evproxy's "workers"
                 env = dict(os.environ, GOMAXPROCS=str(gomaxprocs))
-        self.proc = spawn(argv, self.log_path, env)
+        try:
+            self.proc = spawn(argv, self.log_path, env)
+        except OSError as e:
+            raise RuntimeError(f"{impl} {role} did not start: {e}")
         if not wait_listening(self.proc, port):
             err = f"{impl} {role} did not listen on {port}: {log_tail(self.log_path)}"
             stop(self.proc)

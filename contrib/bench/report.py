@@ -101,7 +101,7 @@ def _scaling_row(tput, n):
 
 def _echo_rows(res):
     ech = {i: [r for r in res["echo"].get(i, []) if isinstance(r, dict)] for i in IMPLS}
-    n = next((r["conns"] for i in IMPLS for r in ech[i]), 0)
+    n = res["meta"]["echo_conns"]
     out = [
         _row("connect + 1-byte echo, median", "ms", "lower",
              {i: [r["median_ms"] for r in ech[i]] for i in IMPLS}, "echo_median"),
@@ -113,12 +113,14 @@ def _echo_rows(res):
     row = {"metric": f"stalls > 1 s (or failed) in {n} connections, worst round", "unit": "count",
            "better": "lower", "rounds": rounds,
            **{i: (max(rounds[i]) if rounds[i] else None) for i in IMPLS}}
-    return out + [_finish(row, "stalls")]
+    row = _finish(row, "stalls")
+    row["ratio"] = None  # a count against a count of 0 or 2 says nothing as a ratio
+    return out + [row]
 
 
 def _memory_rows(res):
     mem = {i: [r for r in res["memory"].get(i, []) if isinstance(r, dict)] for i in IMPLS}
-    n = next((r["sessions"] for i in IMPLS for r in mem[i]), 0)
+    n = res["meta"]["idle_sessions"]
     out = [_row("RSS idle, client + server", "MiB", "lower",
                 {i: [sum(r["idle_kib"]) / 1024 for r in mem[i]] for i in IMPLS}, "rss_idle")]
     for role in (0, 1, None):
