@@ -12,6 +12,13 @@ for tool in python3 iperf3 v2ray timeout; do
     fi
 done
 
+# The table's arithmetic first (made-up rounds, 0.1 s): a broken harness stops here.
+if ! out=$(PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s "$here" 2>&1); then
+    echo "$out" >&2
+    echo "bench: the harness's own checks failed (contrib/bench/test_report.py)" >&2
+    exit 2
+fi
+
 # 10,000 idle sessions cost each proxy ~20,000 descriptors (both ends of each session).
 # Raising the hard limit needs root (CAP_SYS_RESOURCE); otherwise the soft limit goes up to the
 # hard one, and bench.py holds fewer sessions if that is still too low (and says so).

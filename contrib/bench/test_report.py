@@ -1,0 +1,91 @@
+"""Checks of the table's arithmetic on made-up rounds (no proxies run):
+    python3 -B -m unittest discover -s contrib/bench
+"""
+
+import os
+import tempfile
+import unittest
+
+import chart
+import report
+
+GIB = 1 << 30
+
+
+def _run(bps, cpu, nbytes=GIB):
+    return {"bps": bps, "bytes": nbytes, "cpu_s": cpu}
+
+
+def _res(throughput=None, echo=None, memory=None):
+    meta = {"workers_n": 2, "echo_conns": 5000, "idle_sessions": 100}
+    return {"meta": meta, "throughput": throughput or {}, "echo": echo or {},
+            "memory": memory or {}}
+
+
+def _by_metric(rws, start):
+    return next(r for r in rws if r["metric"].startswith(start))
+
+
+class Rows(unittest.TestCase):
+    def test_median_of_rounds_ratio_and_target(self):
+        tp = {"aes-128-gcm": {
+            "evproxy": {"up": [_run(1e9, [1, 1]), _run(3e9, [1, 1]), _run(2e9, [1, 1])],
+                        "down": [_run(1e9, [1, 3])] * 3},
+            "v2ray": {"up": [_run(1e9, [2, 2])] * 3, "down": [_run(1e9, [2, 2])] * 3}}}
+        rws = report.rows(_res(tp), {"aes-128-gcm": ("up", "down")})
+        up = _by_metric(rws, "1 stream aes-128-gcm up")
+        self.assertEqual((up["evproxy"], up["v2ray"], up["ratio"]), (2.0, 1.0, 2.0))
+        self.assertIs(up["met"], True)
+        self.assertEqual(up["rounds"]["evproxy"], [1.0, 3.0, 2.0])
+        down = _by_metric(rws, "1 stream aes-128-gcm down")
+        self.assertIs(down["met"], False)
+        # CPU: up and down pooled per round, per process and summed, over the GiB moved.
+        self.assertEqual(_by_metric(rws, "CPU 1 stream aes-128-gcm, client")["evproxy"], 1.0)
+        self.assertEqual(_by_metric(rws, "CPU 1 stream aes-128-gcm, server")["evproxy"], 2.0)
+        total = _by_metric(rws, "CPU 1 stream aes-128-gcm, client + server")
+        self.assertEqual((total["evproxy"], total["v2ray"], total["ratio"]), (3.0, 4.0, 0.75))
+        self.assertIs(total["met"], False)  # target <= 0.5x
+
+    def test_a_side_not_measured_is_na_not_a_verdict(self):
+        tp = {"none": {"evproxy": {"up": [_run(1e9, [1, 1])], "down": []},
+                       "v2ray": {"error": "did not start"}}}
+        rws = report.rows(_res(tp), {"none": ("up", "down")})
+        up = _by_metric(rws, "1 stream none up")
+        self.assertEqual((up["v2ray"], up["ratio"], up["met"]), (None, None, None))
+        self.assertIn("n/a", report.table(rws))
+
+    def test_echo_target_is_not_met_by_rounding_and_stalls_show_the_worst_round(self):
+        def rnd(med, stalls):
+            return {"conns": 5000, "median_ms": med, "p99_ms": 1.0, "stalls": stalls}
+        ech = {"evproxy": [rnd(0.2522, 0), rnd(0.2522, 2), rnd(0.2522, 0)],
+               "v2ray": [rnd(1.0, 0)] * 3}
+        rws = report.rows(_res(echo=ech), {})
+        med = _by_metric(rws, "connect + 1-byte echo, median")
+        self.assertIs(med["met"], False)
+        self.assertIn("0.252x", report.table(rws))
+        stalls = _by_metric(rws, "stalls")
+        self.assertEqual((stalls["evproxy"], stalls["met"]), (2, False))
+
+    def test_memory_rows(self):
+        mem = {i: [{"sessions": 100, "held": 100, "idle_kib": [1024, 1024],
+                    "per_session_kib": [k, 2 * k]}] for i, k in (("evproxy", 1), ("v2ray", 10))}
+        rws = report.rows(_res(memory=mem), {})
+        per = _by_metric(rws, "RSS per idle session at 100, client + server")
+        self.assertEqual((per["evproxy"], per["v2ray"], per["ratio"], per["met"]),
+                         (3, 30, 0.1, True))
+        idle = _by_metric(rws, "RSS idle")
+        self.assertEqual((idle["evproxy"], idle["met"]), (2.0, False))
+
+    def test_chart_is_a_png(self):
+        mem = {i: [{"sessions": 100, "held": 100, "idle_kib": [k, k],
+                    "per_session_kib": [k, k]}] for i, k in (("evproxy", 1), ("v2ray", 10))}
+        rws = report.rows(_res(memory=mem), {})
+        with tempfile.TemporaryDirectory() as d:
+            png = os.path.join(d, "bench.png")
+            self.assertIsNone(chart.draw(rws, png, "test"))
+            with open(png, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
