@@ -3,8 +3,8 @@
 
 Usage (from the tree root; `make bench` runs it through run.sh):
     bench.py [--quick] [--rounds R] [--seconds S] [--conns N] [--concurrency C]
-             [--sessions N] [--only evproxy|v2ray] [--skip GROUP,...] [--relay] [--mixed]
-             [--build DIR] [--out FILE]
+             [--sessions N] [--only evproxy|v2ray] [--skip GROUP,...] [--setups NAME,...]
+             [--relay] [--mixed] [--build DIR] [--out FILE]
 Writes BUILD/bench.json, BUILD/bench.md and BUILD/bench.png, the per-run configs and logs to
 BUILD/bench/. Reports only: the exit status says whether the harness ran, never whether a
 number was good.
@@ -53,6 +53,8 @@ def setups(args):
     ]
     if args.relay:
         out.append(Setup("relay", relay=True))
+    if args.setups:
+        out = [st for st in out if st.name in args.setups]
     return out
 
 
@@ -243,7 +245,9 @@ def _version(argv):
 
 
 def _meta(ctx, args, fd_limit):
-    cmd = "contrib/bench/run.sh " + " ".join(args.argv)
+    env = [f"{k}={v}" for k, v in sorted(os.environ.items())
+           if k.startswith("BENCH_") or k == "EVP_BUILD"]
+    cmd = " ".join(env + ["contrib/bench/run.sh"] + args.argv)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": ("make bench: " if os.environ.get("MAKELEVEL") else "") + cmd.strip(),
@@ -299,6 +303,9 @@ def _args():
     ap.add_argument("--only", choices=IMPLS, default=env("BENCH_ONLY") or None)
     ap.add_argument("--skip", default=env("BENCH_SKIP", ""),
                     help="comma-separated groups to leave out: " + ",".join(GROUPS))
+    ap.add_argument("--setups", default=env("BENCH_SETUPS", ""),
+                    help="only these throughput setups (comma-separated names: aes-128-gcm,"
+                    "chacha20-poly1305,none,legacy,8x,8x-w1,relay)")
     ap.add_argument("--relay", action="store_true", help="also the relay (no VMess) row")
     ap.add_argument("--mixed", action="store_true", help="also evproxy>v2ray and v2ray>evproxy")
     ap.add_argument("--out", default=None, help="JSON output (default BUILD/bench.json)")
@@ -311,6 +318,7 @@ def _args():
             setattr(args, k, int(v))
         setattr(args, k, int(getattr(args, k)))
     args.skip = {g for g in args.skip.split(",") if g}
+    args.setups = {g for g in args.setups.split(",") if g}
     if args.skip - set(GROUPS):
         ap.error(f"--skip: unknown group(s) {','.join(args.skip - set(GROUPS))}")
     return args
@@ -324,7 +332,7 @@ def main():
     fd_limit = raise_fd_limit(args.sessions)
     ctx = Ctx(args)
     run = Run(_meta(ctx, args, fd_limit))
-    if ctx.sessions > (fd_limit - FD_MARGIN) // 2:
+    if "memory" not in args.skip and ctx.sessions > (fd_limit - FD_MARGIN) // 2:
         ctx.sessions = max(0, (fd_limit - FD_MARGIN) // 2)
         run.res["meta"]["idle_sessions"] = ctx.sessions
         run.note(f"open-file limit {fd_limit} (the hard limit; raising it needs CAP_SYS_RESOURCE): "
