@@ -279,6 +279,9 @@ def _markdown(res, rws, png_note, wall):
         "target: issue 11", "",
         report.markdown_table(rws), "",
     ]
+    if res.get("pairs"):
+        lines += ["Mixed pairs (aes-128-gcm, Gbit/s):", "", "```",
+                  report.pairs_table(report.mixed_rows(res)), "```", ""]
     lines += [f"- note: {n}" for n in res["notes"]]
     lines += [f"- not measured: {e}" for e in res["errors"]]
     lines += ["", png_note, ""]

@@ -14,9 +14,9 @@ IMPLS = ("evproxy", "v2ray")
 DIR_NAMES = {"up": "up", "down": "down (-R)"}
 ROLES = ("client", "server")
 
-# One line per throughput setup (bench.py's SETUPS, same names): the label, the throughput
-# goal, and which CPU rows to show ("each": client, server and sum; "sum"; None). A ws+tls or
-# mux setup gets a line here once it exists.
+# One line per throughput setup (bench.py's setups(), same names): the label, the throughput
+# goal, and which CPU rows to show ("each": client, server and sum; "sum"; "one": a
+# one-process relay; None). A ws+tls or mux setup gets a line here once it exists.
 THROUGHPUT_ROWS = [
     ("aes-128-gcm", "1 stream aes-128-gcm", "throughput", "each"),
     ("chacha20-poly1305", "1 stream chacha20-poly1305", "throughput", "sum"),
@@ -24,7 +24,7 @@ THROUGHPUT_ROWS = [
     ("legacy", "1 stream aes-128-gcm, legacy header", None, "sum"),
     ("8x", "8 streams aes-128-gcm, workers {n}", "throughput", "each"),
     ("8x-w1", "8 streams aes-128-gcm, workers 1", None, None),
-    ("relay", "relay only, no VMess", None, "sum"),
+    ("relay", "relay only, no VMess", None, "one"),
 ]
 
 
@@ -76,9 +76,10 @@ def _throughput_rows(res, dirs_of, n):
             row = _row(f"{label} {DIR_NAMES[d]}", "Gbit/s", "higher", rounds, goal)
             tput.append(dict(row, key=f"{setup}/{d}"))
         cpu_goal = "cpu" if goal else None
-        roles = {"each": (0, 1, None), "sum": (None,)}.get(cpu_rows, ())
+        roles = {"each": (0, 1, None), "sum": (None,), "one": (None,)}.get(cpu_rows, ())
         for role in roles:
-            who = "client + server" if role is None else ROLES[role]
+            who = ROLES[role] if role is not None else \
+                "one process" if cpu_rows == "one" else "client + server"
             rounds = {i: _cpu_per_gib(res, setup, i, dirs, role) for i in IMPLS}
             cpu.append(_row(f"CPU {label}, {who}", "s/GiB", "lower", rounds, cpu_goal))
     return tput, cpu
