@@ -6,6 +6,7 @@
 #include "vmess_wire.h"
 
 #include <check.h>
+#include <nettle/gcm.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,83 @@ START_TEST(vmess_memory_rises_and_falls_back)
 }
 END_TEST
 
+/* Runs a codec hook over in[0..len) into out; returns its status, after checking it used all. */
+static int run_hook(int (*fn)(void *, evp_io *), void *sess, const void *in, size_t len,
+                    evp_buf *out)
+{
+    evp_buf back = {0};
+    evp_io io = {.in = in, .in_len = len, .out = out, .back = &back};
+    int rc = fn(sess, &io);
+    ck_assert_uint_eq(io.consumed, len);
+    test_buf_free(&back);
+    return rc;
+}
+
+/* One message each way through a client and a server session of the module: the server's
+ * target sees up, the client sees down. */
+static void exchange(const evp_plugin *p, void *cli, void *srv, const char *up, const char *down)
+{
+    evp_buf wire = {0}, plain = {0};
+    size_t up_len = strlen(up), down_len = strlen(down);
+    ck_assert_int_eq(run_hook(p->outbound->encode, cli, up, up_len, &wire), EVP_OK);
+    ck_assert_int_eq(run_hook(p->inbound->decode, srv, wire.data, wire.len, &plain), EVP_OK);
+    ck_assert_uint_eq(plain.len, up_len);
+    ck_assert_mem_eq(plain.data, up, up_len);
+    wire.len = plain.len = 0;
+    ck_assert_int_eq(run_hook(p->inbound->encode, srv, down, down_len, &wire), EVP_OK);
+    ck_assert_int_eq(run_hook(p->outbound->decode, cli, wire.data, wire.len, &plain), EVP_OK);
+    ck_assert_uint_eq(plain.len, down_len);
+    ck_assert_mem_eq(plain.data, down, down_len);
+    test_buf_free(&wire);
+    test_buf_free(&plain);
+}
+
+/* A quiet session (ABI 1.4 session_idle) gives its expanded ciphers back: aes-128-gcm, four
+ * bodies (request and response, at the client and at the server), 4,336 bytes each; the
+ * next bytes rebuild them and still decrypt. A session in its handshake holds no body state. */
+START_TEST(vmess_idle_session_gives_back_cipher_memory)
+{
+    evp_module *m = wire_load_vmess();
+    const evp_plugin *p = m->desc;
+    void *in = wire_instance(p, &m->host.services, 1, CLIENTS);
+    void *out = wire_client(p, UUID1, 0);
+    evp_addr target = {.type = EVP_ADDR_IPV4, .len = 4, .port = 80, .bytes = {127, 0, 0, 1}};
+    evp_addr dial;
+    char err[128] = "";
+    size_t before = bytes_of(m);
+    void *cli = p->outbound->session_new(out, &target, EVP_NET_TCP, &dial, err, sizeof err);
+    ck_assert_msg(cli != NULL, "%s", err);
+    void *srv = p->inbound->session_new(in);
+    ck_assert_ptr_nonnull(srv);
+    size_t handshake = bytes_of(m) - before;
+    ck_assert_msg(handshake < 2 * 1024, "two sessions in their handshake hold %zu bytes",
+                  handshake);
+
+    evp_buf wire = {0}, plain = {0};
+    ck_assert_int_eq(run_hook(p->outbound->encode, cli, NULL, 0, &wire), EVP_OK); /* header */
+    ck_assert_int_eq(run_hook(p->inbound->decode, srv, wire.data, wire.len, &plain), EVP_TARGET);
+    exchange(p, cli, srv, "first request", "first response");
+    size_t active = bytes_of(m);
+    p->inbound->session_idle(srv);
+    p->outbound->session_idle(cli);
+    size_t idle = bytes_of(m);
+    ck_assert_uint_eq(active - idle, 4 * sizeof(struct gcm_aes128_ctx));
+    p->inbound->session_idle(srv); /* told twice: nothing more to give */
+    ck_assert_uint_eq(bytes_of(m), idle);
+    exchange(p, cli, srv, "after a quiet spell", "still in step");
+    ck_assert_uint_eq(bytes_of(m), active);
+
+    p->outbound->session_free(cli);
+    p->inbound->session_free(srv);
+    ck_assert_uint_eq(bytes_of(m), before);
+    p->outbound->instance_free(out);
+    p->inbound->instance_free(in);
+    evp_module_unref(m);
+    test_buf_free(&wire);
+    test_buf_free(&plain);
+}
+END_TEST
+
 /* The counters follow realloc both ways and stay put when a request cannot be met. */
 START_TEST(host_table_counts_exact_sizes)
 {
@@ -100,6 +178,7 @@ Suite *plugin_memory_suite(void)
     Suite *s = suite_create("plugin_memory");
     TCase *tc = tcase_create("memory");
     tcase_add_test(tc, vmess_memory_rises_and_falls_back);
+    tcase_add_test(tc, vmess_idle_session_gives_back_cipher_memory);
     tcase_add_test(tc, host_table_counts_exact_sizes);
     suite_add_tcase(s, tc);
     return s;

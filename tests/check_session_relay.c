@@ -344,6 +344,57 @@ START_TEST(target_reset_after_client_end_resets_client)
 }
 END_TEST
 
+/* The inbound's session_idle (ABI 1.4), counted: how often, and what the session held then. */
+static unsigned idle_calls;
+static size_t held_when_told;
+
+static void count_idle(void *sess)
+{
+    evp_session *s = session();
+    idle_calls++;
+    held_when_told += s->cl.rbuf.len + s->cl.wbuf.len + s->sv.rbuf.len + s->sv.wbuf.len +
+                      s->plain.len;
+}
+
+static int told_idle(void *times)
+{
+    return idle_calls >= *(unsigned *)times;
+}
+
+/* A relaying session that goes quiet is told so once, with nothing queued; after more bytes
+ * it is told again at the next quiet spell. */
+START_TEST(quiet_session_told_once_per_spell)
+{
+    static evp_inbound_ops counting;
+    open_session();
+    evp_session *s = session();
+    counting = *s->inops;
+    counting.session_idle = count_idle;
+    s->inops = &counting;
+    idle_calls = 0;
+    held_when_told = 0;
+    stream up = {.from = client, .to = target, .total = 5000, .reading = 1};
+    stream down = {.from = target, .to = client, .total = 7000, .reading = 1};
+    ck_assert(spin(both_delivered, &(duplex){&up, &down}));
+    unsigned times = 1;
+    ck_assert_msg(spin(told_idle, &times), "a quiet session was never told");
+    /* Still quiet for longer than it takes to be told: not told again (a slow machine only
+     * makes this wait shorter in effect, never the count higher). */
+    double start = ev_time();
+    for (int i = 0; i < MAX_TURNS && ev_time() - start < 2.5; i++)
+        ev_run(fx.rt.loop, EVRUN_ONCE);
+    ck_assert_uint_eq(idle_calls, 1);
+    /* More bytes end the spell; the next quiet spell is told again. */
+    up.total += 3000;
+    ck_assert(spin(both_delivered, &(duplex){&up, &down}));
+    times = 2;
+    ck_assert_msg(spin(told_idle, &times), "the second quiet spell was never told");
+    ck_assert_uint_eq(idle_calls, 2);
+    ck_assert_uint_eq(held_when_told, 0);
+    ck_assert_msg(up.bad_at == 0 && down.bad_at == 0, "bytes differ");
+}
+END_TEST
+
 Suite *session_relay_suite(void)
 {
     Suite *s = suite_create("session_relay");
@@ -354,6 +405,7 @@ Suite *session_relay_suite(void)
     tcase_add_test(tc, slow_target_stops_reading_the_client);
     tcase_add_loop_test(tc, half_close_carried_through, 0, 2);
     tcase_add_test(tc, target_reset_after_client_end_resets_client);
+    tcase_add_test(tc, quiet_session_told_once_per_spell);
     suite_add_tcase(s, tc);
     return s;
 }

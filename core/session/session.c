@@ -39,6 +39,7 @@ static void start_relay(evp_session *s)
 {
     evp_io io;
     s->state = S_RELAY;
+    evp_sess_wake(s); /* the timer now watches for quiet spells (session_idle) */
     evp_sess_touch(s);
     const evp_inbound_ops *in = s->inops;
     if (in->connected) {
@@ -416,7 +417,7 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
                                                                          : "handshake timed out");
         return;
     }
-    ev_timer_set(w, limit - idle + 0.01, 0.);
+    ev_timer_set(w, evp_sess_idle_check(s, idle, limit - idle) + 0.01, 0.);
     ev_timer_start(EV_A, w);
 }
 

@@ -67,6 +67,7 @@ struct evp_session {
     evp_resolve_req *resolving;
     evp_addr target, dial;
     double last_active;
+    int told_idle;  /* the codecs were told the session is quiet (session_idle) */
     double started; /* accept time: the handshake deadline counts from it */
     uint64_t bytes_up, bytes_down; /* plaintext relayed, for the stats */
     evp_udp_owner *udp_owner;
@@ -78,10 +79,15 @@ struct evp_session {
     char label[96]; /* "tcp:host:port" for logs */
 };
 
+/* A session told it was quiet is active again: its timer watches for the next quiet spell. */
+void evp_sess_wake(evp_session *s);
+
 /* Marks the session alive now (for the idle timer). */
 static inline void evp_sess_touch(evp_session *s)
 {
     s->last_active = ev_now(s->rt->loop);
+    if (s->told_idle)
+        evp_sess_wake(s);
 }
 
 /* session.c */
@@ -116,6 +122,11 @@ int evp_sess_read_endpoint(endpoint *ep);
 /* session_udp.c */
 /* The inbound asked for a SOCKS UDP relay beside this TCP connection: open it. */
 void evp_sess_start_assoc(evp_session *s);
+
+/* session_idle.c */
+/* The timer's look at a session idle for `idle` s whose limit is `next` s away: tells a quiet
+ * relaying session's codecs (session_idle); returns when to look again. */
+double evp_sess_idle_check(evp_session *s, double idle, double next);
 
 /* session_report.c */
 /* "tcp:host:port" for a, into out. */

@@ -58,6 +58,21 @@ void vmess_cfb_decrypt(vmess_cfb *c, uint8_t *buf, size_t len)
     cfb_run(c, buf, len, 1);
 }
 
+void vmess_cfb_park(const vmess_cfb *c, vmess_cfb_pos *p)
+{
+    memcpy(p->reg, c->reg, 16);
+    memcpy(p->ks, c->ks, 16);
+    p->pos = c->pos;
+}
+
+void vmess_cfb_resume(vmess_cfb *c, const uint8_t key[16], const vmess_cfb_pos *p)
+{
+    aes128_set_encrypt_key(&c->aes, key);
+    memcpy(c->reg, p->reg, 16);
+    memcpy(c->ks, p->ks, 16);
+    c->pos = p->pos;
+}
+
 void vmess_cfb_wipe(vmess_cfb *c)
 {
     sodium_memzero(c, sizeof *c);

@@ -3,9 +3,10 @@
  * GlobalPadding and AuthenticatedLength, in stream (TCP) and packet (UDP) mode. */
 #include "body.h"
 
+#include "body_cipher.h"
 #include "fnv1a.h"
+#include "nonkey_random.h"
 
-#include <nettle/md5.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -36,18 +37,6 @@ static void be32_put(uint8_t *p, uint32_t v)
     be16_put(p + 2, v & 0xffff);
 }
 
-/* key32 = MD5(k) ‖ MD5(MD5(k)): how VMess stretches a 16-byte key for ChaCha20 (§8.1). */
-static void chacha_key(uint8_t out[32], const uint8_t k[16])
-{
-    struct md5_ctx md5;
-    md5_init(&md5);
-    md5_update(&md5, 16, k);
-    md5_digest(&md5, MD5_DIGEST_SIZE, out);
-    md5_update(&md5, MD5_DIGEST_SIZE, out);
-    md5_digest(&md5, MD5_DIGEST_SIZE, out + 16);
-    sodium_memzero(&md5, sizeof md5);
-}
-
 /* N_c = BE16(c) ‖ iv[2:12]. */
 static void chunk_nonce(uint8_t nonce[12], uint16_t c, const uint8_t iv[16])
 {
@@ -76,48 +65,6 @@ static uint32_t next_padding(vmess_body *b)
     return uses_padding(b) ? vmess_shake128_next16(&b->shake) % MAX_PADDING : 0;
 }
 
-static void aead_set(int security, void *ctx, const uint8_t key[16])
-{
-    if (security == VMESS_SEC_GCM)
-        gcm_aes128_set_key(ctx, key);
-    else
-        chacha_key(ctx, key);
-}
-
-/* Seals buf[0..n) in place and writes the tag at buf + n. */
-static void aead_seal(int security, void *ctx, const uint8_t nonce[12], uint8_t *buf, size_t n)
-{
-    if (security == VMESS_SEC_GCM) {
-        struct gcm_aes128_ctx *gcm = ctx;
-        gcm_aes128_set_iv(gcm, 12, nonce);
-        gcm_aes128_encrypt(gcm, n, buf, buf);
-        gcm_aes128_digest(gcm, TAG_SIZE, buf + n);
-    } else {
-        crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + n, NULL, buf, n, NULL, 0,
-                                                           NULL, nonce, ctx);
-    }
-}
-
-/* Opens src[0..n) with its tag at src + n into dst; 0, or -1 when the tag is wrong. */
-static int aead_open(int security, void *ctx, const uint8_t nonce[12], uint8_t *dst,
-                     const uint8_t *src, size_t n)
-{
-    if (security == VMESS_SEC_GCM) {
-        struct gcm_aes128_ctx *gcm = ctx;
-        uint8_t tag[TAG_SIZE];
-        gcm_aes128_set_iv(gcm, 12, nonce);
-        gcm_aes128_decrypt(gcm, n, dst, src);
-        gcm_aes128_digest(gcm, TAG_SIZE, tag);
-        if (sodium_memcmp(tag, src + n, TAG_SIZE) != 0) {
-            sodium_memzero(dst, n); /* never leave unauthenticated plaintext behind */
-            return -1;
-        }
-        return 0;
-    }
-    return crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, n, src + n, NULL, 0,
-                                                              nonce, ctx);
-}
-
 int vmess_body_init(vmess_body *b, const vmess_body_params *p)
 {
     memset(b, 0, sizeof *b);
@@ -135,20 +82,14 @@ int vmess_body_init(vmess_body *b, const vmess_body_params *p)
         /* AEAD bodies are chunked whatever the ChunkStream bit says, as in V2Ray. */
         b->mode = MODE_CHUNK;
         b->overhead = TAG_SIZE;
-        aead_set(b->security, &b->aead, p->key);
         if (p->option & VMESS_OPT_AUTH_LENGTH) {
             b->len_size = 2 + TAG_SIZE;
-            aead_set(b->security, &b->len_aead, p->len_key);
             memcpy(b->len_iv, p->len_iv, 16);
         }
         break;
     case VMESS_SEC_LEGACY:
         b->mode = chunked ? MODE_CHUNK : MODE_RAW;
         b->overhead = 4;
-        if (p->cfb != NULL)
-            b->cfb = *p->cfb;
-        else
-            vmess_cfb_init(&b->cfb, p->key, p->iv);
         break;
     case VMESS_SEC_NONE:
         b->mode = !chunked ? MODE_RAW : b->udp ? MODE_CHUNK : MODE_SIMPLE;
@@ -156,6 +97,7 @@ int vmess_body_init(vmess_body *b, const vmess_body_params *p)
     default:
         return -1;
     }
+    body_keys_set(b, p);
     memcpy(b->iv, p->iv, 16);
     if (p->option & VMESS_OPT_CHUNK_MASKING)
         vmess_shake128_init(&b->shake, p->iv, 16);
@@ -182,7 +124,7 @@ static size_t seal_bound(const vmess_body *b, size_t len)
 }
 
 /* Appends one §8.1 chunk carrying d[0..n) (n == 0: the end marker). out has room. */
-static void put_chunk(vmess_body *b, const evp_host *h, const uint8_t *d, size_t n, evp_buf *out)
+static void put_chunk(vmess_body *b, const uint8_t *d, size_t n, evp_buf *out)
 {
     uint8_t *dst = out->data + out->len;
     uint32_t pad = next_padding(b);
@@ -193,7 +135,7 @@ static void put_chunk(vmess_body *b, const evp_host *h, const uint8_t *d, size_t
         uint8_t nonce[12];
         chunk_nonce(nonce, b->len_count++, b->len_iv);
         be16_put(dst, s - TAG_SIZE);
-        aead_seal(b->security, &b->len_aead, nonce, dst, 2);
+        body_aead_seal(b, BODY_KEY_LENGTH, nonce, dst, 2);
     } else {
         uint32_t mask = uses_mask(b) ? vmess_shake128_next16(&b->shake) : 0;
         be16_put(dst, s ^ mask);
@@ -208,14 +150,14 @@ static void put_chunk(vmess_body *b, const evp_host *h, const uint8_t *d, size_t
         if (b->overhead) {
             uint8_t nonce[12];
             chunk_nonce(nonce, b->count, b->iv);
-            aead_seal(b->security, &b->aead, nonce, body, n);
+            body_aead_seal(b, BODY_KEY_PAYLOAD, nonce, body, n);
         }
     }
     b->count++;
     if (pad)
-        h->random_bytes(body + b->overhead + n, pad);
+        vmess_nonkey_random(body + b->overhead + n, pad);
     if (b->security == VMESS_SEC_LEGACY)
-        vmess_cfb_encrypt(&b->cfb, dst, b->len_size + s);
+        vmess_cfb_encrypt(body_cfb(b), dst, b->len_size + s);
     out->len += b->len_size + s;
 }
 
@@ -236,12 +178,11 @@ static void put_raw(vmess_body *b, const uint8_t *d, size_t n, evp_buf *out)
     uint8_t *dst = out->data + out->len;
     memcpy(dst, d, n);
     if (b->security == VMESS_SEC_LEGACY)
-        vmess_cfb_encrypt(&b->cfb, dst, n);
+        vmess_cfb_encrypt(body_cfb(b), dst, n);
     out->len += n;
 }
 
-static void seal_stream(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
-                        evp_buf *out)
+static void seal_stream(vmess_body *b, const uint8_t *in, size_t len, evp_buf *out)
 {
     if (b->mode == MODE_RAW) {
         put_raw(b, in, len, out);
@@ -253,14 +194,33 @@ static void seal_stream(vmess_body *b, const evp_host *h, const uint8_t *in, siz
         if (b->mode == MODE_SIMPLE)
             put_simple(b, in, n, out);
         else
-            put_chunk(b, h, in, n, out);
+            put_chunk(b, in, n, out);
         in += n;
         len -= n;
     }
 }
 
-static size_t seal_packets(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
-                           evp_buf *out)
+/* Bytes the packet writer appends for the whole records of in[0..len): measured from the
+ * record headers, since a bound for tiny datagrams would be many times len. */
+static size_t packets_size(const vmess_body *b, const uint8_t *in, size_t len)
+{
+    size_t off = 0, need = 0;
+    while (len - off >= 2) {
+        size_t n = be16_get(in + off);
+        if (len - off - 2 < n)
+            break;
+        off += 2 + n;
+        if (b->mode == MODE_RAW)
+            need += n;
+        else if (n > 0 && n <= b->max_payload)
+            need += chunk_extra(b) + n;
+    }
+    return need;
+}
+
+/* Seals the whole records of in[0..len) into out, which has room (packets_size); returns the
+ * bytes of in used. */
+static size_t seal_packets(vmess_body *b, const uint8_t *in, size_t len, evp_buf *out)
 {
     size_t off = 0;
     while (len - off >= 2) {
@@ -280,10 +240,7 @@ static size_t seal_packets(vmess_body *b, const evp_host *h, const uint8_t *in, 
          * which would put the reader out of step. */
         if (n > b->max_payload)
             continue;
-        /* Room per datagram: tiny datagrams would make a bound for all of in huge. */
-        if (h->buf_reserve(out, chunk_extra(b) + n) == NULL)
-            return SIZE_MAX;
-        put_chunk(b, h, d, n, out);
+        put_chunk(b, d, n, out);
     }
     return off;
 }
@@ -298,23 +255,17 @@ int vmess_body_seal(vmess_body *b, const evp_host *h, const uint8_t *in, size_t 
         b->why = "body write after the end of the stream";
         return EVP_ERR;
     }
-    if (b->udp) {
-        /* Raw output is never longer than its records; chunks reserve per datagram. */
-        size_t done = SIZE_MAX;
-        if (b->mode != MODE_RAW || h->buf_reserve(out, len) != NULL)
-            done = seal_packets(b, h, in, len, out);
-        if (done == SIZE_MAX) {
-            b->why = "out of memory";
-            return EVP_ERR;
-        }
-        *consumed = done;
-        return EVP_OK;
-    }
-    if (h->buf_reserve(out, seal_bound(b, len)) == NULL) {
+    /* One reservation for every chunk of the call. */
+    size_t need = b->udp ? packets_size(b, in, len) : seal_bound(b, len);
+    if (body_warm(b, h) != 0 || (need > 0 && h->buf_reserve(out, need) == NULL)) {
         b->why = "out of memory";
         return EVP_ERR;
     }
-    seal_stream(b, h, in, len, out);
+    if (b->udp) {
+        *consumed = seal_packets(b, in, len, out);
+        return EVP_OK;
+    }
+    seal_stream(b, in, len, out);
     *consumed = len;
     return EVP_OK;
 }
@@ -326,12 +277,12 @@ int vmess_body_seal_eof(vmess_body *b, const evp_host *h, evp_buf *out)
     b->done = 1;
     if (b->mode == MODE_RAW)
         return EVP_OK; /* the end is the transport's close */
-    if (h->buf_reserve(out, seal_bound(b, 0)) == NULL) {
+    if (body_warm(b, h) != 0 || h->buf_reserve(out, seal_bound(b, 0)) == NULL) {
         b->why = "out of memory";
         return EVP_ERR;
     }
     if (b->mode == MODE_CHUNK)
-        put_chunk(b, h, NULL, 0, out);
+        put_chunk(b, NULL, 0, out);
     else
         put_simple(b, NULL, 0, out);
     return EVP_OK;
@@ -356,7 +307,7 @@ static int take_len(vmess_body *b, uint8_t *field)
     if (uses_auth_len(b)) {
         uint8_t nonce[12], plain[2];
         chunk_nonce(nonce, b->len_count++, b->len_iv);
-        if (aead_open(b->security, &b->len_aead, nonce, plain, field, 2) != 0)
+        if (body_aead_open(b, BODY_KEY_LENGTH, nonce, plain, field, 2) != 0)
             return fail(b, "chunk length failed authentication");
         s = be16_get(plain) + TAG_SIZE;
     } else {
@@ -371,29 +322,29 @@ static int take_len(vmess_body *b, uint8_t *field)
     return EVP_OK;
 }
 
-/* Opens the awaited chunk from src[0..b->size) and appends its payload to out. EVP_OK,
- * EVP_EOF for an authentic empty chunk (the end marker), or EVP_ERR. */
-static int take_chunk(vmess_body *b, const evp_host *h, const uint8_t *src, evp_buf *out)
+/* Opens the awaited chunk from src[0..b->size) and appends its payload to out, which has
+ * room (open_bound). EVP_OK, EVP_EOF for an authentic empty chunk (the end marker), or
+ * EVP_ERR. */
+static int take_chunk(vmess_body *b, const uint8_t *src, evp_buf *out)
 {
     size_t n = b->size - b->pad - b->overhead;
     size_t hdr = b->udp ? 2 : 0;
-    uint8_t *dst = h->buf_reserve(out, hdr + n);
-    if (dst == NULL)
-        return fail(b, "out of memory");
+    uint8_t *dst = out->data + out->len;
     if (b->security == VMESS_SEC_LEGACY) {
         uint8_t sum[4], pad[MAX_PADDING];
+        vmess_cfb *cfb = body_cfb(b);
         memcpy(sum, src, 4);
-        vmess_cfb_decrypt(&b->cfb, sum, 4);
+        vmess_cfb_decrypt(cfb, sum, 4);
         memcpy(dst + hdr, src + 4, n);
-        vmess_cfb_decrypt(&b->cfb, dst + hdr, n);
+        vmess_cfb_decrypt(cfb, dst + hdr, n);
         memcpy(pad, src + 4 + n, b->pad);
-        vmess_cfb_decrypt(&b->cfb, pad, b->pad); /* keeps the stream in step */
+        vmess_cfb_decrypt(cfb, pad, b->pad); /* keeps the stream in step */
         if (vmess_fnv1a32(dst + hdr, n) != (be16_get(sum) << 16 | be16_get(sum + 2)))
             return fail(b, "chunk checksum mismatch");
     } else if (b->overhead) {
         uint8_t nonce[12];
         chunk_nonce(nonce, b->count, b->iv);
-        if (aead_open(b->security, &b->aead, nonce, dst + hdr, src, n) != 0)
+        if (body_aead_open(b, BODY_KEY_PAYLOAD, nonce, dst + hdr, src, n) != 0)
             return fail(b, "chunk failed authentication");
     } else {
         memcpy(dst + hdr, src, n);
@@ -410,8 +361,8 @@ static int take_chunk(vmess_body *b, const evp_host *h, const uint8_t *src, evp_
     return EVP_OK;
 }
 
-static int open_chunks(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
-                       size_t *consumed, evp_buf *out)
+static int open_chunks(vmess_body *b, const uint8_t *in, size_t len, size_t *consumed,
+                       evp_buf *out)
 {
     size_t off = 0;
     int rc = EVP_OK;
@@ -422,7 +373,7 @@ static int open_chunks(vmess_body *b, const evp_host *h, const uint8_t *in, size
                 break;
             memcpy(field, in + off, b->len_size);
             if (b->security == VMESS_SEC_LEGACY)
-                vmess_cfb_decrypt(&b->cfb, field, b->len_size);
+                vmess_cfb_decrypt(body_cfb(b), field, b->len_size);
             off += b->len_size;
             rc = take_len(b, field);
             if (rc != EVP_OK)
@@ -430,7 +381,7 @@ static int open_chunks(vmess_body *b, const evp_host *h, const uint8_t *in, size
         }
         if (len - off < b->size)
             break;
-        rc = take_chunk(b, h, in + off, out);
+        rc = take_chunk(b, in + off, out);
         if (rc == EVP_ERR)
             break;
         off += b->size;
@@ -442,8 +393,8 @@ static int open_chunks(vmess_body *b, const evp_host *h, const uint8_t *in, size
 }
 
 /* none + TCP: payload is passed on as it arrives, no need to wait for whole chunks. */
-static int open_simple(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
-                       size_t *consumed, evp_buf *out)
+static int open_simple(vmess_body *b, const uint8_t *in, size_t len, size_t *consumed,
+                       evp_buf *out)
 {
     size_t off = 0;
     int rc = EVP_OK;
@@ -464,12 +415,7 @@ static int open_simple(vmess_body *b, const evp_host *h, const uint8_t *in, size
                 break;
         }
         size_t n = len - off < b->size ? len - off : b->size;
-        uint8_t *dst = h->buf_reserve(out, n);
-        if (dst == NULL) {
-            rc = fail(b, "out of memory");
-            break;
-        }
-        memcpy(dst, in + off, n);
+        memcpy(out->data + out->len, in + off, n);
         out->len += n;
         off += n;
         b->size -= (uint32_t)n;
@@ -480,8 +426,8 @@ static int open_simple(vmess_body *b, const evp_host *h, const uint8_t *in, size
     return rc;
 }
 
-static int open_raw(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
-                    size_t *consumed, evp_buf *out)
+static int open_raw(vmess_body *b, const uint8_t *in, size_t len, size_t *consumed,
+                    evp_buf *out)
 {
     size_t off = 0;
     /* UDP without framing: each piece becomes one datagram, as V2Ray's buffers do. */
@@ -489,19 +435,27 @@ static int open_raw(vmess_body *b, const evp_host *h, const uint8_t *in, size_t 
     while (off < len) {
         size_t n = len - off < per ? len - off : per;
         size_t hdr = b->udp ? 2 : 0;
-        uint8_t *dst = h->buf_reserve(out, hdr + n);
-        if (dst == NULL)
-            return fail(b, "out of memory");
+        uint8_t *dst = out->data + out->len;
         if (hdr)
             be16_put(dst, (uint32_t)n);
         memcpy(dst + hdr, in + off, n);
         if (b->security == VMESS_SEC_LEGACY)
-            vmess_cfb_decrypt(&b->cfb, dst + hdr, n);
+            vmess_cfb_decrypt(body_cfb(b), dst + hdr, n);
         out->len += hdr + n;
         off += n;
     }
     *consumed = off;
     return EVP_OK;
+}
+
+/* Plaintext bytes len bytes of input can yield at most: a chunk's payload is shorter than
+ * the chunk, and its UDP record header (2) is no longer than its LenField; only unframed UDP
+ * adds a header per 2048-byte piece. */
+static size_t open_bound(const vmess_body *b, size_t len)
+{
+    if (b->udp && b->mode == MODE_RAW)
+        return len + 2 * (len / VMESS_BODY_CHUNK_BUF + 1);
+    return len;
 }
 
 int vmess_body_open(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
@@ -514,13 +468,18 @@ int vmess_body_open(vmess_body *b, const evp_host *h, const uint8_t *in, size_t 
         *consumed = len; /* the marker's own bytes, and anything after it */
         return EVP_EOF;
     }
+    if (len == 0)
+        return EVP_OK;
+    /* One reservation for every chunk in the input. */
+    if (body_warm(b, h) != 0 || h->buf_reserve(out, open_bound(b, len)) == NULL)
+        return fail(b, "out of memory");
     switch (b->mode) {
     case MODE_CHUNK:
-        return open_chunks(b, h, in, len, consumed, out);
+        return open_chunks(b, in, len, consumed, out);
     case MODE_SIMPLE:
-        return open_simple(b, h, in, len, consumed, out);
+        return open_simple(b, in, len, consumed, out);
     default:
-        return open_raw(b, h, in, len, consumed, out);
+        return open_raw(b, in, len, consumed, out);
     }
 }
 
@@ -531,5 +490,6 @@ int vmess_body_at_boundary(const vmess_body *b)
 
 void vmess_body_wipe(vmess_body *b)
 {
+    vmess_body_idle(b);
     sodium_memzero(b, sizeof *b);
 }

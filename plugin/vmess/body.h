@@ -11,7 +11,6 @@
 #include "evproxy/plugin.h"
 #include "shake128.h"
 
-#include <nettle/gcm.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,12 +48,14 @@ typedef struct vmess_body_params {
      * directions (§8.4 quirk: the response's length AEAD also uses the request's key/IV). */
     uint8_t len_key[16];
     uint8_t len_iv[16];
-    /* Legacy only: a CFB stream to continue (copied; the caller still wipes its own), e.g.
-     * the legacy response header's. NULL: a fresh CFB(key, iv). */
+    /* Legacy only: a CFB stream under key to continue (its position is copied; the caller
+     * still wipes its own), e.g. the legacy response header's. NULL: a fresh CFB(key, iv). */
     const vmess_cfb *cfb;
 } vmess_body_params;
 
-/* One direction's state. Treat as opaque; it holds keys: wipe it with vmess_body_wipe. */
+/* One direction's state. Treat as opaque; it holds keys: wipe it with vmess_body_wipe.
+ * Keys are kept compact here for the session's life; the expanded cipher contexts (hot) are
+ * built when bytes flow and dropped by vmess_body_idle (body_cipher.c). */
 typedef struct vmess_body {
     uint8_t mode;     /* internal: chunk kind */
     uint8_t security; /* normalised: 0 became 1 */
@@ -71,16 +72,11 @@ typedef struct vmess_body {
     uint32_t pad;         /* reader: p of the awaited chunk */
     uint8_t iv[16];
     uint8_t len_iv[16];
-    union {
-        struct gcm_aes128_ctx gcm;
-        uint8_t chacha[32];
-    } aead;
-    union {
-        struct gcm_aes128_ctx gcm;
-        uint8_t chacha[32];
-    } len_aead;
+    uint8_t key[32];     /* payload key: AES-128 (16 bytes used) or stretched ChaCha20 */
+    uint8_t len_key[32]; /* AuthenticatedLength key, likewise */
+    vmess_cfb_pos cfb_pos; /* legacy: the CFB stream's position while it is not hot */
     vmess_shake128 shake;
-    vmess_cfb cfb;
+    void *hot;       /* expanded contexts (GCM, or the legacy CFB stream), NULL while idle */
     const char *why; /* after EVP_ERR: a static one-line reason */
 } vmess_body;
 
@@ -91,7 +87,8 @@ int vmess_body_init(vmess_body *b, const vmess_body_params *p);
 /* Writer: appends to out the chunks carrying all of in[0..len). UDP: in is a sequence of
  * records; *consumed is set to the bytes of whole records used (TCP: always len); an empty
  * datagram is skipped and one too big for a 2048-byte chunk is dropped, as V2Ray does.
- * Random padding comes from h->random_bytes. EVP_OK, or EVP_ERR (out of memory, or
+ * Random padding comes from a per-thread stream (nonkey_random.h). All chunks of one call go
+ * into out after one reservation. EVP_OK, or EVP_ERR (out of memory, or
  * writing after the end marker). */
 int vmess_body_seal(vmess_body *b, const evp_host *h, const uint8_t *in, size_t len,
                     size_t *consumed, evp_buf *out);
@@ -109,7 +106,14 @@ int vmess_body_open(vmess_body *b, const evp_host *h, const uint8_t *in, size_t 
 /* Reader: true when no chunk is half read, so a bare TCP close here is a clean end (§8.6). */
 int vmess_body_at_boundary(const vmess_body *b);
 
-/* Wipes keys and state. */
+/* The session has gone quiet: wipes and frees the expanded cipher contexts. The next
+ * seal/open rebuilds them from the compact keys and continues the stream exactly. */
+void vmess_body_idle(vmess_body *b);
+
+/* Bytes the expanded contexts take while b is active (0 for none and chacha20-poly1305). */
+size_t vmess_body_hot_size(const vmess_body *b);
+
+/* Wipes keys and state and frees the expanded contexts. */
 void vmess_body_wipe(vmess_body *b);
 
 #endif

@@ -24,6 +24,8 @@ void vmess_inbound_session_free(void *sess);
 int vmess_inbound_decode(void *sess, evp_io *io);
 /* Target plaintext -> client bytes; the first call writes the response header. */
 int vmess_inbound_encode(void *sess, evp_io *io);
+/* The session went quiet: drops its bodies' expanded cipher state (rebuilt on the next call). */
+void vmess_inbound_session_idle(void *sess);
 /* The matched user's email, or NULL before authentication or when it has none. */
 const char *vmess_inbound_session_user(void *sess);
 /* Swaps in the user list (and detour/default/disableInsecureEncryption) of new settings;

@@ -42,6 +42,15 @@ void vmess_inbound_session_free(void *sess)
     vmess_in_instance_unref(in);
 }
 
+void vmess_inbound_session_idle(void *sess)
+{
+    vmess_in_session *s = sess;
+    if (s->rx != NULL) {
+        vmess_body_idle(s->rx);
+        vmess_body_idle(s->tx);
+    }
+}
+
 const char *vmess_inbound_session_user(void *sess)
 {
     vmess_in_session *s = sess;

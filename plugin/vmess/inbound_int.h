@@ -58,8 +58,9 @@ typedef struct vmess_in_session {
     uint8_t resp_key[16];
     uint8_t resp_iv[16];
     uint8_t len_key[16];
-    /* Request reader and response writer (~9 KiB each): allocated once the header is
-     * accepted, so a connection that has not authenticated costs well under 1 KiB here. */
+    /* Request reader and response writer (compact keys and stream state, ~400 bytes each;
+     * their expanded ciphers come and go with activity): allocated once the header is
+     * accepted, so a connection still in its handshake holds only what the header needs. */
     vmess_body *rx, *tx;
 } vmess_in_session;
 

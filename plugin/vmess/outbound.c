@@ -290,6 +290,13 @@ void vmess_outbound_session_free(void *sess)
     inst_unref(o);
 }
 
+void vmess_outbound_session_idle(void *sess)
+{
+    vmess_out_session *s = sess;
+    vmess_body_idle(&s->tx);
+    vmess_body_idle(&s->rx);
+}
+
 static int set_error(evp_io *io, const char *why)
 {
     snprintf(io->reason, sizeof(io->reason), "vmess: %s", why);

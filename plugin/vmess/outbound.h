@@ -21,6 +21,8 @@ void *vmess_outbound_session_new(void *inst, const evp_addr *target, uint8_t net
 void vmess_outbound_session_free(void *sess);
 /* Client plaintext -> server bytes; the first call writes the request header. */
 int vmess_outbound_encode(void *sess, evp_io *io);
+/* The session went quiet: drops its bodies' expanded cipher state (rebuilt on the next call). */
+void vmess_outbound_session_idle(void *sess);
 /* Server bytes -> client plaintext; EVP_EOF at the end marker (or a clean bare close). */
 int vmess_outbound_decode(void *sess, evp_io *io);
 

@@ -41,6 +41,7 @@ static const evp_inbound_ops inbound_ops = {
     .users_add = vmess_inbound_users_add,
     .users_remove = vmess_inbound_users_remove,
     .users_replace = vmess_inbound_users_replace,
+    .session_idle = vmess_inbound_session_idle,
 };
 
 static const evp_outbound_ops outbound_ops = {
@@ -51,6 +52,7 @@ static const evp_outbound_ops outbound_ops = {
     .session_free = vmess_outbound_session_free,
     .encode = vmess_outbound_encode,
     .decode = vmess_outbound_decode,
+    .session_idle = vmess_outbound_session_idle,
 };
 
 static const evp_plugin vmess_plugin = {

@@ -18,12 +18,10 @@ static void xor_byte(vmess_shake128 *s, size_t i, uint8_t v)
     s->a[i / 8] ^= (uint64_t)v << (8 * (i % 8));
 }
 
-/* Copies the rate part of the state out as bytes, ready to be read. */
-static void squeeze_block(vmess_shake128 *s)
+/* Byte i of the current output block: the rate part of the state, lanes little-endian. */
+static uint8_t block_byte(const vmess_shake128 *s, size_t i)
 {
-    for (size_t i = 0; i < VMESS_SHAKE128_RATE; i++)
-        s->block[i] = (uint8_t)(s->a[i / 8] >> (8 * (i % 8)));
-    s->pos = 0;
+    return (uint8_t)(s->a[i / 8] >> (8 * (i % 8)));
 }
 
 void vmess_shake128_init(vmess_shake128 *s, const uint8_t *data, size_t len)
@@ -41,7 +39,7 @@ void vmess_shake128_init(vmess_shake128 *s, const uint8_t *data, size_t len)
     xor_byte(s, len, 0x1F);
     xor_byte(s, VMESS_SHAKE128_RATE - 1, 0x80);
     permute(s);
-    squeeze_block(s);
+    s->pos = 0;
 }
 
 void vmess_shake128_read(vmess_shake128 *s, uint8_t *out, size_t len)
@@ -49,15 +47,10 @@ void vmess_shake128_read(vmess_shake128 *s, uint8_t *out, size_t len)
     while (len > 0) {
         if (s->pos == VMESS_SHAKE128_RATE) {
             permute(s);
-            squeeze_block(s);
+            s->pos = 0;
         }
-        size_t n = VMESS_SHAKE128_RATE - s->pos;
-        if (n > len)
-            n = len;
-        memcpy(out, s->block + s->pos, n);
-        s->pos += (unsigned)n;
-        out += n;
-        len -= n;
+        *out++ = block_byte(s, s->pos++);
+        len--;
     }
 }
 

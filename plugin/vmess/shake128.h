@@ -8,10 +8,11 @@
 
 #define VMESS_SHAKE128_RATE 168
 
+/* The squeezed block is the rate part of the state itself, so no copy of it is kept: a body
+ * holds one of these for the life of its session. */
 typedef struct vmess_shake128 {
     uint64_t a[25]; /* Keccak state, as nettle's struct sha3_state */
-    uint8_t block[VMESS_SHAKE128_RATE]; /* squeezed bytes of the current block */
-    unsigned pos; /* bytes of block already read */
+    unsigned pos;   /* bytes of the current block already read */
 } vmess_shake128;
 
 /* Absorbs all of data (one shot) and prepares to squeeze. */

@@ -25,6 +25,8 @@
  *        rest of the 1.1 rule's state (VMess: detour accounts on both sides, which inbound
  *        answers to a tag). A plugin keeps nothing that a reload or hot swap must keep in an
  *        instance or a static either: it goes in the host's replay sets or state store.
+ *        evp_inbound_ops/evp_outbound_ops.session_idle: the host tells a quiet session to
+ *        drop what it can rebuild (expanded cipher state).
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -258,6 +260,13 @@ typedef struct evp_inbound_ops {
     int (*users_remove)(void *inst, const char *key, char *err, size_t errlen);
     /* Replaces every user (JSON array text). 0, or -1 and err; on failure nothing changes. */
     int (*users_replace)(void *inst, const char *users_json, char *err, size_t errlen);
+
+    /* ---- ABI 1.4 ---- */
+    /* Optional: the session has been quiet for a while (a relaying session, nothing read or
+     * written for ~2 s, nothing queued): drop what the next decode/encode can rebuild, such
+     * as expanded cipher state. Any hook may follow; idle sessions are not told again until
+     * they have been active. */
+    void (*session_idle)(void *sess);
 } evp_inbound_ops;
 
 #define EVP_USERS_SECRETS 1u
@@ -281,6 +290,10 @@ typedef struct evp_outbound_ops {
      * as one datagram (freedom). Without it the host dials TCP and the plugin carries the
      * records inside its stream (vmess). */
     uint32_t flags;
+
+    /* ---- ABI 1.4 ---- */
+    /* Optional: as evp_inbound_ops.session_idle. */
+    void (*session_idle)(void *sess);
 } evp_outbound_ops;
 
 #define EVP_OUT_DATAGRAM 1u
