@@ -111,8 +111,9 @@ START_TEST(vmess_idle_session_gives_back_cipher_memory)
     ck_assert_msg(cli != NULL, "%s", err);
     void *srv = p->inbound->session_new(in);
     ck_assert_ptr_nonnull(srv);
+    /* ~2 KiB: compact keys and the request; expanded ciphers were ~19.9 KiB of it. */
     size_t handshake = bytes_of(m) - before;
-    ck_assert_msg(handshake < 2 * 1024, "two sessions in their handshake hold %zu bytes",
+    ck_assert_msg(handshake < 3 * 1024, "two sessions in their handshake hold %zu bytes",
                   handshake);
 
     evp_buf wire = {0}, plain = {0};

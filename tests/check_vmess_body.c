@@ -342,6 +342,8 @@ START_TEST(body_auth_length_response_quirk)
     ck_assert_int_eq(feed(&r, out.data, out.len, 1, &plain), EVP_OK);
     ck_assert_uint_eq(plain.len, 5);
     ck_assert_mem_eq(plain.data, "hello", 5);
+    vmess_body_wipe(&w);
+    vmess_body_wipe(&r);
     evp_buf_free(&out);
     evp_buf_free(&plain);
 }
@@ -549,6 +551,8 @@ START_TEST(body_legacy_continues_cfb)
     ck_assert_int_eq(feed(&r, wire.data, wire.len, 1, &plain), EVP_EOF);
     ck_assert_uint_eq(plain.len, 5);
     ck_assert_mem_eq(plain.data, "hello", 5);
+    vmess_body_wipe(&w);
+    vmess_body_wipe(&r);
     evp_buf_free(&wire);
     evp_buf_free(&plain);
 }
@@ -578,6 +582,7 @@ START_TEST(body_chunk_limits)
     ck_assert_uint_eq(be16(wire.data + 2048), 2046);
     ck_assert_uint_eq(be16(wire.data + 4096), 17);
     wire.len = 0;
+    vmess_body_wipe(&w);
 
     /* gcm, masked + padded: 1966 per chunk. SHAKE(reqIV) from python gives the draws
      * fc91 8e43 ecc4 b6ae: p0 = 0xfc91 % 64 = 17, mask0 = 0x8e43, p1 = 0xecc4 % 64 = 4,
@@ -590,6 +595,7 @@ START_TEST(body_chunk_limits)
     ck_assert_uint_eq(be16(wire.data), (1966u + 16 + 17) ^ 0x8e43);
     ck_assert_uint_eq(be16(wire.data + 2 + 1966 + 16 + 17), (1966u + 16 + 4) ^ 0xb6ae);
     wire.len = 0;
+    vmess_body_wipe(&w);
 
     /* legacy: 2042 per chunk; LenFields inside the CFB stream. */
     p = params(VMESS_SEC_LEGACY, 0x01, 0);
@@ -602,6 +608,7 @@ START_TEST(body_chunk_limits)
     ck_assert_uint_eq(be16(wire.data), 2046);
     ck_assert_uint_eq(be16(wire.data + 2048), 5);
     wire.len = 0;
+    vmess_body_wipe(&w);
 
     /* none + TCP: simple chunks of 8192, plain then masked. */
     p = params(VMESS_SEC_NONE, 0x01, 0);
@@ -615,12 +622,14 @@ START_TEST(body_chunk_limits)
     ck_assert_int_eq(vmess_body_seal_eof(&w, H(), &wire), EVP_OK);
     ck_assert_uint_eq(be16(wire.data + wire.len - 2), 0);
     wire.len = 0;
+    vmess_body_wipe(&w);
     p = params(VMESS_SEC_NONE, 0x0D, 0); /* padding bit ignored for simple chunks */
     ck_assert_int_eq(vmess_body_init(&w, &p), 0);
     seal_all(&w, data, 8193, &wire);
     ck_assert_uint_eq(wire.len, 2 * 2 + 8193);
     ck_assert_uint_eq(be16(wire.data), 8192u ^ 0xfc91);
     ck_assert_uint_eq(be16(wire.data + 8194), 1u ^ 0x8e43);
+    vmess_body_wipe(&w);
     evp_buf_free(&wire);
 }
 END_TEST
@@ -651,6 +660,7 @@ START_TEST(body_reader_accepts_max_chunk)
         if (udp)
             ck_assert_uint_eq(be16(plain.data), N);
         ck_assert_mem_eq(plain.data + (udp ? 2 : 0), data, N);
+        vmess_body_wipe(&r);
         evp_buf_free(&plain);
     }
 }
@@ -669,6 +679,7 @@ START_TEST(body_reader_rejects_short_chunk)
     ck_assert_ptr_nonnull(r.why);
     /* Failure is sticky. */
     ck_assert_int_eq(vmess_body_open(&r, H(), wire, sizeof wire, &used, &plain), EVP_ERR);
+    vmess_body_wipe(&r);
 
     /* legacy: S = 3 < 4 checksum bytes, inside the CFB stream. */
     p = params(VMESS_SEC_LEGACY, 0x01, 0);
@@ -679,6 +690,8 @@ START_TEST(body_reader_rejects_short_chunk)
     ck_assert_int_eq(vmess_body_init(&r, &p), 0);
     ck_assert_int_eq(vmess_body_open(&r, H(), lw, sizeof lw, &used, &plain), EVP_ERR);
     ck_assert_uint_eq(plain.len, 0);
+    vmess_body_wipe(&r);
+    evp_buf_free(&plain);
 }
 END_TEST
 
@@ -716,9 +729,11 @@ START_TEST(body_tamper)
                           (rc == EVP_EOF && plain.len == 0));
             }
             wire.data[i] ^= 0x20;
+            vmess_body_wipe(&r);
             evp_buf_free(&plain);
         }
         ck_assert_uint_le(sealed_end, first);
+        vmess_body_wipe(&w);
         evp_buf_free(&wire);
     }
 }
@@ -801,6 +816,8 @@ START_TEST(body_nonce_wraps)
     ck_assert_int_eq(vmess_body_init(&r, &p), 0);
     ck_assert_int_eq(feed(&r, wire.data, wire.len, 1 << 20, &plain), EVP_EOF);
     ck_assert_uint_eq(plain.len, N);
+    vmess_body_wipe(&w);
+    vmess_body_wipe(&r);
     evp_buf_free(&wire);
     evp_buf_free(&plain);
 }
@@ -843,6 +860,8 @@ START_TEST(body_boundary)
     ck_assert_uint_eq(used, wire.len - 2);
     ck_assert(vmess_body_at_boundary(&r));
     ck_assert_uint_eq(plain.len, 3);
+    vmess_body_wipe(&w);
+    vmess_body_wipe(&r);
     evp_buf_free(&wire);
     evp_buf_free(&plain);
 }

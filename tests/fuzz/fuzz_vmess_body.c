@@ -6,7 +6,8 @@
  *           rest is read as chunks as it is;
  *   byte 1  the option byte;
  *   byte 2  where the chunk stream is split;
- * and the stream is read whole and split: both must agree. */
+ * and the stream is read whole and split (the reader going idle, its ciphers dropped, at the
+ * split): both must agree. */
 #include "fuzz_vmess_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -44,6 +45,7 @@ static void read_all(const vmess_body_params *bp, const uint8_t *in, size_t len,
             if (r->status != EVP_OK || used == 0)
                 break;
         }
+        vmess_body_idle(&b); /* a quiet spell: the next piece rebuilds the ciphers */
     }
     r->targets = r->status == EVP_OK && rbuf.len == 0 && vmess_body_at_boundary(&b);
     /* Once failed, a reader stays failed; once ended, it swallows what follows. */
