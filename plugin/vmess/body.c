@@ -200,21 +200,40 @@ static void seal_stream(vmess_body *b, const uint8_t *in, size_t len, evp_buf *o
     }
 }
 
-/* Bytes the packet writer appends for the whole records of in[0..len): measured from the
+/* The next whole record of in[*off..len): its datagram in *d and *n, *off moved past it.
+ * 0 when no whole record is left. */
+static int next_record(const uint8_t *in, size_t len, size_t *off, const uint8_t **d, size_t *n)
+{
+    if (len - *off < 2)
+        return 0;
+    size_t m = be16_get(in + *off);
+    if (len - *off - 2 < m)
+        return 0;
+    *d = in + *off + 2;
+    *n = m;
+    *off += 2 + m;
+    return 1;
+}
+
+/* Whether a datagram of n bytes is sent. An empty one is skipped: as a chunk it would read
+ * as the end marker. One too big for a 2048-byte chunk is dropped, as V2Ray's packet writer
+ * does; the check uses the largest padding so that no SHAKE byte is drawn for a dropped
+ * datagram, which would put the reader out of step. Without framing V2Ray sends the bytes as
+ * they are. */
+static int packet_sent(const vmess_body *b, size_t n)
+{
+    return n > 0 && (b->mode == MODE_RAW || n <= b->max_payload);
+}
+
+/* Bytes the packet writer appends for the whole records of in[0..len): counted from the
  * record headers, since a bound for tiny datagrams would be many times len. */
 static size_t packets_size(const vmess_body *b, const uint8_t *in, size_t len)
 {
-    size_t off = 0, need = 0;
-    while (len - off >= 2) {
-        size_t n = be16_get(in + off);
-        if (len - off - 2 < n)
-            break;
-        off += 2 + n;
-        if (b->mode == MODE_RAW)
-            need += n;
-        else if (n > 0 && n <= b->max_payload)
-            need += chunk_extra(b) + n;
-    }
+    size_t off = 0, need = 0, n;
+    const uint8_t *d;
+    while (next_record(in, len, &off, &d, &n))
+        if (packet_sent(b, n))
+            need += (b->mode == MODE_RAW ? 0 : chunk_extra(b)) + n;
     return need;
 }
 
@@ -222,25 +241,15 @@ static size_t packets_size(const vmess_body *b, const uint8_t *in, size_t len)
  * bytes of in used. */
 static size_t seal_packets(vmess_body *b, const uint8_t *in, size_t len, evp_buf *out)
 {
-    size_t off = 0;
-    while (len - off >= 2) {
-        size_t n = be16_get(in + off);
-        if (len - off - 2 < n)
-            break;
-        const uint8_t *d = in + off + 2;
-        off += 2 + n;
-        if (n == 0)
-            continue; /* an empty chunk would read as the end marker */
-        if (b->mode == MODE_RAW) {
-            put_raw(b, d, n, out); /* no framing: V2Ray sends the bytes as they are */
+    size_t off = 0, n;
+    const uint8_t *d;
+    while (next_record(in, len, &off, &d, &n)) {
+        if (!packet_sent(b, n))
             continue;
-        }
-        /* Too big for one 2048-byte chunk: dropped, as V2Ray's packet writer does. The check
-         * uses the largest padding so that no SHAKE byte is drawn for a dropped datagram,
-         * which would put the reader out of step. */
-        if (n > b->max_payload)
-            continue;
-        put_chunk(b, d, n, out);
+        if (b->mode == MODE_RAW)
+            put_raw(b, d, n, out);
+        else
+            put_chunk(b, d, n, out);
     }
     return off;
 }
