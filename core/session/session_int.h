@@ -1,7 +1,7 @@
 /* Internals shared by the session files: session.c (lifecycle, handshake, connecting,
  * callbacks), session_relay.c (the two directions and the writing), session_udp.c (UDP
- * sessions and the start of a UDP relay) and session_report.c (labels, access log, counters).
- * Nothing outside core/session/session*.c includes it. */
+ * sessions and the start of a UDP relay), session_report.c (labels, access log, counters) and
+ * session_idle.c (quiet sessions). Nothing outside core/session/session*.c includes it. */
 #ifndef EVP_SESSION_INT_H
 #define EVP_SESSION_INT_H
 
@@ -79,7 +79,8 @@ struct evp_session {
     char label[96]; /* "tcp:host:port" for logs */
 };
 
-/* A session told it was quiet is active again: its timer watches for the next quiet spell. */
+/* Sets the timer to watch for the next quiet spell (session_idle.c): when the relay starts,
+ * and when a session told it was quiet is active again. */
 void evp_sess_wake(evp_session *s);
 
 /* Marks the session alive now (for the idle timer). */
