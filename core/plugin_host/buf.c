@@ -5,6 +5,7 @@
  * process: each worker is one thread. */
 #include "buf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 static uint8_t *pool[POOL_MAX];
 static size_t pool_n;
 static size_t pool_low; /* fewest blocks the pool held since the last shrink */
+static unsigned long long moved; /* bytes moved to the front of a buffer */
 
 uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
 {
@@ -82,6 +84,7 @@ void evp_buf_consume(evp_buf *b, size_t n)
         return;
     }
     memmove(b->data, b->data + n, b->len - n);
+    moved += b->len - n;
     b->len -= n;
 }
 
@@ -110,8 +113,16 @@ size_t evp_buf_pool_shrink(void)
     return spare;
 }
 
+unsigned long long evp_buf_moved_bytes(void)
+{
+    return moved;
+}
+
 void evp_buf_pool_drain(void)
 {
+#ifdef EVP_BUF_STATS
+    fprintf(stderr, "evp_buf: %llu bytes moved\n", moved);
+#endif
     while (pool_n)
         free(pool[--pool_n]);
     pool_low = 0;

@@ -23,6 +23,9 @@ void evp_buf_trim(evp_buf *b);
 /* Frees the pooled blocks that no buffer took since the last call (the surplus of a burst
  * that has passed); returns how many. Called periodically. */
 size_t evp_buf_pool_shrink(void);
+/* Bytes moved to the front of a buffer so far (a cost the data path avoids; built with
+ * -DEVP_BUF_STATS the daemon prints it at exit). */
+unsigned long long evp_buf_moved_bytes(void);
 /* Frees the pooled blocks (at exit, so leak checkers see a clean heap). */
 void evp_buf_pool_drain(void);
 
