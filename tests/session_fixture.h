@@ -24,13 +24,15 @@ static inline void fixture_tick(EV_P_ ev_timer *w, int revents)
 {
 }
 
-/* Loads config text (built-ins only), makes its first inbound and outbound and the runtime;
- * every timeout 120 s, the default limits. Fails the test on any error. */
-static inline void fixture_start(session_fixture *f, const char *text)
+/* Loads config text (built-ins and the plugins in plugin_dir), makes its first inbound and
+ * outbound and the runtime; every timeout 120 s, the default limits. Fails the test on any
+ * error. */
+static inline void fixture_start_with(session_fixture *f, const char *text,
+                                      const char *plugin_dir)
 {
     char err[256] = "", *errors = NULL;
     memset(f, 0, sizeof *f);
-    ck_assert_int_eq(evp_registry_init(&f->reg, "/nonexistent"), 0);
+    ck_assert_int_eq(evp_registry_init(&f->reg, plugin_dir), 0);
     f->cfg = evp_config_load(NULL, text, "schema", &f->reg, &errors);
     ck_assert_msg(f->cfg != NULL, "%s", errors ? errors : "");
     evp_inbound_conf *ic = &f->cfg->inbounds[0];
@@ -46,6 +48,12 @@ static inline void fixture_start(session_fixture *f, const char *text)
     f->rt.limits = evp_limits_default();
     ev_timer_init(&f->tick, fixture_tick, 0.002, 0.002);
     ev_timer_start(f->rt.loop, &f->tick);
+}
+
+/* As fixture_start_with, built-ins only. */
+static inline void fixture_start(session_fixture *f, const char *text)
+{
+    fixture_start_with(f, text, "/nonexistent");
 }
 
 /* Ends every session, then frees what fixture_start made. */

@@ -178,6 +178,7 @@ static const evp_inbound_ops doko_inbound = {
     .session_free = doko_session_free,
     .decode = doko_decode,
     .encode = doko_encode,
+    .flags = EVP_IN_PASS,
 };
 
 static const evp_plugin doko_plugin = {

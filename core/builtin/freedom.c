@@ -181,7 +181,7 @@ static const evp_outbound_ops freedom_outbound = {
     .session_free = freedom_session_free,
     .encode = freedom_encode,
     .decode = freedom_decode,
-    .flags = EVP_OUT_DATAGRAM, /* UDP sessions go out as real datagrams */
+    .flags = EVP_OUT_DATAGRAM | EVP_OUT_PASS, /* UDP sessions go out as real datagrams */
 };
 
 static const evp_plugin freedom_plugin = {

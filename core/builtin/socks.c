@@ -443,6 +443,7 @@ static const evp_inbound_ops socks_inbound = {
     .encode = socks_encode,
     .connected = socks_connected,
     .session_user = socks_session_user,
+    .flags = EVP_IN_PASS, /* after a CONNECT (a UDP relay's control connection never relays) */
 };
 
 static const evp_plugin socks_plugin = {

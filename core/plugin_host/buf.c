@@ -1,20 +1,29 @@
 /* Growable byte buffers. Empty buffers of the standard block size go back to a small pool
  * instead of to malloc, so a busy session's read/write cycle allocates nothing while an
- * idle session still holds no data buffer. The pool gives back what went unused for a whole
- * shrink period, so a burst of sessions does not pin its blocks for good. One pool per
- * process: each worker is one thread. */
+ * idle session still holds no data buffer. The pool holds at most EVP_BUF_POOL_BYTES and
+ * gives back what went unused for a whole shrink period, so a burst of sessions does not
+ * pin its blocks for good. One pool per thread: each worker is one thread. */
 #include "buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define POOL_MAX 256
+#define POOL_SLOTS (EVP_BUF_POOL_BYTES / EVP_BUF_BLOCK)
 
-static uint8_t *pool[POOL_MAX];
-static size_t pool_n;
-static size_t pool_low; /* fewest blocks the pool held since the last shrink */
-static unsigned long long moved; /* bytes moved to the front of a buffer */
+static _Thread_local uint8_t *pool[POOL_SLOTS];
+static _Thread_local size_t pool_n;
+static _Thread_local size_t pool_low; /* fewest blocks the pool held since the last shrink */
+static _Thread_local size_t pool_cap = POOL_SLOTS; /* blocks it may hold (a test lowers it) */
+static _Thread_local unsigned long long moved; /* bytes moved to the front of a buffer */
+
+static uint8_t *block_get(void)
+{
+    uint8_t *blk = pool_n ? pool[--pool_n] : malloc(EVP_BUF_BLOCK);
+    if (pool_n < pool_low)
+        pool_low = pool_n;
+    return blk;
+}
 
 uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
 {
@@ -22,9 +31,7 @@ uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
         return b->data + b->len;
     if (b->cap < EVP_BUF_BLOCK && n <= EVP_BUF_BLOCK - b->len) {
         /* Into a standard block, carrying over what a small buffer held. */
-        uint8_t *blk = pool_n ? pool[--pool_n] : malloc(EVP_BUF_BLOCK);
-        if (pool_n < pool_low)
-            pool_low = pool_n;
+        uint8_t *blk = block_get();
         if (blk == NULL)
             return NULL;
         if (b->len)
@@ -90,7 +97,7 @@ void evp_buf_consume(evp_buf *b, size_t n)
 
 void evp_buf_free(evp_buf *b)
 {
-    if (b->cap == EVP_BUF_BLOCK && pool_n < POOL_MAX)
+    if (b->cap == EVP_BUF_BLOCK && pool_n < pool_cap)
         pool[pool_n++] = b->data;
     else
         free(b->data);
@@ -104,6 +111,46 @@ void evp_buf_trim(evp_buf *b)
         evp_buf_free(b);
 }
 
+/* ---- queues: an evp_buf with a read offset ------------------------------------------- */
+
+void evp_qbuf_take(evp_qbuf *q, size_t n)
+{
+    q->off += n;
+    if (q->off >= q->b.len)
+        q->off = q->b.len = 0; /* emptied: start again at the front, nothing to move */
+}
+
+uint8_t *evp_qbuf_room(evp_qbuf *q, size_t n)
+{
+    if (q->b.data != NULL && q->b.cap - q->b.len >= n)
+        return q->b.data + q->b.len;
+    if (q->off > 0) {
+        /* The tail lacks room: what waits (less than one record) goes to the front. */
+        size_t live = q->b.len - q->off;
+        memmove(q->b.data, q->b.data + q->off, live);
+        moved += live;
+        q->b.len = live;
+        q->off = 0;
+    }
+    return evp_buf_reserve(&q->b, n);
+}
+
+void evp_qbuf_trim(evp_qbuf *q)
+{
+    if (evp_qbuf_len(q) == 0) {
+        q->off = q->b.len = 0;
+        evp_buf_trim(&q->b);
+    }
+}
+
+void evp_qbuf_free(evp_qbuf *q)
+{
+    evp_buf_free(&q->b);
+    q->off = 0;
+}
+
+/* ---- the pool -------------------------------------------------------------------------- */
+
 size_t evp_buf_pool_shrink(void)
 {
     size_t spare = pool_low;
@@ -111,6 +158,21 @@ size_t evp_buf_pool_shrink(void)
         free(pool[--pool_n]);
     pool_low = pool_n;
     return spare;
+}
+
+size_t evp_buf_pool_bytes(void)
+{
+    return pool_n * EVP_BUF_BLOCK;
+}
+
+void evp_buf_pool_set_cap(size_t bytes)
+{
+    size_t slots = bytes / EVP_BUF_BLOCK;
+    pool_cap = slots < POOL_SLOTS ? slots : POOL_SLOTS;
+    while (pool_n > pool_cap)
+        free(pool[--pool_n]);
+    if (pool_low > pool_n)
+        pool_low = pool_n;
 }
 
 unsigned long long evp_buf_moved_bytes(void)

@@ -35,6 +35,32 @@ static int set_nonblock(int fd)
 
 /* ---- connecting ----------------------------------------------------------------------- */
 
+/* The outbound's first encode, with the client's first bytes if they came: V2Ray's client
+ * sends its request header together with the first payload (proxy/vmess/outbound:
+ * CopyOnceTimeout, 100 ms), so a one-request protocol costs one segment, not two. */
+static void first_encode(evp_session *s)
+{
+    evp_io io;
+    s->first_wait = 0;
+    evp_sess_pump_up(s);
+    if (s->state == S_RELAY && !s->out_started &&
+        evp_sess_encode_out(s, NULL, 0, 0, &io) == EVP_ERR) {
+        evp_sess_close(s, io.reason[0] ? io.reason : "outbound refused");
+        return;
+    }
+    if (s->state == S_RELAY)
+        evp_sess_flush_all(s);
+}
+
+/* Which codecs pass bytes through from now on: the host then moves TCP bytes itself. */
+static uint8_t passing(const evp_session *s)
+{
+    if (s->cl.kind != EP_STREAM || s->sv.kind != EP_STREAM)
+        return 0;
+    return (uint8_t)((s->inops->flags & EVP_IN_PASS ? PASS_IN : 0) |
+                     (evp_outops(s->out)->flags & EVP_OUT_PASS ? PASS_OUT : 0));
+}
+
 static void start_relay(evp_session *s)
 {
     evp_io io;
@@ -44,19 +70,14 @@ static void start_relay(evp_session *s)
     const evp_inbound_ops *in = s->inops;
     if (in->connected) {
         memset(&io, 0, sizeof io);
-        io.out = &s->plain;
-        io.back = &s->cl.wbuf;
+        io.out = &s->plain.b;
+        io.back = &s->cl.wbuf.b;
         if (in->connected(s->ins, 1, &io) == EVP_ERR) {
             evp_sess_close(s, io.reason[0] ? io.reason : "inbound refused");
             return;
         }
     }
-    /* The outbound may write its header now (in_len 0). */
-    if (evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, NULL, 0, 0, &s->sv.wbuf,
-                           &s->cl.wbuf, &io) == EVP_ERR) {
-        evp_sess_close(s, io.reason[0] ? io.reason : "outbound refused");
-        return;
-    }
+    s->pass = passing(s);
     evp_sess_access_line(s);
     if (evp_log_enabled(EVP_LOG_INFO)) {
         const evp_plugin *ind = s->in->mod->desc, *outd = s->out->mod->desc;
@@ -64,9 +85,17 @@ static void start_relay(evp_session *s)
                  ind->name, ind->version ? ind->version : "?", outd->name,
                  outd->version ? outd->version : "?");
     }
-    evp_sess_pump_up(s);
-    if (s->state == S_RELAY)
+    if (evp_qbuf_len(&s->cl.rbuf) == 0 && !s->cl.eof && s->cl.kind == EP_STREAM) {
+        /* Nothing from the client yet: its first bytes, its end or the timer ends the wait
+         * (a protocol whose server speaks first waits at most this long). */
+        s->first_wait = 1;
+        ev_timer_stop(s->rt->loop, &s->timer);
+        ev_timer_set(&s->timer, FIRST_PAYLOAD_WAIT, 0.);
+        ev_timer_start(s->rt->loop, &s->timer);
         evp_sess_flush_all(s);
+        return;
+    }
+    first_encode(s);
 }
 
 static void connect_failed(evp_session *s, const char *why)
@@ -76,8 +105,8 @@ static void connect_failed(evp_session *s, const char *why)
     if (in->connected) {
         evp_io io;
         memset(&io, 0, sizeof io);
-        io.out = &s->plain;
-        io.back = &s->cl.wbuf;
+        io.out = &s->plain.b;
+        io.back = &s->cl.wbuf.b;
         in->connected(s->ins, 0, &io);
     }
     if (s->sv.fd != -1) {
@@ -202,17 +231,17 @@ static void open_outbound(evp_session *s)
         if (s->inops->connected) {
             /* V2Ray answers success first, then the blackhole's response. */
             memset(&io, 0, sizeof io);
-            io.out = &s->plain;
-            io.back = &s->cl.wbuf;
+            io.out = &s->plain.b;
+            io.back = &s->cl.wbuf.b;
             s->inops->connected(s->ins, 1, &io);
-            s->plain.len = 0;
+            evp_qbuf_take(&s->plain, evp_qbuf_len(&s->plain));
         }
-        evp_sess_run_codec(evp_outops(s->out)->decode, s->outs, NULL, 0, 1, &s->plain, &s->sv.wbuf,
-                           &io);
-        if (s->plain.len)
-            evp_sess_run_codec(s->inops->encode, s->ins, s->plain.data, s->plain.len, 0,
-                               &s->cl.wbuf, &s->sv.wbuf, &io);
-        s->plain.len = 0;
+        evp_sess_run_codec(evp_outops(s->out)->decode, s->outs, NULL, 0, 1, &s->plain.b,
+                           &s->sv.wbuf.b, &io);
+        if (evp_qbuf_len(&s->plain))
+            evp_sess_run_codec(s->inops->encode, s->ins, evp_qbuf_head(&s->plain),
+                               evp_qbuf_len(&s->plain), 0, &s->cl.wbuf.b, &s->sv.wbuf.b, &io);
+        evp_qbuf_take(&s->plain, evp_qbuf_len(&s->plain));
         evp_info("%s blocked [%s -> %s]", s->label, s->in->tag, s->out->tag);
         s->state = S_CLOSING;
         s->cl.shut_pending = 1;
@@ -248,9 +277,9 @@ void evp_sess_handshake(evp_session *s)
 {
     endpoint *cl = &s->cl;
     evp_io io;
-    int r = evp_sess_run_codec(s->inops->decode, s->ins, cl->rbuf.data, cl->rbuf.len, cl->eof,
-                               &s->plain, &cl->wbuf, &io);
-    evp_buf_consume(&cl->rbuf, io.consumed);
+    int r = evp_sess_run_codec(s->inops->decode, s->ins, evp_qbuf_head(&cl->rbuf),
+                               evp_qbuf_len(&cl->rbuf), cl->eof, &s->plain.b, &cl->wbuf.b, &io);
+    evp_qbuf_take(&cl->rbuf, io.consumed);
     if (r == EVP_TARGET) {
         handshake_over(s);
         s->target = io.target;
@@ -269,8 +298,9 @@ void evp_sess_handshake(evp_session *s)
         if (io.drain > 0 && !cl->eof) {
             /* Read and drop what a prober sends before closing, as V2Ray does. */
             s->state = S_DRAIN;
-            s->drain_left = io.drain > cl->rbuf.len ? io.drain - (uint32_t)cl->rbuf.len : 0;
-            evp_buf_free(&cl->rbuf);
+            size_t held = evp_qbuf_len(&cl->rbuf);
+            s->drain_left = io.drain > held ? io.drain - (uint32_t)held : 0;
+            evp_qbuf_free(&cl->rbuf);
             if (s->drain_left == 0)
                 evp_sess_close(s, NULL);
             else
@@ -307,18 +337,18 @@ static void on_client_read(EV_P_ ev_io *w, int revents)
         ep->eof = 1;
     switch (s->state) {
     case S_DRAIN:
-        if (r <= 0 || ep->rbuf.len >= s->drain_left) {
+        if (r <= 0 || evp_qbuf_len(&ep->rbuf) >= s->drain_left) {
             evp_sess_close(s, NULL);
             return;
         }
-        s->drain_left -= (uint32_t)ep->rbuf.len;
-        evp_buf_free(&ep->rbuf);
+        s->drain_left -= (uint32_t)evp_qbuf_len(&ep->rbuf);
+        evp_qbuf_free(&ep->rbuf);
         return;
     case S_HANDSHAKE:
         evp_sess_handshake(s);
         return;
     case S_ASSOC:
-        ep->rbuf.len = 0; /* nothing is expected on the control connection */
+        evp_qbuf_free(&ep->rbuf); /* nothing is expected on the control connection */
         if (ep->eof) {
             evp_sess_close(s, NULL); /* its end ends the UDP relay */
             return;
@@ -326,6 +356,10 @@ static void on_client_read(EV_P_ ev_io *w, int revents)
         evp_sess_update_watchers(s);
         return;
     case S_RELAY:
+        if (s->first_wait) {
+            first_encode(s);
+            return;
+        }
         evp_sess_pump_up(s);
         if (s->state == S_RELAY)
             evp_sess_flush_all(s);
@@ -365,11 +399,11 @@ static void on_write(EV_P_ ev_io *w, int revents)
         return;
     }
     evp_sess_touch(s);
-    int was_full = ep->wbuf.len >= LOW_WATER;
+    int was_full = evp_qbuf_len(&ep->wbuf) >= LOW_WATER;
     if (evp_sess_flush_all(s))
         return;
     /* Room again: take the input that waited for it. */
-    if (was_full && ep->wbuf.len < LOW_WATER && s->state == S_RELAY) {
+    if (was_full && evp_qbuf_len(&ep->wbuf) < LOW_WATER && s->state == S_RELAY) {
         if (ep == &s->sv)
             evp_sess_pump_up(s);
         else
@@ -384,6 +418,12 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
     evp_session *s = (evp_session *)w;
     if (s->state == S_RESETTING) {
         evp_sess_reset_client(s);
+        return;
+    }
+    if (s->first_wait) {
+        first_encode(s); /* the client sent nothing: the header goes alone */
+        if (s->state == S_RELAY)
+            on_timer(EV_A_ w, revents); /* the idle timer again */
         return;
     }
     double limit = s->state == S_RELAY
@@ -486,8 +526,8 @@ static void endpoint_free(evp_runtime *rt, endpoint *ep)
     ev_io_stop(rt->loop, &ep->wio);
     if (ep->fd != -1)
         close(ep->fd);
-    evp_buf_free(&ep->rbuf);
-    evp_buf_free(&ep->wbuf);
+    evp_qbuf_free(&ep->rbuf);
+    evp_qbuf_free(&ep->wbuf);
 }
 
 static void on_free(EV_P_ ev_timer *w, int revents)
@@ -515,7 +555,7 @@ void evp_sess_close(evp_session *s, const char *why)
     }
     endpoint_free(rt, &s->cl);
     endpoint_free(rt, &s->sv);
-    evp_buf_free(&s->plain);
+    evp_qbuf_free(&s->plain);
     if (s->companion)
         s->companion->close(s->companion);
     s->companion = NULL;

@@ -31,8 +31,9 @@ double evp_sess_idle_check(evp_session *s, double idle, double next)
 {
     if (s->state != S_RELAY || s->told_idle)
         return next;
-    int queued = s->cl.rbuf.len || s->cl.wbuf.len || s->sv.rbuf.len || s->sv.wbuf.len ||
-                 s->plain.len;
+    int queued = evp_qbuf_len(&s->cl.rbuf) || evp_qbuf_len(&s->cl.wbuf) ||
+                 evp_qbuf_len(&s->sv.rbuf) || evp_qbuf_len(&s->sv.wbuf) ||
+                 evp_qbuf_len(&s->plain);
     if (idle >= QUIET_AFTER && !queued) {
         tell_idle(s);
         return next;

@@ -5,13 +5,15 @@
 #ifndef EVP_SESSION_INT_H
 #define EVP_SESSION_INT_H
 
+#include "buf.h"
 #include "session.h"
 
 #include <ev.h>
 #include <stdint.h>
 
-#define READ_CHUNK 65536
+#define READ_CHUNK 65536 /* the least a relay read asks for: it asks for all the room */
 #define HANDSHAKE_READ 4096 /* one read before the target is named */
+#define FIRST_PAYLOAD_WAIT 0.1 /* V2Ray's client waits this long to send data with its header */
 #define HIGH_WATER (512 * 1024)
 #define LOW_WATER (128 * 1024)
 #define MAX_DATAGRAM 65535
@@ -28,12 +30,17 @@ typedef struct endpoint {
     struct evp_session *s;
     int kind;
     int fd;
-    evp_buf rbuf;     /* read, not yet taken by the codec */
-    evp_buf wbuf;     /* waiting to be written */
+    evp_qbuf rbuf;    /* read, not yet taken by the codec */
+    evp_qbuf wbuf;    /* waiting to be written */
     int eof;          /* nothing more will be read */
     int shut_pending; /* shut the write side once wbuf is flushed */
     int shut_done;
 } endpoint;
+
+enum pass {
+    PASS_IN = 1,  /* the inbound's codec copies bytes unchanged both ways (EVP_IN_PASS) */
+    PASS_OUT = 2, /* the outbound's codec does (EVP_OUT_PASS) */
+};
 
 enum state {
     S_HANDSHAKE, /* the inbound has not named a target yet */
@@ -57,7 +64,10 @@ struct evp_session {
     evp_router *router;
     const evp_inbound_ops *inops; /* in's, or pass-through for a SOCKS UDP sub-session */
     void *ins, *outs;
-    evp_buf plain; /* scratch between the two codecs */
+    evp_qbuf plain; /* scratch between the two codecs (unused when either passes through) */
+    uint8_t pass;   /* PASS_*: which codecs now pass bytes through unchanged */
+    uint8_t first_wait; /* S_RELAY: waiting for the client's first bytes to go with the header */
+    uint8_t out_started; /* the outbound's encode has been called */
     int state;
     int network;
     int up_done, down_done;
@@ -109,6 +119,9 @@ void evp_sess_reset_client(evp_session *s);
 /* Runs one codec hook with a fresh evp_io; returns what the hook returned. */
 int evp_sess_run_codec(int (*fn)(void *, evp_io *), void *sess, const uint8_t *in, size_t len,
                        int eof, evp_buf *out, evp_buf *back, evp_io *io);
+/* The outbound's encode into the server's write buffer (the first call may carry its
+ * header); what the hook returned. */
+int evp_sess_encode_out(evp_session *s, const uint8_t *in, size_t len, int eof, evp_io *io);
 /* Client bytes through both codecs into the server's write buffer. */
 void evp_sess_pump_up(evp_session *s);
 /* Server bytes through both codecs into the client's write buffer. */

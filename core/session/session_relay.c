@@ -12,36 +12,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Writes what it can of ep->wbuf; -1 when the endpoint failed. */
+/* Writes what it can of ep->wbuf; -1 when the endpoint failed. A stream's waiting bytes
+ * are contiguous, so one send takes whatever the codecs produced since the last write. */
 static int flush_endpoint(evp_session *s, endpoint *ep)
 {
-    while (ep->wbuf.len > 0) {
+    evp_qbuf *q = &ep->wbuf;
+    while (evp_qbuf_len(q) > 0) {
+        const uint8_t *head = evp_qbuf_head(q);
+        size_t len = evp_qbuf_len(q);
         ssize_t n;
         if (ep->kind == EP_STREAM) {
-            n = send(ep->fd, ep->wbuf.data, ep->wbuf.len, MSG_NOSIGNAL);
+            n = send(ep->fd, head, len, MSG_NOSIGNAL);
             if (n > 0) {
-                evp_buf_consume(&ep->wbuf, (size_t)n);
+                evp_qbuf_take(q, (size_t)n);
                 continue;
             }
         } else {
             /* records: BE16 length + datagram */
-            if (ep->wbuf.len < 2)
+            if (len < 2)
                 break;
-            size_t dlen = ((size_t)ep->wbuf.data[0] << 8) | ep->wbuf.data[1];
-            if (ep->wbuf.len < 2 + dlen)
+            size_t dlen = ((size_t)head[0] << 8) | head[1];
+            if (len < 2 + dlen)
                 break;
             if (ep->kind == EP_DGRAM)
-                n = send(ep->fd, ep->wbuf.data + 2, dlen, 0);
+                n = send(ep->fd, head + 2, dlen, 0);
             else if (s->udp_owner && s->udp_owner->send)
                 n = s->udp_owner->send(s->udp_owner, (struct sockaddr *)&s->peer, s->peer_len,
-                                       &s->target, ep->wbuf.data + 2, dlen);
+                                       &s->target, head + 2, dlen);
             else if (s->udp_owner)
-                n = sendto(s->udp_owner->fd, ep->wbuf.data + 2, dlen, 0,
-                           (struct sockaddr *)&s->peer, s->peer_len);
+                n = sendto(s->udp_owner->fd, head + 2, dlen, 0, (struct sockaddr *)&s->peer,
+                           s->peer_len);
             else
                 n = (ssize_t)dlen; /* the owner is gone: drop */
             if (n >= 0 || ep->kind == EP_PEER || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-                evp_buf_consume(&ep->wbuf, 2 + dlen); /* a lost datagram is UDP's right */
+                evp_qbuf_take(q, 2 + dlen); /* a lost datagram is UDP's right */
                 continue;
             }
         }
@@ -51,8 +55,8 @@ static int flush_endpoint(evp_session *s, endpoint *ep)
             continue;
         return -1;
     }
-    if (ep->wbuf.len == 0) {
-        evp_buf_trim(&ep->wbuf);
+    if (evp_qbuf_len(q) == 0) {
+        evp_qbuf_trim(q);
         if (ep->shut_pending && !ep->shut_done) {
             ep->shut_done = 1;
             if (ep->kind == EP_STREAM && ep->fd != -1)
@@ -65,13 +69,13 @@ static int flush_endpoint(evp_session *s, endpoint *ep)
 /* Ends the session when both directions are finished and everything is written. */
 static int maybe_finish(evp_session *s)
 {
-    if (s->state == S_CLOSING && s->cl.wbuf.len == 0) {
+    if (s->state == S_CLOSING && evp_qbuf_len(&s->cl.wbuf) == 0) {
         evp_sess_close(s, NULL);
         return 1;
     }
     if (s->state != S_RELAY || !s->up_done || !s->down_done)
         return 0;
-    if (s->cl.wbuf.len == 0 && (s->sv.fd == -1 || s->sv.wbuf.len == 0)) {
+    if (evp_qbuf_len(&s->cl.wbuf) == 0 && (s->sv.fd == -1 || evp_qbuf_len(&s->sv.wbuf) == 0)) {
         if (s->down_err)
             evp_sess_reset_client(s);
         else
@@ -113,9 +117,9 @@ static void set_io(evp_session *s, ev_io *w, int want)
 /* Room in out for what reading would add: a side reads on until out passes HIGH_WATER, and
  * once stopped reads again only below LOW_WATER, so it does not flip on and off with every
  * write near the mark. */
-static int room_in(const evp_buf *out, const ev_io *reader)
+static int room_in(const evp_qbuf *out, const ev_io *reader)
 {
-    return out->len < (ev_is_active(reader) ? HIGH_WATER : LOW_WATER);
+    return evp_qbuf_len(out) < (ev_is_active(reader) ? HIGH_WATER : LOW_WATER);
 }
 
 void evp_sess_update_watchers(evp_session *s)
@@ -129,12 +133,12 @@ void evp_sess_update_watchers(evp_session *s)
             !cl->eof && (s->state == S_HANDSHAKE || s->state == S_DRAIN || s->state == S_ASSOC ||
                          (relay && !s->up_done && room_in(&sv->wbuf, &cl->rio)));
         set_io(s, &cl->rio, read_cl);
-        set_io(s, &cl->wio, cl->wbuf.len > 0);
+        set_io(s, &cl->wio, evp_qbuf_len(&cl->wbuf) > 0);
     }
     if (sv->fd != -1) {
         int read_sv = relay && !sv->eof && room_in(&cl->wbuf, &sv->rio);
         set_io(s, &sv->rio, read_sv);
-        set_io(s, &sv->wio, s->state == S_CONNECTING || (relay && sv->wbuf.len > 0));
+        set_io(s, &sv->wio, s->state == S_CONNECTING || (relay && evp_qbuf_len(&sv->wbuf) > 0));
     }
 }
 
@@ -150,6 +154,22 @@ int evp_sess_run_codec(int (*fn)(void *, evp_io *), void *sess, const uint8_t *i
     return fn(sess, io);
 }
 
+/* q's evp_buf for a codec's output from len bytes of input, with room made first so that
+ * the codec's own reserve need not grow a buffer whose front is free. */
+static evp_buf *out_for(evp_qbuf *q, size_t len)
+{
+    if (len > 0)
+        evp_qbuf_room(q, len + len / 64 + 1024); /* a failure shows in the codec's reserve */
+    return &q->b;
+}
+
+int evp_sess_encode_out(evp_session *s, const uint8_t *in, size_t len, int eof, evp_io *io)
+{
+    s->out_started = 1;
+    return evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, in, len, eof,
+                              out_for(&s->sv.wbuf, len), &s->cl.wbuf.b, io);
+}
+
 /* Upstream ended: write the outbound's end marker, then FIN toward the server. */
 static void finish_up(evp_session *s)
 {
@@ -158,8 +178,7 @@ static void finish_up(evp_session *s)
     s->up_done = 1;
     evp_io io;
     if (s->sv.fd != -1 || s->sv.kind == EP_DGRAM) {
-        evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, NULL, 0, 1, &s->sv.wbuf,
-                           &s->cl.wbuf, &io);
+        evp_sess_encode_out(s, NULL, 0, 1, &io);
         s->sv.shut_pending = 1;
     }
 }
@@ -174,95 +193,124 @@ static void finish_down(evp_session *s)
     if (s->down_err)
         return;
     evp_io io;
-    evp_sess_run_codec(s->inops->encode, s->ins, NULL, 0, 1, &s->cl.wbuf, &s->sv.wbuf, &io);
+    evp_sess_run_codec(s->inops->encode, s->ins, NULL, 0, 1, &s->cl.wbuf.b, &s->sv.wbuf.b, &io);
     s->cl.shut_pending = 1;
 }
 
-/* Passes decoded plaintext in s->plain through the outbound encoder. */
-static int encode_up(evp_session *s)
+/* One direction of the relay: from's bytes through the decoder, then the encoder, into
+ * to's write buffer. A codec that passes bytes through is skipped: the decoder's input is
+ * then the plaintext, or the decoder writes straight into to's write buffer. */
+typedef struct direction {
+    endpoint *from, *to;
+    int (*decode)(void *, evp_io *);
+    void *dec_sess;
+    int dec_pass, enc_pass;
+    uint64_t *bytes; /* plaintext relayed */
+    int *done;
+    void (*finish)(evp_session *);
+    const char *dec_fail, *enc_fail;
+} direction;
+
+static direction dir_up(evp_session *s)
 {
-    if (s->plain.len == 0)
+    return (direction){&s->cl, &s->sv, s->inops->decode, s->ins, s->pass & PASS_IN,
+                       s->pass & PASS_OUT, &s->bytes_up, &s->up_done, finish_up,
+                       "inbound decode failed", "outbound encode failed"};
+}
+
+static direction dir_down(evp_session *s)
+{
+    return (direction){&s->sv, &s->cl, evp_outops(s->out)->decode, s->outs, s->pass & PASS_OUT,
+                       s->pass & PASS_IN, &s->bytes_down, &s->down_done, finish_down,
+                       "outbound decode failed", "inbound encode failed"};
+}
+
+/* Encodes the plaintext waiting in q into d's output; -1 when the session was closed. */
+static int encode_from(evp_session *s, const direction *d, evp_qbuf *q)
+{
+    size_t len = evp_qbuf_len(q);
+    if (len == 0)
         return 0;
     evp_io io;
-    int r = evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, s->plain.data, s->plain.len, 0,
-                               &s->sv.wbuf, &s->cl.wbuf, &io);
-    s->bytes_up += io.consumed;
-    evp_buf_consume(&s->plain, io.consumed);
+    int r = d->to == &s->sv ? evp_sess_encode_out(s, evp_qbuf_head(q), len, 0, &io)
+                            : evp_sess_run_codec(s->inops->encode, s->ins, evp_qbuf_head(q),
+                                                 len, 0, out_for(&s->cl.wbuf, len),
+                                                 &s->sv.wbuf.b, &io);
+    *d->bytes += io.consumed;
+    evp_qbuf_take(q, io.consumed);
     if (r == EVP_ERR) {
-        evp_sess_close(s, io.reason[0] ? io.reason : "outbound encode failed");
+        evp_sess_close(s, io.reason[0] ? io.reason : d->enc_fail);
         return -1;
     }
     return 0;
 }
 
-void evp_sess_pump_up(evp_session *s)
+/* Decodes what from holds; the codec's status, or EVP_ERR once the session is closed. */
+static int decode_step(evp_session *s, const direction *d, size_t *consumed)
 {
-    endpoint *cl = &s->cl;
-    while (s->state == S_RELAY && !s->up_done && cl->rbuf.len > 0 && s->sv.wbuf.len < HIGH_WATER) {
-        evp_io io;
-        int r = evp_sess_run_codec(s->inops->decode, s->ins, cl->rbuf.data, cl->rbuf.len, 0,
-                                   &s->plain, &cl->wbuf, &io);
-        evp_buf_consume(&cl->rbuf, io.consumed);
-        if (r == EVP_ERR) {
-            evp_sess_close(s, io.reason[0] ? io.reason : "inbound decode failed");
+    evp_qbuf *in = &d->from->rbuf;
+    size_t len = evp_qbuf_len(in);
+    evp_qbuf *dst = d->enc_pass ? &d->to->wbuf : &s->plain;
+    size_t before = evp_qbuf_len(dst);
+    evp_io io;
+    int r = evp_sess_run_codec(d->decode, d->dec_sess, evp_qbuf_head(in), len, 0,
+                               out_for(dst, len), &d->from->wbuf.b, &io);
+    *consumed = io.consumed;
+    evp_qbuf_take(in, io.consumed);
+    if (r == EVP_ERR) {
+        evp_sess_close(s, io.reason[0] ? io.reason : d->dec_fail);
+        return EVP_ERR;
+    }
+    if (d->enc_pass)
+        *d->bytes += evp_qbuf_len(dst) - before;
+    else if (encode_from(s, d, &s->plain) != 0)
+        return EVP_ERR;
+    return r;
+}
+
+static void pump(evp_session *s, const direction *d)
+{
+    endpoint *from = d->from;
+    while (s->state == S_RELAY && !*d->done && evp_qbuf_len(&from->rbuf) > 0 &&
+           evp_qbuf_len(&d->to->wbuf) < HIGH_WATER) {
+        size_t consumed = 0;
+        int r = EVP_OK;
+        if (d->dec_pass) { /* the bytes read are the plaintext */
+            size_t before = evp_qbuf_len(&from->rbuf);
+            if (encode_from(s, d, &from->rbuf) != 0)
+                return;
+            consumed = before - evp_qbuf_len(&from->rbuf);
+        } else if ((r = decode_step(s, d, &consumed)) == EVP_ERR) {
             return;
         }
-        if (encode_up(s) != 0)
-            return;
         if (r == EVP_EOF) {
-            cl->rbuf.len = 0; /* nothing may follow the end marker */
-            finish_up(s);
+            evp_qbuf_take(&from->rbuf, evp_qbuf_len(&from->rbuf)); /* nothing may follow */
+            d->finish(s);
             break;
         }
-        if (io.consumed == 0)
+        if (consumed == 0)
             break; /* the codec needs more bytes */
     }
-    if (s->state == S_RELAY && cl->eof && !s->up_done && cl->rbuf.len == 0)
-        finish_up(s);
-    if (cl->rbuf.len == 0)
-        evp_buf_trim(&cl->rbuf);
-    if (s->plain.len == 0)
-        evp_buf_trim(&s->plain);
+    if (s->state == S_RELAY && from->eof && !*d->done && evp_qbuf_len(&from->rbuf) == 0)
+        d->finish(s); /* a bare close ends the stream too (V2Ray does this, §8.6) */
+    evp_qbuf_trim(&from->rbuf);
+    evp_qbuf_trim(&s->plain);
+}
+
+void evp_sess_pump_up(evp_session *s)
+{
+    if (s->state != S_RELAY || s->first_wait)
+        return;
+    direction d = dir_up(s);
+    pump(s, &d);
 }
 
 void evp_sess_pump_down(evp_session *s)
 {
-    endpoint *sv = &s->sv;
-    while (s->state == S_RELAY && !s->down_done && sv->rbuf.len > 0 &&
-           s->cl.wbuf.len < HIGH_WATER) {
-        evp_io io;
-        int r = evp_sess_run_codec(evp_outops(s->out)->decode, s->outs, sv->rbuf.data, sv->rbuf.len,
-                                   0, &s->plain, &sv->wbuf, &io);
-        evp_buf_consume(&sv->rbuf, io.consumed);
-        if (r == EVP_ERR) {
-            evp_sess_close(s, io.reason[0] ? io.reason : "outbound decode failed");
-            return;
-        }
-        if (s->plain.len) {
-            evp_io eio;
-            int e = evp_sess_run_codec(s->inops->encode, s->ins, s->plain.data, s->plain.len, 0,
-                                       &s->cl.wbuf, &sv->wbuf, &eio);
-            s->bytes_down += eio.consumed;
-            evp_buf_consume(&s->plain, eio.consumed);
-            if (e == EVP_ERR) {
-                evp_sess_close(s, eio.reason[0] ? eio.reason : "inbound encode failed");
-                return;
-            }
-        }
-        if (r == EVP_EOF) {
-            sv->rbuf.len = 0;
-            finish_down(s);
-            break;
-        }
-        if (io.consumed == 0)
-            break;
-    }
-    if (s->state == S_RELAY && sv->eof && !s->down_done && sv->rbuf.len == 0)
-        finish_down(s); /* a bare close ends the stream too (V2Ray does this, §8.6) */
-    if (sv->rbuf.len == 0)
-        evp_buf_trim(&sv->rbuf);
-    if (s->plain.len == 0)
-        evp_buf_trim(&s->plain);
+    if (s->state != S_RELAY)
+        return;
+    direction d = dir_down(s);
+    pump(s, &d);
 }
 
 /* Before its target is named a client has not authenticated: its bytes go into a buffer
@@ -273,19 +321,32 @@ static int read_handshake(endpoint *ep)
     uint8_t tmp[HANDSHAKE_READ];
     ssize_t n = recv(ep->fd, tmp, sizeof tmp, 0);
     if (n > 0)
-        return evp_buf_append_small(&ep->rbuf, tmp, (size_t)n) == 0 ? 1 : -1;
+        return evp_buf_append_small(&ep->rbuf.b, tmp, (size_t)n) == 0 ? 1 : -1;
     if (n == 0)
         return 0;
     return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 2 : -1;
 }
 
+/* Where a relay read goes: ep's rbuf, or, when both codecs pass through and nothing waits
+ * in rbuf, straight into the other side's write buffer, so the bytes are never copied. */
+static evp_qbuf *read_dest(endpoint *ep)
+{
+    evp_session *s = ep->s;
+    int up = ep == &s->cl;
+    if (s->pass != (PASS_IN | PASS_OUT) || s->state != S_RELAY || s->first_wait ||
+        evp_qbuf_len(&ep->rbuf) > 0 || (up ? s->up_done : s->down_done))
+        return &ep->rbuf;
+    return up ? &s->sv.wbuf : &s->cl.wbuf;
+}
+
 /* Reads what is there into ep->rbuf: 1 data, 0 EOF, -1 error, 2 nothing now. */
 int evp_sess_read_endpoint(endpoint *ep)
 {
-    int state = ep->s->state;
-    if (ep == &ep->s->cl && ep->kind == EP_STREAM && (state == S_HANDSHAKE || state == S_DRAIN))
+    evp_session *s = ep->s;
+    if (ep == &s->cl && ep->kind == EP_STREAM && (s->state == S_HANDSHAKE || s->state == S_DRAIN))
         return read_handshake(ep);
-    uint8_t *p = evp_buf_reserve(&ep->rbuf, READ_CHUNK + 2);
+    evp_qbuf *q = ep->kind == EP_STREAM ? read_dest(ep) : &ep->rbuf;
+    uint8_t *p = evp_qbuf_room(q, READ_CHUNK + 2);
     if (p == NULL)
         return -1;
     if (ep->kind == EP_DGRAM) {
@@ -297,12 +358,16 @@ int evp_sess_read_endpoint(endpoint *ep)
                        : -1;
         p[0] = (uint8_t)(n >> 8);
         p[1] = (uint8_t)n;
-        ep->rbuf.len += (size_t)n + 2;
+        q->b.len += (size_t)n + 2;
         return 1;
     }
-    ssize_t n = recv(ep->fd, p, READ_CHUNK, 0);
+    /* All the room there is (at least READ_CHUNK), at most a block: one large read. */
+    size_t room = q->b.cap - q->b.len;
+    ssize_t n = recv(ep->fd, p, room < EVP_BUF_BLOCK ? room : EVP_BUF_BLOCK, 0);
     if (n > 0) {
-        ep->rbuf.len += (size_t)n;
+        q->b.len += (size_t)n;
+        if (q != &ep->rbuf)
+            *(ep == &s->cl ? &s->bytes_up : &s->bytes_down) += (uint64_t)n;
         return 1;
     }
     if (n == 0)

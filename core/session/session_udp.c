@@ -24,8 +24,8 @@ void evp_sess_start_assoc(evp_session *s)
     snprintf(s->label, sizeof s->label, "udp-associate");
     evp_udp_relay_open_fn open = s->rt->open_udp_relay;
     s->companion = open ? open(s->rt, s->cl.fd, s->in, s->router, &io.target) : NULL;
-    io.out = &s->plain;
-    io.back = &s->cl.wbuf;
+    io.out = &s->plain.b;
+    io.back = &s->cl.wbuf.b;
     int ok = s->companion != NULL;
     if (s->inops->connected)
         s->inops->connected(s->ins, ok, &io);
@@ -37,7 +37,7 @@ void evp_sess_start_assoc(evp_session *s)
         evp_info("udp-associate accepted [%s]", s->in->tag);
         s->state = S_ASSOC;
     }
-    s->plain.len = 0;
+    evp_qbuf_take(&s->plain, evp_qbuf_len(&s->plain));
     evp_sess_flush_all(s);
 }
 
@@ -121,13 +121,13 @@ void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len)
 {
     if (s->state == S_DEAD)
         return; /* owners forget a session as it ends; this is only a second line */
-    uint8_t *p = evp_buf_reserve(&s->cl.rbuf, len + 2);
-    if (p == NULL || s->cl.rbuf.len > HIGH_WATER)
+    uint8_t *p = evp_qbuf_room(&s->cl.rbuf, len + 2);
+    if (p == NULL || evp_qbuf_len(&s->cl.rbuf) > HIGH_WATER)
         return; /* over the limit: drop, as a full UDP queue would */
     p[0] = (uint8_t)(len >> 8);
     p[1] = (uint8_t)len;
     memcpy(p + 2, data, len);
-    s->cl.rbuf.len += len + 2;
+    s->cl.rbuf.b.len += len + 2;
     evp_sess_touch(s);
     if (s->state == S_HANDSHAKE)
         evp_sess_handshake(s);

@@ -27,6 +27,9 @@
  *        instance or a static either: it goes in the host's replay sets or state store.
  *        evp_inbound_ops/evp_outbound_ops.session_idle: the host tells a quiet session to
  *        drop what it can rebuild (expanded cipher state).
+ *   1.5  evp_inbound_ops.flags (EVP_IN_PASS) and EVP_OUT_PASS: a codec that copies bytes
+ *        unchanged says so, and the host moves them without calling it (no copy). The
+ *        outbound's first encode may carry the client's first bytes (see encode).
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -38,7 +41,7 @@
 #include <stdint.h>
 
 #define EVP_ABI_MAJOR 1
-#define EVP_ABI_MINOR 4
+#define EVP_ABI_MINOR 5
 
 #if defined(__GNUC__)
 #define EVP_EXPORT __attribute__((visibility("default")))
@@ -267,9 +270,16 @@ typedef struct evp_inbound_ops {
      * as expanded cipher state. Any hook may follow; idle sessions are not told again until
      * they have been active. */
     void (*session_idle)(void *sess);
+
+    /* ---- ABI 1.5 ---- */
+    uint32_t flags; /* EVP_IN_* */
 } evp_inbound_ops;
 
 #define EVP_USERS_SECRETS 1u
+/* Once the target is named and connected() succeeded, decode and encode copy their input to
+ * out unchanged and write nothing back (an end of input is the end of stream): the host may
+ * then move TCP bytes itself and not call them. */
+#define EVP_IN_PASS 1u
 
 /* Client side: given a target, say where to dial, then encode/decode the stream. */
 typedef struct evp_outbound_ops {
@@ -281,8 +291,9 @@ typedef struct evp_outbound_ops {
     void *(*session_new)(void *inst, const evp_addr *target, uint8_t network, evp_addr *dial,
                          char *err, size_t errlen);
     void (*session_free)(void *sess);
-    /* Client plaintext -> server bytes. Called once with in_len == 0 right after the
-     * dial succeeds (a header may be written then). in_eof: write end-of-stream. */
+    /* Client plaintext -> server bytes. First called once the dial succeeded and the
+     * client's first bytes came or 100 ms passed (as V2Ray's client waits), so a header
+     * may go with them; that call may have in_len == 0. in_eof: write end-of-stream. */
     int (*encode)(void *sess, evp_io *io);
     /* Server bytes -> client plaintext; EVP_EOF at the stream's own end marker. */
     int (*decode)(void *sess, evp_io *io);
@@ -297,6 +308,9 @@ typedef struct evp_outbound_ops {
 } evp_outbound_ops;
 
 #define EVP_OUT_DATAGRAM 1u
+/* encode and decode copy their input to out unchanged and write nothing back (an end of
+ * input is the end of stream): the host may move TCP bytes itself and not call them. */
+#define EVP_OUT_PASS 2u
 
 typedef struct evp_plugin {
     uint32_t abi_major;
