@@ -172,12 +172,12 @@ static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t l
  * to a blackhole. Routing saw only the name; without this a name pointing into a blocked
  * range (the server's own network, say) would reach it. A name the outbound dials for
  * itself (a proxy server's, a redirect) is the config's, not the client's: not checked. */
-static int refused_after_resolve(evp_session *s, const struct sockaddr *sa)
+static int refused_after_resolve(evp_session *s, const evp_addr *dial, const struct sockaddr *sa)
 {
     evp_addr addr;
     size_t rule, k;
-    if (s->target.type != EVP_ADDR_DOMAIN || s->target.len != s->dial.len ||
-        memcmp(s->target.bytes, s->dial.bytes, s->dial.len) != 0 ||
+    if (s->target.type != EVP_ADDR_DOMAIN || s->target.len != dial->len ||
+        memcmp(s->target.bytes, dial->bytes, dial->len) != 0 ||
         evp_addr_from_sockaddr(sa, &addr) != 0 ||
         !evp_router_ip_blocked(s->router, s->in->tag, &addr, s->network, &rule, &k))
         return 0;
@@ -194,37 +194,42 @@ static int refused_after_resolve(evp_session *s, const struct sockaddr *sa)
 static void on_resolved(void *arg, const struct sockaddr *sa, socklen_t len, const char *err)
 {
     evp_session *s = arg;
+    evp_addr *dial = s->dial;
     s->resolving = NULL;
+    s->dial = NULL;
     if (sa == NULL) {
         char name[4 * 255 + 1], why[1200];
-        evp_log_escape(s->dial.bytes, s->dial.len, name, sizeof name);
+        evp_log_escape(dial->bytes, dial->len, name, sizeof name);
         snprintf(why, sizeof why, "cannot resolve %s: %s", name, err ? err : "no address");
+        free(dial);
         connect_failed(s, why);
         return;
     }
-    if (refused_after_resolve(s, sa))
-        return;
-    dial_sockaddr(s, sa, len);
+    int refused = refused_after_resolve(s, dial, sa);
+    free(dial);
+    if (!refused)
+        dial_sockaddr(s, sa, len);
 }
 
 /* The inbound named its target: ask the outbound where to go and go there. */
 static void open_outbound(evp_session *s)
 {
     char err[256] = "";
+    evp_addr dial;
     evp_sess_addr_label(&s->target, s->network, s->label, sizeof s->label);
-    memset(&s->dial, 0, sizeof s->dial);
+    memset(&dial, 0, sizeof dial);
     /* routing.rules see the target now, as V2Ray's dispatcher does. */
     size_t k = evp_router_pick(s->router, s->in->tag, &s->target, s->network);
     s->out = evp_instance_ref(evp_router_outbound(s->router, k));
     s->outs = evp_outops(s->out)->session_new(s->out->inst, &s->target, (uint8_t)s->network,
-                                              &s->dial, err, sizeof err);
+                                              &dial, err, sizeof err);
     if (s->outs == NULL) {
         connect_failed(s, err[0] ? err : "outbound refused the session");
         return;
     }
     s->state = S_RESOLVING;
     evp_sess_update_watchers(s);
-    if (s->dial.type == EVP_ADDR_NONE) {
+    if (dial.type == EVP_ADDR_NONE) {
         /* Nowhere to dial (blackhole): let the outbound answer, then close. */
         evp_io io;
         s->state = S_RELAY;
@@ -249,15 +254,23 @@ static void open_outbound(evp_session *s)
         return;
     }
     struct sockaddr_storage ss;
-    socklen_t ss_len = evp_addr_to_sockaddr(&s->dial, &ss);
+    socklen_t ss_len = evp_addr_to_sockaddr(&dial, &ss);
     if (ss_len) {
         dial_sockaddr(s, (struct sockaddr *)&ss, ss_len);
-    } else {
-        s->dial.bytes[s->dial.len] = '\0';
-        s->resolving =
-            evp_resolve(s->rt->resolver, (const char *)s->dial.bytes, s->dial.port, on_resolved, s);
-        if (s->resolving == NULL)
-            connect_failed(s, "cannot start name resolution");
+        return;
+    }
+    /* A name: kept on the heap only while it resolves (most sessions never need it). */
+    dial.bytes[dial.len] = '\0';
+    s->dial = malloc(sizeof dial);
+    if (s->dial != NULL)
+        *s->dial = dial;
+    s->resolving = s->dial ? evp_resolve(s->rt->resolver, (const char *)s->dial->bytes,
+                                         dial.port, on_resolved, s)
+                           : NULL;
+    if (s->resolving == NULL) {
+        free(s->dial);
+        s->dial = NULL;
+        connect_failed(s, "cannot start name resolution");
     }
 }
 
@@ -548,6 +561,8 @@ void evp_sess_close(evp_session *s, const char *why)
         evp_info("%s closed: %s", s->label, why);
     ev_timer_stop(rt->loop, &s->timer);
     evp_resolve_cancel(s->resolving);
+    free(s->dial);
+    s->dial = NULL;
     if (s->outs && was != S_DRAIN) {
         const evp_inbound_ops *ops = s->inops;
         const char *user = ops->session_user ? ops->session_user(s->ins) : NULL;

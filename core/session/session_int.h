@@ -9,6 +9,7 @@
 #include "session.h"
 
 #include <ev.h>
+#include <netinet/in.h>
 #include <stdint.h>
 
 #define READ_CHUNK 65536 /* the least a relay read asks for: it asks for all the room */
@@ -28,13 +29,13 @@ typedef struct endpoint {
     ev_io rio; /* first member: read callbacks find the endpoint by a cast */
     ev_io wio;
     struct evp_session *s;
-    int kind;
     int fd;
-    evp_qbuf rbuf;    /* read, not yet taken by the codec */
-    evp_qbuf wbuf;    /* waiting to be written */
-    int eof;          /* nothing more will be read */
-    int shut_pending; /* shut the write side once wbuf is flushed */
-    int shut_done;
+    uint8_t kind;         /* enum ep_kind */
+    uint8_t eof;          /* nothing more will be read */
+    uint8_t shut_pending; /* shut the write side once wbuf is flushed */
+    uint8_t shut_done;
+    evp_qbuf rbuf; /* read, not yet taken by the codec */
+    evp_qbuf wbuf; /* waiting to be written */
 } endpoint;
 
 enum pass {
@@ -65,27 +66,32 @@ struct evp_session {
     const evp_inbound_ops *inops; /* in's, or pass-through for a SOCKS UDP sub-session */
     void *ins, *outs;
     evp_qbuf plain; /* scratch between the two codecs (unused when either passes through) */
-    uint8_t pass;   /* PASS_*: which codecs now pass bytes through unchanged */
-    uint8_t first_wait; /* S_RELAY: waiting for the client's first bytes to go with the header */
+    uint8_t state;  /* enum state */
+    uint8_t network;
+    uint8_t up_done, down_done;
+    uint8_t pass;        /* PASS_*: which codecs now pass bytes through unchanged */
+    uint8_t first_wait;  /* S_RELAY: waiting for the client's first bytes to go with the header */
     uint8_t out_started; /* the outbound's encode has been called */
-    int state;
-    int network;
-    int up_done, down_done;
+    uint8_t target_named; /* pass-through inbound: EVP_TARGET given */
+    uint8_t handshaking;  /* counted in rt->n_handshakes */
     int down_err; /* errno of a server read failure after the client's end (S_RESETTING) */
     double reset_since; /* S_RESETTING: when it began waiting for the client's send queue */
     uint32_t drain_left;
+    socklen_t peer_len;
     evp_resolve_req *resolving;
-    evp_addr target, dial;
+    evp_addr *dial; /* while a name the outbound dials is resolved: that name */
+    evp_addr target;
     double last_active;
     int told_idle;  /* the codecs were told the session is quiet (session_idle) */
     double started; /* accept time: the handshake deadline counts from it */
     uint64_t bytes_up, bytes_down; /* plaintext relayed, for the stats */
     evp_udp_owner *udp_owner;
     evp_companion *companion; /* S_ASSOC: the UDP relay this connection keeps alive */
-    int target_named; /* pass-through inbound: EVP_TARGET given */
-    int handshaking;  /* counted in rt->n_handshakes */
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
+    union { /* a UDP peer behind a listener (EP_PEER) */
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer;
     char label[96]; /* "tcp:host:port" for logs */
 };
 

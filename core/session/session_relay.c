@@ -206,7 +206,7 @@ typedef struct direction {
     void *dec_sess;
     int dec_pass, enc_pass;
     uint64_t *bytes; /* plaintext relayed */
-    int *done;
+    uint8_t *done;
     void (*finish)(evp_session *);
     const char *dec_fail, *enc_fail;
 } direction;

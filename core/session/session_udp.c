@@ -80,7 +80,7 @@ evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner, const struct
                              socklen_t peer_len, evp_instance *in,
                              evp_router *router)
 {
-    if (!evp_admission_udp(rt))
+    if (peer_len > sizeof(((evp_session *)NULL)->peer) || !evp_admission_udp(rt))
         return NULL; /* the datagram is dropped, as a full queue would */
     evp_session *s = evp_sess_new(rt, -1, in, router);
     if (s == NULL)

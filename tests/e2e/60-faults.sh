@@ -170,6 +170,8 @@ chmod +x "$E2E_TMP/with-resolv.sh"
 
 start_tool source send_close_server.py --bytes 1G
 SOURCE=$TOOL_PORT
+start_tool talker send_close_server.py --bytes 1G
+TALKER=$TOOL_PORT
 start_tool reset fault_target.py reset --bytes 256K
 RESET=$TOOL_PORT
 start_tool backlog fault_target.py backlog
@@ -192,12 +194,15 @@ spawn backlog-f "${FAULT[@]}" hold --socks "127.0.0.1:$CP" --target "127.0.0.1:$
 spawn refused-f "${FAULT[@]}" hold --socks "127.0.0.1:$KP" --target "127.0.0.1:$REFUSED" --within 20
 spawn reset-f "${FAULT[@]}" hold --socks "127.0.0.1:$CP" --target "127.0.0.1:$RESET" --within 20
 spawn vanish-f "${FAULT[@]}" vanish --socks "127.0.0.1:$KP" --target "127.0.0.1:$SOURCE" --read 256K
+# The server speaks first through VMess: the client's header goes alone after a bounded wait.
+spawn serverfirst-f "${FAULT[@]}" vanish --socks "127.0.0.1:$CP" --target "127.0.0.1:$TALKER" \
+    --read 256K
 spawn dns-f "${FAULT[@]}" hold --socks "127.0.0.1:$CP" --target no-such-host.invalid:80 --within 20
 spawn loris-vmess "${HOSTILE[@]}" drip --port "$SP" --interval 1 --within 20
 spawn loris-socks "${HOSTILE[@]}" drip --port "$KP" --interval 1 --within 20 \
     --payload 0501000501
-wait_rc backlog-f refused-f reset-f vanish-f dns-f loris-vmess loris-socks healthy-vmess \
-    healthy-socks
+wait_rc backlog-f refused-f reset-f vanish-f serverfirst-f dns-f loris-vmess loris-socks \
+    healthy-vmess healthy-socks
 
 verdict "$P1" "transfer via vmess completes intact (12 MiB, sha256)" ok healthy-vmess
 verdict "$P1" "transfer via socks completes intact (12 MiB, sha256)" ok healthy-socks
@@ -209,6 +214,7 @@ verdict "$P1" "target reset mid-transfer: session ends" ok reset-f
 one_line "$P1" "target reset" "$SERR" "127\.0\.0\.1:$RESET.*(reset by peer|Broken pipe)"
 verdict "$P1" "client reset mid-stream: 256 KiB read, then reset" ok vanish-f
 one_line "$P1" "client reset" "$SERR" "127\.0\.0\.1:$SOURCE.*(reset by peer|Broken pipe)"
+verdict "$P1" "server speaks first via vmess: 256 KiB read" ok serverfirst-f
 verdict "$P1" "name under .invalid: session ends" ok dns-f
 one_line "$P1" "name under .invalid" "$SERR" "no-such-host\.invalid.*(resolve|not found)"
 verdict "$P1" "the query went to the loopback DNS server" \
