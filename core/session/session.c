@@ -35,69 +35,6 @@ static int set_nonblock(int fd)
 
 /* ---- connecting ----------------------------------------------------------------------- */
 
-/* The outbound's first encode, with the client's first bytes if they came: V2Ray's client
- * sends its request header together with the first payload (proxy/vmess/outbound:
- * CopyOnceTimeout, 100 ms), so a one-request protocol costs one segment, not two. */
-static void first_encode(evp_session *s)
-{
-    evp_io io;
-    s->first_wait = 0;
-    evp_sess_pump_up(s);
-    if (s->state == S_RELAY && !s->out_started &&
-        evp_sess_encode_out(s, NULL, 0, 0, &io) == EVP_ERR) {
-        evp_sess_close(s, io.reason[0] ? io.reason : "outbound refused");
-        return;
-    }
-    if (s->state == S_RELAY)
-        evp_sess_flush_all(s);
-}
-
-/* Which codecs pass bytes through from now on: the host then moves TCP bytes itself. */
-static uint8_t passing(const evp_session *s)
-{
-    if (s->cl.kind != EP_STREAM || s->sv.kind != EP_STREAM)
-        return 0;
-    return (uint8_t)((s->inops->flags & EVP_IN_PASS ? PASS_IN : 0) |
-                     (evp_outops(s->out)->flags & EVP_OUT_PASS ? PASS_OUT : 0));
-}
-
-static void start_relay(evp_session *s)
-{
-    evp_io io;
-    s->state = S_RELAY;
-    evp_sess_wake(s); /* the timer now watches for quiet spells (session_idle) */
-    evp_sess_touch(s);
-    const evp_inbound_ops *in = s->inops;
-    if (in->connected) {
-        memset(&io, 0, sizeof io);
-        io.out = &s->plain.b;
-        io.back = &s->cl.wbuf.b;
-        if (in->connected(s->ins, 1, &io) == EVP_ERR) {
-            evp_sess_close(s, io.reason[0] ? io.reason : "inbound refused");
-            return;
-        }
-    }
-    s->pass = passing(s);
-    evp_sess_access_line(s);
-    if (evp_log_enabled(EVP_LOG_INFO)) {
-        const evp_plugin *ind = s->in->mod->desc, *outd = s->out->mod->desc;
-        evp_info("%s accepted [%s -> %s] (%s %s, %s %s)", s->label, s->in->tag, s->out->tag,
-                 ind->name, ind->version ? ind->version : "?", outd->name,
-                 outd->version ? outd->version : "?");
-    }
-    if (evp_qbuf_len(&s->cl.rbuf) == 0 && !s->cl.eof && s->cl.kind == EP_STREAM) {
-        /* Nothing from the client yet: its first bytes, its end or the timer ends the wait
-         * (a protocol whose server speaks first waits at most this long). */
-        s->first_wait = 1;
-        ev_timer_stop(s->rt->loop, &s->timer);
-        ev_timer_set(&s->timer, FIRST_PAYLOAD_WAIT, 0.);
-        ev_timer_start(s->rt->loop, &s->timer);
-        evp_sess_flush_all(s);
-        return;
-    }
-    first_encode(s);
-}
-
 static void connect_failed(evp_session *s, const char *why)
 {
     const evp_inbound_ops *in = s->inops;
@@ -132,7 +69,7 @@ static void on_connected(evp_session *s)
         connect_failed(s, why);
         return;
     }
-    start_relay(s);
+    evp_sess_start_relay(s);
 }
 
 static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t len)
@@ -154,7 +91,7 @@ static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t l
     ev_io_set(&s->sv.rio, fd, EV_READ);
     ev_io_set(&s->sv.wio, fd, EV_WRITE);
     if (connect(fd, sa, len) == 0) {
-        start_relay(s);
+        evp_sess_start_relay(s);
         return;
     }
     if (errno != EINPROGRESS) {
@@ -370,7 +307,7 @@ static void on_client_read(EV_P_ ev_io *w, int revents)
         return;
     case S_RELAY:
         if (s->first_wait) {
-            first_encode(s);
+            evp_sess_first_encode(s);
             return;
         }
         evp_sess_pump_up(s);
@@ -434,7 +371,7 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
         return;
     }
     if (s->first_wait) {
-        first_encode(s); /* the client sent nothing: the header goes alone */
+        evp_sess_first_encode(s); /* the client sent nothing: the header goes alone */
         if (s->state == S_RELAY)
             on_timer(EV_A_ w, revents); /* the idle timer again */
         return;

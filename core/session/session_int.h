@@ -1,7 +1,8 @@
 /* Internals shared by the session files: session.c (lifecycle, handshake, connecting,
- * callbacks), session_relay.c (the two directions and the writing), session_udp.c (UDP
- * sessions and the start of a UDP relay), session_report.c (labels, access log, counters) and
- * session_idle.c (quiet sessions). Nothing outside core/session/session*.c includes it. */
+ * callbacks), session_relay.c (the relay's start, the two directions, the writing),
+ * session_udp.c (UDP sessions and the start of a UDP relay), session_report.c (labels, access
+ * log, counters) and session_idle.c (quiet sessions). Nothing outside core/session/session*.c
+ * includes it. */
 #ifndef EVP_SESSION_INT_H
 #define EVP_SESSION_INT_H
 
@@ -74,6 +75,7 @@ struct evp_session {
     uint8_t out_started; /* the outbound's encode has been called */
     uint8_t target_named; /* pass-through inbound: EVP_TARGET given */
     uint8_t handshaking;  /* counted in rt->n_handshakes */
+    uint8_t told_idle;    /* the codecs were told the session is quiet (session_idle) */
     int down_err; /* errno of a server read failure after the client's end (S_RESETTING) */
     double reset_since; /* S_RESETTING: when it began waiting for the client's send queue */
     uint32_t drain_left;
@@ -82,7 +84,6 @@ struct evp_session {
     evp_addr *dial; /* while a name the outbound dials is resolved: that name */
     evp_addr target;
     double last_active;
-    int told_idle;  /* the codecs were told the session is quiet (session_idle) */
     double started; /* accept time: the handshake deadline counts from it */
     uint64_t bytes_up, bytes_down; /* plaintext relayed, for the stats */
     evp_udp_owner *udp_owner;
@@ -122,6 +123,10 @@ void evp_sess_close_err(evp_session *s, const char *what, int err);
 void evp_sess_reset_client(evp_session *s);
 
 /* session_relay.c */
+/* The outbound connected: tell the inbound, then wait for the client's first bytes. */
+void evp_sess_start_relay(evp_session *s);
+/* Ends that wait: the outbound's first encode, with what the client sent by now. */
+void evp_sess_first_encode(evp_session *s);
 /* Runs one codec hook with a fresh evp_io; returns what the hook returned. */
 int evp_sess_run_codec(int (*fn)(void *, evp_io *), void *sess, const uint8_t *in, size_t len,
                        int eof, evp_buf *out, evp_buf *back, evp_io *io);

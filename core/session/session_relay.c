@@ -1,5 +1,5 @@
-/* The relay proper: both directions through both codecs, end-of-stream handling, and
- * writing with backpressure. */
+/* The relay proper: its start (the first payload with the outbound's header), both
+ * directions through both codecs, end-of-stream handling, and writing with backpressure. */
 #include "session_int.h"
 
 #include "buf.h"
@@ -196,6 +196,75 @@ static void finish_down(evp_session *s)
     evp_sess_run_codec(s->inops->encode, s->ins, NULL, 0, 1, &s->cl.wbuf.b, &s->sv.wbuf.b, &io);
     s->cl.shut_pending = 1;
 }
+
+/* ---- starting ----------------------------------------------------------------------- */
+
+/* The outbound's first encode, with the client's first bytes if they came: V2Ray's client
+ * sends its request header together with the first payload (proxy/vmess/outbound:
+ * CopyOnceTimeout, 100 ms), so a one-request protocol costs one segment, not two. */
+void evp_sess_first_encode(evp_session *s)
+{
+    evp_io io;
+    s->first_wait = 0;
+    evp_sess_pump_up(s);
+    if (s->state == S_RELAY && !s->out_started &&
+        evp_sess_encode_out(s, NULL, 0, 0, &io) == EVP_ERR) {
+        evp_sess_close(s, io.reason[0] ? io.reason : "outbound refused");
+        return;
+    }
+    if (s->state == S_RELAY)
+        evp_sess_flush_all(s);
+}
+
+/* Which codecs pass bytes through from now on: the host then moves TCP bytes itself. */
+static uint8_t passing(const evp_session *s)
+{
+    if (s->cl.kind != EP_STREAM || s->sv.kind != EP_STREAM)
+        return 0;
+    return (uint8_t)((s->inops->flags & EVP_IN_PASS ? PASS_IN : 0) |
+                     (evp_outops(s->out)->flags & EVP_OUT_PASS ? PASS_OUT : 0));
+}
+
+void evp_sess_start_relay(evp_session *s)
+{
+    evp_io io;
+    s->state = S_RELAY;
+    evp_sess_wake(s); /* the timer now watches for quiet spells (session_idle) */
+    evp_sess_touch(s);
+    const evp_inbound_ops *in = s->inops;
+    if (in->connected) {
+        memset(&io, 0, sizeof io);
+        io.out = &s->plain.b;
+        io.back = &s->cl.wbuf.b;
+        if (in->connected(s->ins, 1, &io) == EVP_ERR) {
+            evp_sess_close(s, io.reason[0] ? io.reason : "inbound refused");
+            return;
+        }
+    }
+    s->pass = passing(s);
+    evp_sess_access_line(s);
+    if (evp_log_enabled(EVP_LOG_INFO)) {
+        const evp_plugin *ind = s->in->mod->desc, *outd = s->out->mod->desc;
+        evp_info("%s accepted [%s -> %s] (%s %s, %s %s)", s->label, s->in->tag, s->out->tag,
+                 ind->name, ind->version ? ind->version : "?", outd->name,
+                 outd->version ? outd->version : "?");
+    }
+    if (evp_qbuf_len(&s->cl.rbuf) == 0 && !s->cl.eof && s->cl.kind == EP_STREAM &&
+        !(s->pass & PASS_OUT)) {
+        /* Nothing from the client yet: its first bytes, its end or the timer ends the wait
+         * (a protocol whose server speaks first waits at most this long). An outbound that
+         * passes bytes through has no header to wait with. */
+        s->first_wait = 1;
+        ev_timer_stop(s->rt->loop, &s->timer);
+        ev_timer_set(&s->timer, FIRST_PAYLOAD_WAIT, 0.);
+        ev_timer_start(s->rt->loop, &s->timer);
+        evp_sess_flush_all(s);
+        return;
+    }
+    evp_sess_first_encode(s);
+}
+
+/* ---- the two directions --------------------------------------------------------------- */
 
 /* One direction of the relay: from's bytes through the decoder, then the encoder, into
  * to's write buffer. A codec that passes bytes through is skipped: the decoder's input is
