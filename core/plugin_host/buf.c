@@ -16,6 +16,7 @@ static _Thread_local size_t pool_n;
 static _Thread_local size_t pool_low; /* fewest blocks the pool held since the last shrink */
 static _Thread_local size_t pool_cap = POOL_SLOTS; /* blocks it may hold (a test lowers it) */
 static _Thread_local unsigned long long moved; /* bytes moved to the front of a buffer */
+static _Thread_local unsigned long long grown; /* bytes copied by growing a buffer (at most) */
 
 static uint8_t *block_get(void)
 {
@@ -36,6 +37,7 @@ uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
             return NULL;
         if (b->len)
             memcpy(blk, b->data, b->len);
+        grown += b->len;
         free(b->data);
         b->data = blk;
         b->cap = EVP_BUF_BLOCK;
@@ -50,6 +52,7 @@ uint8_t *evp_buf_reserve(evp_buf *b, size_t n)
     uint8_t *p = realloc(b->data, cap);
     if (p == NULL)
         return NULL;
+    grown += b->len; /* at most: realloc may grow in place */
     b->data = p;
     b->cap = cap;
     return b->data + b->len;
@@ -183,7 +186,7 @@ unsigned long long evp_buf_moved_bytes(void)
 void evp_buf_pool_drain(void)
 {
 #ifdef EVP_BUF_STATS
-    fprintf(stderr, "evp_buf: %llu bytes moved\n", moved);
+    fprintf(stderr, "evp_buf: %llu bytes moved, %llu copied by growth\n", moved, grown);
 #endif
     while (pool_n)
         free(pool[--pool_n]);

@@ -60,7 +60,7 @@ size_t evp_buf_pool_bytes(void);
 /* Caps this thread's pool at bytes (at most EVP_BUF_POOL_BYTES), freeing any surplus. */
 void evp_buf_pool_set_cap(size_t bytes);
 /* Bytes moved to the front of a buffer by this thread so far (a cost the data path avoids;
- * built with -DEVP_BUF_STATS the daemon prints it at exit). */
+ * built with -DEVP_BUF_STATS the daemon prints it at exit, with the bytes growth copied). */
 unsigned long long evp_buf_moved_bytes(void);
 /* Frees the pooled blocks (at exit, so leak checkers see a clean heap). */
 void evp_buf_pool_drain(void);
