@@ -13,48 +13,7 @@
 #include "../plugin/vmess/body.h"
 #include "../plugin/vmess/fnv1a.h"
 #include "../plugin/vmess/shake128.h"
-#include "buf.h"
-#include "host.h"
-
-static size_t unhex(const char *s, uint8_t *out)
-{
-    size_t n = strlen(s) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        ck_assert_int_eq(sscanf(s + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
-
-static void assert_hex(const uint8_t *got, const char *want)
-{
-    uint8_t w[512];
-    size_t n = unhex(want, w);
-    ck_assert_mem_eq(got, w, n);
-}
-
-/* §11 inputs: reqIV = 10..1f, reqKey = 20..2f; #28 auth_len key. */
-static void spec_key_iv(uint8_t key[16], uint8_t iv[16])
-{
-    for (int i = 0; i < 16; i++) {
-        iv[i] = (uint8_t)(0x10 + i);
-        key[i] = (uint8_t)(0x20 + i);
-    }
-}
-
-static vmess_body_params params(uint8_t sec, uint8_t opt, int udp)
-{
-    vmess_body_params p;
-    memset(&p, 0, sizeof p);
-    p.security = sec;
-    p.option = opt;
-    p.udp = (uint8_t)udp;
-    spec_key_iv(p.key, p.iv);
-    unhex("b5aa9ae1cde5868ebebf49f8fc314664", p.len_key);
-    memcpy(p.len_iv, p.iv, 16);
-    return p;
-}
+#include "body_fixture.h"
 
 /* ---- FNV-1a ---- */
 
@@ -217,47 +176,6 @@ START_TEST(cfb_matches_nettle)
     ck_assert_mem_eq(buf, want, sizeof want);
 }
 END_TEST
-
-/* ---- body: helpers ---- */
-
-static const evp_host *H(void)
-{
-    return evp_host_services();
-}
-
-static void seal_all(vmess_body *b, const uint8_t *in, size_t len, evp_buf *out)
-{
-    size_t used = 0;
-    ck_assert_int_eq(vmess_body_seal(b, H(), in, len, &used, out), EVP_OK);
-    ck_assert_uint_eq(used, len);
-}
-
-/* Feeds wire to a reader `piece` bytes at a time, presenting unconsumed bytes again as the
- * host does. Returns the last status; plaintext goes to plain. */
-static int feed(vmess_body *b, const uint8_t *wire, size_t len, size_t piece, evp_buf *plain)
-{
-    evp_buf pend = {0};
-    size_t off = 0;
-    int rc = EVP_OK;
-    while (off < len) {
-        size_t n = len - off < piece ? len - off : piece;
-        ck_assert_int_eq(evp_buf_append(&pend, wire + off, n), 0);
-        off += n;
-        size_t used = 0;
-        rc = vmess_body_open(b, H(), pend.data, pend.len, &used, plain);
-        ck_assert_uint_le(used, pend.len);
-        evp_buf_consume(&pend, used);
-        if (rc != EVP_OK)
-            break;
-    }
-    evp_buf_free(&pend);
-    return rc;
-}
-
-static void fill_random(uint8_t *p, size_t n)
-{
-    H()->random_bytes(p, n);
-}
 
 /* ---- body: §11 vectors ---- */
 
@@ -558,81 +476,7 @@ START_TEST(body_legacy_continues_cfb)
 }
 END_TEST
 
-/* ---- body: chunk sizes ---- */
-
-static uint32_t be16(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-START_TEST(body_chunk_limits)
-{
-    static uint8_t data[2 * 8193];
-    fill_random(data, sizeof data);
-    evp_buf wire = {0};
-    vmess_body w;
-    vmess_body_params p;
-
-    /* gcm, no padding: 2030 payload bytes per chunk, so full chunks are 2048 bytes. */
-    p = params(VMESS_SEC_GCM, 0x01, 0);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
-    seal_all(&w, data, 2 * 2030 + 1, &wire);
-    ck_assert_uint_eq(wire.len, 2048 + 2048 + 2 + 17);
-    ck_assert_uint_eq(be16(wire.data), 2046);
-    ck_assert_uint_eq(be16(wire.data + 2048), 2046);
-    ck_assert_uint_eq(be16(wire.data + 4096), 17);
-    wire.len = 0;
-    vmess_body_wipe(&w);
-
-    /* gcm, masked + padded: 1966 per chunk. SHAKE(reqIV) from python gives the draws
-     * fc91 8e43 ecc4 b6ae: p0 = 0xfc91 % 64 = 17, mask0 = 0x8e43, p1 = 0xecc4 % 64 = 4,
-     * mask1 = 0xb6ae (python3 -c "import hashlib;
-     * print(hashlib.shake_128(bytes(range(16,32))).hexdigest(8))"). */
-    p = params(VMESS_SEC_GCM, 0x0D, 0);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
-    seal_all(&w, data, 2 * 1966, &wire);
-    ck_assert_uint_eq(wire.len, 2 * (2 + 16 + 1966) + 17 + 4);
-    ck_assert_uint_eq(be16(wire.data), (1966u + 16 + 17) ^ 0x8e43);
-    ck_assert_uint_eq(be16(wire.data + 2 + 1966 + 16 + 17), (1966u + 16 + 4) ^ 0xb6ae);
-    wire.len = 0;
-    vmess_body_wipe(&w);
-
-    /* legacy: 2042 per chunk; LenFields inside the CFB stream. */
-    p = params(VMESS_SEC_LEGACY, 0x01, 0);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
-    seal_all(&w, data, 2042 + 1, &wire);
-    ck_assert_uint_eq(wire.len, 2048 + 2 + 4 + 1);
-    vmess_cfb c;
-    vmess_cfb_init(&c, p.key, p.iv);
-    vmess_cfb_decrypt(&c, wire.data, wire.len);
-    ck_assert_uint_eq(be16(wire.data), 2046);
-    ck_assert_uint_eq(be16(wire.data + 2048), 5);
-    wire.len = 0;
-    vmess_body_wipe(&w);
-
-    /* none + TCP: simple chunks of 8192, plain then masked. */
-    p = params(VMESS_SEC_NONE, 0x01, 0);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
-    seal_all(&w, data, 2 * 8193, &wire);
-    ck_assert_uint_eq(wire.len, 3 * 2 + 2 * 8193);
-    ck_assert_uint_eq(be16(wire.data), 8192);
-    ck_assert_uint_eq(be16(wire.data + 8194), 8192);
-    ck_assert_uint_eq(be16(wire.data + 2 * 8194), 2);
-    ck_assert_mem_eq(wire.data + 2, data, 8192);
-    ck_assert_int_eq(vmess_body_seal_eof(&w, H(), &wire), EVP_OK);
-    ck_assert_uint_eq(be16(wire.data + wire.len - 2), 0);
-    wire.len = 0;
-    vmess_body_wipe(&w);
-    p = params(VMESS_SEC_NONE, 0x0D, 0); /* padding bit ignored for simple chunks */
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
-    seal_all(&w, data, 8193, &wire);
-    ck_assert_uint_eq(wire.len, 2 * 2 + 8193);
-    ck_assert_uint_eq(be16(wire.data), 8192u ^ 0xfc91);
-    ck_assert_uint_eq(be16(wire.data + 8194), 1u ^ 0x8e43);
-    vmess_body_wipe(&w);
-    evp_buf_free(&wire);
-}
-END_TEST
+/* ---- body: the reader's limits ---- */
 
 START_TEST(body_reader_accepts_max_chunk)
 {
@@ -888,7 +732,6 @@ Suite *vmess_body_suite(void)
     tcase_add_loop_test(t, body_roundtrip_tcp, 0, (int)N_COMBOS);
     tcase_add_loop_test(t, body_roundtrip_udp, 0, (int)N_COMBOS);
     tcase_add_test(t, body_legacy_continues_cfb);
-    tcase_add_test(t, body_chunk_limits);
     tcase_add_test(t, body_reader_accepts_max_chunk);
     tcase_add_test(t, body_reader_rejects_short_chunk);
     tcase_add_test(t, body_tamper);

@@ -72,7 +72,7 @@ static void rebuild_and_drop(void *b)
 
 static void seal_chunk(void *b)
 {
-    static uint8_t data[2048];
+    static uint8_t data[VMESS_BODY_STREAM_CHUNK_BUF];
     static evp_buf out;
     size_t used;
     out.len = 0;

@@ -101,7 +101,8 @@ int vmess_body_init(vmess_body *b, const vmess_body_params *p)
     memcpy(b->iv, p->iv, 16);
     if (p->option & VMESS_OPT_CHUNK_MASKING)
         vmess_shake128_init(&b->shake, p->iv, 16);
-    b->max_payload = (uint16_t)(VMESS_BODY_CHUNK_BUF - b->overhead - b->len_size -
+    size_t chunk_buf = b->udp ? VMESS_BODY_CHUNK_BUF : VMESS_BODY_STREAM_CHUNK_BUF;
+    b->max_payload = (uint16_t)(chunk_buf - b->overhead - b->len_size -
                                 (uses_padding(b) ? MAX_PADDING : 0));
     return 0;
 }
@@ -135,7 +136,7 @@ static void put_chunk(vmess_body *b, const uint8_t *d, size_t n, evp_buf *out)
         uint8_t nonce[12];
         chunk_nonce(nonce, b->len_count++, b->len_iv);
         be16_put(dst, s - TAG_SIZE);
-        body_aead_seal(b, BODY_KEY_LENGTH, nonce, dst, 2);
+        body_aead_seal(b, BODY_KEY_LENGTH, nonce, dst, dst, 2);
     } else {
         uint32_t mask = uses_mask(b) ? vmess_shake128_next16(&b->shake) : 0;
         be16_put(dst, s ^ mask);
@@ -144,14 +145,12 @@ static void put_chunk(vmess_body *b, const uint8_t *d, size_t n, evp_buf *out)
         be32_put(body, vmess_fnv1a32(d, n));
         if (n)
             memcpy(body + 4, d, n);
-    } else {
-        if (n)
-            memcpy(body, d, n);
-        if (b->overhead) {
-            uint8_t nonce[12];
-            chunk_nonce(nonce, b->count, b->iv);
-            body_aead_seal(b, BODY_KEY_PAYLOAD, nonce, body, n);
-        }
+    } else if (b->overhead) {
+        uint8_t nonce[12];
+        chunk_nonce(nonce, b->count, b->iv);
+        body_aead_seal(b, BODY_KEY_PAYLOAD, nonce, body, d, n); /* no copy of d first */
+    } else if (n) {
+        memcpy(body, d, n);
     }
     b->count++;
     if (pad)

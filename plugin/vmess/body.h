@@ -33,8 +33,14 @@ enum vmess_option {
     VMESS_OPT_AUTH_LENGTH = 0x10,
 };
 
-/* Writers build chunks of at most this many bytes, LenField included (§8.5). */
+/* Packet (UDP) writers build chunks of at most this many bytes, LenField included (§8.5):
+ * one datagram is one chunk, and V2Ray splits a longer one into several datagrams. */
 #define VMESS_BODY_CHUNK_BUF 2048
+/* Stream (TCP) writers build chunks of up to this many bytes from a large read (S <= 16382):
+ * the fixed cost of a chunk (nonce, tag, length field, mask) is then paid per 16 KiB, not
+ * per 2 KiB. Readers must accept any S <= 65535 (V2Ray 4.34 and Xray do); mihomo's reader
+ * stops at 17 KiB and its writer sends S = 16384, so V2Ray servers already read such chunks. */
+#define VMESS_BODY_STREAM_CHUNK_BUF 16384
 /* none + TCP + ChunkStream: simple chunks carry at most this much (§8.1). */
 #define VMESS_BODY_SIMPLE_MAX 8192
 
@@ -86,7 +92,8 @@ int vmess_body_init(vmess_body *b, const vmess_body_params *p);
 
 /* Writer: appends to out the chunks carrying all of in[0..len). UDP: in is a sequence of
  * records; *consumed is set to the bytes of whole records used (TCP: always len); an empty
- * datagram is skipped and one too big for a 2048-byte chunk is dropped, as V2Ray does.
+ * datagram is skipped and one too big for a 2048-byte chunk is dropped, as V2Ray does. TCP
+ * chunks carry up to VMESS_BODY_STREAM_CHUNK_BUF bytes.
  * Random padding comes from a per-thread stream (nonkey_random.h). All chunks of one call go
  * into out after one reservation. EVP_OK, or EVP_ERR (out of memory, or
  * writing after the end marker). */

@@ -115,16 +115,16 @@ static const uint8_t *chacha_of(const vmess_body *b, enum body_key k)
     return k == BODY_KEY_LENGTH ? b->len_key : b->key;
 }
 
-void body_aead_seal(vmess_body *b, enum body_key k, const uint8_t nonce[12], uint8_t *buf,
-                    size_t n)
+void body_aead_seal(vmess_body *b, enum body_key k, const uint8_t nonce[12], uint8_t *dst,
+                    const uint8_t *src, size_t n)
 {
     if (uses_gcm(b)) {
         struct gcm_aes128_ctx *gcm = gcm_of(b, k);
         gcm_aes128_set_iv(gcm, 12, nonce);
-        gcm_aes128_encrypt(gcm, n, buf, buf);
-        gcm_aes128_digest(gcm, TAG_SIZE, buf + n);
+        gcm_aes128_encrypt(gcm, n, dst, src);
+        gcm_aes128_digest(gcm, TAG_SIZE, dst + n);
     } else {
-        crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + n, NULL, buf, n, NULL, 0,
+        crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, dst + n, NULL, src, n, NULL, 0,
                                                            NULL, nonce, chacha_of(b, k));
     }
 }

@@ -21,9 +21,9 @@ void body_keys_set(vmess_body *b, const vmess_body_params *p);
  * -1 when out of memory. */
 int body_warm(vmess_body *b, const evp_host *h);
 
-/* Seals buf[0..n) in place and writes the tag at buf + n. b is warm. */
-void body_aead_seal(vmess_body *b, enum body_key k, const uint8_t nonce[12], uint8_t *buf,
-                    size_t n);
+/* Seals src[0..n) into dst (src == dst: in place) and writes the tag at dst + n. b is warm. */
+void body_aead_seal(vmess_body *b, enum body_key k, const uint8_t nonce[12], uint8_t *dst,
+                    const uint8_t *src, size_t n);
 
 /* Opens src[0..n) with its tag at src + n into dst; 0, or -1 when the tag is wrong (dst is
  * then wiped). b is warm. */
