@@ -1,14 +1,16 @@
 /* Levelled logging to stderr. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
-int evp_log_level = EVP_LOG_WARNING;
+_Atomic int evp_log_level = EVP_LOG_WARNING;
 
 static const char *const level_names[] = {"none", "error", "warning", "info", "debug"};
 
@@ -81,22 +83,30 @@ int evp_log_to_file(const char *path)
     return rc;
 }
 
+/* Workers write lines while the main thread reopens the file on reload. */
+static pthread_mutex_t access_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *access_file;
+static atomic_int access_on; /* access_file is set: a cheap test before the work */
 
 int evp_access_log_open(const char *path)
 {
-    if (access_file)
-        fclose(access_file);
-    access_file = path ? fopen(path, "a") : NULL;
-    if (access_file)
-        setvbuf(access_file, NULL, _IOLBF, 0);
-    return path == NULL || access_file ? 0 : -1;
+    FILE *f = path ? fopen(path, "a") : NULL;
+    if (f)
+        setvbuf(f, NULL, _IOLBF, 0);
+    pthread_mutex_lock(&access_lock);
+    FILE *old = access_file;
+    access_file = f;
+    atomic_store(&access_on, f != NULL);
+    pthread_mutex_unlock(&access_lock);
+    if (old)
+        fclose(old);
+    return path == NULL || f ? 0 : -1;
 }
 
 void evp_access_log(const char *from, const char *target, const char *in, const char *out,
                     const char *user)
 {
-    if (access_file == NULL)
+    if (!atomic_load_explicit(&access_on, memory_order_relaxed))
         return;
     time_t now = time(NULL);
     struct tm tm;
@@ -106,6 +116,9 @@ void evp_access_log(const char *from, const char *target, const char *in, const 
     char email[1024] = "";
     if (user)
         evp_log_escape(user, strlen(user), email, sizeof email);
-    fprintf(access_file, "%s %s accepted %s [%s -> %s]%s%s\n", stamp, from, target, in, out,
-            user ? " email: " : "", email);
+    pthread_mutex_lock(&access_lock);
+    if (access_file)
+        fprintf(access_file, "%s %s accepted %s [%s -> %s]%s%s\n", stamp, from, target, in,
+                out, user ? " email: " : "", email);
+    pthread_mutex_unlock(&access_lock);
 }

@@ -4,7 +4,7 @@
 
 #include "evproxy/plugin.h"
 
-extern int evp_log_level;
+extern _Atomic int evp_log_level; /* set by the main thread, read by every worker */
 
 /* Prints one line "LEVEL message" to stderr when level is enabled. */
 void evp_log(int level, const char *fmt, ...) EVP_PRINTF(2, 3);

@@ -6,6 +6,7 @@
 #include "registry.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,100 @@ START_TEST(admission_pauses_and_resumes)
 }
 END_TEST
 
+static int woken;
+static void on_wake(evp_runtime *rt)
+{
+    woken++;
+}
+
+static void shared_runtime(evp_runtime *rt, evp_load *load)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->loop = ev_default_loop(0);
+    rt->limits = evp_limits_default();
+    rt->limits.max_sessions = 3;
+    rt->limits.max_handshakes = 2;
+    rt->load = load;
+    rt->resume_accepting = on_resume;
+    rt->wake_workers = on_wake;
+}
+
+/* Two workers' runtimes share one load: the caps bound their sum, and room made on one
+ * wakes the other's paused listeners. */
+START_TEST(caps_bound_the_workers_sum)
+{
+    evp_load load;
+    memset(&load, 0, sizeof load);
+    evp_runtime a, b;
+    shared_runtime(&a, &load);
+    shared_runtime(&b, &load);
+    resumed = woken = 0;
+    ck_assert_int_eq(evp_admission_enter(&a, 1), 1);
+    ck_assert_int_eq(evp_admission_enter(&b, 1), 1);
+    ck_assert_int_eq(evp_admission_room(&a), 0); /* two handshakes between them */
+    ck_assert_int_eq(evp_admission_enter(&a, 1), 0);
+    ck_assert_uint_eq(a.n_sessions, 1);
+    evp_admission_pause(&b);
+    ck_assert_uint_eq(atomic_load(&load.paused), 1);
+    evp_admission_handshake_done(&a);
+    evp_admission_changed(&a); /* a's room is b's to take too */
+    ck_assert_int_eq(woken, 1);
+    ck_assert_int_eq(resumed, 0);
+    evp_admission_changed(&b);
+    ck_assert_int_eq(resumed, 1);
+    ck_assert_uint_eq(atomic_load(&load.paused), 0);
+    ck_assert_int_eq(evp_admission_enter(&b, 0), 1); /* a UDP session: 3 sessions */
+    ck_assert_int_eq(evp_admission_enter(&a, 1), 0);
+    ck_assert_int_eq(evp_admission_udp(&a), 0);
+    evp_admission_leave(&a, 0);
+    evp_admission_leave(&b, 1);
+    evp_admission_leave(&b, 0);
+    ck_assert_uint_eq(atomic_load(&load.sessions), 0);
+    ck_assert_uint_eq(atomic_load(&load.handshakes), 0);
+}
+END_TEST
+
+/* Threads entering and leaving at once never hold more than the cap between them. */
+#define RACE_ROUNDS 200000
+static atomic_int inside, most_inside;
+
+static void *race(void *arg)
+{
+    evp_runtime *rt = arg;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        if (!evp_admission_enter(rt, 1))
+            continue;
+        int n = atomic_fetch_add(&inside, 1) + 1;
+        for (int m = atomic_load(&most_inside); n > m;)
+            if (atomic_compare_exchange_weak(&most_inside, &m, n))
+                break;
+        atomic_fetch_sub(&inside, 1);
+        evp_admission_leave(rt, 1);
+    }
+    return NULL;
+}
+
+START_TEST(caps_hold_under_racing_workers)
+{
+    evp_load load;
+    memset(&load, 0, sizeof load);
+    evp_runtime rts[4];
+    pthread_t th[4];
+    atomic_store(&inside, 0);
+    atomic_store(&most_inside, 0);
+    for (int i = 0; i < 4; i++) {
+        shared_runtime(&rts[i], &load);
+        rts[i].limits.max_handshakes = 1;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race, &rts[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_int_eq(atomic_load(&most_inside), 1);
+    ck_assert_uint_eq(atomic_load(&load.sessions), 0);
+    ck_assert_uint_eq(atomic_load(&load.handshakes), 0);
+}
+END_TEST
+
 Suite *limits_suite(void)
 {
     Suite *s = suite_create("limits");
@@ -213,6 +308,8 @@ Suite *limits_suite(void)
     tcase_add_test(tc, dns_cache_expires_and_ignores_case);
     tcase_add_test(tc, dns_cache_bounded);
     tcase_add_test(tc, admission_pauses_and_resumes);
+    tcase_add_test(tc, caps_bound_the_workers_sum);
+    tcase_add_test(tc, caps_hold_under_racing_workers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ typedef struct rule {
 } rule;
 
 struct evp_router {
-    int refs;
+    atomic_int refs; /* shared by every worker's listeners and sessions */
     rule *rules;
     size_t n_rules;
     evp_instance **outs;
@@ -347,7 +348,7 @@ evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_o
     evp_router *r = calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
-    r->refs = 1;
+    atomic_init(&r->refs, 1);
     json_t *rules = json_object_get(json_object_get(root, "routing"), "rules");
     size_t n = json_array_size(rules);
     r->rules = calloc(n ? n : 1, sizeof *r->rules);
@@ -386,13 +387,13 @@ void evp_router_set_outbounds(evp_router *r, evp_instance *const *outs, size_t n
 
 evp_router *evp_router_ref(evp_router *r)
 {
-    r->refs++;
+    atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
     return r;
 }
 
 void evp_router_unref(evp_router *r)
 {
-    if (r == NULL || --r->refs > 0)
+    if (r == NULL || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) > 1)
         return;
     for (size_t i = 0; i < r->n_rules; i++)
         rule_free(&r->rules[i]);

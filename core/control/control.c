@@ -193,13 +193,15 @@ static void stats_live(const char *inbound, const char *user, uint64_t up, uint6
 static json_t *module_list(const evp_control_host *host);
 static json_t *plugin_memory(json_t *mods);
 
+static void stats_ended(const evp_counter *c, void *rows)
+{
+    stats_add(stats_row(rows, c->inbound, c->user), c->up, c->down, c->sessions, 0);
+}
+
 static char *stats(const evp_control_host *host)
 {
-    size_t n;
-    const evp_counter *c = evp_stats_all(&n);
     json_t *rows = json_object();
-    for (size_t i = 0; i < n; i++)
-        stats_add(stats_row(rows, c[i].inbound, c[i].user), c[i].up, c[i].down, c[i].sessions, 0);
+    evp_stats_each(stats_ended, rows);
     host->each_traffic(host->ctx, stats_live, rows);
     json_t *inbounds = json_array(), *users = json_array();
     const char *key;

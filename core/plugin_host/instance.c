@@ -34,7 +34,7 @@ evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
         free(i);
         return NULL;
     }
-    i->refs = 1;
+    atomic_init(&i->refs, 1);
     i->inbound = inbound;
     i->mod = evp_module_ref(mod);
     return i;
@@ -42,13 +42,13 @@ evp_instance *evp_instance_new(evp_module *mod, int inbound, const char *tag,
 
 evp_instance *evp_instance_ref(evp_instance *i)
 {
-    i->refs++;
+    atomic_fetch_add_explicit(&i->refs, 1, memory_order_relaxed);
     return i;
 }
 
 void evp_instance_unref(evp_instance *i)
 {
-    if (i == NULL || --i->refs > 0)
+    if (i == NULL || atomic_fetch_sub_explicit(&i->refs, 1, memory_order_acq_rel) > 1)
         return;
     if (i->inbound)
         evp_inops(i)->instance_free(i->inst);

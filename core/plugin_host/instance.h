@@ -6,8 +6,10 @@
 
 #include "module.h"
 
+#include <stdatomic.h>
+
 typedef struct evp_instance {
-    int refs;
+    atomic_int refs; /* workers share instances: their sessions ref and unref at once */
     int inbound; /* 1: inbound ops, 0: outbound ops */
     evp_module *mod; /* owned reference */
     void *inst; /* the plugin's instance */

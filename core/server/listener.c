@@ -86,7 +86,7 @@ static void udp_forget(evp_udp_owner *o, evp_session *s)
 static void on_datagram(EV_P_ ev_io *w, int revents)
 {
     evp_listener *l = (evp_listener *)w;
-    static uint8_t dgram[65536];
+    static _Thread_local uint8_t dgram[65536]; /* one per worker */
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof peer;

@@ -1,12 +1,81 @@
 /* Admission against the global limits (global_limits.h). Past a cap, TCP listeners pause
- * rather than accept and close: the kernel's backlog holds new clients until a session ends. */
+ * rather than accept and close: the kernel's backlog holds new clients until a session ends.
+ * With several workers the caps bound their sum: each runtime keeps its own counts and adds
+ * to the shared evp_load with atomics. */
 #include "admission.h"
 
 #include "log.h"
 
+#include <stddef.h>
 #include <stdio.h>
 
 #define WARN_EVERY 60.0 /* seconds between two warnings about one cap */
+
+#define RELAXED memory_order_relaxed
+
+/* Every worker's count when they share a load, else rt's own. */
+static size_t total(const evp_runtime *rt, size_t mine, const atomic_size_t *all)
+{
+    return rt->load ? atomic_load_explicit(all, RELAXED) : mine;
+}
+
+static size_t sessions(const evp_runtime *rt)
+{
+    return total(rt, rt->n_sessions, rt->load ? &rt->load->sessions : NULL);
+}
+
+static size_t handshakes(const evp_runtime *rt)
+{
+    return total(rt, rt->n_handshakes, rt->load ? &rt->load->handshakes : NULL);
+}
+
+static size_t assocs(const evp_runtime *rt)
+{
+    return total(rt, rt->n_assocs, rt->load ? &rt->load->assocs : NULL);
+}
+
+int evp_admission_enter(evp_runtime *rt, int handshake)
+{
+    if (rt->load) {
+        /* Counted first, checked after: two workers racing for the last place cannot both
+         * take it (the loser's connection is closed; the listeners pause on the next one). */
+        size_t s = atomic_fetch_add_explicit(&rt->load->sessions, 1, RELAXED);
+        size_t h = handshake ? atomic_fetch_add_explicit(&rt->load->handshakes, 1, RELAXED) : 0;
+        if (s >= rt->limits.max_sessions || (handshake && h >= rt->limits.max_handshakes)) {
+            atomic_fetch_sub_explicit(&rt->load->sessions, 1, RELAXED);
+            if (handshake)
+                atomic_fetch_sub_explicit(&rt->load->handshakes, 1, RELAXED);
+            return 0;
+        }
+    }
+    rt->n_sessions++;
+    if (handshake)
+        rt->n_handshakes++;
+    return 1;
+}
+
+void evp_admission_handshake_done(evp_runtime *rt)
+{
+    rt->n_handshakes--;
+    if (rt->load)
+        atomic_fetch_sub_explicit(&rt->load->handshakes, 1, RELAXED);
+}
+
+void evp_admission_leave(evp_runtime *rt, int handshake)
+{
+    if (handshake)
+        evp_admission_handshake_done(rt);
+    rt->n_sessions--;
+    if (rt->load)
+        atomic_fetch_sub_explicit(&rt->load->sessions, 1, RELAXED);
+}
+
+void evp_admission_assoc_count(evp_runtime *rt, int delta)
+{
+    rt->n_assocs += (size_t)(ptrdiff_t)delta;
+    if (rt->load)
+        atomic_fetch_add_explicit(&rt->load->assocs, (size_t)(ptrdiff_t)delta, RELAXED);
+}
 
 /* Starts an episode; 1 when it is to be logged (with e->unwarned since the last one). */
 static int episode_start(evp_runtime *rt, evp_episode *e)
@@ -40,46 +109,58 @@ static int refuse(evp_runtime *rt, evp_episode *e, size_t n, const char *key, un
 
 int evp_admission_room(const evp_runtime *rt)
 {
-    return rt->n_sessions < rt->limits.max_sessions &&
-           rt->n_handshakes < rt->limits.max_handshakes;
+    return sessions(rt) < rt->limits.max_sessions && handshakes(rt) < rt->limits.max_handshakes;
 }
 
 void evp_admission_pause(evp_runtime *rt)
 {
     const char *what = "not accepting until one ends";
-    if (rt->n_sessions >= rt->limits.max_sessions)
-        refuse(rt, &rt->accept_paused, rt->n_sessions, "maxSessions", rt->limits.max_sessions,
-               what);
+    int was = rt->accept_paused.on;
+    size_t n = sessions(rt);
+    if (n >= rt->limits.max_sessions)
+        refuse(rt, &rt->accept_paused, n, "maxSessions", rt->limits.max_sessions, what);
     else
-        refuse(rt, &rt->accept_paused, rt->n_handshakes, "maxHandshakes",
+        refuse(rt, &rt->accept_paused, handshakes(rt), "maxHandshakes",
                rt->limits.max_handshakes, what);
+    if (!was && rt->load)
+        atomic_fetch_add_explicit(&rt->load->paused, 1, RELAXED);
 }
 
 void evp_admission_changed(evp_runtime *rt)
 {
-    if (rt->n_sessions < rt->limits.max_sessions)
+    if (sessions(rt) < rt->limits.max_sessions)
         rt->udp_full.on = 0;
-    if (rt->n_assocs < rt->limits.max_udp_assocs)
+    if (assocs(rt) < rt->limits.max_udp_assocs)
         rt->assocs_full.on = 0;
-    if (!rt->accept_paused.on || !evp_admission_room(rt))
+    if (!evp_admission_room(rt))
+        return;
+    /* The room may be another worker's to take: its listeners wait for a wake-up. */
+    if (rt->load && rt->wake_workers &&
+        atomic_load_explicit(&rt->load->paused, RELAXED) > (unsigned)rt->accept_paused.on)
+        rt->wake_workers(rt);
+    if (!rt->accept_paused.on)
         return;
     rt->accept_paused.on = 0;
-    evp_debug("limits: accepting again (%zu sessions, %zu handshakes)", rt->n_sessions,
-              rt->n_handshakes);
+    if (rt->load)
+        atomic_fetch_sub_explicit(&rt->load->paused, 1, RELAXED);
+    evp_debug("limits: accepting again (%zu sessions, %zu handshakes)", sessions(rt),
+              handshakes(rt));
     if (rt->resume_accepting)
         rt->resume_accepting(rt);
 }
 
 int evp_admission_udp(evp_runtime *rt)
 {
-    return rt->n_sessions < rt->limits.max_sessions ||
-           refuse(rt, &rt->udp_full, rt->n_sessions, "maxSessions", rt->limits.max_sessions,
+    size_t n = sessions(rt);
+    return n < rt->limits.max_sessions ||
+           refuse(rt, &rt->udp_full, n, "maxSessions", rt->limits.max_sessions,
                   "datagrams that need a new UDP session are dropped");
 }
 
 int evp_admission_assoc(evp_runtime *rt)
 {
-    return rt->n_assocs < rt->limits.max_udp_assocs ||
-           refuse(rt, &rt->assocs_full, rt->n_assocs, "maxUdpAssociations",
-                  rt->limits.max_udp_assocs, "new UDP associations are refused");
+    size_t n = assocs(rt);
+    return n < rt->limits.max_udp_assocs ||
+           refuse(rt, &rt->assocs_full, n, "maxUdpAssociations", rt->limits.max_udp_assocs,
+                  "new UDP associations are refused");
 }

@@ -6,6 +6,15 @@
 
 #include "session.h"
 
+/* Counts a new session (a TCP one is in its handshake); 0 when the workers' shared count is
+ * at a cap already (nothing counted: the session is not to start). */
+int evp_admission_enter(evp_runtime *rt, int handshake);
+/* The session named its target: it no longer counts against maxHandshakes. */
+void evp_admission_handshake_done(evp_runtime *rt);
+/* A session counted by evp_admission_enter ended (handshake: still in its handshake). */
+void evp_admission_leave(evp_runtime *rt, int handshake);
+/* A UDP association opened (+1) or closed (-1). */
+void evp_admission_assoc_count(evp_runtime *rt, int delta);
 /* True while a new TCP connection may be accepted (sessions and handshakes under their caps). */
 int evp_admission_room(const evp_runtime *rt);
 /* The listeners stopped accepting because a cap is reached: note it, log it once. */

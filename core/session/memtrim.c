@@ -14,9 +14,10 @@
 
 #define MEMTRIM_PERIOD 1.0
 
-static ev_timer timer;
-static const evp_runtime *runtime;
-static size_t high; /* most sessions seen since the last trim */
+/* One per worker: each trims its own buffer pool (thread-local) on its own loop. */
+static _Thread_local ev_timer timer;
+static _Thread_local const evp_runtime *runtime;
+static _Thread_local size_t high; /* most sessions seen since the last trim */
 
 int evp_memtrim_tick(size_t n_sessions)
 {

@@ -219,7 +219,7 @@ static void handshake_over(evp_session *s)
     if (!s->handshaking)
         return;
     s->handshaking = 0;
-    s->rt->n_handshakes--;
+    evp_admission_handshake_done(s->rt);
     evp_admission_changed(s->rt);
 }
 
@@ -434,21 +434,19 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router 
     snprintf(s->label, sizeof s->label, "(handshake)");
     s->inops = evp_inops(in);
     s->ins = s->inops->session_new(in->inst);
-    if (s->ins == NULL) {
+    if (s->ins == NULL || !evp_admission_enter(rt, fd != -1)) {
+        if (s->ins) /* another worker took the last place under a cap */
+            s->inops->session_free(s->ins);
         evp_instance_unref(s->in);
         evp_router_unref(s->router);
         free(s);
         return NULL;
     }
-    if (fd != -1) {
-        s->handshaking = 1;
-        rt->n_handshakes++;
-    }
+    s->handshaking = fd != -1;
     s->next = rt->sessions;
     if (rt->sessions)
         rt->sessions->prev = s;
     rt->sessions = s;
-    rt->n_sessions++;
     ev_timer_init(&s->timer, on_timer, rt->handshake_timeout, 0.);
     evp_sess_touch(s);
     s->started = s->last_active;
@@ -525,11 +523,8 @@ void evp_sess_close(evp_session *s, const char *why)
         rt->sessions = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    rt->n_sessions--;
-    if (s->handshaking) {
-        s->handshaking = 0;
-        rt->n_handshakes--;
-    }
+    evp_admission_leave(rt, s->handshaking);
+    s->handshaking = 0;
     evp_admission_changed(rt); /* room again: the listeners may resume */
     ev_timer_init(&s->timer, on_free, 0., 0.);
     ev_timer_start(rt->loop, &s->timer);

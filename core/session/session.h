@@ -9,6 +9,7 @@
 #include "resolver.h"
 
 #include <ev.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -39,6 +40,12 @@ typedef evp_companion *(*evp_udp_relay_open_fn)(struct evp_runtime *rt, int tcp_
                                                 evp_instance *in, evp_router *router,
                                                 evp_addr *bound);
 
+/* What the caps count across every worker: a server's workers share one (admission.c). */
+typedef struct evp_load {
+    atomic_size_t sessions, handshakes, assocs;
+    atomic_uint paused; /* workers whose listeners stopped at a cap */
+} evp_load;
+
 typedef struct evp_runtime {
     struct ev_loop *loop;
     evp_resolver *resolver;
@@ -53,6 +60,7 @@ typedef struct evp_runtime {
     evp_limits limits;
     size_t n_handshakes; /* TCP sessions that have not named a target yet */
     size_t n_assocs;     /* open SOCKS UDP associations */
+    evp_load *load; /* the totals of every worker the caps bound; NULL: this runtime's own */
     evp_episode accept_paused; /* a cap is reached: the listeners stopped accepting */
     evp_episode udp_full;      /* datagrams needing a new UDP session are dropped */
     evp_episode assocs_full;   /* new UDP associations are refused */
@@ -60,6 +68,8 @@ typedef struct evp_runtime {
     void (*resume_accepting)(struct evp_runtime *rt);
     /* Set by the server: opens the relay of EVP_NET_UDP_RELAY (NULL: such requests fail). */
     evp_udp_relay_open_fn open_udp_relay;
+    /* Set by the server: there is room and another worker is paused; wake them all. */
+    void (*wake_workers)(struct evp_runtime *rt);
 } evp_runtime;
 
 /* Something that owns UDP sessions keyed by peer address (a UDP listener). */

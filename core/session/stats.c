@@ -1,10 +1,13 @@
 /* Traffic counters: a small array searched linearly (tens of inbounds and users per box;
- * a hash table would earn its keep only with thousands of emails). */
+ * a hash table would earn its keep only with thousands of emails). One table for every
+ * worker, under a lock: a session adds to it once, when it ends, so the lock is cold. */
 #include "stats.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static evp_counter *counters;
 static size_t n_counters, cap_counters;
 
@@ -42,30 +45,33 @@ static evp_counter *find_or_add(const char *inbound, const char *user)
 void evp_stats_add(const char *inbound, const char *user, uint64_t up, uint64_t down,
                    uint64_t sessions)
 {
+    pthread_mutex_lock(&lock);
     evp_counter *c = find_or_add(inbound, NULL);
     if (c) {
         c->up += up;
         c->down += down;
         c->sessions += sessions;
     }
-    if (user == NULL)
-        return;
-    c = find_or_add(inbound, user);
+    c = user ? find_or_add(inbound, user) : NULL;
     if (c) {
         c->up += up;
         c->down += down;
         c->sessions += sessions;
     }
+    pthread_mutex_unlock(&lock);
 }
 
-const evp_counter *evp_stats_all(size_t *n)
+void evp_stats_each(void (*fn)(const evp_counter *c, void *arg), void *arg)
 {
-    *n = n_counters;
-    return counters;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n_counters; i++)
+        fn(&counters[i], arg);
+    pthread_mutex_unlock(&lock);
 }
 
 void evp_stats_clear(void)
 {
+    pthread_mutex_lock(&lock);
     for (size_t i = 0; i < n_counters; i++) {
         free(counters[i].inbound);
         free(counters[i].user);
@@ -73,4 +79,5 @@ void evp_stats_clear(void)
     free(counters);
     counters = NULL;
     n_counters = cap_counters = 0;
+    pthread_mutex_unlock(&lock);
 }

@@ -14,8 +14,8 @@ typedef struct evp_counter {
 /* Adds a finished (or running) session's bytes to its inbound's and its user's counters. */
 void evp_stats_add(const char *inbound, const char *user, uint64_t up, uint64_t down,
                    uint64_t sessions);
-/* The counters so far (static storage, valid until the next evp_stats_add). */
-const evp_counter *evp_stats_all(size_t *n);
+/* Calls fn with each counter so far, holding the counters' lock (fn must not add). */
+void evp_stats_each(void (*fn)(const evp_counter *c, void *arg), void *arg);
 /* Frees every counter. */
 void evp_stats_clear(void);
 

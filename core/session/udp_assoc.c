@@ -42,7 +42,7 @@ static void assoc_close(evp_companion *c)
     close(a->owner.fd);
     evp_instance_unref(a->in);
     evp_router_unref(a->router);
-    a->rt->n_assocs--;
+    evp_admission_assoc_count(a->rt, -1);
     evp_admission_changed(a->rt);
     free(a);
 }
@@ -95,7 +95,7 @@ static long send_wrapped(evp_udp_owner *o, const struct sockaddr *peer, socklen_
 static void on_datagram(EV_P_ ev_io *w, int revents)
 {
     evp_assoc *a = (evp_assoc *)w;
-    static uint8_t pkt[65536];
+    static _Thread_local uint8_t pkt[65536]; /* one per worker */
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof peer;
@@ -182,6 +182,6 @@ evp_companion *evp_assoc_open(evp_runtime *rt, int tcp_fd, evp_instance *in, evp
     a->companion.last_active = assoc_last_active;
     ev_io_init(&a->io, on_datagram, fd, EV_READ);
     ev_io_start(rt->loop, &a->io);
-    rt->n_assocs++;
+    evp_admission_assoc_count(rt, +1);
     return &a->companion;
 }
