@@ -4,7 +4,6 @@
 #include "default_config.h"
 #include "jsonschema.h"
 #include "log.h"
-#include "memtrim.h"
 #include "paths.h"
 #include "server.h"
 #include "sip003.h"
@@ -77,9 +76,7 @@ static int run(const char *config_path, const char *config_text, const char *sch
         return 1;
     }
     evp_sip003_attach(loop); /* supervises a chained plugin */
-    evp_memtrim_start(loop, &srv.rt);
     ev_run(loop, 0);
-    evp_memtrim_stop(loop);
     rc = evp_sip003_detach(loop);
     evp_server_stop(&srv);
     return rc ? rc : srv.exit_code;

@@ -88,7 +88,7 @@ static const char *ask(evp_server *srv, const char *req, int want_ok)
 static void wait_reload(evp_server *srv, unsigned before)
 {
     for (int i = 0; i < 2000 && srv->reloads + srv->reloads_refused == before; i++) {
-        ev_run(srv->rt.loop, EVRUN_NOWAIT);
+        ev_run(srv->loop, EVRUN_NOWAIT);
         usleep(5000);
     }
     ck_assert_uint_eq(srv->reloads, before + 1);

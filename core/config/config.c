@@ -345,10 +345,7 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     load_limits(c);
     load_dns(c);
     json_t *w = json_object_get(c->root, "workers");
-    c->workers = json_is_integer(w) ? (int)json_integer_value(w) : 1;
-    if (c->workers > 1)
-        evp_warn("workers: %d asked, running 1 (one event loop; multi-process workers would "
-                 "split the VMess replay filters)", c->workers);
+    c->workers = json_is_integer(w) ? (int)json_integer_value(w) : 0;
     c->control_path = str_or(json_object_get(c->root, "control"), "path", NULL);
 
     json_t *ins = json_object_get(c->root, "inbounds");

@@ -39,7 +39,7 @@ typedef struct evp_config {
     /* policy.levels["0"], V2Ray's defaults when absent; 0 for uplink/downlinkOnly means
      * "the idle limit" (half-closed sessions are not cut short unless asked) */
     double handshake, conn_idle, uplink_only, downlink_only;
-    int workers;
+    int workers; /* event-loop threads; 0: not set (one per core, see worker.c) */
     evp_limits limits; /* the "limits" block, defaults filled in */
     char *dns_servers; /* dns.servers given by IP as "ip:port,[ip6]:port" (owned); NULL: the
                         * system's resolvers */

@@ -193,6 +193,14 @@ static void stats_live(const char *inbound, const char *user, uint64_t up, uint6
 static json_t *module_list(const evp_control_host *host);
 static json_t *plugin_memory(json_t *mods);
 
+/* One row per worker: how the kernel spread the connections over them. */
+static void worker_row(unsigned id, size_t sessions, uint64_t accepted, void *rows)
+{
+    json_array_append_new(rows, json_pack("{s:i, s:I, s:I}", "worker", (int)id, "sessions",
+                                          (json_int_t)sessions, "accepted",
+                                          (json_int_t)accepted));
+}
+
 static void stats_ended(const evp_counter *c, void *rows)
 {
     stats_add(stats_row(rows, c->inbound, c->user), c->up, c->down, c->sessions, 0);
@@ -210,8 +218,11 @@ static char *stats(const evp_control_host *host)
         json_array_append(json_object_get(o, "email") ? users : inbounds, o);
     }
     json_decref(rows);
-    return reply_ok(json_pack("{s:o, s:o, s:o}", "inbounds", inbounds, "users", users, "memory",
-                              plugin_memory(module_list(host))));
+    json_t *workers = json_array();
+    if (host->each_worker)
+        host->each_worker(host->ctx, worker_row, workers);
+    return reply_ok(json_pack("{s:o, s:o, s:o, s:o}", "inbounds", inbounds, "users", users,
+                              "memory", plugin_memory(module_list(host)), "workers", workers));
 }
 
 /* Loaded modules with their versions and how many holders (instances, sessions) each has:

@@ -32,6 +32,10 @@ typedef struct evp_control_host {
     void (*each_module)(void *ctx, void (*fn)(const evp_module *m, void *arg), void *arg);
     /* Calls fn for each relaying session. */
     void (*each_traffic)(void *ctx, evp_control_traffic_fn *fn, void *arg);
+    /* Optional: calls fn with each worker's number, running sessions and TCP accepts. */
+    void (*each_worker)(void *ctx,
+                        void (*fn)(unsigned id, size_t sessions, uint64_t accepted, void *arg),
+                        void *arg);
 } evp_control_host;
 
 /* Answers one request (a JSON object) into a malloc'd JSON reply (no newline). */

@@ -1,8 +1,11 @@
 /* A chained hash table of DNS answers with an expiry each; names compare case-insensitively,
- * as DNS names do. */
+ * as DNS names do. Every worker's resolver uses one cache, so each call takes its lock: a
+ * name is asked upstream once per TTL whichever worker the next client lands on, and the
+ * lock is held for a hash lookup once per new connection to a name, not per byte. */
 #include "dns_cache.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@ typedef struct entry {
 } entry;
 
 struct evp_dns_cache {
+    pthread_mutex_t lock;
     entry *buckets[BUCKETS];
     size_t n, max;
 };
@@ -33,12 +37,14 @@ static size_t bucket_of(const char *name)
 evp_dns_cache *evp_dns_cache_new(size_t max)
 {
     evp_dns_cache *c = calloc(1, sizeof *c);
-    if (c)
+    if (c) {
         c->max = max;
+        pthread_mutex_init(&c->lock, NULL);
+    }
     return c;
 }
 
-void evp_dns_cache_clear(evp_dns_cache *c)
+static void clear_locked(evp_dns_cache *c)
 {
     for (size_t b = 0; b < BUCKETS; b++)
         while (c->buckets[b]) {
@@ -49,11 +55,19 @@ void evp_dns_cache_clear(evp_dns_cache *c)
     c->n = 0;
 }
 
+void evp_dns_cache_clear(evp_dns_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    clear_locked(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void evp_dns_cache_free(evp_dns_cache *c)
 {
     if (c == NULL)
         return;
-    evp_dns_cache_clear(c);
+    clear_locked(c);
+    pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
@@ -76,15 +90,17 @@ static void unlink_entry(evp_dns_cache *c, entry **p)
 
 int evp_dns_cache_get(evp_dns_cache *c, const char *name, double now, evp_dns_answer *out)
 {
+    int hit = 0;
+    pthread_mutex_lock(&c->lock);
     entry **p = find(c, name);
-    if (*p == NULL)
-        return 0;
-    if ((*p)->expires <= now) {
+    if (*p && (*p)->expires <= now) {
         unlink_entry(c, p);
-        return 0;
+    } else if (*p) {
+        *out = (*p)->answer;
+        hit = 1;
     }
-    *out = (*p)->answer;
-    return 1;
+    pthread_mutex_unlock(&c->lock);
+    return hit;
 }
 
 /* Makes room for one more: every expired entry goes, or else the one closest to expiry. */
@@ -110,15 +126,18 @@ void evp_dns_cache_put(evp_dns_cache *c, const char *name, const evp_dns_answer 
 {
     if (c->max == 0 || expires <= now)
         return;
+    size_t len = strlen(name);
+    entry *e = malloc(sizeof *e + len + 1);
+    pthread_mutex_lock(&c->lock);
     entry **p = find(c, name);
     if (*p)
         unlink_entry(c, p);
     if (c->n >= c->max)
         make_room(c, now);
-    size_t len = strlen(name);
-    entry *e = malloc(sizeof *e + len + 1);
-    if (e == NULL)
+    if (e == NULL) {
+        pthread_mutex_unlock(&c->lock);
         return; /* not held: the next lookup asks again */
+    }
     memcpy(e->name, name, len + 1);
     e->answer = *a;
     e->expires = expires;
@@ -126,9 +145,13 @@ void evp_dns_cache_put(evp_dns_cache *c, const char *name, const evp_dns_answer 
     e->next = *p;
     *p = e;
     c->n++;
+    pthread_mutex_unlock(&c->lock);
 }
 
-size_t evp_dns_cache_size(const evp_dns_cache *c)
+size_t evp_dns_cache_size(evp_dns_cache *c)
 {
-    return c->n;
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->n;
+    pthread_mutex_unlock(&c->lock);
+    return n;
 }

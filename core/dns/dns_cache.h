@@ -1,5 +1,5 @@
 /* Recent DNS answers by name, good and bad, each until its expiry: a bounded table that keeps
- * repeated lookups of one name off the resolver. */
+ * repeated lookups of one name off the resolver. Safe to share between threads. */
 #ifndef EVP_DNS_CACHE_H
 #define EVP_DNS_CACHE_H
 
@@ -26,6 +26,6 @@ void evp_dns_cache_put(evp_dns_cache *c, const char *name, const evp_dns_answer 
 /* Drops every answer (the servers or the cache times changed). */
 void evp_dns_cache_clear(evp_dns_cache *c);
 /* Names held now. */
-size_t evp_dns_cache_size(const evp_dns_cache *c);
+size_t evp_dns_cache_size(evp_dns_cache *c);
 
 #endif

@@ -48,9 +48,11 @@ struct evp_resolver {
     ev_timer kick; /* starts queued lookups and applies new servers, from the loop */
     fd_watch fds[MAX_FDS];
     evp_dns_cache *cache;
+    int own_cache; /* 0: the workers' shared one, freed by the server */
     evp_resolve_req *reqs;
     lookup *started, *queued, *queued_tail;
     unsigned inflight, max_inflight;
+    atomic_uint *all_inflight; /* every worker's lookups out, which max_inflight bounds */
     double cache_secs, negative_secs;
     char *servers; /* "ip:port,..." wanted; NULL: the system's */
     int servers_dirty; /* to apply once no query is out (c-ares refuses it before) */
@@ -145,6 +147,34 @@ static void kick(evp_resolver *r)
         ev_timer_start(r->loop, &r->kick);
 }
 
+/* Other workers' lookups hold every slot, and nothing wakes this loop when one ends: look
+ * again shortly. */
+#define SHARED_SLOT_RETRY 0.05
+
+/* Takes an in-flight slot, 0 when none is free (the cap counts every worker's lookups). */
+static int take_slot(evp_resolver *r)
+{
+    if (r->inflight >= r->max_inflight)
+        return 0;
+    if (r->all_inflight && atomic_fetch_add(r->all_inflight, 1) >= r->max_inflight) {
+        atomic_fetch_sub(r->all_inflight, 1);
+        if (!ev_is_active(&r->kick)) {
+            ev_timer_set(&r->kick, SHARED_SLOT_RETRY, 0.);
+            ev_timer_start(r->loop, &r->kick);
+        }
+        return 0;
+    }
+    r->inflight++;
+    return 1;
+}
+
+static void release_slot(evp_resolver *r)
+{
+    r->inflight--;
+    if (r->all_inflight)
+        atomic_fetch_sub(r->all_inflight, 1);
+}
+
 static void unlink_started(evp_resolver *r, lookup *lk)
 {
     for (lookup **p = &r->started; *p; p = &(*p)->next)
@@ -179,7 +209,7 @@ static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo 
     else if (status != ARES_ENOMEM && status != ARES_ECANCELLED)
         evp_dns_cache_put(r->cache, lk->name, &a, now + r->negative_secs, now);
     unlink_started(r, lk);
-    r->inflight--;
+    release_slot(r);
     while (lk->waiters) {
         evp_resolve_req *req = lk->waiters;
         lk->waiters = req->wait_next;
@@ -219,7 +249,7 @@ static void start_queued(evp_resolver *r)
         if (r->servers_dirty)
             return;
     }
-    while (r->queued && r->inflight < r->max_inflight) {
+    while (r->queued && take_slot(r)) {
         lookup *lk = r->queued;
         r->queued = lk->next;
         if (r->queued == NULL)
@@ -233,11 +263,11 @@ static void start_queued(evp_resolver *r)
                 deliver(req, &none);
             }
             free(lk);
+            release_slot(r);
             continue;
         }
         lk->next = r->started;
         r->started = lk;
-        r->inflight++;
         struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC,
                                             .ai_socktype = SOCK_STREAM};
         ares_getaddrinfo(r->ch, lk->name, NULL, &hints, on_result, lk);
@@ -247,6 +277,7 @@ static void start_queued(evp_resolver *r)
 
 static void on_kick(EV_P_ ev_timer *w, int revents)
 {
+    ev_timer_set(w, 0., 0.); /* a retry's delay was for once */
     start_queued((evp_resolver *)((char *)w - offsetof(evp_resolver, kick)));
 }
 
@@ -336,6 +367,7 @@ evp_resolver *evp_resolver_new(struct ev_loop *loop)
     r->negative_secs = d.dns_negative_cache;
     struct ares_options opts = {.sock_state_cb = sock_state, .sock_state_cb_data = r};
     r->cache = evp_dns_cache_new(EVP_DNS_CACHE_MAX);
+    r->own_cache = 1;
     if (r->cache == NULL ||
         ares_init_options(&r->ch, &opts, ARES_OPT_SOCK_STATE_CB) != ARES_SUCCESS) {
         evp_dns_cache_free(r->cache);
@@ -350,6 +382,15 @@ evp_resolver *evp_resolver_new(struct ev_loop *loop)
         r->fds[i].r = r;
     }
     return r;
+}
+
+void evp_resolver_share(evp_resolver *r, evp_dns_cache *cache, atomic_uint *inflight)
+{
+    if (r->own_cache)
+        evp_dns_cache_free(r->cache);
+    r->cache = cache;
+    r->own_cache = 0;
+    r->all_inflight = inflight;
 }
 
 void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers)
@@ -382,6 +423,8 @@ void evp_resolver_free(evp_resolver *r)
     if (r == NULL)
         return;
     ares_destroy(r->ch); /* started lookups are called back with ARES_EDESTRUCTION */
+    if (r->all_inflight) /* their slots, which those callbacks left alone */
+        atomic_fetch_sub(r->all_inflight, r->inflight);
     ev_timer_stop(r->loop, &r->timer);
     ev_timer_stop(r->loop, &r->kick);
     for (int i = 0; i < MAX_FDS; i++)
@@ -395,7 +438,8 @@ void evp_resolver_free(evp_resolver *r)
         free(req);
     }
     ares_free_data(r->system_servers);
-    evp_dns_cache_free(r->cache);
+    if (r->own_cache)
+        evp_dns_cache_free(r->cache);
     free(r->servers);
     free(r);
 }

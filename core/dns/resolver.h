@@ -3,9 +3,11 @@
 #ifndef EVP_RESOLVER_H
 #define EVP_RESOLVER_H
 
+#include "dns_cache.h"
 #include "global_limits.h"
 
 #include <ev.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 typedef struct evp_resolver evp_resolver;
@@ -20,6 +22,10 @@ evp_resolver *evp_resolver_new(struct ev_loop *loop);
 /* Applies the DNS limits (in-flight cap, cache times) and the servers to ask ("ip:port,..."
  * as c-ares reads them; NULL: the system's). New servers take over once no query is out. */
 void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers);
+/* Makes r one of a group (one resolver per worker): answers go to and come from cache (not
+ * r's; the caller frees it after every resolver), and the in-flight cap bounds the lookups
+ * counted in inflight, the group's together. */
+void evp_resolver_share(evp_resolver *r, evp_dns_cache *cache, atomic_uint *inflight);
 /* Cancels every pending query (their callbacks are not called) and frees r. */
 void evp_resolver_free(evp_resolver *r);
 /* Looks up name; cb is called later, never from inside this call. A name that is an IP

@@ -1,7 +1,9 @@
 /* Applying a config: the plan it needs (instances, router, new sockets) is built aside, on a
- * thread for a reload, and swapped in on the loop only when whole. Listeners whose address is
- * unchanged keep their socket; running sessions keep the instances they started with. A
- * clients file that changes and settles triggers a reload. */
+ * thread for a reload, and swapped in only when whole: the main thread hands it to each
+ * worker in turn, which adopts it between two callbacks. Listeners whose address is
+ * unchanged keep their socket; running sessions keep the instances they started with (the
+ * old ones are freed by whichever worker drops the last reference). A clients file that
+ * changes and settles triggers a reload. */
 #include "server_int.h"
 
 #include "log.h"
@@ -29,7 +31,7 @@ static size_t n_watch;
 typedef struct plan {
     evp_instance **ins, **outs;
     size_t n_ins, n_outs;
-    evp_listener *fresh; /* listeners to add (bound, not started) */
+    evp_listener *fresh; /* listeners to add (bound, not started), one per worker each */
     evp_router *router; /* the config's rules with these outbounds */
 } plan;
 
@@ -80,15 +82,22 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
         for (int udp = 0; udp <= 1; udp++) {
             if (!(udp ? ic->want_udp : ic->want_tcp))
                 continue;
-            if (evp_listener_find(srv, ic->listen, (uint16_t)port, udp))
-                continue; /* kept: its socket stays open across the reload */
-            evp_listener *l = evp_listener_bind(ic->listen, (uint16_t)port, udp, err, sizeof err);
-            if (l == NULL) {
-                evp_err("inbounds[%zu]: %s", i, err);
-                return -1;
+            /* Worker 0's list is read here on the reload thread: only a commit changes it,
+             * and none runs while a plan is built. */
+            if (srv->n_workers &&
+                evp_listener_find(srv->workers[0].listeners, ic->listen, (uint16_t)port, udp))
+                continue; /* kept: its sockets stay open across the reload */
+            for (unsigned k = 0; k < srv->n_workers; k++) {
+                evp_listener *l = evp_listener_bind(ic->listen, (uint16_t)port, udp,
+                                                    srv->n_workers > 1, err, sizeof err);
+                if (l == NULL) {
+                    evp_err("inbounds[%zu]: %s", i, err);
+                    return -1;
+                }
+                l->worker = k;
+                l->next = p->fresh;
+                p->fresh = l;
             }
-            l->next = p->fresh;
-            p->fresh = l;
         }
     }
     return 0;
@@ -106,15 +115,28 @@ static void listener_assign(evp_listener *l, plan *p, evp_config *cfg, size_t i)
     l->keep = 1;
 }
 
-static void plan_commit(evp_server *srv, evp_config *cfg, plan *p)
+typedef struct commit {
+    evp_config *cfg;
+    plan *p;
+} commit;
+
+/* On each worker: the policy, its share of the new sockets, the new instances and router. */
+static void commit_on_worker(evp_worker *w, void *arg)
 {
-    for (evp_listener *l = srv->listeners; l; l = l->next)
+    evp_config *cfg = ((commit *)arg)->cfg;
+    plan *p = ((commit *)arg)->p;
+    evp_server_apply_policy(&w->rt, cfg);
+    for (evp_listener *l = w->listeners; l; l = l->next)
         l->keep = 0;
     /* Start new listeners. */
-    while (p->fresh) {
-        evp_listener *l = p->fresh;
-        p->fresh = l->next;
-        evp_listener_start(srv, l);
+    for (evp_listener **pl = &p->fresh; *pl;) {
+        evp_listener *l = *pl;
+        if (l->worker != w->id) {
+            pl = &l->next;
+            continue;
+        }
+        *pl = l->next;
+        evp_listener_start(w, l);
     }
     for (size_t i = 0; i < cfg->n_inbounds; i++) {
         evp_inbound_conf *ic = &cfg->inbounds[i];
@@ -122,25 +144,33 @@ static void plan_commit(evp_server *srv, evp_config *cfg, plan *p)
         for (int udp = 0; udp <= 1; udp++) {
             if (!(udp ? ic->want_udp : ic->want_tcp))
                 continue;
-            evp_listener *l = evp_listener_find(srv, ic->listen, (uint16_t)port, udp);
+            evp_listener *l = evp_listener_find(w->listeners, ic->listen, (uint16_t)port, udp);
             if (l && !l->keep) {
                 listener_assign(l, p, cfg, i);
-                evp_info("inbound [%s] %s on %s %s:%u", ic->tag, ic->protocol,
-                         udp ? "udp" : "tcp", ic->listen, port);
+                if (w->id == 0) /* once, not once per worker */
+                    evp_info("inbound [%s] %s on %s %s:%u", ic->tag, ic->protocol,
+                             udp ? "udp" : "tcp", ic->listen, port);
             }
         }
     }
     /* Close listeners the new config no longer has (after the new ones are open). */
-    for (evp_listener **pl = &srv->listeners; *pl;) {
+    for (evp_listener **pl = &w->listeners; *pl;) {
         evp_listener *l = *pl;
         if (!l->keep) {
             *pl = l->next;
-            evp_info("closing listener %s:%u", l->listen, l->port);
-            evp_listener_free(srv, l);
+            if (w->id == 0)
+                evp_info("closing listener %s:%u", l->listen, l->port);
+            evp_listener_free(l);
         } else {
             pl = &l->next;
         }
     }
+}
+
+static void plan_commit(evp_server *srv, evp_config *cfg, plan *p)
+{
+    commit c = {cfg, p};
+    evp_workers_run(srv, commit_on_worker, &c);
     plan_free(p); /* drops the plan's references; listeners hold their own */
 }
 
@@ -229,7 +259,7 @@ static void *reload_thread(void *arg)
     }
     job->ok = 1;
 done:
-    ev_async_send(srv->rt.loop, &srv->reload_done);
+    ev_async_send(srv->loop, &srv->reload_done);
     return NULL;
 }
 
@@ -262,7 +292,10 @@ static void on_reload_done(EV_P_ ev_async *w, int revents)
         evp_config *cfg = job->cfg;
         if (cfg->loglevel >= 0)
             evp_log_level = cfg->loglevel;
-        evp_server_apply_policy(srv, cfg);
+        unsigned want;
+        char err[128];
+        if (evp_workers_wanted(cfg, &want, err, sizeof err) == 0 && want != srv->n_workers)
+            evp_warn("workers: %u asked; %u run until a restart", want, srv->n_workers);
         /* Reopen the log files, so that a rotated file is let go after a SIGHUP. */
         if (cfg->error_log && evp_log_to_file(cfg->error_log) != 0)
             evp_warn("log.error: cannot open %s; logging on as before", cfg->error_log);
@@ -318,9 +351,9 @@ void evp_reload_init(evp_server *srv, const evp_config *cfg)
 {
     watch_files(cfg);
     ev_timer_init(&srv->watch, on_watch, 0.25, 0.25);
-    ev_timer_start(srv->rt.loop, &srv->watch);
+    ev_timer_start(srv->loop, &srv->watch);
     ev_async_init(&srv->reload_done, on_reload_done);
-    ev_async_start(srv->rt.loop, &srv->reload_done);
+    ev_async_start(srv->loop, &srv->reload_done);
 }
 
 void evp_reload_stop(evp_server *srv)
@@ -337,8 +370,8 @@ void evp_reload_stop(evp_server *srv)
         free(job);
         srv->reload_job = NULL;
     }
-    ev_async_stop(srv->rt.loop, &srv->reload_done);
-    ev_timer_stop(srv->rt.loop, &srv->watch);
+    ev_async_stop(srv->loop, &srv->reload_done);
+    ev_timer_stop(srv->loop, &srv->watch);
     for (size_t i = 0; i < n_watch; i++)
         free(watch_list[i].path);
     free(watch_list);

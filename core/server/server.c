@@ -1,6 +1,6 @@
-/* The running daemon's lifecycle: start (the first config, the control socket, the signals),
- * the config's policy, stop, and the config check without starting. Listeners are in
- * listener.c, applying a config and reloading in reload.c. */
+/* The running daemon's lifecycle: start (the first config, the workers, the control socket,
+ * the signals), the config's policy, stop, and the config check without starting. Listeners
+ * are in listener.c, applying a config and reloading in reload.c, the workers in worker.c. */
 #include "server_int.h"
 
 #include "admission.h"
@@ -8,7 +8,6 @@
 #include "control_socket.h"
 #include "log.h"
 #include "stats.h"
-#include "udp_assoc.h"
 #include "users.h"
 
 #include <signal.h>
@@ -17,15 +16,15 @@
 #include <string.h>
 
 /* Timeouts from the config's policy (level 0, as V2Ray applies to handshakes). */
-void evp_server_apply_policy(evp_server *srv, const evp_config *cfg)
+void evp_server_apply_policy(evp_runtime *rt, const evp_config *cfg)
 {
-    srv->rt.handshake_timeout = cfg->handshake > 0 ? cfg->handshake : 4.0;
-    srv->rt.idle_timeout = cfg->conn_idle > 0 ? cfg->conn_idle : 300.0;
-    srv->rt.uplink_only = cfg->uplink_only;
-    srv->rt.downlink_only = cfg->downlink_only;
-    srv->rt.limits = cfg->limits;
-    evp_resolver_configure(srv->rt.resolver, &cfg->limits, cfg->dns_servers);
-    evp_admission_changed(&srv->rt); /* raised caps resume accepting at once */
+    rt->handshake_timeout = cfg->handshake > 0 ? cfg->handshake : 4.0;
+    rt->idle_timeout = cfg->conn_idle > 0 ? cfg->conn_idle : 300.0;
+    rt->uplink_only = cfg->uplink_only;
+    rt->downlink_only = cfg->downlink_only;
+    rt->limits = cfg->limits;
+    evp_resolver_configure(rt->resolver, &cfg->limits, cfg->dns_servers);
+    evp_admission_changed(rt); /* raised caps resume accepting at once */
 }
 
 static void on_stop_signal(EV_P_ ev_signal *w, int revents)
@@ -45,19 +44,7 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
                      const char *config_text, const char *schema_dir, const char *plugin_dir)
 {
     memset(srv, 0, sizeof *srv);
-    srv->rt.loop = loop;
-    srv->rt.handshake_timeout = 4.0; /* V2Ray's policy defaults */
-    srv->rt.connect_timeout = 10.0;
-    srv->rt.idle_timeout = 300.0;
-    srv->rt.udp_timeout = 60.0;
-    srv->rt.limits = evp_limits_default();
-    srv->rt.resume_accepting = evp_listeners_resume;
-    srv->rt.open_udp_relay = evp_assoc_open; /* SOCKS5's, for any inbound that asks */
-    srv->rt.resolver = evp_resolver_new(loop);
-    if (srv->rt.resolver == NULL) {
-        evp_err("cannot start the resolver");
-        return -1;
-    }
+    srv->loop = loop;
     srv->config_path = config_path ? strdup(config_path) : NULL;
     srv->config_text = config_text ? strdup(config_text) : NULL;
     srv->schema_dir = strdup(schema_dir);
@@ -90,7 +77,18 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
         evp_config_free(cfg);
         return -1;
     }
-    evp_server_apply_policy(srv, cfg);
+    unsigned n;
+    char err[128];
+    if (evp_workers_wanted(cfg, &n, err, sizeof err) != 0) {
+        evp_err("%s", err);
+        evp_config_free(cfg);
+        return -1;
+    }
+    if (evp_workers_start(srv, n) != 0) {
+        evp_err("cannot start %u workers", n);
+        evp_config_free(cfg);
+        return -1;
+    }
     if (evp_reload_apply_now(srv, cfg) != 0) {
         evp_config_free(cfg);
         return -1;
@@ -141,20 +139,14 @@ int evp_server_check(const char *config_path, const char *config_text, const cha
 
 void evp_server_stop(evp_server *srv)
 {
-    struct ev_loop *loop = srv->rt.loop;
+    struct ev_loop *loop = srv->loop;
     evp_reload_stop(srv);
     evp_control_socket_close(srv->control);
     srv->control = NULL;
-    while (srv->listeners) {
-        evp_listener *l = srv->listeners;
-        srv->listeners = l->next;
-        evp_listener_free(srv, l);
-    }
-    evp_session_close_all(&srv->rt);
+    evp_workers_stop(srv);
     ev_signal_stop(loop, &srv->sigint);
     ev_signal_stop(loop, &srv->sigterm);
     ev_signal_stop(loop, &srv->sighup);
-    evp_resolver_free(srv->rt.resolver);
     evp_config_free(srv->cfg);
     evp_registry_free(&srv->reg);
     free(srv->config_path);
@@ -173,8 +165,63 @@ const evp_inbound_conf *evp_server_inbound_conf(evp_server *srv, const char *tag
     return NULL;
 }
 
+/* The lookups below run on each worker in turn (its sessions are its own); the main thread
+ * waits meanwhile, so the caller's fn and arg are used by one thread at a time. */
+
+typedef struct modules_call {
+    void (*fn)(evp_instance *, void *);
+    void *arg;
+} modules_call;
+
+static void modules_on_worker(evp_worker *w, void *arg)
+{
+    modules_call *c = arg;
+    evp_session_each_inbound(&w->rt, c->fn, c->arg);
+}
+
 void evp_server_each_session_module(evp_server *srv, void (*fn)(evp_instance *, void *),
                                     void *arg)
 {
-    evp_session_each_inbound(&srv->rt, fn, arg);
+    modules_call c = {fn, arg};
+    evp_workers_run(srv, modules_on_worker, &c);
+}
+
+typedef struct traffic_call {
+    void (*fn)(const char *, const char *, uint64_t, uint64_t, void *);
+    void *arg;
+} traffic_call;
+
+static void traffic_on_worker(evp_worker *w, void *arg)
+{
+    traffic_call *c = arg;
+    evp_session_each_traffic(&w->rt, c->fn, c->arg);
+}
+
+void evp_server_each_traffic(evp_server *srv,
+                             void (*fn)(const char *inbound, const char *user, uint64_t up,
+                                        uint64_t down, void *arg),
+                             void *arg)
+{
+    traffic_call c = {fn, arg};
+    evp_workers_run(srv, traffic_on_worker, &c);
+}
+
+typedef struct worker_call {
+    void (*fn)(unsigned, size_t, uint64_t, void *);
+    void *arg;
+} worker_call;
+
+static void count_on_worker(evp_worker *w, void *arg)
+{
+    worker_call *c = arg;
+    c->fn(w->id, w->rt.n_sessions, w->accepted, c->arg);
+}
+
+void evp_server_each_worker(evp_server *srv,
+                            void (*fn)(unsigned id, size_t sessions, uint64_t accepted,
+                                       void *arg),
+                            void *arg)
+{
+    worker_call c = {fn, arg};
+    evp_workers_run(srv, count_on_worker, &c);
 }

@@ -7,16 +7,20 @@
 #include "session.h"
 
 typedef struct evp_listener evp_listener;
+typedef struct evp_worker evp_worker;
 struct evp_control_socket;
 
 typedef struct evp_server {
-    evp_runtime rt;
+    struct ev_loop *loop; /* the main thread's: signals, reload, control; worker 0 runs on it */
+    evp_worker *workers;  /* each with its own loop, listeners and sessions (worker.c) */
+    unsigned n_workers;
+    evp_load load; /* what the caps count, summed over the workers */
+    evp_dns_cache *dns_cache; /* every worker's resolver answers from it */
     evp_registry reg;
     evp_config *cfg;
     char *config_path; /* NULL for an embedded config */
     char *config_text; /* the embedded config, when there is no file */
     char *schema_dir;
-    evp_listener *listeners; /* linked list */
     ev_signal sigint, sigterm, sighup;
     ev_timer watch; /* polls clients files for changes (plugin files change on reload) */
     struct evp_control_socket *control; /* when control.path is configured */
@@ -54,5 +58,16 @@ void evp_server_each_inbound(evp_server *srv, void (*fn)(evp_instance *, void *)
 /* Answers one control request for the server srv (an evp_server *) into a malloc'd reply:
  * control.c's commands through the table server_control.c gives them (control.h). */
 char *evp_server_control_answer(void *srv, const char *request);
+/* Calls fn with the traffic so far of every relaying session on every worker. */
+void evp_server_each_traffic(evp_server *srv,
+                             void (*fn)(const char *inbound, const char *user, uint64_t up,
+                                        uint64_t down, void *arg),
+                             void *arg);
+/* Calls fn with each worker's number, its running sessions and the TCP connections it
+ * accepted so far. */
+void evp_server_each_worker(evp_server *srv,
+                            void (*fn)(unsigned id, size_t sessions, uint64_t accepted,
+                                       void *arg),
+                            void *arg);
 
 #endif

@@ -46,8 +46,14 @@ static void ctl_each_module(void *arg, void (*fn)(const evp_module *m, void *arg
 
 static void ctl_each_traffic(void *arg, evp_control_traffic_fn *fn, void *fn_arg)
 {
-    evp_server *srv = arg;
-    evp_session_each_traffic(&srv->rt, fn, fn_arg);
+    evp_server_each_traffic(arg, fn, fn_arg);
+}
+
+static void ctl_each_worker(void *arg,
+                            void (*fn)(unsigned id, size_t sessions, uint64_t accepted, void *),
+                            void *fn_arg)
+{
+    evp_server_each_worker(arg, fn, fn_arg);
 }
 
 char *evp_server_control_answer(void *arg, const char *request)
@@ -61,6 +67,7 @@ char *evp_server_control_answer(void *arg, const char *request)
         .reload = ctl_reload,
         .each_module = ctl_each_module,
         .each_traffic = ctl_each_traffic,
+        .each_worker = ctl_each_worker,
     };
     return evp_control_handle(&host, request);
 }

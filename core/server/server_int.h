@@ -1,18 +1,42 @@
 /* Internals shared by the server files: server.c (start, stop, signals, the config's policy),
  * listener.c (binding, accepting, pausing, the inbound lookups), reload.c (the plan a
- * config needs, the reload thread, the swap, the clients-file watch) and server_control.c
- * (what the control socket may do). Nothing outside those files includes it. */
+ * config needs, the reload thread, the swap, the clients-file watch), server_control.c (what
+ * the control socket may do) and worker.c (the event-loop threads and calls into them).
+ * Nothing outside those files includes it. */
 #ifndef EVP_SERVER_INT_H
 #define EVP_SERVER_INT_H
 
 #include "server.h"
 
+#include <pthread.h>
 #include <stdint.h>
+
+/* One event loop and everything on it: share-nothing but the instances and routers (atomic
+ * refcounts) and the load. Worker 0 runs on the main thread's loop, the others each on their
+ * own thread; only a worker touches its loop, runtime and listeners, so the main thread
+ * reaches them through evp_workers_run. */
+struct evp_worker {
+    evp_server *srv;
+    unsigned id;
+    struct ev_loop *loop;
+    evp_runtime rt;
+    evp_listener *listeners; /* this worker's sockets: one per inbound address */
+    uint64_t accepted; /* TCP connections taken, for ctl stats */
+    pthread_t thread;
+    int threaded; /* 0 for worker 0 */
+    ev_async call_w; /* the main thread left a call */
+    ev_async wake_w; /* another worker made room under a cap */
+    pthread_mutex_t lock; /* guards call and call_arg */
+    pthread_cond_t answered;
+    void (*call)(evp_worker *w, void *arg);
+    void *call_arg;
+};
 
 struct evp_listener {
     ev_io io; /* first member: the accept callback casts back */
     evp_udp_owner owner; /* UDP listeners own their sessions by peer address */
-    evp_server *srv;
+    evp_worker *w; /* the one that accepts on it */
+    unsigned worker; /* its number, set when bound */
     evp_listener *next;
     int fd;
     int udp;
@@ -30,17 +54,17 @@ struct evp_listener {
 /* listener.c */
 
 /* A listener bound to host:port (not started, serving nothing yet); NULL with the reason in
- * err. */
-evp_listener *evp_listener_bind(const char *host, uint16_t port, int udp, char *err,
-                                size_t errlen);
-/* Starts accepting (or reading datagrams) on a bound listener and puts it on srv's list. */
-void evp_listener_start(evp_server *srv, evp_listener *l);
+ * err. shared: SO_REUSEPORT, so that each worker binds its own socket to the address. */
+evp_listener *evp_listener_bind(const char *host, uint16_t port, int udp, int shared,
+                                char *err, size_t errlen);
+/* Starts accepting (or reading datagrams) on a bound listener and puts it on w's list. */
+void evp_listener_start(evp_worker *w, evp_listener *l);
 /* Closes a bound listener that was never started. */
 void evp_listener_discard(evp_listener *l);
 /* Closes a started listener (already off the list) and lets its UDP sessions run out. */
-void evp_listener_free(evp_server *srv, evp_listener *l);
-/* The running listener on host:port, or NULL. */
-evp_listener *evp_listener_find(evp_server *srv, const char *host, uint16_t port, int udp);
+void evp_listener_free(evp_listener *l);
+/* The listener on host:port in list, or NULL. */
+evp_listener *evp_listener_find(evp_listener *list, const char *host, uint16_t port, int udp);
 /* The runtime's resume_accepting hook: room again, start the TCP listeners not starved. */
 void evp_listeners_resume(evp_runtime *rt);
 
@@ -57,7 +81,20 @@ void evp_reload_stop(evp_server *srv);
 
 /* server.c */
 
-/* Timeouts, limits and DNS from the config's policy. */
-void evp_server_apply_policy(evp_server *srv, const evp_config *cfg);
+/* Timeouts, limits and DNS from the config's policy, on the worker owning rt. */
+void evp_server_apply_policy(evp_runtime *rt, const evp_config *cfg);
+
+/* worker.c */
+
+/* How many workers to run: EVPROXY_WORKERS, else the config's "workers", else one per
+ * online core. -1 with the reason in err when EVPROXY_WORKERS is not 1..64. */
+int evp_workers_wanted(const evp_config *cfg, unsigned *n, char *err, size_t errlen);
+/* Starts n workers (worker 0 on srv->loop, the others on threads); -1 when out of memory. */
+int evp_workers_start(evp_server *srv, unsigned n);
+/* Runs fn on each worker's own thread in turn, between its callbacks, and returns when all
+ * have run it. Main thread only; fn must not wait for another worker. */
+void evp_workers_run(evp_server *srv, void (*fn)(evp_worker *w, void *arg), void *arg);
+/* Closes every worker's listeners and sessions, ends the threads and frees the workers. */
+void evp_workers_stop(evp_server *srv);
 
 #endif

@@ -15,12 +15,18 @@
 
 typedef struct evp_session evp_session;
 
+/* When a cap's warning was last logged and how many episodes went unlogged since. Workers
+ * share one per cap (in evp_load), so that reaching a cap together logs it once. */
+typedef struct evp_warned {
+    atomic_llong at_ms; /* loop time of the last warning, in ms */
+    atomic_uint unwarned;
+} evp_warned;
+
 /* A stretch of time during which a cap refuses work. Its start is logged, but at most once a
  * minute: a daemon at its cap flips in and out of it with every session. */
 typedef struct evp_episode {
     int on;
-    double warned_at; /* loop time of the last warning */
-    unsigned unwarned; /* episodes started since then, not logged */
+    evp_warned own; /* used when no load is shared */
 } evp_episode;
 
 /* Something a session keeps alive beside it, and ends with it (a SOCKS UDP relay): the
@@ -44,6 +50,9 @@ typedef evp_companion *(*evp_udp_relay_open_fn)(struct evp_runtime *rt, int tcp_
 typedef struct evp_load {
     atomic_size_t sessions, handshakes, assocs;
     atomic_uint paused; /* workers whose listeners stopped at a cap */
+    evp_warned accept_warned, udp_warned, assocs_warned; /* the episodes' warnings */
+    atomic_uint starved; /* listeners out of descriptors: said once for all */
+    atomic_uint dns_inflight; /* lookups out, every worker's resolver together */
 } evp_load;
 
 typedef struct evp_runtime {

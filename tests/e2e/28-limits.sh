@@ -69,7 +69,7 @@ stop_pid "$EVP"
 # --- maxHandshakes -----------------------------------------------------------------------
 limits_config "$E2E_TMP/hs.json" "$P2" '{"maxHandshakes": 3}'
 start_evproxy hs "$E2E_TMP/hs.json" "$P2"
-expect_ok hs "maxHandshakes 3: silent clients hold the 4th back until the 3 s deadline" \
+expect_ok hs "maxHandshakes 3: clients that never name a target hold the 4th back until the 3 s deadline" \
     "${PROBE[@]}" handshakes 3 --socks "127.0.0.1:$P2" --target "127.0.0.1:$ECHO"
 once hs "maxHandshakes 3; not accepting" "maxHandshakes reached"
 stop_pid "$LAST_PID"

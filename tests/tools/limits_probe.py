@@ -4,9 +4,11 @@
 sessions N:   N SOCKS CONNECT sessions to an echo --target are opened and checked; one more
               client's greeting must get no answer for --quiet seconds; once the first
               session is closed it must be served (within --wait seconds).
-handshakes N: N connections that never send a byte; one more client's greeting must get no
-              answer for --quiet seconds, and be served once the proxy's handshake deadline
-              has closed the idle ones (within --wait seconds).
+handshakes N: N connections that send the greeting, see it answered (so each is accepted and
+              counted, whichever worker's socket the kernel queued it on) and never name a
+              target; one more client's greeting must get no answer for --quiet seconds, and
+              be served once the proxy's handshake deadline has closed the idle ones (within
+              --wait seconds).
 assoc-idle:   a UDP ASSOCIATE that carries nothing must be closed by the proxy within --wait
               seconds, while one that sends a datagram every --every seconds to --target (a
               DNS-style responder) for --busy seconds stays open and answered.
@@ -50,12 +52,18 @@ def request(c, cmd, host, port, timeout):
         return b""
 
 
-def connect_session(socks, target, timeout):
-    """A SOCKS CONNECT session to an echo target, checked with one round trip."""
+def greeted(socks, timeout):
+    """A connection whose SOCKS greeting the proxy answered."""
     c = socket.create_connection(socks, timeout=timeout)
     greet(c)
     if not got_greeting(c, timeout):
         raise RuntimeError("greeting not answered")
+    return c
+
+
+def connect_session(socks, target, timeout):
+    """A SOCKS CONNECT session to an echo target, checked with one round trip."""
+    c = greeted(socks, timeout)
     rep = request(c, 1, target[0], target[1], timeout)
     if len(rep) < 2 or rep[1] != 0:
         raise RuntimeError("CONNECT refused: %r" % rep)
@@ -96,7 +104,7 @@ def run_sessions(args, res):
 
 
 def run_handshakes(args, res):
-    idle = [socket.create_connection(args.socks, timeout=args.wait) for _ in range(args.n)]
+    idle = [greeted(args.socks, args.wait) for _ in range(args.n)]
     t0 = time.monotonic()
 
     def deadline_frees():
