@@ -12,6 +12,8 @@
 #               check the harness itself against a known-good peer
 #   E2E_KEEP=1  keep the temp dir (logs, configs) even when the script passes
 #   E2E_PIDFILE file that also gets every PID started (run-e2e.sh checks none survive)
+#   EVPROXY_WORKERS  event loops per daemon (default here: 2, so every script runs the
+#               daemon with two workers on any machine)
 
 set -u -o pipefail
 
@@ -35,6 +37,7 @@ UUID_GOOD=27848739-7e62-4138-9fd3-098a63964b6b
 UUID_WRONG=9a1c1f3e-54d2-4b8e-8d7b-0c6b51a0e2f4
 
 export PYTHONDONTWRITEBYTECODE=1
+export EVPROXY_WORKERS=${EVPROXY_WORKERS:-2}
 
 # --- reporting ----------------------------------------------------------------------
 
