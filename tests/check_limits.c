@@ -247,6 +247,17 @@ START_TEST(caps_bound_the_workers_sum)
     ck_assert_int_eq(evp_admission_udp(&a), 0);
     evp_admission_leave(&a, 0);
     evp_admission_leave(&b, 1);
+    /* A place reserved before an accept is the session's, and given back when unused. */
+    ck_assert_int_eq(evp_admission_reserve(&a), 1);
+    ck_assert_int_eq(evp_admission_reserve(&b), 1);
+    ck_assert_int_eq(evp_admission_reserve(&b), 1); /* still the one place */
+    ck_assert_int_eq(evp_admission_room(&a), 0);    /* 3 sessions counted */
+    ck_assert_int_eq(evp_admission_enter(&a, 1), 1);
+    ck_assert_uint_eq(atomic_load(&load.sessions), 3);
+    evp_admission_unreserve(&b);
+    evp_admission_unreserve(&a); /* nothing left to give back */
+    ck_assert_uint_eq(atomic_load(&load.sessions), 2);
+    evp_admission_leave(&a, 1);
     evp_admission_leave(&b, 0);
     ck_assert_uint_eq(atomic_load(&load.sessions), 0);
     ck_assert_uint_eq(atomic_load(&load.handshakes), 0);

@@ -64,12 +64,15 @@ static void on_accept(EV_P_ ev_io *w, int revents)
 {
     evp_listener *l = (evp_listener *)w;
     for (int i = 0; i < 64; i++) {
-        if (!evp_admission_room(&l->w->rt)) {
+        if (!evp_admission_reserve(&l->w->rt)) {
             pause_accepting(l->w);
             return;
         }
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
+            int err = errno;
+            evp_admission_unreserve(&l->w->rt);
+            errno = err;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors: the pending connection keeps the socket readable, so
                  * pause accepting for a moment instead of spinning on the error. */
@@ -87,6 +90,7 @@ static void on_accept(EV_P_ ev_io *w, int revents)
         }
         l->w->accepted++;
         evp_session_tcp(&l->w->rt, fd, l->in, l->router);
+        evp_admission_unreserve(&l->w->rt); /* when the session could not start */
     }
 }
 

@@ -100,6 +100,8 @@ static void *worker_main(void *arg)
     evp_worker *w = arg;
     evp_memtrim_start(w->loop, &w->rt); /* its pool is this thread's */
     ev_run(w->loop, 0);
+    /* Once more: sessions closed by the stop free their memory on the next turn. */
+    ev_run(w->loop, EVRUN_NOWAIT);
     evp_memtrim_stop(w->loop);
     evp_buf_pool_drain();
     return NULL;

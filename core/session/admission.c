@@ -37,20 +37,45 @@ static size_t assocs(const evp_runtime *rt)
     return total(rt, rt->n_assocs, rt->load ? &rt->load->assocs : NULL);
 }
 
+/* Takes a place in the shared counts, 0 when at a cap. Counted first, checked after: two
+ * workers racing for the last place cannot both take it. */
+static int take_place(evp_runtime *rt, int handshake)
+{
+    size_t s = atomic_fetch_add_explicit(&rt->load->sessions, 1, ORDER);
+    size_t h = handshake ? atomic_fetch_add_explicit(&rt->load->handshakes, 1, ORDER) : 0;
+    if (s < rt->limits.max_sessions && (!handshake || h < rt->limits.max_handshakes))
+        return 1;
+    atomic_fetch_sub_explicit(&rt->load->sessions, 1, ORDER);
+    if (handshake)
+        atomic_fetch_sub_explicit(&rt->load->handshakes, 1, ORDER);
+    return 0;
+}
+
+int evp_admission_reserve(evp_runtime *rt)
+{
+    if (rt->load == NULL)
+        return evp_admission_room(rt);
+    if (!rt->reserved)
+        rt->reserved = take_place(rt, 1);
+    return rt->reserved;
+}
+
+void evp_admission_unreserve(evp_runtime *rt)
+{
+    if (!rt->reserved)
+        return;
+    rt->reserved = 0;
+    atomic_fetch_sub_explicit(&rt->load->sessions, 1, ORDER);
+    atomic_fetch_sub_explicit(&rt->load->handshakes, 1, ORDER);
+    evp_admission_changed(rt); /* another worker may have paused for this place */
+}
+
 int evp_admission_enter(evp_runtime *rt, int handshake)
 {
-    if (rt->load) {
-        /* Counted first, checked after: two workers racing for the last place cannot both
-         * take it (the loser's connection is closed; the listeners pause on the next one). */
-        size_t s = atomic_fetch_add_explicit(&rt->load->sessions, 1, ORDER);
-        size_t h = handshake ? atomic_fetch_add_explicit(&rt->load->handshakes, 1, ORDER) : 0;
-        if (s >= rt->limits.max_sessions || (handshake && h >= rt->limits.max_handshakes)) {
-            atomic_fetch_sub_explicit(&rt->load->sessions, 1, ORDER);
-            if (handshake)
-                atomic_fetch_sub_explicit(&rt->load->handshakes, 1, ORDER);
-            return 0;
-        }
-    }
+    if (rt->load && handshake && rt->reserved)
+        rt->reserved = 0; /* taken before the accept */
+    else if (rt->load && !take_place(rt, handshake))
+        return 0;
     rt->n_sessions++;
     if (handshake)
         rt->n_handshakes++;

@@ -6,8 +6,15 @@
 
 #include "session.h"
 
-/* Counts a new session (a TCP one is in its handshake); 0 when the workers' shared count is
- * at a cap already (nothing counted: the session is not to start). */
+/* Before an accept: takes a place for one TCP session (in its handshake) in the workers'
+ * shared counts, so that a connection accepted always has one; 0 at a cap (then pause).
+ * Without a shared load it only tells whether there is room. */
+int evp_admission_reserve(evp_runtime *rt);
+/* Gives back a place reserved and not taken by a session (nothing was accepted). */
+void evp_admission_unreserve(evp_runtime *rt);
+/* Counts a new session (a TCP one is in its handshake, and takes the place reserved for it);
+ * 0 when the workers' shared count is at a cap (nothing counted: the session is not to
+ * start). */
 int evp_admission_enter(evp_runtime *rt, int handshake);
 /* The session named its target: it no longer counts against maxHandshakes. */
 void evp_admission_handshake_done(evp_runtime *rt);

@@ -70,6 +70,7 @@ typedef struct evp_runtime {
     size_t n_handshakes; /* TCP sessions that have not named a target yet */
     size_t n_assocs;     /* open SOCKS UDP associations */
     evp_load *load; /* the totals of every worker the caps bound; NULL: this runtime's own */
+    int reserved;   /* a place in load taken for the connection being accepted */
     evp_episode accept_paused; /* a cap is reached: the listeners stopped accepting */
     evp_episode udp_full;      /* datagrams needing a new UDP session are dropped */
     evp_episode assocs_full;   /* new UDP associations are refused */
