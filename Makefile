@@ -4,6 +4,7 @@
 #                   every fuzz target for FUZZ_CI_SECONDS each (make fuzz-ci)
 #   make run        build, then run the embedded default config on loopback
 #   make SANITIZE=1 build into build-san/ with ASan+UBSan
+#   make SANITIZE=thread CC=clang   build into build-tsan/ with ThreadSanitizer
 SHELL := /bin/bash
 CC ?= cc
 PREFIX ?= /usr/local
@@ -12,6 +13,9 @@ DESTDIR ?=
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),thread)
+BUILD ?= build-tsan
+SAN := -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD ?= build
 SAN :=
@@ -139,6 +143,6 @@ install: all
 	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/evproxy/schema/
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -177,14 +177,17 @@ info "http on 127.0.0.1:$HTTP, echo on 127.0.0.1:$ECHO"
 # minus those that compile EVP_PREFIX in), then the installed vmess-plugin checks a config
 # with no directory given: its plugin and schema folders must come from PREFIX.
 install_check() {
-    local inst=$E2E_TMP/inst bld=$E2E_TMP/bld san='' f
-    [ "$(basename "$EVP_BUILD")" = build-san ] && san=SANITIZE=1
+    local inst=$E2E_TMP/inst bld=$E2E_TMP/bld san=() f
+    case $(evp_sanitizer) in
+    address) san=(SANITIZE=1) ;;
+    thread) san=(SANITIZE=thread CC=clang) ;;
+    esac
     mkdir -p "$bld"
     cp -a "$EVP_BUILD/obj" "$bld/"
     while read -r f; do
         rm -f "$bld/obj/${f%.c}.o"
     done < <(grep -l EVP_PREFIX core/*.c core/builtin/*.c plugin/*/*.c 2>/dev/null)
-    if ! timeout 300 make -s install PREFIX="$inst" BUILD="$bld" $san \
+    if ! timeout 300 make -s install PREFIX="$inst" BUILD="$bld" "${san[@]}" \
         >"$E2E_TMP/install.log" 2>&1; then
         row install "make install" "PREFIX=\$TMP/inst" "FAIL $(tail -1 "$E2E_TMP/install.log")"
         return
@@ -242,7 +245,7 @@ install_check() {
     local inst2=$E2E_TMP/inst2 bld2=$E2E_TMP/bld2
     mkdir -p "$bld2"
     cp -a "$EVP_BUILD/obj" "$EVP_BUILD/plugins" "$EVP_BUILD/evproxy" "$bld2/"
-    if timeout 300 make -s install PREFIX="$inst2" BUILD="$bld2" $san \
+    if timeout 300 make -s install PREFIX="$inst2" BUILD="$bld2" "${san[@]}" \
         >"$E2E_TMP/install2.log" 2>&1; then
         out=$(cd / && env -u EVPROXY_PLUGIN_DIR -u EVPROXY_SCHEMA_DIR SS_REMOTE_HOST=127.0.0.1 \
             SS_REMOTE_PORT=1 SS_LOCAL_HOST=127.0.0.1 SS_LOCAL_PORT=2 \

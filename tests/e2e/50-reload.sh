@@ -33,9 +33,9 @@ need_evproxy
 SIZE=${E2E_RELOAD_BYTES:-8M}
 LOAD_SECS=${E2E_RELOAD_LOAD_SECS:-20} # pacing: most of each transfer is spread over this
 RELOADS=${E2E_RELOADS:-20}
+SAN_KIND=$(evp_sanitizer)
 SLOW=1 # multiplier for waits under the sanitizers
-# (Not `nm | grep -q` under pipefail: grep quitting early fails the pipe with SIGPIPE.)
-case "$(nm -D "$EVP_BIN" 2>/dev/null; nm "$EVP_BIN" 2>/dev/null)" in *__asan_init*) SLOW=3 ;; esac
+[ -z "$SAN_KIND" ] || SLOW=3
 RESULTS=$E2E_TMP/results.txt
 : >"$RESULTS"
 CTL=$E2E_TMP/ctl.sock
@@ -355,25 +355,28 @@ ECHO=$TOOL_PORT
 NEWVER="0.1.1-reload-$$"
 # shellcheck disable=SC2317 # run by a child bash (declare -f)
 build_new_plugin() {
-    local san='' f objs=() pkg_cflags pkg_libs
+    local san='' cc=cc f objs=() pkg_cflags pkg_libs
     pkg_cflags=$(pkg-config --cflags libsodium nettle jansson)
     pkg_libs=$(pkg-config --libs libsodium nettle jansson)
-    [ "$SLOW" -gt 1 ] && san="-fsanitize=address,undefined -fno-omit-frame-pointer"
+    case $SAN_KIND in
+    address) san="-fsanitize=address,undefined -fno-omit-frame-pointer" ;;
+    thread) san="-fsanitize=thread -fno-omit-frame-pointer" cc=clang ;;
+    esac
     mkdir -p "$E2E_TMP/newplug"
     for f in plugin/vmess/*.c; do
         # shellcheck disable=SC2086 # $san and pkg-config output are word lists
-        cc -O2 -g -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $san -Icore/include -Icore \
+        "$cc" -O2 -g -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $san -Icore/include -Icore \
             $pkg_cflags \
             -DVMESS_PLUGIN_VERSION="\"$NEWVER\"" -c "$f" \
             -o "$E2E_TMP/newplug/$(basename "$f" .c).o" || return 1
         objs+=("$E2E_TMP/newplug/$(basename "$f" .c).o")
     done
     # shellcheck disable=SC2086
-    cc -shared $san "${objs[@]}" -o "$E2E_TMP/newplug/vmess.so" \
+    "$cc" -shared $san "${objs[@]}" -o "$E2E_TMP/newplug/vmess.so" \
         $pkg_libs
 }
 # Through start_bg, so that the cleanup stops it if the script ends early.
-export SLOW E2E_TMP NEWVER
+export SAN_KIND E2E_TMP NEWVER
 start_bg newplug "$BASH" -c "$(declare -f build_new_plugin); cd '$E2E_ROOT' && build_new_plugin"
 BUILD_PID=$LAST_PID
 

@@ -15,11 +15,12 @@
 # concurrency reached, enough transfers done, every reload applied and none refused, both
 # plugin versions served, the daemons alive and then exiting 0 on SIGTERM (so that
 # LeakSanitizer has run), no sanitizer report in any log (lib.sh).
-# Memory (not under ASan, whose quarantine keeps freed memory): the evproxy server's and
-# client's RSS after a warm-up, at the peak and after the load (once the server holds no
+# Memory (not under a sanitizer: ASan's quarantine keeps freed memory): the evproxy server's
+# and client's RSS after a warm-up, at the peak and after the load (once the server holds no
 # session); the latter must come back to within 10% of the former (plus the allocator's slack
 # and, on the server, the replay defences' memory) within 10 s.
-# Under ASan (EVP_BUILD=build-san) the load runs 60 s; otherwise 20 s (E2E_SOAK_SECS).
+# Under a sanitizer (EVP_BUILD=build-san, build-tsan) the load runs 60 s; otherwise 20 s
+# (E2E_SOAK_SECS).
 # Prints a results table ("| " lines).
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -30,10 +31,10 @@ if [ "$EVP_IMPL" != evproxy ]; then
 fi
 need_evproxy
 
-# The sanitized build (EVP_BUILD=build-san) has the ASan runtime's symbols. (No `nm | grep -q`:
-# grep leaving early fails nm, and with it the pipeline, under pipefail.)
+# A sanitized build (EVP_BUILD=build-san or build-tsan) runs longer and its RSS is not measured.
+SAN_KIND=$(evp_sanitizer)
 SAN=0
-case $(nm -D "$EVP_BIN" 2>/dev/null) in *__asan_init*) SAN=1 ;; esac
+[ -z "$SAN_KIND" ] || SAN=1
 if [ "$SAN" = 1 ]; then SECS=${E2E_SOAK_SECS:-60}; else SECS=${E2E_SOAK_SECS:-20}; fi
 SESSIONS=${E2E_SOAK_SESSIONS:-1000}
 # A floor of completed, verified transfers: a wedged proxy passes nothing, a working one
@@ -66,8 +67,14 @@ fi
 # --- the swap-in plugin, built in the background ------------------------------------------
 
 NEWVER="0.1.1-soak-$$"
+# The swap-in plugin gets the daemon's sanitizer (lib.sh evp_sanitizer says why).
+case $SAN_KIND in
+address) PLUG_SAN=(SANITIZE=1) ;;
+thread) PLUG_SAN=(SANITIZE=thread CC=clang) ;;
+*) PLUG_SAN=() ;;
+esac
 start_bg newplug make -s -j2 -C "$E2E_ROOT" BUILD="$E2E_TMP/newbuild" \
-    SANITIZE="$([ "$SAN" = 1 ] && echo 1)" CFLAGS="-O2 -g -DVMESS_PLUGIN_VERSION=\\\"$NEWVER\\\"" \
+    "${PLUG_SAN[@]}" CFLAGS="-O2 -g -DVMESS_PLUGIN_VERSION=\\\"$NEWVER\\\"" \
     "$E2E_TMP/newbuild/plugins/vmess.so"
 BUILD_PID=$LAST_PID
 
@@ -301,7 +308,7 @@ row "no session left on the server once the clients let go ($left active, $IDLE_
 # --- memory after the load -----------------------------------------------------------------
 
 if [ "$SAN" = 1 ]; then
-    echo "| memory: not measured under ASan (its quarantine holds freed memory)"
+    echo "| memory: not measured under a sanitizer (ASan's quarantine holds freed memory)"
 else
     # RSS back under 1.10 x start + slack: polled for up to 10 s.
     handshakes=$(count_in_log 'accepted \[vmess-in')

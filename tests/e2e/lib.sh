@@ -245,6 +245,16 @@ accepted_count() { grep -c '^accept' "$E2E_TMP/$1.stats" 2>/dev/null || true; }
 
 # --- proxies ------------------------------------------------------------------------
 
+# evp_sanitizer: "address" (SANITIZE=1 build), "thread" (SANITIZE=thread) or nothing. A plugin
+# a script builds for the daemon needs the same one (for thread, the same compiler, clang):
+# TSan cannot see the atomics of code built without it, and reports the frees they order.
+evp_sanitizer() {
+    case "$(nm -D "$EVP_BIN" 2>/dev/null; nm "$EVP_BIN" 2>/dev/null)" in
+    *__asan_init*) echo address ;;
+    *__tsan_init*) echo thread ;;
+    esac
+}
+
 # need_evproxy: fails the script when the daemon under test is not built.
 need_evproxy() {
     if [ "$EVP_IMPL" = evproxy ] && [ ! -x "$EVP_BIN" ]; then
