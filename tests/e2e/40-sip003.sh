@@ -631,12 +631,13 @@ fi
 
 # --- sanitizers --------------------------------------------------------------------------
 # Plugins write their stderr into the host's log, so every log is scanned.
-SAN_HITS=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$E2E_TMP"/*.log 2>/dev/null |
+SAN_RE='(ERROR|WARNING): (Address|Leak|Thread)Sanitizer|runtime error:' # TSan: WARNING
+SAN_HITS=$(grep -lE "$SAN_RE" "$E2E_TMP"/*.log 2>/dev/null |
     xargs -r -n1 basename | tr '\n' ' ')
 if [ -n "$SAN_HITS" ]; then
     row sanitizer "logs" "" "FAIL reports in $SAN_HITS"
 else
-    row sanitizer "logs" "no ASan/UBSan report in any log" PASS
+    row sanitizer "logs" "no ASan/UBSan/TSan report in any log" PASS
 fi
 
 # --- table -----------------------------------------------------------------------------

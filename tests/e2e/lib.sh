@@ -146,9 +146,9 @@ e2e_cleanup() {
             stop_pid "$pid" || { echo "WARNING: pid $pid survived SIGKILL" >&2; left=1; }
         done <"$E2E_TMP/pids"
     fi
-    # A sanitizer report (SANITIZE=1 build) or a Go runtime panic (V2Ray) in any log fails
-    # the script, even one whose checks passed.
-    local san_re='ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:'
+    # A sanitizer report (SANITIZE=1 or thread build) or a Go runtime panic (V2Ray) in any log
+    # fails the script, even one whose checks passed. (TSan's reports are WARNINGs.)
+    local san_re='(ERROR|WARNING): (Address|Leak|Thread|Memory)Sanitizer|runtime error:'
     mapfile -t san_logs < <(grep -l -E "$san_re" "$E2E_TMP"/*.log 2>/dev/null | head -3)
     if [ "${#san_logs[@]}" -gt 0 ]; then
         echo "FAIL: sanitizer or runtime error in $(basename -a "${san_logs[@]}" | tr '\n' ' ')"
