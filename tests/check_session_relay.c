@@ -505,6 +505,21 @@ START_TEST(silent_client_header_goes_alone)
 }
 END_TEST
 
+/* The server ends its stream inside a record (here: a few bytes of a response header): the
+ * rest never comes, so the session ends instead of waiting out the idle limit with the
+ * client never told. Failed before: the session sat in S_RELAY. */
+START_TEST(stream_cut_mid_record_ends_the_session)
+{
+    open_session();
+    size_t sent = 5;
+    ck_assert_int_eq(send(client, "hello", sent, 0), (ssize_t)sent);
+    ck_assert_msg(spin(payload_written, &sent), "the payload never went out");
+    ck_assert_int_eq(send(target, "\x01\x02\x03\x04\x05", 5, 0), 5);
+    ck_assert_int_eq(shutdown(target, SHUT_WR), 0);
+    ck_assert_msg(spin(no_session, NULL), "a stream cut mid-record held the session open");
+}
+END_TEST
+
 Suite *session_relay_suite(void)
 {
     Suite *s = suite_create("session_relay");
@@ -522,6 +537,7 @@ Suite *session_relay_suite(void)
     tcase_set_timeout(vm, 120);
     tcase_add_test(vm, first_payload_rides_with_the_header);
     tcase_add_test(vm, silent_client_header_goes_alone);
+    tcase_add_test(vm, stream_cut_mid_record_ends_the_session);
     suite_add_tcase(s, vm);
     return s;
 }

@@ -278,20 +278,23 @@ typedef struct direction {
     uint8_t *done;
     void (*finish)(evp_session *);
     const char *dec_fail, *enc_fail;
+    const char *cut; /* from ended inside a record the decoder still waits to complete */
 } direction;
 
 static direction dir_up(evp_session *s)
 {
     return (direction){&s->cl, &s->sv, s->inops->decode, s->ins, s->pass & PASS_IN,
                        s->pass & PASS_OUT, &s->bytes_up, &s->up_done, finish_up,
-                       "inbound decode failed", "outbound encode failed"};
+                       "inbound decode failed", "outbound encode failed",
+                       "client ended mid-record"};
 }
 
 static direction dir_down(evp_session *s)
 {
     return (direction){&s->sv, &s->cl, evp_outops(s->out)->decode, s->outs, s->pass & PASS_OUT,
                        s->pass & PASS_IN, &s->bytes_down, &s->down_done, finish_down,
-                       "outbound decode failed", "inbound encode failed"};
+                       "outbound decode failed", "inbound encode failed",
+                       "server ended mid-record"};
 }
 
 /* Encodes the plaintext waiting in q into d's output; -1 when the session was closed. */
@@ -340,6 +343,7 @@ static int decode_step(evp_session *s, const direction *d, size_t *consumed)
 static void pump(evp_session *s, const direction *d)
 {
     endpoint *from = d->from;
+    int waiting = 0;
     while (s->state == S_RELAY && !*d->done && evp_qbuf_len(&from->rbuf) > 0 &&
            evp_qbuf_len(&d->to->wbuf) < HIGH_WATER) {
         size_t consumed = 0;
@@ -357,11 +361,19 @@ static void pump(evp_session *s, const direction *d)
             d->finish(s);
             break;
         }
-        if (consumed == 0)
-            break; /* the codec needs more bytes */
+        if (consumed == 0) {
+            waiting = 1; /* the codec needs more bytes */
+            break;
+        }
     }
     if (s->state == S_RELAY && from->eof && !*d->done && evp_qbuf_len(&from->rbuf) == 0)
         d->finish(s); /* a bare close ends the stream too (V2Ray does this, §8.6) */
+    else if (s->state == S_RELAY && from->eof && !*d->done && waiting) {
+        /* The rest of the record will never come: a truncated stream is an error, as in
+         * V2Ray (io.ErrUnexpectedEOF), not an end to hold the session open on. */
+        evp_sess_close(s, d->cut);
+        return;
+    }
     evp_qbuf_trim(&from->rbuf);
     evp_qbuf_trim(&s->plain);
 }
