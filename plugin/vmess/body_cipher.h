@@ -1,5 +1,5 @@
 /* The body's ciphers (private to body*.c). Keys stay compact in the vmess_body for the
- * session's life; the expanded contexts (Nettle's GCM with its 4 KiB GHASH table, one per key,
+ * session's life; the expanded contexts (a GnuTLS AES-128-GCM handle per key,
  * or the AES schedule of a legacy CFB stream) are built when bytes flow and dropped when the
  * session goes quiet. ChaCha20-Poly1305 has no expanded state: its 32-byte key is used as is. */
 #ifndef VMESS_BODY_CIPHER_H

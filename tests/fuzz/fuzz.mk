@@ -14,7 +14,7 @@ CORE_INC := -Icore/include -Icore $(CORE_DIRS:%/=-I%)
 CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fPIC -fvisibility=hidden \
     -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(CORE_INC) \
     -DEVP_HAVE_PCRE2 '-DEVP_VERSION="fuzz"' '-DEVP_PREFIX="/usr/local"' $(SAN)
-LIBS := -lsodium -lnettle -ljansson -lcares -lpcre2-8 -lev -lpthread -lm -ldl
+LIBS := -lsodium -lnettle -lgnutls -ljansson -lcares -lpcre2-8 -lev -lpthread -lm -ldl
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 VMESS := $(call obj,$(wildcard plugin/vmess/*.c))
@@ -47,7 +47,7 @@ $(OUT)/obj/%.o: %.c tests/fuzz/fuzz.mk
 # fuzz_config loads this vmess.so once.
 $(OUT)/plugins/vmess.so: $(VMESS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -shared -fsanitize=fuzzer-no-link $(SAN) $^ -o $@ -lsodium -lnettle -ljansson
+	$(FUZZ_CC) -shared -fsanitize=fuzzer-no-link $(SAN) $^ -o $@ -lsodium -lnettle -lgnutls -ljansson
 
 # fuzz_sip003 (run.sh sets EVP_FUZZ_PLUGIN_DIR) loads a fresh private copy of vmess.so per
 # input and unloads it: libFuzzer's coverage counters cannot follow that, so this one has
@@ -57,7 +57,7 @@ $(OUT)/obj-nocov/%.o: %.c tests/fuzz/fuzz.mk
 	$(FUZZ_CC) $(CFLAGS) -MMD -MP -c $< -o $@
 $(OUT)/plugins-nocov/vmess.so: $(patsubst %.c,$(OUT)/obj-nocov/%.o,$(wildcard plugin/vmess/*.c))
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -shared $(SAN) $^ -o $@ -lsodium -lnettle -ljansson
+	$(FUZZ_CC) -shared $(SAN) $^ -o $@ -lsodium -lnettle -lgnutls -ljansson
 
 # Writes the seed corpora (real VMess traffic comes from the codecs themselves).
 $(OUT)/seeds: $(OUT)/obj/tests/fuzz/seeds.o $(VMESS) $(LOG)
