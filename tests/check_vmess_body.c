@@ -566,6 +566,10 @@ START_TEST(body_tamper)
             int rc = vmess_body_open(&r, H(), wire.data, wire.len, &used, &plain);
             if (i >= lenfield || lenfield == 18) {
                 ck_assert_int_eq(rc, EVP_ERR);
+                ck_assert_uint_eq(plain.len, 0);
+                if (tc[k].sec != 1) /* an AEAD's wrong tag says which field failed */
+                    ck_assert_str_eq(r.why, i < lenfield ? "chunk length failed authentication"
+                                                         : "chunk failed authentication");
             } else {
                 /* A plain length is not authenticated: the reader may wait for more bytes
                  * or fail, but never yields the message. */
