@@ -356,8 +356,8 @@ NEWVER="0.1.1-reload-$$"
 # shellcheck disable=SC2317 # run by a child bash (declare -f)
 build_new_plugin() {
     local san='' cc=cc f objs=() pkg_cflags pkg_libs
-    pkg_cflags=$(pkg-config --cflags libsodium nettle jansson)
-    pkg_libs=$(pkg-config --libs libsodium nettle jansson)
+    pkg_cflags=$(pkg-config --cflags libsodium nettle gnutls jansson)
+    pkg_libs=$(pkg-config --libs libsodium nettle gnutls jansson)
     case $SAN_KIND in
     address) san="-fsanitize=address,undefined -fno-omit-frame-pointer" ;;
     thread) san="-fsanitize=thread -fno-omit-frame-pointer" cc=clang ;;
