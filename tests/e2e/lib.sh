@@ -16,6 +16,11 @@
 #               daemon with two workers on any machine)
 
 set -u -o pipefail
+# LeakSanitizer's stop-the-world tracer crashed at exit ("Tracer caught signal 11", addr 0xe8)
+# in 2 of 2 CI runs of 90-soak's evproxy client once vmess.so (dlopen'd) linked GnuTLS, while
+# it scanned thread-local storage; with use_tls=0 it passes. TLS is then not a root: that can
+# only add leak reports, never hide one.
+export LSAN_OPTIONS=${LSAN_OPTIONS:-use_tls=0}
 
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$E2E_ROOT" || exit 1
