@@ -30,6 +30,10 @@
  *   1.5  evp_inbound_ops.flags (EVP_IN_PASS) and EVP_OUT_PASS: a codec that copies bytes
  *        unchanged says so, and the host moves them without calling it (no copy). The
  *        outbound's first encode may carry the client's first bytes (see encode).
+ *   1.6  evp_plugin.transport: stream transports (TLS, WebSocket, HTTP header, PROXY
+ *        protocol), sans-I/O byte transforms the host stacks between the socket and the
+ *        protocol codec, per inbound/outbound, from its streamSettings (see
+ *        evp_transport_ops). A protocol plugin does not change to run over them.
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -41,7 +45,7 @@
 #include <stdint.h>
 
 #define EVP_ABI_MAJOR 1
-#define EVP_ABI_MINOR 5
+#define EVP_ABI_MINOR 6
 
 #if defined(__GNUC__)
 #define EVP_EXPORT __attribute__((visibility("default")))
@@ -312,6 +316,76 @@ typedef struct evp_outbound_ops {
  * input is the end of stream): the host may move TCP bytes itself and not call them. */
 #define EVP_OUT_PASS 2u
 
+/* ---- ABI 1.6: stream transports ----
+ * A transport is one layer of a connection's stack, bottom (the socket) to top (the
+ * protocol codec): socket -> proxy-protocol -> tls -> ws -> vmess. Each layer sees bytes
+ * from the layer below and from the layer above and knows neither. The host builds the
+ * stack per inbound (server side) and per outbound (client side) from streamSettings:
+ *   sockopt/tcpSettings.acceptProxyProtocol -> "proxy-protocol"   (server side only)
+ *   security "tls"                          -> "tls"   (tlsSettings)
+ *   network "ws"                            -> "ws"    (wsSettings)
+ *   network "tcp" + tcpSettings.header.type "http" -> "http-header" (tcpSettings)
+ * and finds each layer's module by that name, as it finds protocols (built-in or NAME.so).
+ *
+ * Direction words: decode moves bytes UP (from the socket toward the protocol), encode
+ * moves them DOWN. Both use evp_io as the protocol hooks do:
+ *   decode: in = bytes from below; out = bytes for the layer above; back = bytes this
+ *     layer sends down on its own (a TLS handshake flight, a WebSocket pong or Close, an
+ *     HTTP 101 reply): the host passes them through the encode of the layers BELOW this
+ *     one, in order with everything else going down. in_eof: the layer below ended.
+ *     Returns EVP_OK; EVP_EOF when the layer's own end arrived (TLS close_notify, a
+ *     WebSocket Close): the layer above then sees in_eof; EVP_ERR with reason (and drain:
+ *     bytes to swallow before closing, as a protocol does against probes); or, server side
+ *     only, EVP_TARGET: io->target is the client's real address as a trusted front told it
+ *     (PROXY protocol, X-Forwarded-For) - the host uses it for logs, limits and routing by
+ *     source, and calls decode again with the input after io->consumed.
+ *   encode: in = bytes from the layer above; out = bytes for the layer below. A layer whose
+ *     own handshake is not done may leave input unconsumed (consumed < in_len): the host
+ *     keeps it and offers it again after the next decode. On a client (dialling) stack the
+ *     host calls every layer's encode once with in_len == 0 as soon as the socket is
+ *     connected, bottom layer first, so a layer that speaks first (TLS ClientHello, the
+ *     WebSocket upgrade request) can; a layer may also wait for its first bytes from above
+ *     (WebSocket early data). in_eof: the layer above ended: write this layer's end
+ *     (close_notify, a Close frame) to out; the host half-closes the socket once every
+ *     layer has flushed.
+ * Neither hook is called again on a session after it returned EVP_ERR or after decode
+ * returned EVP_EOF and encode was given in_eof. Backpressure is the host's: it stops
+ * reading a side while the bytes queued toward the other side (at any layer) are above its
+ * high-water mark, so a layer never needs its own. */
+typedef struct evp_transport_args {
+    uint32_t size;
+    int server;                /* 1: an inbound's (accepting) layer; 0: an outbound's (dialling) */
+    const char *tag;           /* the inbound/outbound's tag, or "" */
+    const char *settings_json; /* the layer's settings object (tlsSettings, wsSettings,
+                                  tcpSettings...) as JSON text, schema-checked; "{}" if absent */
+    const char *stream_json;   /* the whole streamSettings object: a layer may read a
+                                  neighbour's choice (tls picks ALPN defaults from network) */
+} evp_transport_args;
+
+typedef struct evp_transport_ops {
+    uint32_t size;
+    /* Builds a layer's instance (files such as certificates read here); NULL and a one-line
+     * err naming the setting or file on failure. */
+    void *(*instance_new)(const evp_host *host, const evp_transport_args *args, char *err,
+                          size_t errlen);
+    void (*instance_free)(void *inst);
+    /* Optional: on reload, rebuilds what the layer reads from files (a renewed certificate)
+     * from args, in place; running sessions keep what they started with. 0, or -1 and err
+     * naming the file: the reload is refused and the old state stays. */
+    int (*instance_update)(void *inst, const evp_transport_args *args, char *err,
+                           size_t errlen);
+    /* One connection. peer: server side, the client's address as the socket saw it; client
+     * side, the address dialled (a domain when the outbound named one), which a layer may
+     * use as a default (TLS SNI, the WebSocket Host). NULL when out of memory. */
+    void *(*session_new)(void *inst, const evp_addr *peer);
+    void (*session_free)(void *sess);
+    int (*decode)(void *sess, evp_io *io);
+    int (*encode)(void *sess, evp_io *io);
+    /* Optional: as evp_inbound_ops.session_idle. */
+    void (*session_idle)(void *sess);
+    uint32_t flags; /* none defined yet: 0 */
+} evp_transport_ops;
+
 typedef struct evp_plugin {
     uint32_t abi_major;
     uint32_t abi_minor;
@@ -333,6 +407,10 @@ typedef struct evp_plugin {
      * unknown or missing option). Called after init. */
     char *(*sip003_settings)(const evp_host *host, const evp_sip003_args *args,
                              char *err, size_t errlen);
+
+    /* ---- ABI 1.6 ---- */
+    const evp_transport_ops *transport; /* NULL if none; `name` is the layer's name */
+    const char *transport_schema; /* its settings' schema file stem, e.g. "tls-settings" */
 } evp_plugin;
 
 #define EVP_ENTRY_SYMBOL "evp_plugin_entry"
