@@ -7,7 +7,8 @@
 #     ({"clients": [...]}), a file format of the core's, documented in README.
 #   core/sip003/sip003.c "clients": the SIP003 option clients=FILE (shared/sip003.md), the
 #     host's.
-#   core/config/config.c "security": streamSettings.security, a transport field of the config.
+#   core/config/stream_settings.c "security": streamSettings.security, a transport field of
+#     the config (it moved there from config.c).
 #   core/config/config.c "servers" next to "dns": dns.servers, the config's DNS block (the
 #     resolver's).
 #   core/control/control.c "email": the stats reply's per-user key, filled from the ABI's
@@ -29,7 +30,7 @@ while IFS= read -r hit; do
     core/config/default_config.c:*) continue ;;
     core/config/config.c:*'"clients"'*|core/control/control.c:*'"clients"'*) continue ;;
     core/sip003/sip003.c:*'"clients"'*) continue ;;
-    core/config/config.c:*'"security"'*|core/control/control.c:*'"email"'*) continue ;;
+    core/config/stream_settings.c:*'"security"'*|core/control/control.c:*'"email"'*) continue ;;
     core/config/config.c:*'"dns"'*'"servers"'*) continue ;;
     esac
     echo "core names a protocol field: $hit"

@@ -1,4 +1,4 @@
-/* The protocols linked into the daemon, written against the public plugin ABI. */
+/* The protocols and transport layers linked into the daemon, written against the public plugin ABI. */
 #ifndef EVP_BUILTIN_H
 #define EVP_BUILTIN_H
 
@@ -12,5 +12,7 @@ const evp_plugin *evp_builtin_dokodemo(void);
 const evp_plugin *evp_builtin_freedom(void);
 /* Outbound that dials nothing and drops everything: "blackhole". */
 const evp_plugin *evp_builtin_blackhole(void);
+/* Transport layer reading a PROXY protocol v1/v2 header on inbounds: "proxy-protocol". */
+extern const evp_plugin evp_builtin_proxy_protocol;
 
 #endif

@@ -5,6 +5,7 @@
 #include "jsonschema.h"
 #include "log.h"
 #include "router.h"
+#include "stream_settings.h"
 #include "users.h"
 
 #include <arpa/inet.h>
@@ -15,8 +16,7 @@
 
 #define MAX_SCHEMA_ERRORS 20
 
-/* Validates instance against schema_dir/NAME.schema.json, adding errors under prefix. */
-static void validate(const char *schema_dir, const char *name, json_t *instance,
+void evp_config_validate(const char *schema_dir, const char *name, json_t *instance,
                      const char *prefix, evp_errlist *errs)
 {
     char path[4096], err[512];
@@ -118,28 +118,6 @@ static json_t *settings_of(json_t *bound)
     return s;
 }
 
-/* streamSettings: evproxy speaks VMess over plain TCP only. A transport it cannot speak is
- * an error, not something to ignore, or the far end would see garbage. */
-static void check_stream(json_t *bound, const char *where, evp_errlist *errs)
-{
-    json_t *ss = json_object_get(bound, "streamSettings");
-    if (ss == NULL)
-        return;
-    const char *net = str_or(ss, "network", "tcp");
-    const char *sec = str_or(ss, "security", "none");
-    if (strcmp(net, "tcp") != 0 && strcmp(net, "raw") != 0)
-        evp_errlist_add(errs, "%s.streamSettings.network: \"%s\" is not supported (tcp only)",
-                        where, net);
-    if (strcmp(sec, "none") != 0 && sec[0] != '\0')
-        evp_errlist_add(errs, "%s.streamSettings.security: \"%s\" is not supported (none only)",
-                        where, sec);
-    json_t *header = json_object_get(json_object_get(ss, "tcpSettings"), "header");
-    const char *htype = str_or(header, "type", "none");
-    if (strcmp(htype, "none") != 0)
-        evp_errlist_add(errs, "%s.streamSettings.tcpSettings.header.type: \"%s\" is not "
-                        "supported (none only)", where, htype);
-}
-
 static double seconds_or(json_t *obj, const char *key, double dflt)
 {
     json_t *v = json_object_get(obj, key);
@@ -236,7 +214,7 @@ static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema
                         "naming one", where);
     }
     snprintf(where, sizeof where, "inbounds[%zu]", i);
-    check_stream(in, where, errs);
+    evp_stream_conf_load(&ic->stream, in, 1, where, schema_dir, reg, errs);
     json_t *settings = settings_of(in);
     json_t *users = NULL;
     if (ic->clients_file) {
@@ -262,7 +240,7 @@ static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema
     network_flags(settings, ic->protocol, &ic->want_tcp, &ic->want_udp);
     snprintf(where, sizeof where, "inbounds[%zu].settings", i);
     if (ic->mod->desc->inbound_schema)
-        validate(schema_dir, ic->mod->desc->inbound_schema, settings, where, errs);
+        evp_config_validate(schema_dir, ic->mod->desc->inbound_schema, settings, where, errs);
     ic->settings_json = json_dumps(settings, JSON_COMPACT);
 }
 
@@ -274,7 +252,7 @@ static void load_outbound(evp_config *c, size_t i, json_t *out, const char *sche
     oc->tag = str_or(out, "tag", "");
     oc->protocol = str_or(out, "protocol", "");
     snprintf(where, sizeof where, "outbounds[%zu]", i);
-    check_stream(out, where, errs);
+    evp_stream_conf_load(&oc->stream, out, 0, where, schema_dir, reg, errs);
     if (json_is_true(json_object_get(json_object_get(out, "mux"), "enabled")))
         evp_warn("outbounds[%zu].mux: Mux.Cool is not supported; connections go one per stream",
                  i);
@@ -291,7 +269,7 @@ static void load_outbound(evp_config *c, size_t i, json_t *out, const char *sche
     }
     snprintf(where, sizeof where, "outbounds[%zu].settings", i);
     if (oc->mod->desc->outbound_schema)
-        validate(schema_dir, oc->mod->desc->outbound_schema, settings, where, errs);
+        evp_config_validate(schema_dir, oc->mod->desc->outbound_schema, settings, where, errs);
     oc->settings_json = json_dumps(settings, JSON_COMPACT);
 }
 
@@ -329,7 +307,7 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     }
     if (path && (c->path = strdup(path)) == NULL)
         goto fail;
-    validate(schema_dir, "config", c->root, "", &errs);
+    evp_config_validate(schema_dir, "config", c->root, "", &errs);
     if (errs.count)
         goto fail;
 
@@ -387,10 +365,12 @@ void evp_config_free(evp_config *c)
     for (size_t i = 0; c->inbounds && i < c->n_inbounds; i++) {
         free(c->inbounds[i].settings_json);
         free(c->inbounds[i].users_json);
+        evp_stream_conf_free(&c->inbounds[i].stream);
         evp_module_unref(c->inbounds[i].mod);
     }
     for (size_t i = 0; c->outbounds && i < c->n_outbounds; i++) {
         free(c->outbounds[i].settings_json);
+        evp_stream_conf_free(&c->outbounds[i].stream);
         evp_module_unref(c->outbounds[i].mod);
     }
     free(c->inbounds);
@@ -402,11 +382,32 @@ void evp_config_free(evp_config *c)
     free(c);
 }
 
+/* Gives i the instances of its streamSettings layers: 0, or -1 and err (i is then freed). */
+static int attach_transports(evp_instance *i, const evp_stream_conf *sc, int server, char *err,
+                             size_t errlen)
+{
+    if (i == NULL || sc->n == 0)
+        return i ? 0 : -1;
+    i->transports = evp_stream_conf_build(sc, server, i->tag, err, errlen);
+    if (i->transports != NULL)
+        return 0;
+    evp_instance_unref(i);
+    return -1;
+}
+
+evp_instance *evp_outbound_instance_new(const evp_outbound_conf *oc, char *err, size_t errlen)
+{
+    evp_instance *out = evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, 0, err, errlen);
+    return attach_transports(out, &oc->stream, 0, err, errlen) == 0 ? out : NULL;
+}
+
 evp_instance *evp_inbound_instance_new(const evp_inbound_conf *ic, char *err, size_t errlen)
 {
     evp_instance *in =
         evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, ic->port, err, errlen);
-    if (in == NULL || ic->users_json == NULL)
+    if (attach_transports(in, &ic->stream, 1, err, errlen) != 0)
+        return NULL;
+    if (ic->users_json == NULL)
         return in;
     json_t *users = json_loads(ic->users_json, 0, NULL);
     int rc = users ? evp_users_replace(in, users, err, errlen) : -1;

@@ -6,6 +6,7 @@
 #include "instance.h"
 #include "module.h"
 #include "registry.h"
+#include "stream_settings.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@ typedef struct evp_inbound_conf {
     const char *clients_file; /* NULL when absent */
     char *users_json; /* owned: clientsFile's users (a JSON array text, opaque), or NULL */
     int want_tcp, want_udp; /* from settings.network ("tcp" default) or socks udp */
+    evp_stream_conf stream; /* its transport layers (streamSettings) */
     evp_module *mod; /* owned reference */
 } evp_inbound_conf;
 
@@ -27,6 +29,7 @@ typedef struct evp_outbound_conf {
     const char *tag;
     const char *protocol;
     char *settings_json; /* owned */
+    evp_stream_conf stream; /* its transport layers (streamSettings) */
     evp_module *mod; /* owned reference */
 } evp_outbound_conf;
 
@@ -57,7 +60,13 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
                             evp_registry *reg, char **errors);
 /* Frees the config and drops its module references. */
 void evp_config_free(evp_config *c);
-/* Creates the instance of inbound ic, with the users of its clientsFile handed over. */
+/* Validates instance against schema_dir/NAME.schema.json, adding errors under prefix. */
+void evp_config_validate(const char *schema_dir, const char *name, json_t *instance,
+                         const char *prefix, evp_errlist *errs);
+/* Creates the instance of outbound oc with its transport layers. */
+evp_instance *evp_outbound_instance_new(const evp_outbound_conf *oc, char *err, size_t errlen);
+/* Creates the instance of inbound ic, with its transport layers and the users of its
+ * clientsFile handed over. */
 evp_instance *evp_inbound_instance_new(const evp_inbound_conf *ic, char *err, size_t errlen);
 
 #endif

@@ -5,6 +5,7 @@
 #define EVP_INSTANCE_H
 
 #include "module.h"
+#include "transports.h"
 
 #include <stdatomic.h>
 
@@ -15,6 +16,7 @@ typedef struct evp_instance {
     void *inst; /* the plugin's instance */
     char *tag;
     char *settings_json; /* the settings it was built from (owned), for the control socket */
+    evp_transports *transports; /* owned: its streamSettings layers, or NULL (plain TCP) */
 } evp_instance;
 
 /* Creates the plugin instance (port: an inbound's listening port, else 0); NULL and err on

@@ -38,8 +38,16 @@ int evp_module_check(const evp_plugin *d, char *err, size_t errlen)
                  d->name ? d->name : "missing");
         return -1;
     }
-    if (d->inbound == NULL && d->outbound == NULL) {
-        snprintf(err, errlen, "plugin \"%s\" has neither inbound nor outbound", d->name);
+    const evp_transport_ops *tr = evp_plugin_transport(d);
+    if (d->inbound == NULL && d->outbound == NULL && tr == NULL) {
+        snprintf(err, errlen, "plugin \"%s\" has no inbound, outbound or transport", d->name);
+        return -1;
+    }
+    if (tr && (tr->size < OPS_END(evp_transport_ops, encode) || !tr->instance_new ||
+               !tr->instance_free || !tr->session_new || !tr->session_free || !tr->decode ||
+               !tr->encode)) {
+        snprintf(err, errlen, "plugin \"%s\": transport ops (size %u) lack a required hook",
+                 d->name, tr->size);
         return -1;
     }
     const evp_inbound_ops *in = d->inbound;
@@ -75,8 +83,11 @@ static evp_module *module_init(evp_module *m, char *err, size_t errlen)
     normalise_ops(&m->in_ops, d->inbound, d->inbound ? d->inbound->size : 0, sizeof m->in_ops);
     normalise_ops(&m->out_ops, d->outbound, d->outbound ? d->outbound->size : 0,
                   sizeof m->out_ops);
+    const evp_transport_ops *tr = evp_plugin_transport(d);
+    normalise_ops(&m->tr_ops, tr, tr ? tr->size : 0, sizeof m->tr_ops);
     m->in_ops.size = sizeof m->in_ops; /* every field now readable: absent ones are zero */
     m->out_ops.size = sizeof m->out_ops;
+    m->tr_ops.size = sizeof m->tr_ops;
     evp_host_table_init(&m->host);
     if (m->desc->init && m->desc->init(&m->host.services) != 0) {
         snprintf(err, errlen, "plugin \"%s\" refused to initialise", m->desc->name);

@@ -1,4 +1,4 @@
-/* Loaded protocol modules (built-in or dlopen'd .so) and their refcounts. */
+/* Loaded protocol and transport modules (built-in or dlopen'd .so) and their refcounts. */
 #ifndef EVP_MODULE_H
 #define EVP_MODULE_H
 
@@ -6,6 +6,7 @@
 #include "host_mem.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <sys/stat.h>
 
 typedef struct evp_module {
@@ -19,7 +20,20 @@ typedef struct evp_module {
      * zeroed past it, so a field a smaller (older) plugin lacks reads as absent. */
     evp_inbound_ops in_ops;
     evp_outbound_ops out_ops;
+    evp_transport_ops tr_ops;
 } evp_module;
+
+/* The descriptor's 1.6 fields, or NULL when the plugin was built before them. */
+static inline const evp_transport_ops *evp_plugin_transport(const evp_plugin *d)
+{
+    return d->size >= offsetof(evp_plugin, transport) + sizeof d->transport ? d->transport : NULL;
+}
+static inline const char *evp_plugin_transport_schema(const evp_plugin *d)
+{
+    return d->size >= offsetof(evp_plugin, transport_schema) + sizeof d->transport_schema
+               ? d->transport_schema
+               : NULL;
+}
 
 /* The module's inbound / outbound ops (normalised, see above), or NULL when it has none. */
 static inline const evp_inbound_ops *evp_module_inops(const evp_module *m)
@@ -29,6 +43,12 @@ static inline const evp_inbound_ops *evp_module_inops(const evp_module *m)
 static inline const evp_outbound_ops *evp_module_outops(const evp_module *m)
 {
     return m->desc->outbound ? &m->out_ops : NULL;
+}
+
+/* The module's transport ops (normalised), or NULL when it is no transport layer. */
+static inline const evp_transport_ops *evp_module_trops(const evp_module *m)
+{
+    return evp_plugin_transport(m->desc) ? &m->tr_ops : NULL;
 }
 
 /* Loads the plugin file at path from a private copy (so the file may be replaced while it

@@ -1,4 +1,4 @@
-/* Protocol name -> module: built-ins first, then NAME.so in the plugin directory. */
+/* Protocol or transport layer name -> module: built-ins first, then NAME.so in the plugin directory. */
 #ifndef EVP_REGISTRY_H
 #define EVP_REGISTRY_H
 

@@ -62,8 +62,7 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
         return -1;
     for (size_t i = 0; i < cfg->n_outbounds; i++, p->n_outs++) {
         evp_outbound_conf *oc = &cfg->outbounds[i];
-        p->outs[i] =
-            evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, 0, err, sizeof err);
+        p->outs[i] = evp_outbound_instance_new(oc, err, sizeof err);
         if (p->outs[i] == NULL) {
             evp_err("outbounds[%zu].settings: %s", i, err);
             return -1;

@@ -119,13 +119,10 @@ int evp_server_check(const char *config_path, const char *config_text, const cha
     for (size_t i = 0; cfg && i < cfg->n_inbounds + cfg->n_outbounds; i++) {
         int inbound = i < cfg->n_inbounds;
         size_t k = inbound ? i : i - cfg->n_inbounds;
-        evp_module *mod = inbound ? cfg->inbounds[k].mod : cfg->outbounds[k].mod;
-        const char *tag = inbound ? cfg->inbounds[k].tag : cfg->outbounds[k].tag;
-        const char *settings =
-            inbound ? cfg->inbounds[k].settings_json : cfg->outbounds[k].settings_json;
         char err[512];
         evp_instance *inst = inbound ? evp_inbound_instance_new(&cfg->inbounds[k], err, sizeof err)
-                                     : evp_instance_new(mod, 0, tag, settings, 0, err, sizeof err);
+                                     : evp_outbound_instance_new(&cfg->outbounds[k], err,
+                                                                 sizeof err);
         if (inst == NULL) {
             fprintf(stderr, "%s[%zu].settings: %s\n", inbound ? "inbounds" : "outbounds", k, err);
             rc = -1;
