@@ -88,6 +88,10 @@ static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t l
     }
     s->sv.fd = fd;
     s->sv.kind = dgram ? EP_DGRAM : EP_STREAM;
+    if (dgram) { /* transport layers carry streams: datagrams go as they are */
+        evp_tstack_free(s->sv.stack);
+        s->sv.stack = NULL;
+    }
     ev_io_set(&s->sv.rio, fd, EV_READ);
     ev_io_set(&s->sv.wio, fd, EV_WRITE);
     if (connect(fd, sa, len) == 0) {
@@ -188,6 +192,10 @@ static void open_outbound(evp_session *s)
         s->state = S_CLOSING;
         s->cl.shut_pending = 1;
         evp_sess_flush_all(s);
+        return;
+    }
+    if (s->out->transports && evp_sess_stack_client(s, &dial) != 0) {
+        connect_failed(s, "out of memory");
         return;
     }
     struct sockaddr_storage ss;
@@ -349,11 +357,11 @@ static void on_write(EV_P_ ev_io *w, int revents)
         return;
     }
     evp_sess_touch(s);
-    int was_full = evp_qbuf_len(&ep->wbuf) >= LOW_WATER;
+    int was_full = evp_sess_pending(ep) >= LOW_WATER;
     if (evp_sess_flush_all(s))
         return;
     /* Room again: take the input that waited for it. */
-    if (was_full && evp_qbuf_len(&ep->wbuf) < LOW_WATER && s->state == S_RELAY) {
+    if (was_full && evp_sess_pending(ep) < LOW_WATER && s->state == S_RELAY) {
         if (ep == &s->sv)
             evp_sess_pump_up(s);
         else
@@ -464,6 +472,10 @@ evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_rout
         close(fd);
         return NULL;
     }
+    if (in->transports && evp_sess_stack_server(s) != 0) {
+        evp_sess_close(s, "out of memory");
+        return NULL;
+    }
     evp_sess_handshake(s); /* a protocol with a fixed target answers with no input */
     return s;
 }
@@ -476,6 +488,8 @@ static void endpoint_free(evp_runtime *rt, endpoint *ep)
         close(ep->fd);
     evp_qbuf_free(&ep->rbuf);
     evp_qbuf_free(&ep->wbuf);
+    evp_tstack_free(ep->stack);
+    ep->stack = NULL;
 }
 
 static void on_free(EV_P_ ev_timer *w, int revents)

@@ -14,6 +14,10 @@ static void tell_idle(evp_session *s)
         s->inops->session_idle(s->ins);
     if (out != NULL && out->session_idle != NULL && s->outs != NULL)
         out->session_idle(s->outs);
+    if (s->cl.stack)
+        evp_tstack_idle(s->cl.stack);
+    if (s->sv.stack)
+        evp_tstack_idle(s->sv.stack);
     s->told_idle = 1;
 }
 
@@ -33,7 +37,8 @@ double evp_sess_idle_check(evp_session *s, double idle, double next)
         return next;
     int queued = evp_qbuf_len(&s->cl.rbuf) || evp_qbuf_len(&s->cl.wbuf) ||
                  evp_qbuf_len(&s->sv.rbuf) || evp_qbuf_len(&s->sv.wbuf) ||
-                 evp_qbuf_len(&s->plain);
+                 evp_qbuf_len(&s->plain) || (s->cl.stack && evp_tstack_held(s->cl.stack)) ||
+                 (s->sv.stack && evp_tstack_held(s->sv.stack));
     if (idle >= QUIET_AFTER && !queued) {
         tell_idle(s);
         return next;

@@ -1,13 +1,15 @@
 /* Internals shared by the session files: session.c (lifecycle, handshake, connecting,
  * callbacks), session_relay.c (the relay's start, the two directions, the writing),
  * session_udp.c (UDP sessions and the start of a UDP relay), session_report.c (labels, access
- * log, counters) and session_idle.c (quiet sessions). Nothing outside core/session/session*.c
+ * log, counters), session_idle.c (quiet sessions) and session_transport.c (endpoints with
+ * transport layers). Nothing outside core/session/session*.c
  * includes it. */
 #ifndef EVP_SESSION_INT_H
 #define EVP_SESSION_INT_H
 
 #include "buf.h"
 #include "session.h"
+#include "transport_stack.h"
 
 #include <ev.h>
 #include <netinet/in.h>
@@ -37,6 +39,8 @@ typedef struct endpoint {
     uint8_t shut_done;
     evp_qbuf rbuf; /* read, not yet taken by the codec */
     evp_qbuf wbuf; /* waiting to be written */
+    evp_tstack *stack; /* owned: transport layers between the socket and rbuf/wbuf
+                               * (session_transport.c), NULL for plain TCP */
 } endpoint;
 
 enum pass {
@@ -100,6 +104,12 @@ struct evp_session {
  * and when a session told it was quiet is active again. */
 void evp_sess_wake(evp_session *s);
 
+/* Bytes waiting to be written to ep's socket: wbuf's and, with layers, theirs. */
+static inline size_t evp_sess_pending(const endpoint *ep)
+{
+    return evp_qbuf_len(&ep->wbuf) + (ep->stack ? evp_tstack_queued_down(ep->stack) : 0);
+}
+
 /* Marks the session alive now (for the idle timer). */
 static inline void evp_sess_touch(evp_session *s)
 {
@@ -143,6 +153,23 @@ int evp_sess_flush_all(evp_session *s);
 void evp_sess_update_watchers(evp_session *s);
 /* Reads into ep->rbuf: 1 data, 0 EOF, -1 error, 2 nothing now. */
 int evp_sess_read_endpoint(endpoint *ep);
+
+/* session_transport.c: endpoints with transport layers */
+/* Builds the client endpoint's stack from the inbound's layers: 0, or -1 out of memory. */
+int evp_sess_stack_server(evp_session *s);
+/* Builds the server endpoint's stack toward dial from the outbound's layers: 0 or -1. */
+int evp_sess_stack_client(evp_session *s, const evp_addr *dial);
+/* The server socket connected: the layers that speak first do. 0, or -1 when the session
+ * was closed. */
+int evp_sess_stack_start(evp_session *s);
+/* evp_sess_read_endpoint for an endpoint with a stack (same returns; a layer's failure is
+ * handled here and returns 2). */
+int evp_sess_read_stacked(endpoint *ep);
+/* Encodes ep's wbuf down through its layers: the queue to write to the socket, or NULL when a
+ * layer failed (then call evp_sess_stack_failed). */
+evp_qbuf *evp_sess_stack_encode(endpoint *ep);
+/* A layer of ep failed: log it, then close (or drain a client still in its handshake). */
+void evp_sess_stack_failed(evp_session *s, endpoint *ep);
 
 /* session_udp.c */
 /* The inbound asked for a SOCKS UDP relay beside this TCP connection: open it. */

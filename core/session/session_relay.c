@@ -12,11 +12,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Writes what it can of ep->wbuf; -1 when the endpoint failed. A stream's waiting bytes
+/* Writes what it can of ep->wbuf (through its layers, if any); -1 when the endpoint failed,
+ * -2 when one of its layers did. A stream's waiting bytes
  * are contiguous, so one send takes whatever the codecs produced since the last write. */
 static int flush_endpoint(evp_session *s, endpoint *ep)
 {
-    evp_qbuf *q = &ep->wbuf;
+    evp_qbuf *q = ep->stack ? evp_sess_stack_encode(ep) : &ep->wbuf;
+    if (q == NULL)
+        return -2; /* a layer failed */
     while (evp_qbuf_len(q) > 0) {
         const uint8_t *head = evp_qbuf_head(q);
         size_t len = evp_qbuf_len(q);
@@ -57,7 +60,8 @@ static int flush_endpoint(evp_session *s, endpoint *ep)
     }
     if (evp_qbuf_len(q) == 0) {
         evp_qbuf_trim(q);
-        if (ep->shut_pending && !ep->shut_done) {
+        if (ep->shut_pending && !ep->shut_done &&
+            (ep->stack == NULL || evp_tstack_down_ended(ep->stack))) {
             ep->shut_done = 1;
             if (ep->kind == EP_STREAM && ep->fd != -1)
                 shutdown(ep->fd, SHUT_WR);
@@ -69,13 +73,13 @@ static int flush_endpoint(evp_session *s, endpoint *ep)
 /* Ends the session when both directions are finished and everything is written. */
 static int maybe_finish(evp_session *s)
 {
-    if (s->state == S_CLOSING && evp_qbuf_len(&s->cl.wbuf) == 0) {
+    if (s->state == S_CLOSING && evp_sess_pending(&s->cl) == 0) {
         evp_sess_close(s, NULL);
         return 1;
     }
     if (s->state != S_RELAY || !s->up_done || !s->down_done)
         return 0;
-    if (evp_qbuf_len(&s->cl.wbuf) == 0 && (s->sv.fd == -1 || evp_qbuf_len(&s->sv.wbuf) == 0)) {
+    if (evp_sess_pending(&s->cl) == 0 && (s->sv.fd == -1 || evp_sess_pending(&s->sv) == 0)) {
         if (s->down_err)
             evp_sess_reset_client(s);
         else
@@ -90,16 +94,20 @@ int evp_sess_flush_all(evp_session *s)
 {
     if (s->state == S_DEAD)
         return 1;
-    if (s->cl.fd != -1 || s->cl.kind == EP_PEER)
-        if (flush_endpoint(s, &s->cl) == -1) {
-            evp_sess_close_err(s, "client write failed", errno);
-            return 1;
-        }
-    if (s->sv.fd != -1 && s->state == S_RELAY)
-        if (flush_endpoint(s, &s->sv) == -1) {
-            evp_sess_close_err(s, "server write failed", errno);
-            return 1;
-        }
+    int r = s->cl.fd != -1 || s->cl.kind == EP_PEER ? flush_endpoint(s, &s->cl) : 0;
+    if (r == -1)
+        evp_sess_close_err(s, "client write failed", errno);
+    else if (r == -2)
+        evp_sess_stack_failed(s, &s->cl);
+    if (r != 0)
+        return 1;
+    r = s->sv.fd != -1 && s->state == S_RELAY ? flush_endpoint(s, &s->sv) : 0;
+    if (r == -1)
+        evp_sess_close_err(s, "server write failed", errno);
+    else if (r == -2)
+        evp_sess_stack_failed(s, &s->sv);
+    if (r != 0)
+        return 1;
     if (maybe_finish(s))
         return 1;
     evp_sess_update_watchers(s);
@@ -117,9 +125,9 @@ static void set_io(evp_session *s, ev_io *w, int want)
 /* Room in out for what reading would add: a side reads on until out passes HIGH_WATER, and
  * once stopped reads again only below LOW_WATER, so it does not flip on and off with every
  * write near the mark. */
-static int room_in(const evp_qbuf *out, const ev_io *reader)
+static int room_in(const endpoint *out, const ev_io *reader)
 {
-    return evp_qbuf_len(out) < (ev_is_active(reader) ? HIGH_WATER : LOW_WATER);
+    return evp_sess_pending(out) < (ev_is_active(reader) ? HIGH_WATER : LOW_WATER);
 }
 
 void evp_sess_update_watchers(evp_session *s)
@@ -131,14 +139,14 @@ void evp_sess_update_watchers(evp_session *s)
     if (cl->fd != -1) {
         int read_cl =
             !cl->eof && (s->state == S_HANDSHAKE || s->state == S_DRAIN || s->state == S_ASSOC ||
-                         (relay && !s->up_done && room_in(&sv->wbuf, &cl->rio)));
+                         (relay && !s->up_done && room_in(sv, &cl->rio)));
         set_io(s, &cl->rio, read_cl);
-        set_io(s, &cl->wio, evp_qbuf_len(&cl->wbuf) > 0);
+        set_io(s, &cl->wio, evp_sess_pending(cl) > 0);
     }
     if (sv->fd != -1) {
-        int read_sv = relay && !sv->eof && room_in(&cl->wbuf, &sv->rio);
+        int read_sv = relay && !sv->eof && room_in(cl, &sv->rio);
         set_io(s, &sv->rio, read_sv);
-        set_io(s, &sv->wio, s->state == S_CONNECTING || (relay && evp_qbuf_len(&sv->wbuf) > 0));
+        set_io(s, &sv->wio, s->state == S_CONNECTING || (relay && evp_sess_pending(sv) > 0));
     }
 }
 
@@ -229,6 +237,8 @@ void evp_sess_start_relay(evp_session *s)
 {
     evp_io io;
     s->state = S_RELAY;
+    if (s->sv.stack && evp_sess_stack_start(s) != 0)
+        return;
     evp_sess_wake(s); /* the timer now watches for quiet spells (session_idle) */
     evp_sess_touch(s);
     const evp_inbound_ops *in = s->inops;
@@ -345,7 +355,7 @@ static void pump(evp_session *s, const direction *d)
     endpoint *from = d->from;
     int waiting = 0;
     while (s->state == S_RELAY && !*d->done && evp_qbuf_len(&from->rbuf) > 0 &&
-           evp_qbuf_len(&d->to->wbuf) < HIGH_WATER) {
+           evp_sess_pending(d->to) < HIGH_WATER) {
         size_t consumed = 0;
         int r = EVP_OK;
         if (d->dec_pass) { /* the bytes read are the plaintext */
@@ -424,6 +434,8 @@ static evp_qbuf *read_dest(endpoint *ep)
 int evp_sess_read_endpoint(endpoint *ep)
 {
     evp_session *s = ep->s;
+    if (ep->stack && s->state != S_DRAIN) /* a drained client's bytes are dropped unread */
+        return evp_sess_read_stacked(ep);
     if (ep == &s->cl && ep->kind == EP_STREAM && (s->state == S_HANDSHAKE || s->state == S_DRAIN))
         return read_handshake(ep);
     evp_qbuf *q = ep->kind == EP_STREAM ? read_dest(ep) : &ep->rbuf;
