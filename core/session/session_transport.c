@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 int evp_sess_stack_server(evp_session *s)
 {
@@ -31,21 +32,41 @@ int evp_sess_stack_client(evp_session *s, const evp_addr *dial)
     return s->sv.stack ? 0 : -1;
 }
 
-/* A layer failed: one line naming it. A client whose layers fail before its target is named
- * is treated as a protocol rejection (drained when the layer asks, as against probes). */
+/* Ends the server side of a session whose client is rejected after its target was named
+ * (a protocol with a fixed target names it at once). */
+static void drop_server_side(evp_session *s)
+{
+    evp_resolve_cancel(s->resolving);
+    s->resolving = NULL;
+    s->first_wait = 0;
+    if (s->sv.fd != -1) {
+        ev_io_stop(s->rt->loop, &s->sv.rio);
+        ev_io_stop(s->rt->loop, &s->sv.wio);
+        close(s->sv.fd);
+        s->sv.fd = -1;
+    }
+    ev_timer_stop(s->rt->loop, &s->timer); /* the handshake deadline bounds the drain */
+    ev_timer_set(&s->timer, s->rt->handshake_timeout, 0.);
+    ev_timer_start(s->rt->loop, &s->timer);
+}
+
+/* A layer failed: one line naming it. A server-side (inbound) layer's failure is a
+ * rejection of the client, as a protocol's is: drained when the layer asks (as against
+ * probes), then closed. */
 void evp_sess_stack_failed(evp_session *s, endpoint *ep)
 {
     const char *layer;
     uint32_t drain;
     const char *reason = evp_tstack_error(ep->stack, &layer, &drain);
-    char why[200];
-    if (ep != &s->cl || s->state != S_HANDSHAKE) {
-        snprintf(why, sizeof why, "%s transport %s: %s", ep == &s->cl ? "inbound" : "outbound",
-                 layer, reason);
+    if (ep != &s->cl) {
+        char why[200];
+        snprintf(why, sizeof why, "outbound transport %s: %s", layer, reason);
         evp_sess_close(s, why);
         return;
     }
     evp_warn("rejected a client on [%s]: transport %s: %s", s->in->tag, layer, reason);
+    if (s->state != S_HANDSHAKE)
+        drop_server_side(s);
     evp_qbuf_free(&ep->rbuf);
     if (drain > 0 && !ep->eof) {
         s->state = S_DRAIN;
