@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static evp_registry reg;
 
@@ -202,6 +203,57 @@ START_TEST(test_a_layer_is_no_protocol)
 }
 END_TEST
 
+/* Copies src to dst through a new file (a new inode, as an install does). */
+static void install(const char *src, const char *dst)
+{
+    char tmp[600], cmd[1400];
+    snprintf(tmp, sizeof tmp, "%s.new", dst);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && mv '%s' '%s'", src, tmp, tmp, dst);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_changed_layer_is_hot_swapped)
+{
+    char dir[] = "/tmp/evp-layers-XXXXXX", src[512], dst[600], err[256] = "", *errors = NULL;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    const char *build = getenv("EVP_BUILD");
+    snprintf(src, sizeof src, "%s/tests/plugins/ws.so", build ? build : "build");
+    snprintf(dst, sizeof dst, "%s/ws.so", dir);
+    install(src, dst);
+    evp_registry r, fresh;
+    ck_assert_int_eq(evp_registry_init(&r, dir), 0);
+    char *text = config("{\"network\":\"ws\"}", "");
+    evp_config *c = evp_config_load(NULL, text, "schema", &r, &errors);
+    ck_assert_msg(c != NULL, "%s", errors ? errors : "");
+    evp_instance *old = evp_inbound_instance_new(&c->inbounds[0], err, sizeof err);
+    ck_assert_msg(old != NULL, "%s", err);
+    evp_module *old_mod = old->transports->layer[0].mod;
+    install(src, dst); /* the file is replaced: the next reload loads it afresh */
+    ck_assert_int_eq(evp_registry_reload_changed(&r, &fresh, err, sizeof err), 0);
+    evp_registry_adopt(&r, &fresh);
+    evp_config_free(c);
+    c = evp_config_load(NULL, text, "schema", &r, &errors);
+    ck_assert_msg(c != NULL, "%s", errors ? errors : "");
+    evp_instance *now = evp_inbound_instance_new(&c->inbounds[0], err, sizeof err);
+    ck_assert_msg(now != NULL, "%s", err);
+    ck_assert_ptr_ne(now->transports->layer[0].mod, old_mod);
+    ck_assert_ptr_ne(now->transports->layer[0].mod->handle, old_mod->handle);
+    /* The old instance still holds its module: its layer sessions still run. */
+    const evp_transport_ops *ops = evp_module_trops(old_mod);
+    evp_addr peer = {0};
+    void *sess = ops->session_new(old->transports->layer[0].inst, &peer);
+    ck_assert_ptr_nonnull(sess);
+    ops->session_free(sess);
+    evp_instance_unref(old);
+    evp_instance_unref(now);
+    evp_config_free(c);
+    evp_registry_free(&r);
+    free(text);
+    unlink(dst);
+    rmdir(dir);
+}
+END_TEST
+
 Suite *stream_settings_suite(void)
 {
     Suite *s = suite_create("stream_settings");
@@ -215,6 +267,7 @@ Suite *stream_settings_suite(void)
     tcase_add_test(tc, test_layer_instance_refusal_fails_the_inbound);
     tcase_add_test(tc, test_instances_own_their_layers);
     tcase_add_test(tc, test_a_layer_is_no_protocol);
+    tcase_add_test(tc, test_changed_layer_is_hot_swapped);
     suite_add_tcase(s, tc);
     return s;
 }
