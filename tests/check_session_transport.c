@@ -3,7 +3,8 @@
  * being tests/plugins' stand-ins (xor and a framing layer with a HELLO/OK handshake and
  * its own end marker). The test's two ends run their own stacks (transport_stack.c). Bytes
  * pass both ways in order (large, with small socket buffers), half-closes pass through each
- * layer's end marker, and a client whose layer fails is drained, then closed. */
+ * layer's end marker, a client whose layer fails is drained, then closed, and a client
+ * address a layer names (EVP_TARGET) becomes the session's peer (the access log's). */
 #include "buf.h"
 #include "session_fixture.h"
 #include "session_int.h"
@@ -272,6 +273,47 @@ START_TEST(test_failing_client_layer_is_drained_then_closed)
 }
 END_TEST
 
+TL_OPS(addr_ops, tl_addr_decode, tl_copy);
+TL_PLUGIN(addr_desc, "addr", addr_ops);
+
+START_TEST(test_client_address_from_a_layer_is_the_sessions_peer)
+{
+    /* The inbound's layers become [addr, tls, ws]: addr reads 'P' + IPv4 + port, as a PROXY
+     * protocol front's header, and names that address. */
+    char err[256] = "";
+    evp_module *addr = evp_module_builtin(&addr_desc, err, sizeof err);
+    ck_assert_msg(addr != NULL, "%s", err);
+    const evp_stream_conf *sc = &fx.cfg->inbounds[0].stream;
+    evp_layer_conf lc[3] = {{.name = "addr", .where = "sockopt", .settings_json = (char *)"{}",
+                             .mod = addr},
+                            sc->layers[0], sc->layers[1]};
+    evp_transports_free(fx.in->transports);
+    fx.in->transports = evp_transports_new(lc, 3, 1, "in", "{}", err, sizeof err);
+    ck_assert_msg(fx.in->transports != NULL, "%s", err);
+    evp_module_unref(addr);
+    open_session();
+    const uint8_t header[] = {'P', 192, 0, 2, 7, 0x11, 0xD7};
+    ck_assert_int_eq(send(cl.fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    ck_assert_int_eq(evp_tstack_start(cl.st), EVP_OK);
+    put(&cl.w, "ping", 4);
+    double start = ev_time();
+    for (int i = 0; i < MAX_TURNS && ev_time() - start < MAX_SECONDS; i++) {
+        if (tg.st && evp_qbuf_len(&tg.r) >= 4)
+            break;
+        turn();
+    }
+    ck_assert_msg(tg.st && evp_qbuf_len(&tg.r) == 4, "ping never reached the target");
+    ck_assert_int_eq(memcmp(evp_qbuf_head(&tg.r), "ping", 4), 0);
+    evp_session *s = fx.rt.sessions;
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(s->peer_len, sizeof(struct sockaddr_in));
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &s->peer.in4.sin_addr, ip, sizeof ip);
+    ck_assert_str_eq(ip, "192.0.2.7");
+    ck_assert_uint_eq(ntohs(s->peer.in4.sin_port), 4567);
+}
+END_TEST
+
 Suite *session_transport_suite(void)
 {
     Suite *s = suite_create("session_transport");
@@ -280,6 +322,7 @@ Suite *session_transport_suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, test_both_ways_through_both_stacks);
     tcase_add_test(tc, test_failing_client_layer_is_drained_then_closed);
+    tcase_add_test(tc, test_client_address_from_a_layer_is_the_sessions_peer);
     suite_add_tcase(s, tc);
     return s;
 }
