@@ -395,16 +395,29 @@ static int attach_transports(evp_instance *i, const evp_stream_conf *sc, int ser
     return -1;
 }
 
+/* A protocol instance's err names its settings, as a layer's names its streamSettings key. */
+static evp_instance *named_instance(evp_instance *i, char *err, size_t errlen)
+{
+    if (i == NULL) {
+        char cause[256];
+        snprintf(cause, sizeof cause, "%s", err);
+        snprintf(err, errlen, "settings: %s", cause);
+    }
+    return i;
+}
+
 evp_instance *evp_outbound_instance_new(const evp_outbound_conf *oc, char *err, size_t errlen)
 {
-    evp_instance *out = evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, 0, err, errlen);
+    evp_instance *out = named_instance(
+        evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, 0, err, errlen), err, errlen);
     return attach_transports(out, &oc->stream, 0, err, errlen) == 0 ? out : NULL;
 }
 
 evp_instance *evp_inbound_instance_new(const evp_inbound_conf *ic, char *err, size_t errlen)
 {
-    evp_instance *in =
-        evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, ic->port, err, errlen);
+    evp_instance *in = named_instance(
+        evp_instance_new(ic->mod, 1, ic->tag, ic->settings_json, ic->port, err, errlen), err,
+        errlen);
     if (attach_transports(in, &ic->stream, 1, err, errlen) != 0)
         return NULL;
     if (ic->users_json == NULL)
@@ -415,6 +428,7 @@ evp_instance *evp_inbound_instance_new(const evp_inbound_conf *ic, char *err, si
     if (rc != 0) {
         if (users == NULL)
             snprintf(err, errlen, "out of memory");
+        named_instance(NULL, err, errlen);
         evp_instance_unref(in);
         return NULL;
     }

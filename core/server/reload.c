@@ -64,7 +64,7 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
         evp_outbound_conf *oc = &cfg->outbounds[i];
         p->outs[i] = evp_outbound_instance_new(oc, err, sizeof err);
         if (p->outs[i] == NULL) {
-            evp_err("outbounds[%zu].settings: %s", i, err);
+            evp_err("outbounds[%zu].%s", i, err);
             return -1;
         }
     }
@@ -74,7 +74,7 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
         evp_inbound_conf *ic = &cfg->inbounds[i];
         p->ins[i] = evp_inbound_instance_new(ic, err, sizeof err);
         if (p->ins[i] == NULL) {
-            evp_err("inbounds[%zu].settings: %s", i, err);
+            evp_err("inbounds[%zu].%s", i, err);
             return -1;
         }
         for (unsigned port = ic->port; port <= ic->port_last; port++)

@@ -124,7 +124,7 @@ int evp_server_check(const char *config_path, const char *config_text, const cha
                                      : evp_outbound_instance_new(&cfg->outbounds[k], err,
                                                                  sizeof err);
         if (inst == NULL) {
-            fprintf(stderr, "%s[%zu].settings: %s\n", inbound ? "inbounds" : "outbounds", k, err);
+            fprintf(stderr, "%s[%zu].%s\n", inbound ? "inbounds" : "outbounds", k, err);
             rc = -1;
         }
         evp_instance_unref(inst);
