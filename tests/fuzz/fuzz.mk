@@ -28,7 +28,7 @@ CORE_ALL := $(call obj,$(filter-out core/main.c,$(wildcard core/*.c core/*/*.c))
 all: $(TARGETS:%=$(OUT)/%) $(OUT)/plugins/vmess.so $(OUT)/plugins-nocov/vmess.so $(OUT)/seeds
 
 # What each target links besides its own file.
-$(OUT)/fuzz_socks: $(BUILTIN) $(LOG)
+$(OUT)/fuzz_socks $(OUT)/fuzz_proxy_protocol: $(BUILTIN) $(LOG)
 $(OUT)/fuzz_vmess_inbound $(OUT)/fuzz_vmess_outbound $(OUT)/fuzz_vmess_body: $(VMESS) $(LOG)
 $(OUT)/fuzz_vmess_header: $(VMESS) $(LOG)
 $(OUT)/fuzz_jsonschema: $(JSONSCHEMA)
