@@ -376,6 +376,28 @@ static void file_seeds(void)
         put("fuzz_sip003", "options", sip[i], 1 + strlen(sip[i] + 1));
 }
 
+/* Transport layers: PROXY headers (byte 0: the piece size) and HTTP headers (byte 0: the
+ * mode, tests/fuzz/fuzz_http_header.c). */
+static void transport_seeds(void)
+{
+    static const char v1[] = "\x07PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\nhello";
+    static const uint8_t v2[] = {3,    0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55,
+                                 0x49, 0x54, 0x0A, 0x21, 0x11, 0,    15,   10,   0,    0,
+                                 1,    10,   0,    0,    2,    4,    210,  1,    187,  4,
+                                 0,    0,    'h',  'i'};
+    put("fuzz_proxy_protocol", "v1", v1, sizeof(v1) - 1);
+    put("fuzz_proxy_protocol", "v2-tlv", v2, sizeof(v2));
+    static const char *const http[] = {
+        "\x04GET / HTTP/1.1\r\nHost: www.baidu.com\r\nConnection: keep-alive\r\n\r\nvmess",
+        "\x05POST /b/?q HTTP/1.0\nHost: x\n\n\r\n\r\nvmess",
+        "\x06HTTP/1.1 200 OK\r\nContent-Type: video/mpeg\r\nDate: x\r\n\r\nvmess",
+        ("\x03{\"header\":{\"type\":\"http\",\"request\":{\"version\":\"1.0\",\"path\":\"/a,/b\","
+         "\"headers\":{\"A\":[\"1\",\"2\"]}},\"response\":{\"reason\":\"Fine\"}}}"),
+    };
+    for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
+        put("fuzz_http_header", "header", http[i], strlen(http[i]));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -392,6 +414,7 @@ int main(int argc, char **argv)
     socks_seeds();
     vmess_seeds();
     file_seeds();
+    transport_seeds();
     printf("seeds: %u files under %s\n", counter, root_dir);
     return 0;
 }
