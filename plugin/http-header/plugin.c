@@ -76,7 +76,7 @@ static int put(const evp_host *h, evp_io *io, evp_buf *b, const uint8_t *p, size
         return EVP_OK;
     uint8_t *dst = h->buf_reserve(b, n);
     if (dst == NULL) {
-        snprintf(io->reason, sizeof io->reason, "http-header: out of memory");
+        snprintf(io->reason, sizeof io->reason, "out of memory");
         return EVP_ERR;
     }
     memcpy(dst, p, n);
@@ -93,9 +93,10 @@ static int pass_up(hh_sess *s, evp_io *io, size_t skip)
     return io->in_eof ? EVP_EOF : EVP_OK;
 }
 
+/* The host's log line names the layer: the reason need not. */
 static int fail(evp_io *io, const char *why)
 {
-    snprintf(io->reason, sizeof io->reason, "http-header: %s", why);
+    snprintf(io->reason, sizeof io->reason, "%s", why);
     return EVP_ERR;
 }
 

@@ -7,7 +7,7 @@
 
 static int bad(char *why, size_t n, const char *what)
 {
-    snprintf(why, n, "http-header: %s", what);
+    snprintf(why, n, "%s", what);
     return HH_BAD;
 }
 
