@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Transports against real peers:
+#   HTTP header (tcpSettings.header.type "http") with the real V2Ray 4.34, both directions,
+#   E2E_HDR_BYTES (4 MiB) each way through socks to a loopback echo server, sha256 checked,
+#   each client's first bytes recorded by a relay (they must be V2Ray's request); a V2Ray
+#   client asking for a path the evproxy server does not serve is refused, and curl gets
+#   V2Ray's 404 from it.
+#   PROXY protocol (acceptProxyProtocol) on an evproxy socks inbound: v1 and v2
+#   headers naming 203.0.113.7:4242 and [2001:db8::7]:4243 (a python sender), LOCAL and
+#   UNKNOWN, then nginx's stream proxy (proxy_protocol on) in front with the client on
+#   127.0.0.2: the access log shows the address the front named; a client without a header
+#   is refused.
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+need_evproxy
+SIZE=${E2E_HDR_BYTES:-4M}
+start_tool echo echo_server.py --host 127.0.0.1
+ECHO=$TOOL_PORT
+
+# with_stream FILE JSON: sets streamSettings on every vmess inbound and outbound in FILE.
+with_stream() {
+    "$PY" - "$1" "$2" <<'EOF'
+import json, sys
+path, stream = sys.argv[1], json.loads(sys.argv[2])
+cfg = json.load(open(path))
+for b in cfg.get("inbounds", []) + cfg.get("outbounds", []):
+    if b["protocol"] == "vmess":
+        b["streamSettings"] = stream
+json.dump(cfg, open(path, "w"), indent=2)
+EOF
+}
+
+HEADER='{"network": "tcp", "tcpSettings": {"header": {"type": "http"}}}'
+# The same on the server, but a path V2Ray's default client does not ask for.
+HEADER_PATH='{"network": "tcp", "tcpSettings": {"header": {"type": "http",
+              "request": {"path": ["/video", "/feed"]}}}}'
+
+# http_cell ID DIR SERVER_STREAM: DIR a = V2Ray client -> evproxy server, b = the reverse.
+# Leaves the client's socks port in CELL_SOCKS, the capture in $E2E_TMP/ID.head.
+http_cell() {
+    local id=$1 dir=$2 stream=$3 sp cp
+    read -r sp cp < <(ports 2 | tr '\n' ' ')
+    start_tool "$id.relay" capture_proxy.py --upstream "127.0.0.1:$sp" \
+        --capture "$E2E_TMP/$id.head" --limit 64
+    cfg_vmess_server "$E2E_TMP/$id.server.json" "$sp" "$UUID_GOOD" 0
+    cfg_vmess_client "$E2E_TMP/$id.client.json" "$cp" "$TOOL_PORT" "$UUID_GOOD" 0 aes-128-gcm
+    with_stream "$E2E_TMP/$id.server.json" "$stream"
+    with_stream "$E2E_TMP/$id.client.json" "$HEADER"
+    if [ "$dir" = a ]; then
+        start_evproxy "$id.server" "$E2E_TMP/$id.server.json" "$sp"
+        start_v2ray "$id.client" "$E2E_TMP/$id.client.json" "$cp"
+    else
+        start_v2ray "$id.server" "$E2E_TMP/$id.server.json" "$sp"
+        start_evproxy "$id.client" "$E2E_TMP/$id.client.json" "$cp"
+    fi
+    CELL_SOCKS=$cp
+    CELL_SERVER=$sp
+}
+
+# The recorded first bytes must be V2Ray's default request line and first header.
+check_request() {
+    local id=$1 who=$2
+    if wait_file "$E2E_TMP/$id.head" 5 &&
+        head -c 40 "$E2E_TMP/$id.head" | tr '\r\n' '<>' |
+        grep -qE '^GET / HTTP/1\.1<>Host: www\.(baidu|bing)\.com<>'; then
+        pass "$who sent V2Ray's request header first"
+    else
+        soft_fail "$who did not start with V2Ray's request: $(head -c 40 "$E2E_TMP/$id.head" |
+            tr '\r\n' '<>')"
+    fi
+}
+
+# stream_ok LOG WHAT SEED: SIZE bytes each way through the cell's socks port, sha256 checked.
+stream_ok() {
+    local out
+    if out=$(socks_stream "$CELL_SOCKS" "127.0.0.1:$ECHO" --bytes "$SIZE" --seed "$3" --quiet \
+        2>&1); then
+        pass "$2: $(tail -1 <<<"$out")"
+    else
+        soft_fail "$2: $out"
+        show_log "$1"
+    fi
+}
+
+info "http header: V2Ray 4.34 client -> evproxy server"
+http_cell v2e a "$HEADER"
+stream_ok v2e.server "v2ray -> evproxy, tcp + http header, $SIZE each way" 21
+check_request v2e "the V2Ray client"
+# A probe asking for a path the server does not serve gets V2Ray's 404, and is logged.
+if out=$(curl -sS -i --max-time 10 "http://127.0.0.1:$CELL_SERVER/nope" 2>&1) &&
+    printf '%s' "$out" | head -1 | grep -q '^HTTP/1.1 404 Not Found'; then
+    pass "curl GET /nope -> $(printf '%s' "$out" | head -1 | tr -d '\r')"
+else
+    soft_fail "curl GET /nope: $(printf '%s' "$out" | head -3 | tr '\r\n' '  ')"
+fi
+
+info "http header: evproxy client -> V2Ray 4.34 server"
+http_cell e2v b "$HEADER"
+stream_ok e2v.client "evproxy -> v2ray, tcp + http header, $SIZE each way" 22
+check_request e2v "the evproxy client"
+
+info "http header: a V2Ray client asking for / of an evproxy server serving /video and /feed"
+http_cell path a "$HEADER_PATH"
+if socks_stream "$CELL_SOCKS" "127.0.0.1:$ECHO" --bytes 64K --seed 23 --timeout 10 \
+    >"$E2E_TMP/path.out" 2>&1; then
+    soft_fail "a request for an unserved path was relayed"
+elif grep -q 'transport http-header: request for a path not configured' "$E2E_TMP/path.server.log"; then
+    pass "a request for / refused with 404 by a server serving /video and /feed"
+else
+    soft_fail "no 404 refusal logged"
+    show_log path.server
+fi
+
+# ---- PROXY protocol ----------------------------------------------------------------
+read -r DP < <(ports 1)
+cat >"$E2E_TMP/pp.json" <<EOF
+{
+  "log": {"loglevel": "info", "access": "$E2E_TMP/access.log"},
+  "inbounds": [
+    {
+      "tag": "front-in", "listen": "127.0.0.1", "port": $DP, "protocol": "socks",
+      "settings": {"auth": "noauth", "udp": false},
+      "streamSettings": {"network": "tcp", "tcpSettings": {"acceptProxyProtocol": true}}
+    }
+  ],
+  "outbounds": [{"tag": "direct", "protocol": "freedom", "settings": {}}]
+}
+EOF
+start_evproxy pp "$E2E_TMP/pp.json" "$DP"
+
+# pp_send HEADER CLAIM [ARGS...]: the python sender against the inbound; its JSON in pp.out.
+pp_send() {
+    local kind=$1 claim=$2
+    shift 2
+    timeout -k 5 60 "$PY" "$TOOLS/proxy_header_client.py" --connect "127.0.0.1:$DP" \
+        --header "$kind" --claim "$claim" --socks "127.0.0.1:$ECHO" --bytes 1M --timeout 30 \
+        "$@" >"$E2E_TMP/pp.out" 2>&1
+}
+
+# access_shows FROM: the access log has a line from FROM (it is written when the target is
+# connected, so it may trail the client by a moment).
+access_shows() {
+    local i
+    for i in $(seq 50); do
+        grep -qF " $1 accepted tcp:127.0.0.1:$ECHO [front-in -> direct]" \
+            "$E2E_TMP/access.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+for cell in "v1 203.0.113.7:4242" "v2 [2001:db8::7]:4243" "v2 198.51.100.9:65535" \
+    "v1 [2001:db8::ff]:1"; do
+    read -r kind claim <<<"$cell"
+    if pp_send "$kind" "$claim" --seed 31 && access_shows "$claim"; then
+        pass "PROXY $kind naming $claim: 1M echoed, the access log shows $claim"
+    else
+        soft_fail "PROXY $kind naming $claim: $(tail -1 "$E2E_TMP/pp.out")"
+        tail -3 "$E2E_TMP/access.log" 2>/dev/null | sed 's/^/  | /'
+    fi
+done
+for kind in v2-local v1-unknown; do
+    if pp_send "$kind" 192.0.2.1:1 --seed 32 &&
+        access_shows "$(sed -n 's/^{"local": "\(.*\)"}$/\1/p' "$E2E_TMP/pp.out")"; then
+        pass "PROXY $kind: relayed, the access log shows the socket's own address"
+    else
+        soft_fail "PROXY $kind: $(tail -1 "$E2E_TMP/pp.out")"
+    fi
+done
+if pp_send none 192.0.2.1:1 --seed 33 --timeout 10; then
+    soft_fail "a client without a PROXY header was relayed"
+elif grep -qE '"recv": 0,|connect: closed after 0 ' "$E2E_TMP/pp.out" &&
+    grep -q 'transport proxy-protocol: PROXY protocol: the connection does not start' \
+        "$E2E_TMP/pp.log"; then
+    pass "a client without a PROXY header: refused, nothing echoed, the reason logged"
+else
+    soft_fail "no-header client: $(tail -1 "$E2E_TMP/pp.out")"
+    show_log pp 5
+fi
+
+# nginx's stream proxy with proxy_protocol on, the client connecting from 127.0.0.2.
+NGX_MOD=/usr/lib/nginx/modules/ngx_stream_module.so
+if [ ! -f "$NGX_MOD" ]; then
+    soft_fail "nginx has no stream module ($NGX_MOD: apt-get install libnginx-mod-stream)"
+else
+    read -r NP < <(ports 1)
+    mkdir -p "$E2E_TMP/nginx/logs"
+    cat >"$E2E_TMP/nginx/nginx.conf" <<EOF
+load_module $NGX_MOD;
+pid $E2E_TMP/nginx/nginx.pid;
+error_log $E2E_TMP/nginx/logs/error.log info;
+worker_processes 1;
+events { worker_connections 64; }
+stream {
+    server {
+        listen 127.0.0.1:$NP;
+        proxy_pass 127.0.0.1:$DP;
+        proxy_protocol on;
+    }
+}
+EOF
+    start_bg nginx nginx -p "$E2E_TMP/nginx" -c "$E2E_TMP/nginx/nginx.conf" -e \
+        "$E2E_TMP/nginx/logs/error.log" -g 'daemon off;'
+    wait_port "$NP" 10 tcp "$LAST_PID" || { show_log nginx; fail "nginx did not listen"; }
+    if timeout -k 5 60 "$PY" "$TOOLS/proxy_header_client.py" --connect "127.0.0.1:$NP" \
+        --header none --bind 127.0.0.2 --socks "127.0.0.1:$ECHO" --bytes "$SIZE" --seed 34 \
+        --timeout 30 >"$E2E_TMP/nginx.out" 2>&1 &&
+        access_shows "$(sed -n 's/^{"local": "\(.*\)"}$/\1/p' "$E2E_TMP/nginx.out")"; then
+        pass "client on 127.0.0.2 -> nginx (proxy_protocol on) -> evproxy: $SIZE echoed," \
+            "access log: $(grep -F ' 127.0.0.2:' "$E2E_TMP/access.log" | tail -1 | cut -d' ' -f3-)"
+    else
+        soft_fail "behind nginx: $(tail -1 "$E2E_TMP/nginx.out")"
+        tail -3 "$E2E_TMP/access.log" 2>/dev/null | sed 's/^/  | /'
+        tail -3 "$E2E_TMP/nginx/logs/error.log" 2>/dev/null | sed 's/^/  | /'
+    fi
+fi
+finish
