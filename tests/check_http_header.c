@@ -14,29 +14,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UA_WIN                                                                                  \
-    "Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) "             \
+#define UA_WIN                                                                                     \
+    "Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) "                 \
     "Chrome/53.0.2785.143 Safari/537.36"
-#define UA_IPHONE                                                                               \
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 10_0_2 like Mac OS X) AppleWebKit/601.1 (KHTML, like " \
+#define UA_IPHONE                                                                                  \
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 10_0_2 like Mac OS X) AppleWebKit/601.1 (KHTML, like "     \
     "Gecko) CriOS/53.0.2785.109 Mobile/14A456 Safari/601.1.46"
 /* Captured: the two User-Agents; Host was www.baidu.com in every capture (the other value,
  * www.bing.com, is from V2Ray's config code). */
-#define V2RAY_REQUEST(host, ua)                                                                 \
-    "GET / HTTP/1.1\r\nHost: " host "\r\nUser-Agent: " ua "\r\nAccept-Encoding: gzip, "        \
+#define V2RAY_REQUEST(host, ua)                                                                    \
+    "GET / HTTP/1.1\r\nHost: " host "\r\nUser-Agent: " ua "\r\nAccept-Encoding: gzip, "            \
     "deflate\r\nConnection: keep-alive\r\nPragma: no-cache\r\n\r\n"
 static const char *const v2ray_requests[] = {
     V2RAY_REQUEST("www.baidu.com", UA_WIN), V2RAY_REQUEST("www.baidu.com", UA_IPHONE),
     V2RAY_REQUEST("www.bing.com", UA_WIN), V2RAY_REQUEST("www.bing.com", UA_IPHONE)};
 /* Captured at 1796154985 (V2Ray's Date is the clock's, in GMT). */
-#define V2RAY_RESPONSE(type, cache)                                                             \
-    "HTTP/1.1 200 OK\r\nContent-Type: " type "\r\nTransfer-Encoding: chunked\r\nConnection: "  \
-    "keep-alive\r\nPragma: no-cache\r\nCache-Control: " cache                                   \
+#define V2RAY_RESPONSE(type, cache)                                                                \
+    "HTTP/1.1 200 OK\r\nContent-Type: " type "\r\nTransfer-Encoding: chunked\r\nConnection: "      \
+    "keep-alive\r\nPragma: no-cache\r\nCache-Control: " cache                                      \
     "\r\nDate: Tue, 01 Dec 2026 19:56:25 GMT\r\n\r\n"
 static const char *const v2ray_responses[] = {
     V2RAY_RESPONSE("application/octet-stream", "private"),
-    V2RAY_RESPONSE("application/octet-stream", "no-cache"),
-    V2RAY_RESPONSE("video/mpeg", "private"), V2RAY_RESPONSE("video/mpeg", "no-cache")};
+    V2RAY_RESPONSE("application/octet-stream", "no-cache"), V2RAY_RESPONSE("video/mpeg", "private"),
+    V2RAY_RESPONSE("video/mpeg", "no-cache")};
 static const char v2ray_400[] = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nCache-Control: "
                                 "private\r\nContent-Length: 0\r\nDate: Tue, 01 Dec 2026 "
                                 "19:56:25 GMT\r\n\r\n";
@@ -157,8 +157,8 @@ START_TEST(v2ray_default_bytes)
         pair_close(&p);
     }
     for (int i = 0; i < 4; i++)
-        ck_assert_msg(seen_req[i] && seen_resp[i], "pick %d never made (%d, %d)", i,
-                      seen_req[i], seen_resp[i]);
+        ck_assert_msg(seen_req[i] && seen_resp[i], "pick %d never made (%d, %d)", i, seen_req[i],
+                      seen_resp[i]);
     plugin()->transport->instance_free(cli);
     plugin()->transport->instance_free(srv);
     *test_host_clock() = 0;
@@ -186,8 +186,8 @@ START_TEST(configured_values)
                                 &path, &host, &z),
                          3);
         char want[128];
-        snprintf(want, sizeof want,
-                 "POST /%c HTTP/1.0\r\nEmpty: \r\nHost: h%c\r\nX-Z: %c\r\n\r\nx", path, host, z);
+        snprintf(want, sizeof want, "POST /%c HTTP/1.0\r\nEmpty: \r\nHost: h%c\r\nX-Z: %c\r\n\r\nx",
+                 path, host, z);
         ck_assert_msg(buf_is(&p.client.down.out, want), "%.*s", (int)p.client.down.out.len, req);
         ck_assert(path == 'a' || path == 'b');
         ck_assert(host >= '1' && host <= '3');
@@ -351,11 +351,14 @@ START_TEST(settings_refused)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[256] = "";
-        evp_transport_args a = {.size = sizeof a, .server = (int)(i & 1), .tag = "t",
-                                .settings_json = bad[i].json, .stream_json = "{}"};
+        evp_transport_args a = {.size = sizeof a,
+                                .server = (int)(i & 1),
+                                .tag = "t",
+                                .settings_json = bad[i].json,
+                                .stream_json = "{}"};
         ck_assert_ptr_null(plugin()->transport->instance_new(test_host_get(), &a, err, sizeof err));
-        ck_assert_msg(strstr(err, bad[i].want) != NULL, "%s: \"%s\" lacks \"%s\"", bad[i].json,
-                      err, bad[i].want);
+        ck_assert_msg(strstr(err, bad[i].want) != NULL, "%s: \"%s\" lacks \"%s\"", bad[i].json, err,
+                      bad[i].want);
         ck_assert_ptr_null(strchr(err, '\n'));
     }
     const evp_plugin *p = plugin();

@@ -45,16 +45,24 @@ static size_t text(uint8_t *out, const char *s)
 static size_t make_cases(pp_case *c)
 {
     size_t n = 0;
-    c[n] = (pp_case){.name = "v1 TCP4", .has_source = 1, .type = EVP_ADDR_IPV4,
-                     .addr = {192, 168, 0, 1}, .port = 56324};
+    c[n] = (pp_case){.name = "v1 TCP4",
+                     .has_source = 1,
+                     .type = EVP_ADDR_IPV4,
+                     .addr = {192, 168, 0, 1},
+                     .port = 56324};
     c[n].len = text(c[n].wire, "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n");
     n++;
-    c[n] = (pp_case){.name = "v1 TCP6", .has_source = 1, .type = EVP_ADDR_IPV6,
-                     .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, .port = 0};
+    c[n] = (pp_case){.name = "v1 TCP6",
+                     .has_source = 1,
+                     .type = EVP_ADDR_IPV6,
+                     .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 1},
+                     .port = 0};
     c[n].len = text(c[n].wire, "PROXY TCP6 2001:db8::1 ::1 0 65535\r\n");
     n++;
     /* The longest v1 line the spec shows (104 bytes). */
-    c[n] = (pp_case){.name = "v1 TCP6 longest", .has_source = 1, .type = EVP_ADDR_IPV6,
+    c[n] = (pp_case){.name = "v1 TCP6 longest",
+                     .has_source = 1,
+                     .type = EVP_ADDR_IPV6,
                      .addr = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                               0xff, 0xff, 0xff, 0xff, 0xff},
                      .port = 65535};
@@ -71,16 +79,24 @@ static size_t make_cases(pp_case *c)
     ck_assert_uint_eq(c[n].len, 107);
     n++;
     static const uint8_t inet[12] = {10, 0, 0, 1, 10, 0, 0, 2, 0x04, 0xd2, 0x01, 0xbb};
-    c[n] = (pp_case){.name = "v2 PROXY TCP4", .has_source = 1, .type = EVP_ADDR_IPV4,
-                     .addr = {10, 0, 0, 1}, .port = 1234};
+    c[n] = (pp_case){.name = "v2 PROXY TCP4",
+                     .has_source = 1,
+                     .type = EVP_ADDR_IPV4,
+                     .addr = {10, 0, 0, 1},
+                     .port = 1234};
     c[n].len = v2(c[n].wire, 0x21, 0x11, inet, sizeof inet);
     n++;
     /* TCP6 with two TLVs after the addresses: PP2_TYPE_ALPN "h2" and a NOOP of 3 bytes. */
-    uint8_t inet6[36 + 5 + 6] = {0x20, 0x01, 0x0d, 0xb8, [15] = 7, [16] = 0xfe, [17] = 0x80,
-                                 [31] = 1, [32] = 0xc3, [33] = 0x50, [34] = 0, [35] = 80,
-                                 0x01, 0, 2, 'h', '2', 0x04, 0, 3, 0, 0, 0};
-    c[n] = (pp_case){.name = "v2 PROXY TCP6 + TLVs", .has_source = 1, .type = EVP_ADDR_IPV6,
-                     .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 7}, .port = 50000};
+    uint8_t inet6[36 + 5 + 6] = {
+        0x20,        0x01,     0x0d,        0xb8,        [15] = 7, [16] = 0xfe,
+        [17] = 0x80, [31] = 1, [32] = 0xc3, [33] = 0x50, [34] = 0, [35] = 80,
+        0x01,        0,        2,           'h',         '2',      0x04,
+        0,           3,        0,           0,           0};
+    c[n] = (pp_case){.name = "v2 PROXY TCP6 + TLVs",
+                     .has_source = 1,
+                     .type = EVP_ADDR_IPV6,
+                     .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 7},
+                     .port = 50000};
     c[n].len = v2(c[n].wire, 0x21, 0x21, inet6, sizeof inet6);
     n++;
     c[n] = (pp_case){.name = "v2 LOCAL"};
@@ -131,8 +147,8 @@ START_TEST(valid_headers)
                 ck_assert_mem_eq(d.target.bytes, c->addr, d.target.len);
                 ck_assert_uint_eq(d.target.port, c->port);
             }
-            ck_assert_msg(d.up.out.len == sizeof payload - 1, "%s chunk %zu: %zu bytes up",
-                          c->name, chunks[k], d.up.out.len);
+            ck_assert_msg(d.up.out.len == sizeof payload - 1, "%s chunk %zu: %zu bytes up", c->name,
+                          chunks[k], d.up.out.len);
             ck_assert_mem_eq(d.up.out.data, payload, sizeof payload - 1);
             ck_assert_uint_eq(d.up.back.len, 0);
             ck_assert_uint_eq(d.up.pending.len, 0);
@@ -172,7 +188,7 @@ END_TEST
 
 static const struct bad_case {
     const char *wire;
-    size_t len; /* 0: strlen */
+    size_t len;      /* 0: strlen */
     const char *why; /* in the reason */
 } bad_cases[] = {
     {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, "does not start with a PROXY header"},
@@ -277,8 +293,8 @@ START_TEST(server_side_only)
     ck_assert_ptr_null(p->outbound);
     ck_assert_uint_eq(p->size, sizeof(evp_plugin));
     char err[256] = "";
-    evp_transport_args a = {.size = sizeof a, .server = 0, .tag = "out", .settings_json = "{}",
-                            .stream_json = "{}"};
+    evp_transport_args a = {
+        .size = sizeof a, .server = 0, .tag = "out", .settings_json = "{}", .stream_json = "{}"};
     ck_assert_ptr_null(p->transport->instance_new(test_host_get(), &a, err, sizeof err));
     ck_assert_msg(strstr(err, "outbound") != NULL, "%s", err);
 }

@@ -12,19 +12,19 @@
 #include <string.h>
 
 typedef struct tdrive_dir {
-    evp_buf pending; /* input the hook has not consumed yet */
-    evp_buf out; /* everything the hook wrote onward */
-    evp_buf back; /* everything it wrote back (decode only) */
-    int status; /* the last return: EVP_OK, EVP_EOF or EVP_ERR */
+    evp_buf pending;  /* input the hook has not consumed yet */
+    evp_buf out;      /* everything the hook wrote onward */
+    evp_buf back;     /* everything it wrote back (decode only) */
+    int status;       /* the last return: EVP_OK, EVP_EOF or EVP_ERR */
     char reason[128]; /* EVP_ERR's */
 } tdrive_dir;
 
 typedef struct tdrive {
     const evp_transport_ops *ops;
     void *sess;
-    tdrive_dir up; /* decode: from the socket toward the protocol */
+    tdrive_dir up;   /* decode: from the socket toward the protocol */
     tdrive_dir down; /* encode */
-    int targets; /* how many times decode returned EVP_TARGET */
+    int targets;     /* how many times decode returned EVP_TARGET */
     evp_addr target; /* the last one */
 } tdrive;
 
@@ -112,8 +112,11 @@ static inline void tdrive_close(tdrive *d)
 static inline void *tdrive_instance(const evp_plugin *p, int server, const char *settings)
 {
     char err[256] = "";
-    evp_transport_args a = {.size = sizeof a, .server = server, .tag = "t",
-                            .settings_json = settings, .stream_json = "{}"};
+    evp_transport_args a = {.size = sizeof a,
+                            .server = server,
+                            .tag = "t",
+                            .settings_json = settings,
+                            .stream_json = "{}"};
     void *inst = p->transport->instance_new(test_host_get(), &a, err, sizeof err);
     ck_assert_msg(inst != NULL, "%s(%s): %s", p->name, settings, err);
     return inst;

@@ -20,8 +20,8 @@ enum pp_verdict {
 };
 
 typedef struct pp_header {
-    size_t len; /* bytes of the input that the header fills (all of v1; v2's first part) */
-    uint32_t skip; /* v2: the rest of the header (TLVs, unused address space) still to come */
+    size_t len;     /* bytes of the input that the header fills (all of v1; v2's first part) */
+    uint32_t skip;  /* v2: the rest of the header (TLVs, unused address space) still to come */
     int has_source; /* source holds the client's address: PROXY TCP4/TCP6 (v1), PROXY
                        INET/INET6 (v2); not for LOCAL, UNKNOWN, UNSPEC or UNIX */
     evp_addr source;

@@ -20,8 +20,8 @@ typedef struct pp_inst {
 
 enum pp_phase {
     PHASE_HEADER, /* waiting for the whole header (at most PP_V1_MAX bytes are looked at) */
-    PHASE_SKIP, /* discarding the rest of a v2 header (TLVs), streamed, never buffered */
-    PHASE_PASS, /* the client's own bytes */
+    PHASE_SKIP,   /* discarding the rest of a v2 header (TLVs), streamed, never buffered */
+    PHASE_PASS,   /* the client's own bytes */
 };
 
 typedef struct pp_sess {
@@ -34,8 +34,9 @@ static void *pp_instance_new(const evp_host *host, const evp_transport_args *arg
                              size_t errlen)
 {
     if (!args->server) {
-        snprintf(err, errlen, "proxy-protocol: a server-side layer (acceptProxyProtocol on an "
-                              "inbound); an outbound cannot use it");
+        snprintf(err, errlen,
+                 "proxy-protocol: a server-side layer (acceptProxyProtocol on an "
+                 "inbound); an outbound cannot use it");
         return NULL;
     }
     pp_inst *in = host->calloc(1, sizeof *in);
@@ -97,8 +98,9 @@ static int skip_rest(pp_sess *s, evp_io *io)
     }
     io->consumed = n;
     if (io->in_eof) {
-        snprintf(io->reason, sizeof io->reason, "PROXY protocol: the connection ended inside "
-                                                "the v2 header");
+        snprintf(io->reason, sizeof io->reason,
+                 "PROXY protocol: the connection ended inside "
+                 "the v2 header");
         return EVP_ERR;
     }
     return EVP_OK;

@@ -105,8 +105,8 @@ static int refuse(hh_sess *s, evp_io *io, int verdict)
 {
     const hh_settings *st = &s->inst->settings;
     s->head_sent = 1;
-    if (hh_template_render(s->inst->host, verdict == HH_NOT_FOUND ? &st->not_found
-                                                                   : &st->bad_request,
+    if (hh_template_render(s->inst->host,
+                           verdict == HH_NOT_FOUND ? &st->not_found : &st->bad_request,
                            io->back) != 0)
         return fail(io, "out of memory");
     if (verdict == HH_NOT_FOUND)
@@ -122,10 +122,10 @@ static int hh_decode(void *sp, evp_io *io)
     if (s->head_read)
         return pass_up(s, io, 0);
     size_t len = 0;
-    int v = s->inst->server ? hh_read_request(&s->reader, io->in, io->in_len,
-                                              &s->inst->settings.paths, &len, io->reason,
-                                              sizeof io->reason)
-                            : hh_read_response(&s->reader, io->in, io->in_len, &len);
+    int v = s->inst->server
+                ? hh_read_request(&s->reader, io->in, io->in_len, &s->inst->settings.paths, &len,
+                                  io->reason, sizeof io->reason)
+                : hh_read_response(&s->reader, io->in, io->in_len, &len);
     if (v == HH_OK) {
         s->head_read = 1;
         return pass_up(s, io, len);

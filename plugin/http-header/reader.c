@@ -89,8 +89,8 @@ static long target_path(const uint8_t *t, size_t len, uint8_t *out, size_t n)
     return (long)o;
 }
 
-static int check_request_line(hh_reader *r, const uint8_t *line, size_t len,
-                              const hh_strs *paths, char *why, size_t n)
+static int check_request_line(hh_reader *r, const uint8_t *line, size_t len, const hh_strs *paths,
+                              char *why, size_t n)
 {
     const uint8_t *s1 = memchr(line, ' ', len);
     const uint8_t *s2 = s1 ? memchr(s1 + 1, ' ', len - (size_t)(s1 + 1 - line)) : NULL;

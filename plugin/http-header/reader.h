@@ -14,20 +14,20 @@
 #define HH_HEADER_MAX 8192
 
 enum hh_verdict {
-    HH_MORE, /* no verdict yet: the header is not whole */
-    HH_OK, /* *header_len bytes, blank line included, are the header */
-    HH_BAD, /* not a request Go would read: V2Ray answers 400 */
+    HH_MORE,      /* no verdict yet: the header is not whole */
+    HH_OK,        /* *header_len bytes, blank line included, are the header */
+    HH_BAD,       /* not a request Go would read: V2Ray answers 400 */
     HH_NOT_FOUND, /* a request for a path not configured: V2Ray answers 404 */
-    HH_TOO_LONG, /* no blank line within HH_HEADER_MAX bytes: V2Ray answers 400 */
+    HH_TOO_LONG,  /* no blank line within HH_HEADER_MAX bytes: V2Ray answers 400 */
 };
 
 /* Progress through one header, so bytes presented again are not looked at twice. */
 typedef struct hh_reader {
     size_t line_start; /* the next line to check starts here */
-    size_t end_scan; /* the search for the blank line resumes here */
-    unsigned lines; /* lines checked so far */
-    int body; /* a blank line came (Go stops there): later lines are not checked */
-    int path_ok; /* the request line named a configured path */
+    size_t end_scan;   /* the search for the blank line resumes here */
+    unsigned lines;    /* lines checked so far */
+    int body;          /* a blank line came (Go stops there): later lines are not checked */
+    int path_ok;       /* the request line named a configured path */
 } hh_reader;
 
 /* Server: in[0..len) is the request so far, from its first byte every call. why (one line)

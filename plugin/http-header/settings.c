@@ -102,8 +102,7 @@ static int strs_from_json(const evp_host *h, const json_t *v, hh_strs *out, cons
     }
     size_t i;
     const json_t *e;
-    json_array_foreach(v, i, e)
-    {
+    json_array_foreach (v, i, e) {
         if (!json_is_string(e)) {
             snprintf(err, errlen, "%s[%zu]: not a string", path, i);
             return -1;
@@ -155,8 +154,8 @@ static int by_name(const void *a, const void *b)
 /* headers {name: StringList} in name order (Go's sort.Strings), or the defaults when the
  * object is absent or empty. *has_date: one of them is named Date (any case). */
 static int add_headers(const evp_host *h, hh_template *t, const json_t *o, const char *path,
-                       const default_header *defaults, size_t n_defaults, int *has_date,
-                       char *err, size_t errlen)
+                       const default_header *defaults, size_t n_defaults, int *has_date, char *err,
+                       size_t errlen)
 {
     const json_t *hdrs = json_object_get(o, "headers");
     *has_date = 0;
@@ -172,7 +171,8 @@ static int add_headers(const evp_host *h, hh_template *t, const json_t *o, const
         return oom(err, errlen);
     const char *name;
     const json_t *v;
-    json_object_foreach((json_t *)hdrs, name, v) names[i++] = name;
+    json_object_foreach ((json_t *)hdrs, name, v)
+        names[i++] = name;
     qsort(names, n, sizeof *names, by_name);
     int rc = 0;
     for (i = 0; i < n && rc == 0; i++) {
@@ -227,10 +227,11 @@ static int parse_request(const evp_host *h, const json_t *header, hh_settings *s
         return -1;
     if (s->paths.n == 0 && strs_push(h, &s->paths, "/", 1) != 0)
         return oom(err, errlen);
-    char *method_sp = hh_concat(h, method, " ", ""), *sp_version = hh_concat(h, " HTTP/", version, "");
+    char *method_sp = hh_concat(h, method, " ", ""),
+         *sp_version = hh_concat(h, " HTTP/", version, "");
     int rc = method_sp == NULL || sp_version == NULL ||
-             hh_template_add(h, &s->request, method_sp, (const char *const *)s->paths.v,
-                             s->paths.n, sp_version) != 0;
+             hh_template_add(h, &s->request, method_sp, (const char *const *)s->paths.v, s->paths.n,
+                             sp_version) != 0;
     h->mem_free(h, method_sp);
     h->mem_free(h, sp_version);
     if (rc)
@@ -253,8 +254,8 @@ static int parse_response(const evp_host *h, const json_t *header, hh_settings *
         return -1;
     char *head = hh_concat(h, "HTTP/", version, " "), *tail = hh_concat(h, " ", reason, "");
     const char *code[1] = {status};
-    int rc = head == NULL || tail == NULL ||
-             hh_template_add(h, &s->response, head, code, 1, tail) != 0;
+    int rc =
+        head == NULL || tail == NULL || hh_template_add(h, &s->response, head, code, 1, tail) != 0;
     h->mem_free(h, head);
     h->mem_free(h, tail);
     if (rc)
@@ -286,8 +287,9 @@ static int parse_header(const evp_host *h, const json_t *root, hh_settings *s, c
     }
     type = json_object_get(header, "type");
     if (!json_is_string(type) || strcasecmp(json_string_value(type), "http") != 0) {
-        snprintf(err, errlen, "tcpSettings.header.type: not \"http\" (the http-header layer "
-                              "runs only for it)");
+        snprintf(err, errlen,
+                 "tcpSettings.header.type: not \"http\" (the http-header layer "
+                 "runs only for it)");
         return -1;
     }
     if (parse_request(h, header, s, err, errlen) != 0 ||
@@ -299,8 +301,7 @@ static int parse_header(const evp_host *h, const json_t *root, hh_settings *s, c
     return 0;
 }
 
-int hh_settings_parse(const evp_host *h, const char *json, hh_settings *s, char *err,
-                      size_t errlen)
+int hh_settings_parse(const evp_host *h, const char *json, hh_settings *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     json_error_t je;

@@ -15,11 +15,11 @@ typedef struct hh_strs {
 } hh_strs;
 
 typedef struct hh_settings {
-    hh_template request; /* what a client sends first */
-    hh_template response; /* what a server answers before its first bytes */
+    hh_template request;     /* what a client sends first */
+    hh_template response;    /* what a server answers before its first bytes */
     hh_template bad_request; /* V2Ray's 400, for a request it cannot read */
-    hh_template not_found; /* V2Ray's 404, for a path it does not serve */
-    hh_strs paths; /* the request paths a server accepts */
+    hh_template not_found;   /* V2Ray's 404, for a path it does not serve */
+    hh_strs paths;           /* the request paths a server accepts */
 } hh_settings;
 
 /* Fills s from the tcpSettings JSON text. 0, or -1 and a one-line err naming the setting. */

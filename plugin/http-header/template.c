@@ -19,8 +19,8 @@ char *hh_concat(const evp_host *h, const char *a, const char *b, const char *c)
     return s;
 }
 
-int hh_template_add(const evp_host *h, hh_template *t, const char *prefix,
-                    const char *const *alt, size_t n, const char *suffix)
+int hh_template_add(const evp_host *h, hh_template *t, const char *prefix, const char *const *alt,
+                    size_t n, const char *suffix)
 {
     size_t count = alt == NULL || n == 0 ? 1 : n;
     hh_slot *slots = h->mem_realloc(h, t->slots, (t->n + 1) * sizeof *slots);

@@ -105,7 +105,8 @@ http_cell path a "$HEADER_PATH"
 if socks_stream "$CELL_SOCKS" "127.0.0.1:$ECHO" --bytes 64K --seed 23 --timeout 10 \
     >"$E2E_TMP/path.out" 2>&1; then
     soft_fail "a request for an unserved path was relayed"
-elif grep -q 'transport http-header: request for a path not configured' "$E2E_TMP/path.server.log"; then
+elif grep -q 'transport http-header: request for a path not configured' \
+    "$E2E_TMP/path.server.log"; then
     pass "a request for / refused with 404 by a server serving /video and /feed"
 else
     soft_fail "no 404 refusal logged"
@@ -141,8 +142,7 @@ pp_send() {
 # access_shows FROM: the access log has a line from FROM (it is written when the target is
 # connected, so it may trail the client by a moment).
 access_shows() {
-    local i
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         grep -qF " $1 accepted tcp:127.0.0.1:$ECHO [front-in -> direct]" \
             "$E2E_TMP/access.log" 2>/dev/null && return 0
         sleep 0.1

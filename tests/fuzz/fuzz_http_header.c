@@ -27,8 +27,11 @@ static void *instance(int server, const char *json, size_t len)
     char *text = strndup(json, len);
     if (text == NULL)
         abort();
-    evp_transport_args a = {.size = sizeof(a), .server = server, .tag = "fuzz",
-                            .settings_json = text, .stream_json = "{}"};
+    evp_transport_args a = {.size = sizeof(a),
+                            .server = server,
+                            .tag = "fuzz",
+                            .settings_json = text,
+                            .stream_json = "{}"};
     void *inst = ops()->instance_new(fuzz_host_get(), &a, err, sizeof(err));
     if (inst == NULL && (memchr(err, '\n', strlen(err)) != NULL || err[0] == '\0'))
         abort(); /* a refusal says why, on one line */
@@ -71,8 +74,8 @@ static void settings(const uint8_t *data, size_t len)
         void *s = ops()->session_new(inst, NULL);
         evp_buf out = {0}, back = {0};
         evp_io io;
-        if (s == NULL || fuzz_call(ops()->encode, s, (const uint8_t *)"z", 1, 0, &out, &back,
-                                   &io) != EVP_OK)
+        if (s == NULL ||
+            fuzz_call(ops()->encode, s, (const uint8_t *)"z", 1, 0, &out, &back, &io) != EVP_OK)
             abort();
         if (out.len < 5 || memcmp(out.data + out.len - 5, "\r\n\r\nz", 5) != 0)
             abort();

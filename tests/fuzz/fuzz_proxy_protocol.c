@@ -13,10 +13,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     char err[256];
-    evp_transport_args a = {.size = sizeof(a), .server = 1, .tag = "fuzz", .settings_json = "{}",
-                            .stream_json = "{}"};
-    instance = evp_builtin_proxy_protocol.transport->instance_new(fuzz_host_get(), &a, err,
-                                                                      sizeof(err));
+    evp_transport_args a = {
+        .size = sizeof(a), .server = 1, .tag = "fuzz", .settings_json = "{}", .stream_json = "{}"};
+    instance =
+        evp_builtin_proxy_protocol.transport->instance_new(fuzz_host_get(), &a, err, sizeof(err));
     if (instance == NULL) {
         fprintf(stderr, "proxy-protocol: %s\n", err);
         abort();

@@ -10,8 +10,7 @@
 /* Feeds data[0..len) to sess's decode in pieces of piece bytes (0: all at once), then the
  * end of input; r holds what came up, what went back, the last status and the targets. */
 static inline void fuzz_drive_transport(const evp_transport_ops *ops, void *sess,
-                                        const uint8_t *data, size_t len, size_t piece,
-                                        fuzz_run *r)
+                                        const uint8_t *data, size_t len, size_t piece, fuzz_run *r)
 {
     evp_buf pending = {0};
     evp_io io;
