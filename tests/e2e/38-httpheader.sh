@@ -36,17 +36,24 @@ HEADER='{"network": "tcp", "tcpSettings": {"header": {"type": "http"}}}'
 HEADER_PATH='{"network": "tcp", "tcpSettings": {"header": {"type": "http",
               "request": {"path": ["/video", "/feed"]}}}}'
 
-# http_cell ID DIR SERVER_STREAM: DIR a = V2Ray client -> evproxy server, b = the reverse.
-# Leaves the client's socks port in CELL_SOCKS, the capture in $E2E_TMP/ID.head.
+# Both sides configured alike: several paths and header values, a custom response.
+HEADER_CUSTOM='{"network": "tcp", "tcpSettings": {"header": {"type": "http",
+    "request": {"version": "1.1", "method": "POST", "path": ["/video", "/feed/x"],
+                "headers": {"Host": ["cdn.example.com", "img.example.com"], "X-Seq": "1,2,3"}},
+    "response": {"status": "206", "reason": "Partial Content",
+                 "headers": {"Content-Type": ["video/mp4"]}}}}}'
+
+# http_cell ID DIR SERVER_STREAM [CLIENT_STREAM]: DIR a = V2Ray client -> evproxy server, b =
+# the reverse. Leaves the client's socks port in CELL_SOCKS, the capture in $E2E_TMP/ID.head.
 http_cell() {
-    local id=$1 dir=$2 stream=$3 sp cp
+    local id=$1 dir=$2 stream=$3 client_stream=${4:-$HEADER} sp cp
     read -r sp cp < <(ports 2 | tr '\n' ' ')
     start_tool "$id.relay" capture_proxy.py --upstream "127.0.0.1:$sp" \
         --capture "$E2E_TMP/$id.head" --limit 64
     cfg_vmess_server "$E2E_TMP/$id.server.json" "$sp" "$UUID_GOOD" 0
     cfg_vmess_client "$E2E_TMP/$id.client.json" "$cp" "$TOOL_PORT" "$UUID_GOOD" 0 aes-128-gcm
     with_stream "$E2E_TMP/$id.server.json" "$stream"
-    with_stream "$E2E_TMP/$id.client.json" "$HEADER"
+    with_stream "$E2E_TMP/$id.client.json" "$client_stream"
     if [ "$dir" = a ]; then
         start_evproxy "$id.server" "$E2E_TMP/$id.server.json" "$sp"
         start_v2ray "$id.client" "$E2E_TMP/$id.client.json" "$cp"
@@ -99,6 +106,19 @@ info "http header: evproxy client -> V2Ray 4.34 server"
 http_cell e2v b "$HEADER"
 stream_ok e2v.client "evproxy -> v2ray, tcp + http header, $SIZE each way" 22
 check_request e2v "the evproxy client"
+
+for dir in a b; do
+    info "http header, configured alike on both sides, direction $dir"
+    http_cell "custom-$dir" "$dir" "$HEADER_CUSTOM" "$HEADER_CUSTOM"
+    stream_ok "custom-$dir.server" "$([ "$dir" = a ] && echo "v2ray -> evproxy" ||
+        echo "evproxy -> v2ray"), configured request and response, $SIZE each way" 24
+    if wait_file "$E2E_TMP/custom-$dir.head" 5 &&
+        head -c 24 "$E2E_TMP/custom-$dir.head" | grep -qaE '^POST /(video|feed/x) HTTP/1\.1'; then
+        pass "direction $dir: the configured request line on the wire"
+    else
+        soft_fail "direction $dir: $(head -c 30 "$E2E_TMP/custom-$dir.head" | tr '\r\n' '<>')"
+    fi
+done
 
 info "http header: a V2Ray client asking for / of an evproxy server serving /video and /feed"
 http_cell path a "$HEADER_PATH"
