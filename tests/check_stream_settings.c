@@ -115,15 +115,19 @@ START_TEST(test_tls_alone_and_outbound_ignores_proxy_protocol)
 }
 END_TEST
 
+START_TEST(test_proxy_protocol_is_built_in)
+{
+    evp_config *c =
+        load_ok("{\"network\":\"ws\",\"wsSettings\":{\"acceptProxyProtocol\":true}}", "");
+    static const char *const pp_ws[] = {"proxy-protocol", "ws"};
+    assert_layers(&c->inbounds[0].stream, pp_ws, 2);
+    evp_config_free(c);
+}
+END_TEST
+
 START_TEST(test_missing_layers_name_their_path)
 {
-    /* No proxy-protocol or http-header module in this registry: each names where it came
-     * from, bottom first. */
-    assert_refused("{\"tcpSettings\":{\"acceptProxyProtocol\":true}}", "",
-                   "inbounds[0].streamSettings.tcpSettings: no transport layer "
-                   "\"proxy-protocol\"");
-    assert_refused("{\"network\":\"ws\",\"wsSettings\":{\"acceptProxyProtocol\":true}}", "",
-                   "inbounds[0].streamSettings.wsSettings: no transport layer");
+    /* No http-header module in this registry: it names where it came from. */
     assert_refused("", "{\"tcpSettings\":{\"header\":{\"type\":\"http\"}}}",
                    "outbounds[0].streamSettings.tcpSettings.header.type: no transport layer "
                    "\"http-header\"");
@@ -262,6 +266,7 @@ Suite *stream_settings_suite(void)
     tcase_add_test(tc, test_tls_under_ws_both_sides);
     tcase_add_test(tc, test_plain_tcp_has_no_layers);
     tcase_add_test(tc, test_tls_alone_and_outbound_ignores_proxy_protocol);
+    tcase_add_test(tc, test_proxy_protocol_is_built_in);
     tcase_add_test(tc, test_missing_layers_name_their_path);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_layer_instance_refusal_fails_the_inbound);

@@ -20,7 +20,8 @@ static int add(evp_registry *r, evp_module *m)
 
 /* The transport layers linked in (core/builtin): adding one is one line here. */
 static const evp_plugin *const builtin_transports[] = {
-    NULL, /* &evp_builtin_proxy_protocol, goes above this line */
+    &evp_builtin_proxy_protocol,
+    NULL,
 };
 
 /* Wraps desc as a module and adds it; -1 after logging why not. */
