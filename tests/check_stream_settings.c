@@ -87,6 +87,19 @@ START_TEST(test_tls_under_ws_both_sides)
 }
 END_TEST
 
+/* V2Ray 4.34 lowercases network, security and the header type before it reads them. */
+START_TEST(test_names_in_any_case)
+{
+    evp_config *c = load_ok("{\"network\":\"WebSocket\",\"security\":\"TLS\"}", "");
+    static const char *const both[] = {"tls", "ws"};
+    assert_layers(&c->inbounds[0].stream, both, 2);
+    evp_config_free(c);
+    /* http-header is not among the stand-in layers: being looked for is the point. */
+    assert_refused("{\"network\":\"TCP\",\"tcpSettings\":{\"header\":{\"type\":\"HTTP\"}}}",
+                   "", "no transport layer \"http-header\"");
+}
+END_TEST
+
 START_TEST(test_plain_tcp_has_no_layers)
 {
     evp_config *c = load_ok("{\"network\":\"tcp\",\"security\":\"none\","
@@ -264,6 +277,7 @@ Suite *stream_settings_suite(void)
     TCase *tc = tcase_create("mapping");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_tls_under_ws_both_sides);
+    tcase_add_test(tc, test_names_in_any_case);
     tcase_add_test(tc, test_plain_tcp_has_no_layers);
     tcase_add_test(tc, test_tls_alone_and_outbound_ignores_proxy_protocol);
     tcase_add_test(tc, test_proxy_protocol_is_built_in);

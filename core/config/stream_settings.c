@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *str_or(json_t *obj, const char *key, const char *dflt)
 {
@@ -16,19 +17,20 @@ static const char *str_or(json_t *obj, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
-/* Why a network evproxy does not speak is refused, or NULL for one it speaks. */
+/* Why a network evproxy does not speak is refused, or NULL for one it speaks. Names are
+ * compared in any case, as V2Ray 4.34 lowercases network, security and header type. */
 static const char *network_refusal(const char *net)
 {
-    if (strcmp(net, "tcp") == 0 || strcmp(net, "raw") == 0 || strcmp(net, "ws") == 0 ||
-        strcmp(net, "websocket") == 0)
+    if (strcasecmp(net, "tcp") == 0 || strcasecmp(net, "raw") == 0 ||
+        strcasecmp(net, "ws") == 0 || strcasecmp(net, "websocket") == 0)
         return NULL;
-    if (strcmp(net, "kcp") == 0 || strcmp(net, "mkcp") == 0)
+    if (strcasecmp(net, "kcp") == 0 || strcasecmp(net, "mkcp") == 0)
         return "is not supported (mKCP runs over UDP; use tcp or ws)";
-    if (strcmp(net, "quic") == 0)
+    if (strcasecmp(net, "quic") == 0)
         return "is not supported (QUIC; use tcp or ws, with tls)";
-    if (strcmp(net, "domainsocket") == 0 || strcmp(net, "ds") == 0)
+    if (strcasecmp(net, "domainsocket") == 0 || strcasecmp(net, "ds") == 0)
         return "is not supported (Unix domain sockets; use tcp on loopback)";
-    if (strcmp(net, "http") == 0 || strcmp(net, "h2") == 0)
+    if (strcasecmp(net, "http") == 0 || strcasecmp(net, "h2") == 0)
         return "is not supported yet (h2 needs a connection carrying many sessions, which "
                "comes with Mux, issue 13; use ws)";
     return "is not supported (tcp or ws)";
@@ -94,16 +96,16 @@ void evp_stream_conf_load(evp_stream_conf *sc, json_t *bound, int server, const 
     int errors = errs->count;
     if (why)
         evp_errlist_add(errs, "%s.streamSettings.network: \"%s\" %s", where, net, why);
-    if (strcmp(sec, "xtls") == 0)
+    if (strcasecmp(sec, "xtls") == 0)
         evp_errlist_add(errs, "%s.streamSettings.security: \"xtls\" is not supported (XTLS "
                         "splices TLS records in ways V2Ray 4.34 does not; use tls)", where);
-    else if (strcmp(sec, "none") != 0 && strcmp(sec, "tls") != 0 && sec[0] != '\0')
+    else if (strcasecmp(sec, "none") != 0 && strcasecmp(sec, "tls") != 0 && sec[0] != '\0')
         evp_errlist_add(errs, "%s.streamSettings.security: \"%s\" is not supported (none or "
                         "tls)", where, sec);
     json_t *tcp = json_object_get(ss, "tcpSettings");
     const char *htype = str_or(json_object_get(tcp, "header"), "type", "none");
-    int is_tcp = strcmp(net, "tcp") == 0 || strcmp(net, "raw") == 0;
-    if (is_tcp && strcmp(htype, "none") != 0 && strcmp(htype, "http") != 0)
+    int is_tcp = strcasecmp(net, "tcp") == 0 || strcasecmp(net, "raw") == 0;
+    if (is_tcp && strcasecmp(htype, "none") != 0 && strcasecmp(htype, "http") != 0)
         evp_errlist_add(errs, "%s.streamSettings.tcpSettings.header.type: \"%s\" is not "
                         "supported (none or http)", where, htype);
     if (errs->count != errors)
@@ -115,13 +117,13 @@ void evp_stream_conf_load(evp_stream_conf *sc, json_t *bound, int server, const 
                  pp_key);
     else if (pp)
         add_layer(sc, "proxy-protocol", pp_key, pp, where, pp_key, schema_dir, reg, errs);
-    if (strcmp(sec, "tls") == 0)
+    if (strcasecmp(sec, "tls") == 0)
         add_layer(sc, "tls", "tlsSettings", json_object_get(ss, "tlsSettings"), where,
                   "security", schema_dir, reg, errs);
     if (!is_tcp)
         add_layer(sc, "ws", "wsSettings", json_object_get(ss, "wsSettings"), where, "network",
                   schema_dir, reg, errs);
-    else if (strcmp(htype, "http") == 0)
+    else if (strcasecmp(htype, "http") == 0)
         add_layer(sc, "http-header", "tcpSettings", tcp, where, "tcpSettings.header.type",
                   schema_dir, reg, errs);
     if (sc->n > 0)
