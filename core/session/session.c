@@ -472,11 +472,17 @@ evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_rout
         close(fd);
         return NULL;
     }
-    if (in->transports && evp_sess_stack_server(s) != 0) {
+    if (in->transports == NULL) {
+        evp_sess_handshake(s); /* a protocol with a fixed target answers with no input */
+        return s;
+    }
+    if (evp_sess_stack_server(s) != 0) {
         evp_sess_close(s, "out of memory");
         return NULL;
     }
-    evp_sess_handshake(s); /* a protocol with a fixed target answers with no input */
+    /* Behind layers the first handshake call waits for their first read, so that a fixed
+     * target (dokodemo-door) is dialled and logged with the address a front named. */
+    evp_sess_update_watchers(s);
     return s;
 }
 
