@@ -28,6 +28,8 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 # Only vmess.so (and the tests that link its objects) use GnuTLS: its AES-GCM body AEAD.
 VMESS_CFLAGS = $(shell pkg-config --cflags gnutls 2>/dev/null)
 VMESS_LIBS = $(shell pkg-config --libs gnutls 2>/dev/null)
+# ws.so (and the tests that link its objects) frame with libwslay (Debian ships no .pc).
+WS_LIBS := -lwslay
 
 # Each core/ folder is on the include path, so a file includes "session.h" wherever it lives
 # (README "## Layout" says which folder holds what); core/builtin/ is reached as "builtin/*.h".
@@ -49,6 +51,8 @@ PLUGINS := $(notdir $(wildcard plugin/*))
 PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 VMESS_SRC := $(wildcard plugin/vmess/*.c)
 VMESS_OBJ := $(VMESS_SRC:%.c=$(BUILD)/obj/%.o)
+# The tests link ws's objects beside vmess's: all but its descriptor (evp_plugin_entry).
+WS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/plugin.c,$(wildcard plugin/ws/*.c)))
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TESTPLUG_SRC := $(wildcard tests/plugins/*.c)
@@ -84,6 +88,7 @@ $(BUILD)/plugins/%.so: $$(call plugin_objs,$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared $^ -o $@ $(PKG_LIBS) $(PLUGIN_LIBS)
 $(BUILD)/plugins/vmess.so: PLUGIN_LIBS = $(VMESS_LIBS)
+$(BUILD)/plugins/ws.so: PLUGIN_LIBS = $(WS_LIBS)
 $(VMESS_OBJ) $(TEST_OBJ): override CFLAGS += $(VMESS_CFLAGS)
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/evproxy/plugin.h
 	@mkdir -p $(dir $@)
@@ -99,8 +104,9 @@ $(BUILD)/obj/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/tests -c $< -o $@
 
-$(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(VMESS_OBJ)
-	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(VMESS_LIBS) $(CHECK_LIBS) -lev -ldl -lm
+$(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(VMESS_OBJ) $(WS_OBJ)
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(VMESS_LIBS) $(WS_LIBS) $(CHECK_LIBS) \
+	    -lev -ldl -lm
 
 unit: all $(BUILD)/tests/check_all $(TESTPLUG_SO)
 	tests/core_knows_no_protocol.sh
