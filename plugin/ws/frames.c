@@ -64,16 +64,17 @@ static void on_frame_start(wslay_event_context_ptr ctx,
 {
     ws_frames *f = user;
     f->in_frame = arg->payload_length > 0;
-    if (is_data(arg->opcode))
+    f->in_data = is_data(arg->opcode);
+    if (f->in_data)
         f->in_msg = !arg->fin;
 }
 
-/* Payload of data frames goes up as it comes; wslay keeps control frames to itself. */
+/* Payload of data frames goes up as it comes; wslay answers control frames itself. */
 static void on_frame_chunk(wslay_event_context_ptr ctx,
                            const struct wslay_event_on_frame_recv_chunk_arg *arg, void *user)
 {
     ws_frames *f = user;
-    if (f->up != NULL && arg->data_length > 0)
+    if (f->in_data && f->up != NULL && arg->data_length > 0)
         append(f, f->up, arg->data, arg->data_length);
 }
 
@@ -142,8 +143,9 @@ static const char *why_refused(ws_frames *f)
     case WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA:
         return "bad frame: invalid UTF-8 in a text or Close frame";
     default:
-        return "bad frame: unmasked from a client (or masked from a server), reserved bits, "
-               "unknown opcode or broken fragmentation";
+        /* wslay does not say which: its checks are the RFC's, all of them */
+        return "bad frame: masking (unmasked from a client, masked from a server), reserved "
+               "bits, opcode or fragmentation";
     }
 }
 
@@ -161,8 +163,8 @@ int ws_frames_decode(ws_frames *f, evp_io *io)
     if (r != 0) {
         flush(f, io->back);
         return ws_fail(io, "%s", r == WSLAY_ERR_NOMEM ? "out of memory"
-                                            : "bad frame header: a control frame fragmented "
-                                              "or over 125 bytes, or a length not minimal");
+                                            : "bad frame: a control frame fragmented or over "
+                                              "125 bytes, or a length not minimal");
     }
     int closed = wslay_event_get_close_received(f->ctx);
     int refused = !closed && !wslay_event_get_read_enabled(f->ctx);

@@ -22,6 +22,7 @@ typedef struct ws_frames {
     evp_buf *down; /* frames we send go here (io->back in decode, io->out in encode) */
     uint8_t oom;
     uint8_t in_frame; /* inside a frame's payload */
+    uint8_t in_data;  /* that frame carries data (not a control frame) */
     uint8_t in_msg;   /* inside a fragmented message (between its first and last frame) */
 } ws_frames;
 
