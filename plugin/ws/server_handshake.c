@@ -95,8 +95,8 @@ static int read_request_line(const ws_head *h, request_line *r)
     const char *t = r->target, *tend = t + r->target_len;
     if (t[0] != '/') {
         /* absolute-form: scheme://authority/path */
-        const char *sep = r->target_len > 3 ? strstr(t, "://") : NULL;
-        if (sep == NULL || sep >= tend)
+        const char *sep = memmem(t, r->target_len, "://", 3); /* t is not NUL-terminated */
+        if (sep == NULL)
             return -1;
         const char *slash = memchr(sep + 3, '/', (size_t)(tend - sep - 3));
         t = slash != NULL ? slash : "/";

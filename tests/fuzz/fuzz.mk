@@ -14,10 +14,11 @@ CORE_INC := -Icore/include -Icore $(CORE_DIRS:%/=-I%)
 CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fPIC -fvisibility=hidden \
     -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(CORE_INC) \
     -DEVP_HAVE_PCRE2 '-DEVP_VERSION="fuzz"' '-DEVP_PREFIX="/usr/local"' $(SAN)
-LIBS := -lsodium -lnettle -lgnutls -ljansson -lcares -lpcre2-8 -lev -lpthread -lm -ldl
+LIBS := -lsodium -lnettle -lgnutls -ljansson -lcares -lpcre2-8 -lev -lpthread -lm -ldl -lwslay
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 VMESS := $(call obj,$(wildcard plugin/vmess/*.c))
+WS := $(call obj,$(filter-out %/plugin.c,$(wildcard plugin/ws/*.c)))
 BUILTIN := $(call obj,$(wildcard core/builtin/*.c))
 HTTP_HEADER := $(call obj,$(wildcard plugin/http-header/*.c))
 JSONSCHEMA := $(call obj,$(filter-out %_cli.c,$(wildcard core/jsonschema/*.c)))
@@ -32,6 +33,7 @@ all: $(TARGETS:%=$(OUT)/%) $(OUT)/plugins/vmess.so $(OUT)/plugins-nocov/vmess.so
 $(OUT)/fuzz_socks $(OUT)/fuzz_proxy_protocol: $(BUILTIN) $(LOG)
 $(OUT)/fuzz_vmess_inbound $(OUT)/fuzz_vmess_outbound $(OUT)/fuzz_vmess_body: $(VMESS) $(LOG)
 $(OUT)/fuzz_vmess_header: $(VMESS) $(LOG)
+$(OUT)/fuzz_ws_server: $(WS) $(LOG)
 $(OUT)/fuzz_jsonschema: $(JSONSCHEMA)
 $(OUT)/fuzz_http_header: $(HTTP_HEADER) $(LOG)
 $(OUT)/fuzz_settings: $(BUILTIN) $(VMESS) $(JSONSCHEMA) $(LOG)

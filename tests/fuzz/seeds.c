@@ -398,6 +398,43 @@ static void transport_seeds(void)
         put("fuzz_http_header", "header", http[i], strlen(http[i]));
 }
 
+/* fuzz_ws_server: upgrade requests (byte 0 the settings and peer, byte 1 the split), then
+ * masked frames: data, a ping, fragments, a Close. */
+static void ws_seeds(void)
+{
+    static const char *const heads[] = {
+        "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "GET /ws?ed=2048 HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: SGVsbG8\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n",
+        "GET /wsSGVsbG8 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+        "Sec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\nX-Ed: SGVsbG8\r\n"
+        "X-Forwarded-For: unknown, 2001:db8::1\r\n\r\n",
+        "GET /other HTTP/1.1\r\n\r\n",
+    };
+    static const uint8_t frames[] = {
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, /* "Hello" */
+        0x89, 0x81, 1, 2, 3, 4, 'p' ^ 1,                                   /* ping */
+        0x02, 0x81, 1, 2, 3, 4, 'a' ^ 1, 0x80, 0x81, 1, 2, 3, 4, 'b' ^ 1,  /* fragments */
+        0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2,                        /* Close 1000 */
+    };
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        size_t n = strlen(heads[i]);
+        uint8_t *seed = malloc(2 + n + sizeof(frames));
+        if (seed == NULL)
+            exit(1);
+        seed[0] = (uint8_t)i;
+        seed[1] = (uint8_t)(n / 2);
+        memcpy(seed + 2, heads[i], n);
+        memcpy(seed + 2 + n, frames, sizeof(frames));
+        put("fuzz_ws_server", "upgrade", seed, 2 + n + sizeof(frames));
+        free(seed);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -412,6 +449,7 @@ int main(int argc, char **argv)
         return 1;
     }
     socks_seeds();
+    ws_seeds();
     vmess_seeds();
     file_seeds();
     transport_seeds();
