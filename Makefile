@@ -28,8 +28,6 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 # Only vmess.so (and the tests that link its objects) use GnuTLS: its AES-GCM body AEAD.
 VMESS_CFLAGS = $(shell pkg-config --cflags gnutls 2>/dev/null)
 VMESS_LIBS = $(shell pkg-config --libs gnutls 2>/dev/null)
-# ws.so (and the tests that link its objects) frame with libwslay (Debian ships no .pc).
-WS_LIBS := -lwslay
 
 # Each core/ folder is on the include path, so a file includes "session.h" wherever it lives
 # (README "## Layout" says which folder holds what); core/builtin/ is reached as "builtin/*.h".
@@ -88,7 +86,6 @@ $(BUILD)/plugins/%.so: $$(call plugin_objs,$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared $^ -o $@ $(PKG_LIBS) $(PLUGIN_LIBS)
 $(BUILD)/plugins/vmess.so: PLUGIN_LIBS = $(VMESS_LIBS)
-$(BUILD)/plugins/ws.so: PLUGIN_LIBS = $(WS_LIBS)
 $(VMESS_OBJ) $(TEST_OBJ): override CFLAGS += $(VMESS_CFLAGS)
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/evproxy/plugin.h
 	@mkdir -p $(dir $@)
@@ -105,8 +102,7 @@ $(BUILD)/obj/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h
 	$(CC) $(CFLAGS) -I$(BUILD)/tests -c $< -o $@
 
 $(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(VMESS_OBJ) $(WS_OBJ)
-	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(VMESS_LIBS) $(WS_LIBS) $(CHECK_LIBS) \
-	    -lev -ldl -lm
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(VMESS_LIBS) $(CHECK_LIBS) -lev -ldl -lm
 
 unit: all $(BUILD)/tests/check_all $(TESTPLUG_SO)
 	tests/core_knows_no_protocol.sh

@@ -172,7 +172,8 @@ START_TEST(test_bad_frames_refused)
         {0x89, 126, 1, 0, "control frame"},   /* a ping over 125 bytes */
         {0xc2, 3, 1, 0, "reserved bits"},     /* RSV1 without an extension */
         {0x83, 3, 1, 0, "opcode"},            /* opcode 3 is reserved */
-        {0x81, 2, 1, 0, "UTF-8"},             /* text that is not UTF-8 */
+        {0x82, 126, 0, 0, "unmasked"},        /* a 16-bit length, unmasked */
+        {0x88, 1, 1, 0, "1-byte payload"},    /* a Close with half a status code */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ws_link l;
@@ -184,7 +185,6 @@ START_TEST(test_bad_frames_refused)
             ws_frame(&l.c2s, cases[i].first2, payload, 1, mask);
         ws_pump(&l);
         ck_assert_msg(l.srv.err, "case %zu accepted", i);
-        /* wslay does not say which rule: the reason names the rules of its kind */
         ck_assert_msg(strstr(l.srv.reason, "websocket: bad frame") != NULL &&
                           strstr(l.srv.reason, cases[i].reason) != NULL,
                       "case %zu: %s", i, l.srv.reason);
@@ -196,8 +196,22 @@ START_TEST(test_bad_frames_refused)
     ws_frame(&l.s2c, 0x82, "x", 1, mask);
     ws_pump(&l);
     ck_assert(l.cli.err);
-    ck_assert_ptr_nonnull(strstr(l.cli.reason, "masked from a server"));
+    ck_assert_ptr_nonnull(strstr(l.cli.reason, "masked frame from a server"));
     ws_pair_close(&l);
+    /* Lengths not in their shortest form: 126 saying 5, 127 saying 65535. */
+    static const uint8_t long16[] = {0x82, 0xfe, 0x00, 0x05, 1, 2, 3, 4, 'h', 'e', 'l', 'l', 'o'};
+    static const uint8_t long64[] = {0x82, 0xff, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4};
+    const uint8_t *bad[2] = {long16, long64};
+    size_t bad_len[2] = {sizeof(long16), sizeof(long64)};
+    for (int i = 0; i < 2; i++) {
+        open_pair(&l);
+        ws_put_bytes(&l.c2s, bad[i], bad_len[i]);
+        ws_pump(&l);
+        ck_assert(l.srv.err);
+        ck_assert_msg(strstr(l.srv.reason, "shortest form") != NULL, "%s", l.srv.reason);
+        ck_assert_uint_eq(l.srv.got.len, 0);
+        ws_pair_close(&l);
+    }
 }
 END_TEST
 

@@ -14,7 +14,7 @@ CORE_INC := -Icore/include -Icore $(CORE_DIRS:%/=-I%)
 CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fPIC -fvisibility=hidden \
     -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(CORE_INC) \
     -DEVP_HAVE_PCRE2 '-DEVP_VERSION="fuzz"' '-DEVP_PREFIX="/usr/local"' $(SAN)
-LIBS := -lsodium -lnettle -lgnutls -ljansson -lcares -lpcre2-8 -lev -lpthread -lm -ldl -lwslay
+LIBS := -lsodium -lnettle -lgnutls -ljansson -lcares -lpcre2-8 -lev -lpthread -lm -ldl
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 VMESS := $(call obj,$(wildcard plugin/vmess/*.c))
