@@ -1,4 +1,5 @@
-/* Reads wsSettings with jansson (see settings.h). */
+/* Reads wsSettings with jansson (see settings.h). Errors name the key inside wsSettings: the
+ * host puts "streamSettings.wsSettings: " in front. */
 #include "settings.h"
 
 #include "trusted.h"
@@ -37,7 +38,7 @@ static int get_string(json_t *obj, const char *key, const char **out, char *err,
     if (v == NULL || json_is_null(v))
         return 0;
     if (!json_is_string(v)) {
-        fail(err, errlen, "wsSettings.%s: not a string", key);
+        fail(err, errlen, "%s: not a string", key);
         return -1;
     }
     if (json_string_length(v) > 0)
@@ -56,7 +57,7 @@ static int read_path(ws_config *c, json_t *root, char *err, size_t errlen)
         p = legacy != NULL ? legacy : "/";
     for (const char *q = p; *q; q++) {
         if ((unsigned char)*q <= ' ' || *q == 0x7f) {
-            fail(err, errlen, "wsSettings.path: a space or control character");
+            fail(err, errlen, "path: a space or control character");
             return -1;
         }
     }
@@ -118,7 +119,7 @@ static int read_headers(ws_config *c, json_t *root, char *err, size_t errlen)
     if (obj == NULL || json_is_null(obj))
         return 0;
     if (!json_is_object(obj)) {
-        fail(err, errlen, "wsSettings.headers: not an object");
+        fail(err, errlen, "headers: not an object");
         return -1;
     }
     size_t count = json_object_size(obj);
@@ -132,11 +133,11 @@ static int read_headers(ws_config *c, json_t *root, char *err, size_t errlen)
     json_object_foreach(obj, key, v) {
         const char *val = json_string_value(v);
         if (val == NULL || !valid_value(val)) {
-            fail(err, errlen, "wsSettings.headers.%.40s: not a one-line string", key);
+            fail(err, errlen, "headers.%.40s: not a one-line string", key);
             return -1;
         }
         if (!is_token(key) || reserved_name(key)) {
-            fail(err, errlen, "wsSettings.headers.%.40s: %s", key,
+            fail(err, errlen, "headers.%.40s: %s", key,
                  is_token(key) ? "set by the WebSocket handshake itself"
                                : "not a header name");
             return -1;
@@ -169,7 +170,7 @@ static int read_early_data(ws_config *c, json_t *root, char *err, size_t errlen)
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) > INT32_MAX) {
-            fail(err, errlen, "wsSettings.maxEarlyData: not an integer in 0..%d", INT32_MAX);
+            fail(err, errlen, "maxEarlyData: not an integer in 0..%d", INT32_MAX);
             return -1;
         }
         c->max_early = (uint32_t)json_integer_value(v);
@@ -178,7 +179,7 @@ static int read_early_data(ws_config *c, json_t *root, char *err, size_t errlen)
     if (get_string(root, "earlyDataHeaderName", &name, err, errlen) != 0)
         return -1;
     if (name != NULL && (!is_token(name) || reserved_name(name))) {
-        fail(err, errlen, "wsSettings.earlyDataHeaderName: not a header name of its own");
+        fail(err, errlen, "earlyDataHeaderName: not a header name of its own");
         return -1;
     }
     if (name != NULL && (c->ed_header = dup_n(c->host, name, strlen(name))) == NULL) {
@@ -202,7 +203,7 @@ static int read_trusted(ws_config *c, json_t *root, char *err, size_t errlen)
         return 0;
     }
     if (!json_is_array(arr)) {
-        fail(err, errlen, "wsSettings.trustedProxies: not an array");
+        fail(err, errlen, "trustedProxies: not an array");
         return -1;
     }
     size_t n = json_array_size(arr);
@@ -214,7 +215,7 @@ static int read_trusted(ws_config *c, json_t *root, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         const char *s = json_string_value(json_array_get(arr, i));
         if (s == NULL || ws_net_parse(s, &c->trusted[i]) != 0) {
-            fail(err, errlen, "wsSettings.trustedProxies[%zu]: not an IP or CIDR", i);
+            fail(err, errlen, "trustedProxies[%zu]: not an IP or CIDR", i);
             return -1;
         }
     }
@@ -241,7 +242,7 @@ ws_config *ws_config_new(const evp_host *host, const evp_transport_args *args, c
     const char *text = args->settings_json != NULL ? args->settings_json : "{}";
     json_t *root = json_loads(text, 0, &jerr);
     if (!json_is_object(root)) {
-        fail(err, errlen, "wsSettings: not a JSON object");
+        fail(err, errlen, "not a JSON object");
         json_decref(root);
         return NULL;
     }
