@@ -94,8 +94,7 @@ START_TEST(test_mib_both_ways_odd_pieces)
     ws_put_bytes(&l.srv.send, down, MIB);
     /* One whole encode: the frames it writes are at most 16 KiB each. */
     size_t wire_before = l.s2c.len;
-    evp_io io = {.in = l.srv.send.data, .in_len = l.srv.send.len, .out = &l.s2c,
-                 .back = NULL};
+    evp_io io = {.in = l.srv.send.data, .in_len = l.srv.send.len, .out = &l.s2c, .back = NULL};
     ck_assert_int_eq(ws_transport_ops.encode(l.srv.sess, &io), EVP_OK);
     ck_assert_uint_eq(io.consumed, MIB);
     test_buf_consume(&l.srv.send, MIB);
@@ -165,15 +164,15 @@ START_TEST(test_bad_frames_refused)
         uint8_t first2; /* a second frame's first byte, or 0 */
         const char *reason;
     } cases[] = {
-        {0x82, 5, 0, 0, "unmasked"},          /* RFC 5.7's unmasked frame, from a client */
-        {0x00, 3, 1, 0, "fragmentation"},     /* continuation with nothing to continue */
-        {0x02, 3, 1, 0x82, "fragmentation"},  /* a new message inside a fragmented one */
-        {0x09, 3, 1, 0, "control frame"},     /* a ping without fin */
-        {0x89, 126, 1, 0, "control frame"},   /* a ping over 125 bytes */
-        {0xc2, 3, 1, 0, "reserved bits"},     /* RSV1 without an extension */
-        {0x83, 3, 1, 0, "opcode"},            /* opcode 3 is reserved */
-        {0x82, 126, 0, 0, "unmasked"},        /* a 16-bit length, unmasked */
-        {0x88, 1, 1, 0, "1-byte payload"},    /* a Close with half a status code */
+        {0x82, 5, 0, 0, "unmasked"},         /* RFC 5.7's unmasked frame, from a client */
+        {0x00, 3, 1, 0, "fragmentation"},    /* continuation with nothing to continue */
+        {0x02, 3, 1, 0x82, "fragmentation"}, /* a new message inside a fragmented one */
+        {0x09, 3, 1, 0, "control frame"},    /* a ping without fin */
+        {0x89, 126, 1, 0, "control frame"},  /* a ping over 125 bytes */
+        {0xc2, 3, 1, 0, "reserved bits"},    /* RSV1 without an extension */
+        {0x83, 3, 1, 0, "opcode"},           /* opcode 3 is reserved */
+        {0x82, 126, 0, 0, "unmasked"},       /* a 16-bit length, unmasked */
+        {0x88, 1, 1, 0, "1-byte payload"},   /* a Close with half a status code */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ws_link l;

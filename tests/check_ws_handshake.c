@@ -35,8 +35,8 @@ typedef struct served {
 static served serve(void *sess, const char *text, size_t len, int eof)
 {
     served s = {0};
-    evp_io io = {.in = (const uint8_t *)text, .in_len = len, .in_eof = eof, .out = &s.up,
-                 .back = &s.back};
+    evp_io io = {
+        .in = (const uint8_t *)text, .in_len = len, .in_eof = eof, .out = &s.up, .back = &s.back};
     s.r = ws_transport_ops.decode(sess, &io);
     s.consumed = io.consumed;
     memcpy(s.reason, io.reason, sizeof(s.reason));
@@ -88,7 +88,7 @@ START_TEST(test_b64url_round_trip)
     ck_assert_int_eq(ws_b64url_decode("SGVsbG8=", 8, dec, &got), 0); /* padded too */
     ck_assert_int_eq(ws_b64url_decode("SGV+bG8", 7, dec, &got), -1); /* not url-safe */
     ck_assert_int_eq(ws_b64url_decode("chat, superchat", 15, dec, &got), -1);
-    ck_assert_int_eq(ws_b64url_decode("SGVsb", 5, dec, &got), -1);    /* 1 char over */
+    ck_assert_int_eq(ws_b64url_decode("SGVsb", 5, dec, &got), -1); /* 1 char over */
 }
 END_TEST
 
@@ -116,8 +116,8 @@ START_TEST(test_server_rfc_request)
     served_free(&s);
 
     /* RFC 6455 5.7: a masked "Hello" from the client. */
-    static const uint8_t hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f,
-                                    0x9f, 0x4d, 0x51, 0x58};
+    static const uint8_t hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                                    0x7f, 0x9f, 0x4d, 0x51, 0x58};
     s = serve(sess, (const char *)hello, sizeof(hello), 0);
     ck_assert_int_eq(s.r, EVP_OK);
     ck_assert_uint_eq(s.consumed, sizeof(hello));
@@ -271,16 +271,18 @@ START_TEST(test_server_refusals)
         ck_assert_msg(strstr(s.reason, cases[i].reason) != NULL, "case %zu: %s", i, s.reason);
         ck_assert_uint_eq(s.up.len, 0);
         char *head = ws_head_text(&s.back);
-        ck_assert_msg(strncmp(head, cases[i].status, strlen(cases[i].status)) == 0,
-                      "case %zu: %s", i, head);
+        ck_assert_msg(strncmp(head, cases[i].status, strlen(cases[i].status)) == 0, "case %zu: %s",
+                      i, head);
         served_free(&s);
         ws_transport_ops.session_free(sess);
     }
     /* The control: the same server takes its own path, in the absolute form, escaped, with a
      * query. */
     void *sess = server_session(inst, NULL);
-    const char *ok = "GET http://h:80/%77s?ed=2048 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
-                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " RFC_KEY "\r\n\r\n";
+    const char *ok =
+        "GET http://h:80/%77s?ed=2048 HTTP/1.1\r\nUpgrade: websocket\r\n"
+        "Connection: upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " RFC_KEY
+        "\r\n\r\n";
     served s = serve(sess, ok, strlen(ok), 0);
     ck_assert_msg(s.r == EVP_OK, "%s", s.reason);
     ck_assert_str_eq(ws_head_text(&s.back),
@@ -398,8 +400,7 @@ static void early_pair(const char *client_json, const char *server_json, const c
 START_TEST(test_early_data_named_header)
 {
     early_pair("{\"path\":\"/ws\",\"maxEarlyData\":2048,\"earlyDataHeaderName\":\"X-Ed\"}",
-               "{\"path\":\"/ws\",\"maxEarlyData\":2048,\"earlyDataHeaderName\":\"X-Ed\"}",
-               "X-Ed");
+               "{\"path\":\"/ws\",\"maxEarlyData\":2048,\"earlyDataHeaderName\":\"X-Ed\"}", "X-Ed");
 }
 END_TEST
 
@@ -426,8 +427,11 @@ START_TEST(test_early_data_request_forms)
         {"{\"path\":\"/ws\",\"maxEarlyData\":2048,\"earlyDataHeaderName\":\"X-Ed\"}", "/ws",
          "X-Ed: SGVsbG8\r\n", "X-Ed: SGVsbG8\r\n"},
         {"{\"path\":\"/ws\",\"maxEarlyData\":2048}", "/wsSGVsbG8", "", NULL},
+        /* a server told of another header still takes Xray's form (the data would be lost) */
+        {"{\"path\":\"/ws\",\"earlyDataHeaderName\":\"X-Ed\"}", "/ws?ed=2048",
+         "Sec-WebSocket-Protocol: SGVsbG8\r\n", "Sec-WebSocket-Protocol: SGVsbG8\r\n"},
     };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         void *inst = ws_inst(1, cases[i].server);
         void *sess = server_session(inst, NULL);
         char req[1024];
@@ -482,8 +486,8 @@ START_TEST(test_early_data_then_end)
     ck_assert_msg(!l.cli.err && !l.srv.err, "%s%s", l.cli.reason, l.srv.reason);
     ck_assert_uint_eq(l.srv.got.len, 5);
     ck_assert_mem_eq(l.srv.got.data, "short", 5);
-    ck_assert(l.srv.got_eof);  /* the client's Close */
-    ck_assert(l.cli.got_eof);  /* the server's reply */
+    ck_assert(l.srv.got_eof); /* the client's Close */
+    ck_assert(l.cli.got_eof); /* the server's reply */
     ws_pair_close(&l);
 }
 END_TEST
@@ -502,8 +506,7 @@ static int xff_targets(const char *settings, evp_addr peer, const char *req, evp
     int targets = 0;
     evp_buf back = {0}, up = {0};
     for (int i = 0; i < 3; i++) {
-        evp_io io = {.in = (const uint8_t *)req, .in_len = strlen(req), .out = &up,
-                     .back = &back};
+        evp_io io = {.in = (const uint8_t *)req, .in_len = strlen(req), .out = &up, .back = &back};
         int r = ws_transport_ops.decode(sess, &io);
         if (r == EVP_TARGET) {
             ck_assert_uint_eq(io.consumed, 0);
@@ -540,17 +543,16 @@ START_TEST(test_forwarded_for)
     mapped.bytes[12] = 127, mapped.bytes[15] = 1;
     ck_assert_int_eq(xff_targets("{\"path\":\"/ws\"}", mapped, xff_request, &t), 1);
     /* Anyone else's X-Forwarded-For is ignored. */
-    ck_assert_int_eq(
-        xff_targets("{\"path\":\"/ws\"}", ws_ip4(198, 51, 100, 9, 5), xff_request, &t), 0);
+    ck_assert_int_eq(xff_targets("{\"path\":\"/ws\"}", ws_ip4(198, 51, 100, 9, 5), xff_request, &t),
+                     0);
     /* trustedProxies replaces the default: that network is trusted, loopback no more. */
     const char *only = "{\"path\":\"/ws\",\"trustedProxies\":[\"198.51.100.0/24\"]}";
     ck_assert_int_eq(xff_targets(only, ws_ip4(198, 51, 100, 9, 5), xff_request, &t), 1);
     ck_assert_int_eq(xff_targets(only, ws_ip4(198, 51, 101, 9, 5), xff_request, &t), 0);
     ck_assert_int_eq(xff_targets(only, ws_ip4(127, 0, 0, 1, 5), xff_request, &t), 0);
-    ck_assert_int_eq(
-        xff_targets("{\"trustedProxies\":[],\"path\":\"/ws\"}", ws_ip4(127, 0, 0, 1, 5),
-                    xff_request, &t),
-        0);
+    ck_assert_int_eq(xff_targets("{\"trustedProxies\":[],\"path\":\"/ws\"}",
+                                 ws_ip4(127, 0, 0, 1, 5), xff_request, &t),
+                     0);
     /* An IPv6 client behind the front. */
     const char *v6 = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: " RFC_KEY "\r\nSec-WebSocket-Version: 13\r\n"

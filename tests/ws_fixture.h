@@ -14,7 +14,7 @@
 #include "test_host.h"
 
 static inline void *ws_inst_try(int server, const char *settings, const char *stream, char *err,
-                                 size_t errlen)
+                                size_t errlen)
 {
     evp_transport_args a = {sizeof(a), server, "t", settings, stream ? stream : "{}"};
     return ws_transport_ops.instance_new(test_host_get(), &a, err, errlen);
@@ -38,24 +38,24 @@ static inline evp_addr ws_ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16
 /* One end: its session, what its layer above sends and what came up to it. */
 typedef struct ws_end {
     void *sess;
-    evp_buf send;       /* bytes from above not yet consumed by encode */
-    int send_eof;       /* the layer above ended */
-    int eof_given;      /* encode was given that end with nothing left */
-    evp_buf got;        /* bytes decode sent up */
-    int got_eof;        /* decode returned EVP_EOF */
-    int err;            /* a hook returned EVP_ERR */
+    evp_buf send;  /* bytes from above not yet consumed by encode */
+    int send_eof;  /* the layer above ended */
+    int eof_given; /* encode was given that end with nothing left */
+    evp_buf got;   /* bytes decode sent up */
+    int got_eof;   /* decode returned EVP_EOF */
+    int err;       /* a hook returned EVP_ERR */
     char reason[128];
-    int targets;        /* EVP_TARGET returns */
+    int targets; /* EVP_TARGET returns */
     evp_addr target;
 } ws_end;
 
 typedef struct ws_link {
     void *cinst, *sinst;
     ws_end cli, srv;
-    evp_buf c2s, s2c;   /* the wire, each way */
+    evp_buf c2s, s2c;     /* the wire, each way */
     int c2s_eof, s2c_eof; /* that way's socket ended (a test says so) */
-    uint32_t seed;      /* picks the piece sizes */
-    size_t max_piece;   /* 0: whole buffers */
+    uint32_t seed;        /* picks the piece sizes */
+    size_t max_piece;     /* 0: whole buffers */
 } ws_link;
 
 static inline void ws_put_bytes(evp_buf *b, const void *p, size_t n)
@@ -84,8 +84,11 @@ static inline int ws_step_encode(ws_link *l, ws_end *e, evp_buf *wire, int force
         return 0;
     size_t n = ws_piece(l, e->send.len);
     evp_buf back = {0};
-    evp_io io = {.in = e->send.data, .in_len = n, .in_eof = e->send_eof && n == e->send.len,
-                 .out = wire, .back = &back};
+    evp_io io = {.in = e->send.data,
+                 .in_len = n,
+                 .in_eof = e->send_eof && n == e->send.len,
+                 .out = wire,
+                 .back = &back};
     size_t before = wire->len;
     int r = ws_transport_ops.encode(e->sess, &io);
     ck_assert_uint_eq(back.len, 0); /* encode never writes back */
@@ -112,8 +115,8 @@ static inline int ws_step_decode(ws_link *l, ws_end *e, evp_buf *in, int in_eof,
     if (e->sess == NULL || e->err || e->got_eof || (in->len == 0 && !in_eof))
         return 0;
     size_t n = ws_piece(l, in->len);
-    evp_io io = {.in = in->data, .in_len = n, .in_eof = in_eof && n == in->len,
-                 .out = &e->got, .back = out};
+    evp_io io = {
+        .in = in->data, .in_len = n, .in_eof = in_eof && n == in->len, .out = &e->got, .back = out};
     size_t up = e->got.len, down = out->len;
     int r = ws_transport_ops.decode(e->sess, &io);
     ck_assert_uint_le(io.consumed, n);

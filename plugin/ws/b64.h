@@ -13,7 +13,7 @@
 void ws_accept_for(const char *key, size_t key_len, char out[WS_ACCEPT_LEN + 1]);
 
 /* Bytes of base64url text (no padding) for n bytes. */
-#define WS_B64URL_LEN(n) (((n) * 4 + 2) / 3)
+#define WS_B64URL_LEN(n) (((n)*4 + 2) / 3)
 
 /* Writes n bytes as base64url without padding to out (WS_B64URL_LEN(n) bytes, no NUL). */
 void ws_b64url_encode(const uint8_t *src, size_t n, char *out);

@@ -108,8 +108,7 @@ int ws_client_request(ws_session *s, evp_io *io)
     f[n++] = (field){"Upgrade", "websocket", 9};
     for (size_t i = 0; i < c->n_headers; i++)
         if (early == 0 || strcasecmp(c->headers[i].name, ed_name) != 0)
-            f[n++] = (field){c->headers[i].name, c->headers[i].value,
-                             strlen(c->headers[i].value)};
+            f[n++] = (field){c->headers[i].name, c->headers[i].value, strlen(c->headers[i].value)};
     if (early > 0)
         f[n++] = (field){ed_name, ed_text, WS_B64URL_LEN(early)};
     int r = write_request(s, io, f, n);

@@ -15,19 +15,19 @@
 
 typedef struct ws_frames {
     const evp_host *host;
-    uint8_t server;       /* frames from the peer must be masked (and ours are not) */
-    uint8_t open;         /* ws_frames_open was called */
-    uint8_t close_sent;   /* nothing more may go out */
-    uint8_t in_msg;       /* inside a fragmented data message */
+    uint8_t server;     /* frames from the peer must be masked (and ours are not) */
+    uint8_t open;       /* ws_frames_open was called */
+    uint8_t close_sent; /* nothing more may go out */
+    uint8_t in_msg;     /* inside a fragmented data message */
     /* the frame being read */
-    uint8_t head[14];     /* its header so far */
+    uint8_t head[14]; /* its header so far */
     uint8_t head_len;
-    uint8_t in_payload;   /* the header is read; left bytes of payload to go */
+    uint8_t in_payload; /* the header is read; left bytes of payload to go */
     uint8_t opcode;
     uint8_t mask[4];
     uint8_t masked;
-    uint64_t left, off;   /* payload bytes to go, and read so far (the mask's phase) */
-    uint8_t ctrl[125];    /* a control frame's payload */
+    uint64_t left, off; /* payload bytes to go, and read so far (the mask's phase) */
+    uint8_t ctrl[125];  /* a control frame's payload */
     uint8_t ctrl_len;
 } ws_frames;
 

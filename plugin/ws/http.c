@@ -71,8 +71,7 @@ static int is_space(char c)
     return c == ' ' || c == '\t';
 }
 
-int ws_http_next(const ws_head *h, const char *name, size_t *pos, const char **val,
-                 size_t *val_len)
+int ws_http_next(const ws_head *h, const char *name, size_t *pos, const char **val, size_t *val_len)
 {
     size_t name_len = strlen(name);
     size_t at = *pos;

@@ -24,8 +24,7 @@ static int go_error(ws_session *s, evp_io *io, int code, const char *status, con
 }
 
 /* 404 from V2Ray's handler, or gorilla's http.Error (with a body) for a bad upgrade. */
-static int upgrade_error(ws_session *s, evp_io *io, int code, const char *status,
-                         const char *why)
+static int upgrade_error(ws_session *s, evp_io *io, int code, const char *status, const char *why)
 {
     char date[32], text[320];
     ws_http_date(s->cfg->host->unix_time(), date);
@@ -131,8 +130,8 @@ static int valid_b64url(const char *text, size_t len)
     return ws_b64url_decode(text, len, tmp, &n) == 0;
 }
 
-static int find_early(const ws_config *c, const ws_head *h, const request_line *r,
-                      int path_matched, early_data *ed)
+static int find_early(const ws_config *c, const ws_head *h, const request_line *r, int path_matched,
+                      early_data *ed)
 {
     memset(ed, 0, sizeof(*ed));
     size_t pos = 0;
@@ -142,16 +141,15 @@ static int find_early(const ws_config *c, const ws_head *h, const request_line *
         ed->len = r->target_len - strlen(c->path);
         return 0;
     }
-    if (c->ed_header != NULL) {
-        if (ws_http_next(h, c->ed_header, &pos, &ed->text, &ed->len) && ed->len > 0) {
-            ed->echo = c->ed_header;
-            return valid_b64url(ed->text, ed->len) ? 0 : -1;
-        }
-        ed->len = 0;
-        return 0;
+    if (c->ed_header != NULL && ws_http_next(h, c->ed_header, &pos, &ed->text, &ed->len) &&
+        ed->len > 0) {
+        ed->echo = c->ed_header;
+        return valid_b64url(ed->text, ed->len) ? 0 : -1;
     }
-    /* Xray's and sing-box's form: a subprotocol that is base64url is early data; another
-     * one is a subprotocol, not echoed (we speak none). */
+    /* Xray's and sing-box's form, whatever the header name (early data lost would cost the
+     * session): a subprotocol that is base64url is early data; another one is a
+     * subprotocol, not echoed (we speak none). */
+    pos = 0;
     if (ws_http_next(h, "Sec-WebSocket-Protocol", &pos, &ed->text, &ed->len) && ed->len > 0 &&
         valid_b64url(ed->text, ed->len)) {
         ed->echo = "Sec-WebSocket-Protocol";
@@ -162,8 +160,7 @@ static int find_early(const ws_config *c, const ws_head *h, const request_line *
 }
 
 /* The 101 to io->back and the early data to io->out; 0 or -1 (out of memory). */
-static int answer(ws_session *s, evp_io *io, const char *key, size_t key_len,
-                  const early_data *ed)
+static int answer(ws_session *s, evp_io *io, const char *key, size_t key_len, const early_data *ed)
 {
     const evp_host *host = s->cfg->host;
     char accept[WS_ACCEPT_LEN + 1];
@@ -222,8 +219,8 @@ int ws_server_handshake(ws_session *s, evp_io *io)
     if (match < 0)
         return go_error(s, io, 400, "Bad Request", "bad escape in the request path");
     size_t cfg_len = strlen(c->path);
-    int path_early = !match && c->max_early > 0 && c->ed_header == NULL &&
-                     r.target_len > cfg_len && memcmp(r.target, c->path, cfg_len) == 0 &&
+    int path_early = !match && c->max_early > 0 && c->ed_header == NULL && r.target_len > cfg_len &&
+                     memcmp(r.target, c->path, cfg_len) == 0 &&
                      valid_b64url(r.target + cfg_len, r.target_len - cfg_len);
     if (!match && !path_early)
         return upgrade_error(s, io, 404, "Not Found", "request for another path");

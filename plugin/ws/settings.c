@@ -96,9 +96,13 @@ static int is_token(const char *s)
 /* Headers the WebSocket handshake sets itself: a configured one would clash. */
 static int reserved_name(const char *s)
 {
-    static const char *const names[] = {"Upgrade", "Connection", "Sec-WebSocket-Key",
-                                        "Sec-WebSocket-Version", "Sec-WebSocket-Extensions",
-                                        "Content-Length", "Transfer-Encoding"};
+    static const char *const names[] = {"Upgrade",
+                                        "Connection",
+                                        "Sec-WebSocket-Key",
+                                        "Sec-WebSocket-Version",
+                                        "Sec-WebSocket-Extensions",
+                                        "Content-Length",
+                                        "Transfer-Encoding"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcasecmp(s, names[i]) == 0)
             return 1;
@@ -130,7 +134,7 @@ static int read_headers(ws_config *c, json_t *root, char *err, size_t errlen)
     }
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach (obj, key, v) {
         const char *val = json_string_value(v);
         if (val == NULL || !valid_value(val)) {
             fail(err, errlen, "headers.%.40s: not a one-line string", key);
@@ -138,8 +142,7 @@ static int read_headers(ws_config *c, json_t *root, char *err, size_t errlen)
         }
         if (!is_token(key) || reserved_name(key)) {
             fail(err, errlen, "headers.%.40s: %s", key,
-                 is_token(key) ? "set by the WebSocket handshake itself"
-                               : "not a header name");
+                 is_token(key) ? "set by the WebSocket handshake itself" : "not a header name");
             return -1;
         }
         char *value = dup_n(c->host, val, strlen(val));
@@ -168,8 +171,7 @@ static int read_early_data(ws_config *c, json_t *root, char *err, size_t errlen)
 {
     json_t *v = json_object_get(root, "maxEarlyData");
     if (v != NULL && !json_is_null(v)) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) > INT32_MAX) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX) {
             fail(err, errlen, "maxEarlyData: not an integer in 0..%d", INT32_MAX);
             return -1;
         }

@@ -28,16 +28,16 @@ typedef struct ws_net {
 typedef struct ws_config {
     const evp_host *host;
     int server;
-    char *path;          /* starts with '/'; the client sends it whole (query included) */
-    size_t path_len;     /* the server matches the part before '?' */
-    char *host_header;   /* client: headers.Host, or NULL (the dialled address then) */
-    ws_header *headers;  /* client: the other headers */
+    char *path;         /* starts with '/'; the client sends it whole (query included) */
+    size_t path_len;    /* the server matches the part before '?' */
+    char *host_header;  /* client: headers.Host, or NULL (the dialled address then) */
+    ws_header *headers; /* client: the other headers */
     size_t n_headers;
-    uint32_t max_early;  /* maxEarlyData */
-    char *ed_header;     /* earlyDataHeaderName, or NULL */
-    ws_net *trusted;     /* server: fronts whose X-Forwarded-For is believed */
+    uint32_t max_early; /* maxEarlyData */
+    char *ed_header;    /* earlyDataHeaderName, or NULL */
+    ws_net *trusted;    /* server: fronts whose X-Forwarded-For is believed */
     size_t n_trusted;
-    int tls_below;       /* streamSettings.security is "tls": wss's default port 443 */
+    int tls_below; /* streamSettings.security is "tls": wss's default port 443 */
 } ws_config;
 
 enum ws_state {

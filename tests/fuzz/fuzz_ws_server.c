@@ -66,8 +66,11 @@ static void drive(void *inst, const evp_addr *peer, const uint8_t *data, size_t 
         size_t upto = cut < ncuts ? cuts[cut] : len;
         size_t avail = held + (upto - fed);
         const uint8_t *in = data + fed - held;
-        evp_io io = {.in = in, .in_len = avail, .in_eof = eof && upto == len,
-                     .out = &r->up, .back = &r->back};
+        evp_io io = {.in = in,
+                     .in_len = avail,
+                     .in_eof = eof && upto == len,
+                     .out = &r->up,
+                     .back = &r->back};
         status = ws_transport_ops.decode(s, &io);
         if (io.consumed > avail)
             abort();
@@ -89,8 +92,8 @@ static void drive(void *inst, const evp_addr *peer, const uint8_t *data, size_t 
     if (status != EVP_ERR) {
         static const uint8_t reply[40000];
         evp_buf back = {0};
-        evp_io io = {.in = reply, .in_len = sizeof(reply), .in_eof = 1, .out = &r->down,
-                     .back = &back};
+        evp_io io = {
+            .in = reply, .in_len = sizeof(reply), .in_eof = 1, .out = &r->down, .back = &back};
         int e = ws_transport_ops.encode(s, &io);
         if (e != EVP_OK || back.len != 0)
             abort();
