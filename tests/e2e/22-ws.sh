@@ -8,7 +8,8 @@
 #   e: early data (4.34 has none): evproxy client -> nginx -> evproxy, in
 #      Sec-WebSocket-Protocol with ?ed=2048 on the path, and in a named header direct
 #   f: refusals as V2Ray's: another path gets 404, a plain GET 400; the daemon serves on
-# E2E_WS_BYTES (4 MiB) each way with sha256. With tls.so built, a and b run over ws + tls too.
+#   g: with tls.so built, a and b over ws + tls (a certificate made at test time)
+# E2E_WS_BYTES (4 MiB) each way with sha256.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -24,21 +25,27 @@ SIZE=${E2E_WS_BYTES:-4M}
 start_tool echo echo_server.py --host 127.0.0.1
 ECHO=$TOOL_PORT
 
-# server_cfg FILE PORT WS_SETTINGS [ACCESS_LOG]: vmess + ws inbound -> freedom.
+# server_cfg FILE PORT WS_SETTINGS [ACCESS_LOG [TLS_SETTINGS]]: vmess + ws (+ tls) inbound ->
+# freedom.
 server_cfg() {
+    local tls=''
+    [ -n "${5:-}" ] && tls=", \"security\": \"tls\", \"tlsSettings\": $5"
     cat >"$1" <<EOF2
 {
   "log": {"loglevel": "info"${4:+, \"access\": \"$4\"}},
   "inbounds": [{"tag": "ws-in", "listen": "127.0.0.1", "port": $2, "protocol": "vmess",
                 "settings": {"clients": [{"id": "$UUID_GOOD", "alterId": 0}]},
-                "streamSettings": {"network": "ws", "wsSettings": $3}}],
+                "streamSettings": {"network": "ws", "wsSettings": $3$tls}}],
   "outbounds": [{"tag": "direct", "protocol": "freedom", "settings": {}}]
 }
 EOF2
 }
 
-# client_cfg FILE SOCKS SERVER_PORT WS_SETTINGS: socks -> vmess + ws outbound.
+# client_cfg FILE SOCKS SERVER_PORT WS_SETTINGS [TLS_SETTINGS]: socks -> vmess + ws (+ tls)
+# outbound.
 client_cfg() {
+    local tls=''
+    [ -n "${5:-}" ] && tls=", \"security\": \"tls\", \"tlsSettings\": $5"
     cat >"$1" <<EOF2
 {
   "log": {"loglevel": "warning"},
@@ -47,7 +54,7 @@ client_cfg() {
   "outbounds": [{"tag": "ws-out", "protocol": "vmess",
                  "settings": {"vnext": [{"address": "127.0.0.1", "port": $3,
                    "users": [{"id": "$UUID_GOOD", "alterId": 0, "security": "aes-128-gcm"}]}]},
-                 "streamSettings": {"network": "ws", "wsSettings": $4}}]
+                 "streamSettings": {"network": "ws", "wsSettings": $4$tls}}]
 }
 EOF2
 }
@@ -182,6 +189,34 @@ else
     soft_fail "f: no 'request for another path' in a.server.log"
 fi
 transfer "f: the same server serves on" "$S_A"
+
+# g: ws + tls both ways, with tls.so (a V2Ray 4.34 client checks nothing it is not told to).
+if [ -f "$EVP_BUILD/plugins/tls.so" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=example.com -addext subjectAltName=DNS:example.com \
+        -keyout "$E2E_TMP/key.pem" -out "$E2E_TMP/cert.pem" >"$E2E_TMP/openssl.log" 2>&1 ||
+        fail "openssl could not make a certificate"
+    SRV_TLS="{\"certificates\": [{\"certificateFile\": \"$E2E_TMP/cert.pem\",
+              \"keyFile\": \"$E2E_TMP/key.pem\"}]}"
+    read -r S_G1 P_G1 S_G2 P_G2 < <(ports 4 | tr '\n' ' ')
+    server_cfg "$E2E_TMP/g1.server.json" "$P_G1" '{"path": "/ws"}' "" "$SRV_TLS"
+    client_cfg "$E2E_TMP/g1.client.json" "$S_G1" "$P_G1" "$WS" \
+        '{"serverName": "example.com", "allowInsecure": true}'
+    start_evproxy g1.server "$E2E_TMP/g1.server.json" "$P_G1"
+    G_PID=$LAST_PID
+    start_v2ray g1.client "$E2E_TMP/g1.client.json" "$S_G1"
+    transfer "g: V2Ray client -> evproxy over ws + tls" "$S_G1"
+    alive "$G_PID" || fail "the ws + tls server died: $(death_note "$G_PID")"
+    server_cfg "$E2E_TMP/g2.server.json" "$P_G2" '{"path": "/ws"}' "" "$SRV_TLS"
+    client_cfg "$E2E_TMP/g2.client.json" "$S_G2" "$P_G2" "$WS" \
+        "{\"serverName\": \"example.com\", \"certificates\": [{\"usage\": \"verify\",
+          \"certificateFile\": \"$E2E_TMP/cert.pem\"}]}"
+    start_v2ray g2.server "$E2E_TMP/g2.server.json" "$P_G2"
+    start_evproxy g2.client "$E2E_TMP/g2.client.json" "$S_G2"
+    transfer "g: evproxy over ws + tls (its certificate trusted) -> V2Ray" "$S_G2"
+else
+    info "g: no tls.so in $EVP_BUILD/plugins: ws + tls not run"
+fi
 
 for p in "$A_PID" "$C_PID" "$E_PID"; do
     alive "$p" || fail "an evproxy server died: $(death_note "$p")"
