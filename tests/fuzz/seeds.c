@@ -433,6 +433,19 @@ static void ws_seeds(void)
         put("fuzz_ws_server", "upgrade", seed, 2 + n + sizeof(frames));
         free(seed);
     }
+    /* fuzz_ws_client: a server's frames behind the harness's 101 (bit 2), unmasked; and
+     * refusals in the clear. */
+    static const uint8_t server_frames[] = {
+        0x81, 0x05, 'H',  'e',  'l',  'l', 'o', 0x89, 0x01, 'p', 0x02, 0x01,
+        'a',  0x80, 0x01, 'b',  0x88, 0x02, 0x03, 0xe8,
+    };
+    for (uint8_t settings = 0; settings < 4; settings++) {
+        uint8_t seed[2 + sizeof(server_frames)] = {(uint8_t)(settings | 4), 9};
+        memcpy(seed + 2, server_frames, sizeof(server_frames));
+        put("fuzz_ws_client", "frames", seed, sizeof(seed));
+    }
+    static const char refusal[] = "\0\x05HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    put("fuzz_ws_client", "refused", refusal, sizeof(refusal) - 1);
 }
 
 int main(int argc, char **argv)
