@@ -8,7 +8,8 @@
 #   PROXY protocol (acceptProxyProtocol) on an evproxy socks inbound: v1 and v2
 #   headers naming 203.0.113.7:4242 and [2001:db8::7]:4243 (a python sender), LOCAL and
 #   UNKNOWN, then nginx's stream proxy (proxy_protocol on) in front with the client on
-#   127.0.0.2: the access log shows the address the front named; a client without a header
+#   127.0.0.2 (and haproxy's send-proxy-v2 with one on 127.0.0.3): the access log shows the
+#   address the front named; a client without a header
 #   is refused.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -248,6 +249,38 @@ EOF
         soft_fail "behind nginx: $(tail -1 "$E2E_TMP/nginx.out")"
         tail -3 "$E2E_TMP/access.log" 2>/dev/null | sed 's/^/  | /'
         tail -3 "$E2E_TMP/nginx/logs/error.log" 2>/dev/null | sed 's/^/  | /'
+    fi
+fi
+
+# haproxy in tcp mode with send-proxy-v2 (the binary header), the client on 127.0.0.3.
+if ! command -v haproxy >/dev/null; then
+    soft_fail "haproxy is not installed (apt-get install haproxy)"
+else
+    read -r HP < <(ports 1)
+    cat >"$E2E_TMP/haproxy.cfg" <<EOF
+global
+    maxconn 64
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+listen front
+    bind 127.0.0.1:$HP
+    server evproxy 127.0.0.1:$DP send-proxy-v2
+EOF
+    start_bg haproxy haproxy -db -f "$E2E_TMP/haproxy.cfg"
+    wait_port "$HP" 10 tcp "$LAST_PID" || { show_log haproxy; fail "haproxy did not listen"; }
+    if timeout -k 5 60 "$PY" "$TOOLS/proxy_header_client.py" --connect "127.0.0.1:$HP" \
+        --header none --bind 127.0.0.3 --socks "127.0.0.1:$ECHO" --bytes "$SIZE" --seed 35 \
+        --timeout 30 >"$E2E_TMP/haproxy.out" 2>&1 &&
+        access_shows "$(sed -n 's/^{"local": "\(.*\)"}$/\1/p' "$E2E_TMP/haproxy.out")"; then
+        pass "client on 127.0.0.3 -> haproxy (send-proxy-v2) -> evproxy: $SIZE echoed," \
+            "access log: $(grep -F ' 127.0.0.3:' "$E2E_TMP/access.log" | tail -1 | cut -d' ' -f3-)"
+    else
+        soft_fail "behind haproxy: $(tail -1 "$E2E_TMP/haproxy.out")"
+        tail -3 "$E2E_TMP/access.log" 2>/dev/null | sed 's/^/  | /'
+        show_log haproxy 5
     fi
 fi
 finish
