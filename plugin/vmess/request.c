@@ -1,9 +1,9 @@
 /* VMess request header plaintext encode/decode (vmess-protocol.md §6). */
 #include "request.h"
 
+#include "addr.h"
 #include "fnv1a.h"
 
-#include <arpa/inet.h>
 #include <string.h>
 
 #define OFF_PAD_SEC 35
@@ -11,8 +11,6 @@
 #define OFF_PORT 38
 #define OFF_ATYPE 40
 #define MUX_DOMAIN "v1.mux.cool"
-
-static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 static int has_address(uint8_t command)
 {
@@ -36,29 +34,10 @@ int vmess_request_encode(const vmess_request *r, const uint8_t *pad, uint8_t *ou
     h[n++] = 0;
     h[n++] = r->command;
     if (has_address(r->command)) {
-        const evp_addr *a = &r->target;
-        h[n++] = (uint8_t)(a->port >> 8);
-        h[n++] = (uint8_t)a->port;
-        h[n++] = a->type;
-        switch (a->type) {
-        case EVP_ADDR_IPV4:
-            memcpy(h + n, a->bytes, 4);
-            n += 4;
-            break;
-        case EVP_ADDR_IPV6:
-            memcpy(h + n, a->bytes, 16);
-            n += 16;
-            break;
-        case EVP_ADDR_DOMAIN:
-            if (a->len == 0)
-                return VMESS_REQ_TOO_LONG;
-            h[n++] = a->len;
-            memcpy(h + n, a->bytes, a->len);
-            n += a->len;
-            break;
-        default:
+        int a = vmess_addr_encode(&r->target, h + n);
+        if (a < 0)
             return VMESS_REQ_TOO_LONG;
-        }
+        n += (size_t)a;
     }
     if (r->padding_len > 0)
         memcpy(h + n, pad, r->padding_len);
@@ -97,88 +76,18 @@ size_t vmess_request_length(const uint8_t *p, size_t len)
     }
 }
 
-static int domain_char_ok(uint8_t c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
-           c == '_' || c == '-';
-}
-
-/* A domain that starts like an IP literal becomes an IP target when it parses as one
- * (V2Ray's ParseAddress, incl. "[v6]" and v4-mapped v6 becoming v4). 1 if converted. */
-static int domain_as_ip(evp_addr *a, const uint8_t *d, size_t len)
-{
-    char text[256];
-    if (!(d[0] == '[' || (d[0] >= '0' && d[0] <= '9')))
-        return 0;
-    if (len > 2 && d[0] == '[' && d[len - 1] == ']') {
-        d++;
-        len -= 2;
-    }
-    memcpy(text, d, len);
-    text[len] = '\0';
-    uint8_t ip[16];
-    if (inet_pton(AF_INET, text, ip) == 1) {
-        a->type = EVP_ADDR_IPV4;
-        a->len = 4;
-        memcpy(a->bytes, ip, 4);
-        return 1;
-    }
-    if (inet_pton(AF_INET6, text, ip) == 1) {
-        if (memcmp(ip, v4_mapped, sizeof v4_mapped) == 0) {
-            a->type = EVP_ADDR_IPV4;
-            a->len = 4;
-            memcpy(a->bytes, ip + 12, 4);
-        } else {
-            a->type = EVP_ADDR_IPV6;
-            a->len = 16;
-            memcpy(a->bytes, ip, 16);
-        }
-        return 1;
-    }
-    return 0;
-}
-
 /* Parses the address part (which vmess_request_length() has shown to be complete). */
-static int decode_address(evp_addr *a, const uint8_t *p)
+static int decode_address(evp_addr *a, const uint8_t *p, size_t addr_end)
 {
-    memset(a, 0, sizeof *a);
-    a->port = (uint16_t)(p[OFF_PORT] << 8 | p[OFF_PORT + 1]);
-    const uint8_t *q = p + OFF_ATYPE + 1;
-    switch (p[OFF_ATYPE]) {
-    case EVP_ADDR_IPV4:
-        a->type = EVP_ADDR_IPV4;
-        a->len = 4;
-        memcpy(a->bytes, q, 4);
-        return VMESS_REQ_OK;
-    case EVP_ADDR_IPV6:
-        a->type = EVP_ADDR_IPV6;
-        a->len = 16;
-        memcpy(a->bytes, q, 16);
-        if (memcmp(a->bytes, v4_mapped, sizeof v4_mapped) == 0) {
-            a->type = EVP_ADDR_IPV4;
-            a->len = 4;
-            memmove(a->bytes, a->bytes + 12, 4);
-            memset(a->bytes + 4, 0, 12);
-        }
-        return VMESS_REQ_OK;
-    case EVP_ADDR_DOMAIN: {
-        size_t len = q[0];
-        const uint8_t *d = q + 1;
-        if (len == 0)
-            return VMESS_REQ_BAD_DOMAIN;
-        if (domain_as_ip(a, d, len))
-            return VMESS_REQ_OK;
-        for (size_t i = 0; i < len; i++)
-            if (!domain_char_ok(d[i]))
-                return VMESS_REQ_BAD_DOMAIN;
-        a->type = EVP_ADDR_DOMAIN;
-        a->len = (uint8_t)len;
-        memcpy(a->bytes, d, len);
-        a->bytes[len] = '\0';
-        return VMESS_REQ_OK;
-    }
-    default:
+    switch (vmess_addr_decode(a, p + OFF_PORT, addr_end - OFF_PORT)) {
+    case VMESS_ADDR_BAD_TYPE:
         return VMESS_REQ_BAD_ADDR_TYPE;
+    case VMESS_ADDR_BAD_DOMAIN:
+        return VMESS_REQ_BAD_DOMAIN;
+    case VMESS_ADDR_SHORT:
+        return VMESS_REQ_SHORT;
+    default:
+        return VMESS_REQ_OK;
     }
 }
 
@@ -203,7 +112,7 @@ int vmess_request_decode(vmess_request *r, const uint8_t *p, size_t len)
         size_t addr_end = need - (size_t)(p[OFF_PAD_SEC] >> 4) - 4;
         if (len < addr_end)
             return VMESS_REQ_SHORT;
-        int rc = decode_address(&r->target, p);
+        int rc = decode_address(&r->target, p, addr_end);
         if (rc != VMESS_REQ_OK)
             return rc;
     }
