@@ -4,6 +4,7 @@
  * configs, settings and schemas come from contrib/examples/, schema/ and the
  * JSON-Schema-Test-Suite (when installed). Run from the repository root. */
 #include "../../plugin/vmess/command.h"
+#include "../../plugin/vmess/mux_frame.h"
 #include "../../plugin/vmess/request.h"
 #include "../../plugin/vmess/user_id.h"
 #include "fuzz_vmess_common.h"
@@ -288,6 +289,52 @@ static void vmess_seeds(void)
             }
 }
 
+/* Appends one Mux.Cool frame to out (fuzz_mux_frame's format after its 2-byte split). */
+static void mux_put(evp_buf *out, uint16_t id, uint8_t status, uint8_t option, uint8_t network,
+                    const char *target, const void *data, size_t len)
+{
+    vmess_mux_frame f;
+    memset(&f, 0, sizeof(f));
+    f.id = id;
+    f.status = status;
+    f.option = option;
+    f.network = network;
+    if (target != NULL) {
+        f.addr.type = EVP_ADDR_DOMAIN;
+        f.addr.len = (uint8_t)strlen(target);
+        memcpy(f.addr.bytes, target, f.addr.len);
+        f.addr.port = 443;
+    }
+    /* An XUDP New frame carries its Global ID. */
+    f.has_global_id = status == VMESS_MUX_NEW && network == VMESS_MUX_NET_UDP;
+    memset(f.global_id, 0x5a, sizeof(f.global_id));
+    if (vmess_mux_write(fuzz_host_get(), out, &f, data, len) != EVP_OK)
+        abort();
+}
+
+/* Mux.Cool streams as V2Ray sends them (TCP sub-streams) and as Xray sends XUDP. */
+static void mux_seeds(void)
+{
+    static uint8_t big[3000];
+    memset(big, 'x', sizeof(big));
+    evp_buf tcp = {0}, udp = {0};
+    fuzz_buf_put(&tcp, "\0\x20", 2);
+    mux_put(&tcp, 1, VMESS_MUX_NEW, VMESS_MUX_OPT_DATA, VMESS_MUX_NET_TCP, "example.com", "GET", 3);
+    mux_put(&tcp, 2, VMESS_MUX_NEW, 0, VMESS_MUX_NET_TCP, "v2ray.com", NULL, 0);
+    mux_put(&tcp, 1, VMESS_MUX_KEEP, VMESS_MUX_OPT_DATA, 0, NULL, big, sizeof(big));
+    mux_put(&tcp, 0, VMESS_MUX_KEEPALIVE, 0, 0, NULL, NULL, 0);
+    mux_put(&tcp, 1, VMESS_MUX_END, 0, 0, NULL, NULL, 0);
+    mux_put(&tcp, 2, VMESS_MUX_END, VMESS_MUX_OPT_ERROR, 0, NULL, NULL, 0);
+    put("fuzz_mux_frame", "tcp", tcp.data, tcp.len);
+    fuzz_buf_put(&udp, "\0\x11", 2);
+    mux_put(&udp, 0, VMESS_MUX_NEW, VMESS_MUX_OPT_DATA, VMESS_MUX_NET_UDP, "dns.example", "q1", 2);
+    mux_put(&udp, 0, VMESS_MUX_KEEP, VMESS_MUX_OPT_DATA, VMESS_MUX_NET_UDP, "b.example", "q2", 2);
+    mux_put(&udp, 0, VMESS_MUX_KEEP, VMESS_MUX_OPT_DATA, 0, NULL, "", 0);
+    put("fuzz_mux_frame", "xudp", udp.data, udp.len);
+    fuzz_buf_free(&tcp);
+    fuzz_buf_free(&udp);
+}
+
 static void file_seeds(void)
 {
     static const char *const examples[] = {
@@ -464,6 +511,7 @@ int main(int argc, char **argv)
     socks_seeds();
     ws_seeds();
     vmess_seeds();
+    mux_seeds();
     file_seeds();
     transport_seeds();
     printf("seeds: %u files under %s\n", counter, root_dir);
