@@ -1,7 +1,8 @@
 /* Mux.Cool / XUDP frame codec (plugin/vmess/mux_frame*.c): byte vectors and round trips.
  * Byte vectors are the streams V2Ray's and Xray-core's own Go tests write (each cites its
  * file), encoded by hand from their frame.go WriteTo / xudp.go PacketWriter and checked
- * against what those tests expect to read back; never produced by the code under test. */
+ * against what those tests expect to read back, or captured from the installed V2Ray 4.34;
+ * never produced by the code under test. */
 #include "mux_fixture.h"
 
 START_TEST(vector_v2ray_reader_writer)
@@ -11,21 +12,7 @@ START_TEST(vector_v2ray_reader_writer)
     recs o;
     parse_pieces(in, n, 0, &o);
     assert_v2ray_events(&o, "v2ray.com");
-    /* Our writer sends exactly these bytes for the same frames. */
-    evp_buf out = {0};
-    for (size_t i = 0; i < o.n; i++) {
-        const rec *r = &o.r[i];
-        if (r->kind != VMESS_MUX_EV_FRAME)
-            continue;
-        int has_data = i + 1 < o.n && o.r[i + 1].kind == VMESS_MUX_EV_DATA;
-        const rec *d = has_data ? &o.r[i + 1] : NULL;
-        ck_assert_int_eq(
-            vmess_mux_write(H(), &out, &r->frame, d ? o.data.data + d->off : NULL, d ? d->len : 0),
-            EVP_OK);
-    }
-    ck_assert_uint_eq(out.len, n);
-    ck_assert_mem_eq(out.data, in, n);
-    evp_buf_free(&out);
+    assert_rewrites(&o, in, n);
     recs_free(&o);
 }
 END_TEST
@@ -119,6 +106,61 @@ START_TEST(trailing_metadata_ignored)
     assert_frame(&o, 0, &k, NULL);
     assert_frame(&o, 1, &f, "a");
     assert_frame(&o, 3, &g, NULL);
+    recs_free(&o);
+}
+END_TEST
+
+/* Captured from the installed V2Ray 4.34.0: a client with a socks inbound and a Shadowsocks
+ * outbound (method "none", so the payload is plain) with "mux": {"enabled": true}, sending to
+ * a TCP listener that records what it gets. The payload starts with the Shadowsocks address
+ * 03 0b "v1.mux.cool" 2537 (port 9527), left out here; the Mux.Cool stream follows.
+ * TCP: curl through the socks inbound to example.com:80, then to 10.1.2.3:8080; both closed. */
+static const char v2ray_434_tcp[] =
+    "001400010101010050020b6578616d706c652e636f6d004b474554202f20485454502f312e310d0a"
+    "486f73743a206578616d706c652e636f6d0d0a557365722d4167656e743a206375726c2f372e3838"
+    "2e310d0a4163636570743a202a2f2a0d0a0d0a000c00020101011f90010a010203004e474554202f"
+    "7820485454502f312e310d0a486f73743a2031302e312e322e333a383038300d0a557365722d4167"
+    "656e743a206375726c2f372e38382e310d0a4163636570743a202a2f2a0d0a0d0a00040002030000"
+    "0400010300";
+/* UDP: a SOCKS5 UDP ASSOCIATE sending "ping", then "again", to 10.9.8.7:53 (no Global ID:
+ * that is Xray's). */
+static const char v2ray_434_udp[] =
+    "000c00010101020035010a090807000470696e670004000102010005616761696e";
+
+START_TEST(vector_v2ray_434_capture)
+{
+    static const char get1[] = "GET / HTTP/1.1\r\nHost: example.com\r\n"
+                               "User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+    static const char get2[] = "GET /x HTTP/1.1\r\nHost: 10.1.2.3:8080\r\n"
+                               "User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+    uint8_t in[512];
+    size_t n = unhex(v2ray_434_tcp, in);
+    recs o;
+    parse_pieces(in, n, 0, &o);
+    vmess_mux_frame f1 = frame(1, VMESS_MUX_NEW, VMESS_MUX_OPT_DATA, VMESS_MUX_NET_TCP);
+    set_domain(&f1, "example.com", 80);
+    vmess_mux_frame f2 = frame(2, VMESS_MUX_NEW, VMESS_MUX_OPT_DATA, VMESS_MUX_NET_TCP);
+    set_ip(&f2, "0a010203", 8080);
+    vmess_mux_frame e2 = frame(2, VMESS_MUX_END, 0, 0);
+    vmess_mux_frame e1 = frame(1, VMESS_MUX_END, 0, 0);
+    ck_assert_int_eq(o.rc, VMESS_MUX_MORE);
+    ck_assert_uint_eq(o.n, 6);
+    assert_frame(&o, 0, &f1, get1);
+    assert_frame(&o, 2, &f2, get2);
+    assert_frame(&o, 4, &e2, NULL);
+    assert_frame(&o, 5, &e1, NULL);
+    assert_rewrites(&o, in, n);
+    recs_free(&o);
+
+    n = unhex(v2ray_434_udp, in);
+    parse_pieces(in, n, 1, &o);
+    vmess_mux_frame u = frame(1, VMESS_MUX_NEW, VMESS_MUX_OPT_DATA, VMESS_MUX_NET_UDP);
+    set_ip(&u, "0a090807", 53);
+    vmess_mux_frame k = frame(1, VMESS_MUX_KEEP, VMESS_MUX_OPT_DATA, 0);
+    ck_assert_uint_eq(o.n, 4);
+    assert_frame(&o, 0, &u, "ping");
+    assert_frame(&o, 2, &k, "again");
+    assert_rewrites(&o, in, n);
     recs_free(&o);
 }
 END_TEST
@@ -252,6 +294,7 @@ Suite *vmess_mux_frame_suite(void)
     tcase_add_test(t, vector_xudp_keep_with_address);
     tcase_add_test(t, vector_xudp_new_with_global_id);
     tcase_add_test(t, trailing_metadata_ignored);
+    tcase_add_test(t, vector_v2ray_434_capture);
     suite_add_tcase(s, t);
 
     t = tcase_create("round trips");

@@ -154,6 +154,29 @@ static inline void assert_frame(const recs *o, size_t i, const vmess_mux_frame *
     ck_assert_mem_eq(o->data.data + o->r[i + 1].off, data, strlen(data));
 }
 
+/* Writes every frame of o, with its data, into out. */
+static inline void write_events(const recs *o, evp_buf *out)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        const rec *r = &o->r[i];
+        if (r->kind != VMESS_MUX_EV_FRAME)
+            continue;
+        const rec *d = i + 1 < o->n && o->r[i + 1].kind == VMESS_MUX_EV_DATA ? &o->r[i + 1] : NULL;
+        const uint8_t *bytes = d && d->len ? o->data.data + d->off : NULL;
+        ck_assert_int_eq(vmess_mux_write(H(), out, &r->frame, bytes, d ? d->len : 0), EVP_OK);
+    }
+}
+
+/* Asserts that our writer sends exactly in[0..n) for the frames o holds. */
+static inline void assert_rewrites(const recs *o, const uint8_t *in, size_t n)
+{
+    evp_buf out = {0};
+    write_events(o, &out);
+    ck_assert_uint_eq(out.len, n);
+    ck_assert_mem_eq(out.data, in, n);
+    evp_buf_free(&out);
+}
+
 /* Writes f (and data) and asserts the bytes are hex. */
 static inline void assert_writes(const vmess_mux_frame *f, const char *data, const char *hex)
 {
