@@ -165,6 +165,51 @@ START_TEST(vector_v2ray_434_capture)
 }
 END_TEST
 
+/* Captured from the installed V2Ray 4.34.0 as a server (a Shadowsocks "none" inbound, which
+ * serves Mux.Cool for the target v1.mux.cool, and freedom): these frames sent to it, New 1 to
+ * a TCP echo at 127.0.0.1:21221 and New 2 / Keep 2 to a UDP echo at 127.0.0.1:29922 (both
+ * echo in upper case, the TCP one then closes), brought back the answer below. */
+static const char v2ray_434_request[] = "000c000101010152e5017f000001000568656c6c6f"
+                                        "000c000201010274e2017f000001000470696e67"
+                                        "0004000202010005616761696e";
+static const char v2ray_434_answer[] = "000400020201000450494e47000400010201000548454c4c4f"
+                                       "0004000103000004000202010005414741494e";
+
+START_TEST(vector_v2ray_434_server_answer)
+{
+    uint8_t in[128];
+    vmess_mux_frame n1 = frame(1, VMESS_MUX_NEW, VMESS_MUX_OPT_DATA, VMESS_MUX_NET_TCP);
+    set_ip(&n1, "7f000001", 21221);
+    vmess_mux_frame n2 = frame(2, VMESS_MUX_NEW, VMESS_MUX_OPT_DATA, VMESS_MUX_NET_UDP);
+    set_ip(&n2, "7f000001", 29922);
+    vmess_mux_frame k2 = frame(2, VMESS_MUX_KEEP, VMESS_MUX_OPT_DATA, 0);
+    vmess_mux_frame k1 = frame(1, VMESS_MUX_KEEP, VMESS_MUX_OPT_DATA, 0);
+    vmess_mux_frame e1 = frame(1, VMESS_MUX_END, 0, 0);
+    /* Our writer makes the request byte for byte. */
+    evp_buf out = {0};
+    ck_assert_int_eq(vmess_mux_write(H(), &out, &n1, (const uint8_t *)"hello", 5), EVP_OK);
+    ck_assert_int_eq(vmess_mux_write(H(), &out, &n2, (const uint8_t *)"ping", 4), EVP_OK);
+    ck_assert_int_eq(vmess_mux_write(H(), &out, &k2, (const uint8_t *)"again", 5), EVP_OK);
+    size_t n = unhex(v2ray_434_request, in);
+    ck_assert_uint_eq(out.len, n);
+    ck_assert_mem_eq(out.data, in, n);
+    evp_buf_free(&out);
+    /* Its answer: Keep frames with data (no address: that is XUDP), End when the TCP target
+     * closed. */
+    recs o;
+    n = unhex(v2ray_434_answer, in);
+    parse_pieces(in, n, 5, &o);
+    ck_assert_int_eq(o.rc, VMESS_MUX_MORE);
+    ck_assert_uint_eq(o.n, 7);
+    assert_frame(&o, 0, &k2, "PING");
+    assert_frame(&o, 2, &k1, "HELLO");
+    assert_frame(&o, 4, &e1, NULL);
+    assert_frame(&o, 5, &k2, "AGAIN");
+    assert_rewrites(&o, in, n);
+    recs_free(&o);
+}
+END_TEST
+
 /* ---- round trips ---- */
 
 /* Every frame kind: New TCP/UDP to each address type, with and without a Global ID; Keep
@@ -295,6 +340,7 @@ Suite *vmess_mux_frame_suite(void)
     tcase_add_test(t, vector_xudp_new_with_global_id);
     tcase_add_test(t, trailing_metadata_ignored);
     tcase_add_test(t, vector_v2ray_434_capture);
+    tcase_add_test(t, vector_v2ray_434_server_answer);
     suite_add_tcase(s, t);
 
     t = tcase_create("round trips");
