@@ -9,6 +9,7 @@
 #     host's.
 #   core/config/stream_settings.c "security": streamSettings.security, a transport field of
 #     the config (it moved there from config.c).
+#   core/sip003/stream_opts.c "security": the same field, built from SIP003's tls option.
 #   core/config/config.c "servers" next to "dns": dns.servers, the config's DNS block (the
 #     resolver's).
 #   core/control/control.c "email": the stats reply's per-user key, filled from the ABI's
@@ -31,6 +32,7 @@ while IFS= read -r hit; do
     core/config/config.c:*'"clients"'*|core/control/control.c:*'"clients"'*) continue ;;
     core/sip003/sip003.c:*'"clients"'*) continue ;;
     core/config/stream_settings.c:*'"security"'*|core/control/control.c:*'"email"'*) continue ;;
+    core/sip003/stream_opts.c:*'"security"'*) continue ;;
     core/config/config.c:*'"dns"'*'"servers"'*) continue ;;
     esac
     echo "core names a protocol field: $hit"

@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "registry.h"
+#include "stream_opts.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -149,9 +150,11 @@ static void host_port(char *out, size_t n, const char *host, unsigned port)
 /* The protocol SIP003 mode speaks (the mode is "vmess-plugin"). */
 #define SIP003_PROTOCOL "vmess"
 
-/* Options this file takes; the others are the protocol plugin's. */
+/* Options the host takes (here and the transport's); the others are the protocol plugin's. */
 static int host_option(const char *key)
 {
+    if (evp_sip003_stream_option(key))
+        return 1;
     static const char *const mine[] = {"server", "clients", "target", "loglevel", "chain",
                                        "chain_opts"};
     for (size_t j = 0; j < sizeof mine / sizeof mine[0]; j++)
@@ -256,12 +259,21 @@ int evp_sip003_config(const char *plugin_dir, char **text)
         evp_sip003_free_options(keys, values, n);
         return -1;
     }
+    json_t *stream = NULL;
+    char err[512];
+    if (evp_sip003_stream((const char *const *)keys, (const char *const *)values, n, server,
+                          &stream, err, sizeof err)) {
+        fprintf(stderr, "vmess-plugin: %s\n", err);
+        evp_sip003_free_options(keys, values, n);
+        return -1;
+    }
     evp_sip003_args a = {.inbound = server, .users_from_file = clients != NULL,
                          .server_host = chain_cmd ? "127.0.0.1" : first_remote,
                          .server_port = (uint16_t)(chain_cmd ? hop : remote_port)};
     json_t *settings = plugin_settings(plugin_dir, &a, keys, values, n);
     if (settings == NULL) {
         evp_sip003_free_options(keys, values, n);
+        json_decref(stream);
         return -1;
     }
     json_t *root = json_pack("{s:{s:s}}", "log", "loglevel", level ? level : "warning");
@@ -273,6 +285,8 @@ int evp_sip003_config(const char *plugin_dir, char **text)
                                SIP003_PROTOCOL, "settings", settings);
         if (clients)
             json_object_set_new(in, "clientsFile", json_string(clients));
+        if (stream)
+            json_object_set_new(in, "streamSettings", stream);
         /* Every stream goes to the local ss-server and nowhere else: never an open proxy. */
         host_port(addr, sizeof addr, lhost, local_port);
         json_object_set_new(root, "inbounds", json_pack("[o]", in));
@@ -291,6 +305,7 @@ int evp_sip003_config(const char *plugin_dir, char **text)
                 evp_sip003_free_options(keys, values, n);
                 json_decref(root);
                 json_decref(settings);
+                json_decref(stream);
                 return -1;
             }
             size_t hl = (size_t)(colon - target);
@@ -305,9 +320,11 @@ int evp_sip003_config(const char *plugin_dir, char **text)
             json_pack("[{s:s, s:s, s:i, s:s, s:{s:s, s:i, s:s}}]", "tag", "sip003-in", "listen",
                       lhost, "port", (int)local_port, "protocol", "dokodemo-door", "settings",
                       "address", thost, "port", (int)tport, "network", "tcp"));
-        json_object_set_new(root, "outbounds",
-                            json_pack("[{s:s, s:s, s:o}]", "tag", "sip003-out", "protocol",
-                                      SIP003_PROTOCOL, "settings", settings));
+        json_t *out = json_pack("{s:s, s:s, s:o}", "tag", "sip003-out", "protocol",
+                                SIP003_PROTOCOL, "settings", settings);
+        if (stream)
+            json_object_set_new(out, "streamSettings", stream);
+        json_object_set_new(root, "outbounds", json_pack("[o]", out));
     }
     evp_sip003_free_options(keys, values, n);
     *text = json_dumps(root, JSON_INDENT(2));
