@@ -7,7 +7,8 @@
 #   tls       with tls.so built: ws + tls and tls alone, certificates made at test time with
 #             certtool (a CA the client trusts through cert=, a server certificate for
 #             example.test); the wire is a TLS ClientHello naming example.test; a client that
-#             does not trust the CA is refused; the server's default ~/.acme.sh/HOST/ files
+#             does not trust the CA, or names another host, is refused; the server finds its
+#             certificate and key in ~/.acme.sh/HOST/ when cert= and key= are left out
 #   options   each new refusal (mux, quic, an option without its layer, acme files missing)
 #             exits non-zero with its message
 # vmess-plugin against the real ss-v2ray-plugin is not tested: v2ray-plugin carries no VMess.
