@@ -418,6 +418,8 @@ static void file_seeds(void)
         "\001id=27848739-7e62-4138-9fd3-098a63964b6b;target=[::1]:443",
         "\000server;clients=/nonexistent/clients.json",
         "\000a\\=b=c\\\\d;;flag;k=",
+        "\001id=27848739-7e62-4138-9fd3-098a63964b6b;mode=websocket;tls;host=a.test;path=/x",
+        "\000id=27848739-7e62-4138-9fd3-098a63964b6b;tls;cert=/c.pem;key=/k.pem;mux=0",
     };
     for (size_t i = 0; i < sizeof(sip) / sizeof(sip[0]); i++)
         put("fuzz_sip003", "options", sip[i], 1 + strlen(sip[i] + 1));
