@@ -25,7 +25,7 @@ PKGS := libsodium nettle jansson libcares libpcre2-8
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
-# Only vmess.so (and the tests that link its objects) use GnuTLS: its AES-GCM body AEAD.
+# GnuTLS: vmess.so's AES-GCM body AEAD, tls.so, and the tests that link their objects.
 VMESS_CFLAGS = $(shell pkg-config --cflags gnutls 2>/dev/null)
 VMESS_LIBS = $(shell pkg-config --libs gnutls 2>/dev/null)
 
@@ -51,6 +51,8 @@ VMESS_SRC := $(wildcard plugin/vmess/*.c)
 VMESS_OBJ := $(VMESS_SRC:%.c=$(BUILD)/obj/%.o)
 # The tests link ws's objects beside vmess's: all but its descriptor (evp_plugin_entry).
 WS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/plugin.c,$(wildcard plugin/ws/*.c)))
+# tls.so's objects but its exported entry, which would clash with vmess.so's in the tests.
+TLS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/entry.c,$(wildcard plugin/tls/*.c)))
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TESTPLUG_SRC := $(wildcard tests/plugins/*.c)
@@ -86,7 +88,8 @@ $(BUILD)/plugins/%.so: $$(call plugin_objs,$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared $^ -o $@ $(PKG_LIBS) $(PLUGIN_LIBS)
 $(BUILD)/plugins/vmess.so: PLUGIN_LIBS = $(VMESS_LIBS)
-$(VMESS_OBJ) $(TEST_OBJ): override CFLAGS += $(VMESS_CFLAGS)
+$(BUILD)/plugins/tls.so: PLUGIN_LIBS = $(VMESS_LIBS)
+$(VMESS_OBJ) $(TLS_OBJ) $(TEST_OBJ): override CFLAGS += $(VMESS_CFLAGS)
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/evproxy/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -shared $< -o $@ $(LDFLAGS) $(PKG_LIBS)
@@ -101,7 +104,8 @@ $(BUILD)/obj/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/tests -c $< -o $@
 
-$(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(VMESS_OBJ) $(WS_OBJ)
+$(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(VMESS_OBJ) $(WS_OBJ) \
+    $(TLS_OBJ)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(VMESS_LIBS) $(CHECK_LIBS) -lev -ldl -lm
 
 unit: all $(BUILD)/tests/check_all $(TESTPLUG_SO)
