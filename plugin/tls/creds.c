@@ -7,6 +7,7 @@
 #include "mem.h"
 
 #include <errno.h>
+#include <gnutls/x509.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -129,6 +130,38 @@ static int entry_usage(json_t *entry, size_t idx, char *err, size_t errlen)
     return -1;
 }
 
+/* Parses the chain and the key ourselves (so that an error says which of the two is bad,
+ * and because GnuTLS 3.7.9's set_x509_key_mem2 leaks a certificate when the chain does not
+ * parse), then adds them. 0, or -1 and err. */
+static int add_pair(gnutls_certificate_credentials_t creds, const pem_text *cert,
+                    const pem_text *key, size_t idx, char *err, size_t errlen)
+{
+    gnutls_x509_crt_t *chain = NULL;
+    unsigned n = 0;
+    gnutls_x509_privkey_t pk = NULL;
+    int g = gnutls_x509_crt_list_import2(&chain, &n, &cert->datum, GNUTLS_X509_FMT_PEM, 0);
+    if (g < 0 || n == 0) {
+        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: %s: %s", idx, cert->origin,
+                 g < 0 ? gnutls_strerror(g) : "no certificate in it");
+        return -1;
+    }
+    g = gnutls_x509_privkey_init(&pk);
+    if (g == 0)
+        g = gnutls_x509_privkey_import2(pk, &key->datum, GNUTLS_X509_FMT_PEM, NULL, 0);
+    if (g < 0)
+        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: %s: %s", idx, key->origin,
+                 gnutls_strerror(g));
+    else if ((g = gnutls_certificate_set_x509_key(creds, chain, n, pk)) < 0)
+        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: %s with %s: %s", idx, cert->origin,
+                 key->origin, gnutls_strerror(g));
+    for (unsigned i = 0; i < n; i++)
+        gnutls_x509_crt_deinit(chain[i]);
+    gnutls_free(chain);
+    if (pk != NULL)
+        gnutls_x509_privkey_deinit(pk); /* set_x509_key keeps its own copy */
+    return g < 0 ? -1 : 0;
+}
+
 /* Server: adds entry idx's chain and key. 0, or -1 and err. */
 static int add_server_cert(const evp_host *h, gnutls_certificate_credentials_t creds, json_t *entry,
                            size_t idx, char *err, size_t errlen)
@@ -147,13 +180,8 @@ static int add_server_cert(const evp_host *h, gnutls_certificate_credentials_t c
                  cert.origin);
     if (got <= 0)
         goto out;
-    int g = gnutls_certificate_set_x509_key_mem2(creds, &cert.datum, &key.datum,
-                                                 GNUTLS_X509_FMT_PEM, NULL, 0);
-    if (g < 0) {
-        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: %s with %s: %s", idx, cert.origin,
-                 key.origin, gnutls_strerror(g));
+    if (add_pair(creds, &cert, &key, idx, err, errlen) != 0)
         goto out;
-    }
     rc = 0;
 out:
     pem_free(h, &cert);

@@ -45,17 +45,21 @@ void tls_verify_reason(gnutls_session_t gs, const char *name, int pin_failed, ch
         {GNUTLS_CERT_INSECURE_ALGORITHM, "insecure algorithm"},
         {GNUTLS_CERT_SIGNER_NOT_CA, "issuer not a CA"},
     };
-    unsigned status = gnutls_session_get_verify_cert_status(gs);
     int len = snprintf(out, n, "tls: handshake: certificate of %s refused:", name ? name : "?");
+    if (len < 0 || (size_t)len >= n)
+        return;
+    if (pin_failed) { /* GnuTLS checks pins only once its own verification passed (or is off) */
+        snprintf(out + len, n - (size_t)len, " not a pinned chain");
+        return;
+    }
+    unsigned status = gnutls_session_get_verify_cert_status(gs);
     const char *sep = " ";
-    for (size_t i = 0; i < sizeof why / sizeof why[0] && len > 0 && (size_t)len < n; i++) {
+    for (size_t i = 0; i < sizeof why / sizeof why[0] && (size_t)len < n; i++) {
         if (status & why[i].bit) {
             len += snprintf(out + len, n - (size_t)len, "%s%s", sep, why[i].words);
             sep = ", ";
         }
     }
-    if (pin_failed && len > 0 && (size_t)len < n)
-        len += snprintf(out + len, n - (size_t)len, "%snot a pinned chain", sep);
-    else if (*sep == ' ' && len > 0 && (size_t)len < n)
+    if (*sep == ' ' && (size_t)len < n)
         snprintf(out + len, n - (size_t)len, " not trusted");
 }
