@@ -37,21 +37,20 @@ START_TEST(bad_settings_name_what_is_wrong)
     char missing[300];
     snprintf(missing, sizeof missing, "%s/missing.crt", certs.dir);
     const char *err = tls_inst_refused(1, files_json(missing, key));
-    ck_assert_msg(strstr(err, "tlsSettings.certificates[0].certificateFile: ") == err &&
-                      strstr(err, missing) && strstr(err, "No such file"),
+    ck_assert_msg(strstr(err, "certificates[0].certificateFile: ") == err && strstr(err, missing) &&
+                      strstr(err, "No such file"),
                   "%s", err);
     err = tls_inst_refused(1, files_json(crt, other_key));
     ck_assert_msg(strstr(err, crt) && strstr(err, other_key) && strstr(err, "do not match"), "%s",
                   err);
     err = tls_inst_refused(1, files_json(junk, key));
-    ck_assert_msg(strstr(err, "tlsSettings.certificates[0]: ") == err && strstr(err, junk), "%s",
-                  err);
+    ck_assert_msg(strstr(err, "certificates[0]: ") == err && strstr(err, junk), "%s", err);
     char json[1024];
     snprintf(json, sizeof json, "{\"certificates\":[{\"certificateFile\":\"%s\"}]}", crt);
     err = tls_inst_refused(1, json);
     char want[512];
-    snprintf(want, sizeof want,
-             "tlsSettings.certificates[0]: no keyFile or key for the certificateFile \"%s\"", crt);
+    snprintf(want, sizeof want, "certificates[0]: no keyFile or key for the certificateFile \"%s\"",
+             crt);
     ck_assert_str_eq(err, want);
 }
 END_TEST
@@ -66,20 +65,19 @@ START_TEST(refused_settings)
              "\"%s\"}]}",
              crt, key);
     ck_assert_str_eq(tls_inst_refused(1, json),
-                     "tlsSettings.certificates[0].usage: \"issue\" (certificates made on the fly "
+                     "certificates[0].usage: \"issue\" (certificates made on the fly "
                      "from a CA) is not supported; give the certificate and its key");
     ck_assert_str_eq(tls_inst_refused(1, "{}"),
-                     "tlsSettings.certificates: a server needs a certificate and its key (usage "
+                     "certificates: a server needs a certificate and its key (usage "
                      "\"encipherment\")");
     ck_assert_str_eq(tls_inst_refused(0, "{\"disableSystemRoot\":true}"),
-                     "tlsSettings.disableSystemRoot: with no certificates listed nothing is "
+                     "disableSystemRoot: with no certificates listed nothing is "
                      "trusted");
     ck_assert_str_eq(tls_inst_refused(0, "{\"pinnedPeerCertificateChainSha256\":[\"abc\"]}"),
-                     "tlsSettings.pinnedPeerCertificateChainSha256[0]: not a base64 SHA-256");
+                     "pinnedPeerCertificateChainSha256[0]: not a base64 SHA-256");
     ck_assert_str_eq(tls_inst_refused(0, "{\"certificates\":[{\"usage\":\"sign\"}]}"),
-                     "tlsSettings.certificates[0].usage: unknown usage \"sign\"");
-    ck_assert_str_eq(tls_inst_refused(0, "{\"alpn\":[\"\"]}"),
-                     "tlsSettings.alpn: a name must be 1..255 bytes");
+                     "certificates[0].usage: unknown usage \"sign\"");
+    ck_assert_str_eq(tls_inst_refused(0, "{\"alpn\":[\"\"]}"), "alpn: a name must be 1..255 bytes");
 }
 END_TEST
 

@@ -35,11 +35,11 @@ static int add_alpn(tls_conf *c, size_t *used, const char *name, size_t len, cha
                     size_t errlen)
 {
     if (len == 0 || len > 255) {
-        tls_errf(err, errlen, "tlsSettings.alpn: a name must be 1..255 bytes");
+        tls_errf(err, errlen, "alpn: a name must be 1..255 bytes");
         return -1;
     }
     if (c->n_alpn == TLS_ALPN_MAX) {
-        tls_errf(err, errlen, "tlsSettings.alpn: more than %d names", TLS_ALPN_MAX);
+        tls_errf(err, errlen, "alpn: more than %d names", TLS_ALPN_MAX);
         return -1;
     }
     memcpy(c->alpn_text + *used, name, len);
@@ -67,13 +67,13 @@ static int read_alpn(tls_conf *c, json_t *alpn, int net, const char *tag, char *
         text = dflt;
     c->alpn_text = tls_alloc(c->host, cap);
     if (c->alpn_text == NULL) {
-        tls_errf(err, errlen, "tlsSettings: out of memory");
+        tls_errf(err, errlen, "out of memory");
         return -1;
     }
     if (text == NULL) { /* a non-empty array */
         json_array_foreach (alpn, i, name) {
             if (!json_is_string(name)) {
-                tls_errf(err, errlen, "tlsSettings.alpn[%zu]: not a string", i);
+                tls_errf(err, errlen, "alpn[%zu]: not a string", i);
                 return -1;
             }
             if (add_alpn(c, &used, json_string_value(name), json_string_length(name), err,
@@ -118,8 +118,7 @@ static int read_pins(tls_conf *c, json_t *pins, char *err, size_t errlen)
                              (unsigned)json_string_length(pin)},
                        raw = {NULL, 0};
         if (i == TLS_PINS_MAX) {
-            tls_errf(err, errlen, "tlsSettings.pinnedPeerCertificateChainSha256: more than %d",
-                     TLS_PINS_MAX);
+            tls_errf(err, errlen, "pinnedPeerCertificateChainSha256: more than %d", TLS_PINS_MAX);
             return -1;
         }
         int ok =
@@ -128,8 +127,7 @@ static int read_pins(tls_conf *c, json_t *pins, char *err, size_t errlen)
             memcpy(c->pins[i], raw.data, TLS_SHA256_LEN);
         gnutls_free(raw.data);
         if (!ok) {
-            tls_errf(err, errlen,
-                     "tlsSettings.pinnedPeerCertificateChainSha256[%zu]: not a base64 SHA-256", i);
+            tls_errf(err, errlen, "pinnedPeerCertificateChainSha256[%zu]: not a base64 SHA-256", i);
             return -1;
         }
         c->n_pins++;
@@ -142,7 +140,7 @@ static int get_bool(json_t *obj, const char *key, int dflt, uint8_t *val, char *
 {
     json_t *v = json_object_get(obj, key);
     if (v != NULL && !json_is_null(v) && !json_is_boolean(v)) {
-        tls_errf(err, errlen, "tlsSettings.%s: not a boolean", key);
+        tls_errf(err, errlen, "%s: not a boolean", key);
         return -1;
     }
     *val = v == NULL || json_is_null(v) ? (uint8_t)dflt : json_is_true(v);
@@ -161,7 +159,7 @@ static int read_settings(tls_conf *c, json_t *root, int net, const char *tag, ui
         return -1;
     if (client_auth && c->server) {
         tls_errf(err, errlen,
-                 "tlsSettings.verifyClientCertificate: client certificates are not "
+                 "verifyClientCertificate: client certificates are not "
                  "supported");
         return -1;
     }
@@ -169,7 +167,7 @@ static int read_settings(tls_conf *c, json_t *root, int net, const char *tag, ui
     if (json_is_string(sn) && json_string_length(sn) > 0) {
         c->server_name = tls_strndup(c->host, json_string_value(sn), json_string_length(sn));
         if (c->server_name == NULL) {
-            tls_errf(err, errlen, "tlsSettings: out of memory");
+            tls_errf(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -186,13 +184,13 @@ tls_conf *tls_conf_build(const evp_host *host, const evp_transport_args *args, c
     tls_conf *c = tls_calloc(host, 1, sizeof *c);
     uint8_t no_roots = 0;
     if (c == NULL) {
-        tls_errf(err, errlen, "tlsSettings: out of memory");
+        tls_errf(err, errlen, "out of memory");
         goto fail;
     }
     atomic_init(&c->refs, 1);
     c->host = host;
     if (!json_is_object(root)) {
-        tls_errf(err, errlen, "tlsSettings: not a JSON object");
+        tls_errf(err, errlen, "not a JSON object");
         goto fail;
     }
     c->server = args->server != 0;
@@ -201,7 +199,7 @@ tls_conf *tls_conf_build(const evp_host *host, const evp_transport_args *args, c
     json_t *certs = json_object_get(root, "certificates");
     if (!c->server && no_roots && json_array_size(certs) == 0 && !c->allow_insecure) {
         tls_errf(err, errlen,
-                 "tlsSettings.disableSystemRoot: with no certificates listed nothing "
+                 "disableSystemRoot: with no certificates listed nothing "
                  "is trusted");
         goto fail;
     }

@@ -90,12 +90,12 @@ static int load_pem(const evp_host *h, json_t *entry, size_t idx, const char *fi
     json_t *file = json_object_get(entry, file_key);
     json_t *lines = json_object_get(entry, inline_key);
     if (json_is_string(file) && json_string_length(file) > 0) {
-        snprintf(where, sizeof where, "tlsSettings.certificates[%zu].%s", idx, file_key);
+        snprintf(where, sizeof where, "certificates[%zu].%s", idx, file_key);
         snprintf(t->origin, sizeof t->origin, "%s \"%s\"", file_key, json_string_value(file));
         return read_file(h, json_string_value(file), t, where, err, errlen) == 0 ? 1 : -1;
     }
     if (json_is_array(lines) && json_array_size(lines) > 0) {
-        snprintf(where, sizeof where, "tlsSettings.certificates[%zu].%s", idx, inline_key);
+        snprintf(where, sizeof where, "certificates[%zu].%s", idx, inline_key);
         snprintf(t->origin, sizeof t->origin, "%s", inline_key);
         return join_lines(h, lines, t, where, err, errlen) == 0 ? 1 : -1;
     }
@@ -122,11 +122,11 @@ static int entry_usage(json_t *entry, size_t idx, char *err, size_t errlen)
         return USAGE_VERIFY;
     if (strcasecmp(u, "issue") == 0)
         tls_errf(err, errlen,
-                 "tlsSettings.certificates[%zu].usage: \"issue\" (certificates made on the fly "
+                 "certificates[%zu].usage: \"issue\" (certificates made on the fly "
                  "from a CA) is not supported; give the certificate and its key",
                  idx);
     else
-        tls_errf(err, errlen, "tlsSettings.certificates[%zu].usage: unknown usage \"%s\"", idx, u);
+        tls_errf(err, errlen, "certificates[%zu].usage: unknown usage \"%s\"", idx, u);
     return -1;
 }
 
@@ -141,7 +141,7 @@ static int add_pair(gnutls_certificate_credentials_t creds, const pem_text *cert
     gnutls_x509_privkey_t pk = NULL;
     int g = gnutls_x509_crt_list_import2(&chain, &n, &cert->datum, GNUTLS_X509_FMT_PEM, 0);
     if (g < 0 || n == 0) {
-        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: %s: %s", idx, cert->origin,
+        tls_errf(err, errlen, "certificates[%zu]: %s: %s", idx, cert->origin,
                  g < 0 ? gnutls_strerror(g) : "no certificate in it");
         return -1;
     }
@@ -149,11 +149,10 @@ static int add_pair(gnutls_certificate_credentials_t creds, const pem_text *cert
     if (g == 0)
         g = gnutls_x509_privkey_import2(pk, &key->datum, GNUTLS_X509_FMT_PEM, NULL, 0);
     if (g < 0)
-        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: %s: %s", idx, key->origin,
-                 gnutls_strerror(g));
+        tls_errf(err, errlen, "certificates[%zu]: %s: %s", idx, key->origin, gnutls_strerror(g));
     else if ((g = gnutls_certificate_set_x509_key(creds, chain, n, pk)) < 0)
-        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: %s with %s: %s", idx, cert->origin,
-                 key->origin, gnutls_strerror(g));
+        tls_errf(err, errlen, "certificates[%zu]: %s with %s: %s", idx, cert->origin, key->origin,
+                 gnutls_strerror(g));
     for (unsigned i = 0; i < n; i++)
         gnutls_x509_crt_deinit(chain[i]);
     gnutls_free(chain);
@@ -170,14 +169,12 @@ static int add_server_cert(const evp_host *h, gnutls_certificate_credentials_t c
     int rc = -1;
     int got = load_pem(h, entry, idx, "certificateFile", "certificate", &cert, err, errlen);
     if (got == 0)
-        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: no certificateFile or certificate",
-                 idx);
+        tls_errf(err, errlen, "certificates[%zu]: no certificateFile or certificate", idx);
     if (got <= 0)
         goto out;
     got = load_pem(h, entry, idx, "keyFile", "key", &key, err, errlen);
     if (got == 0)
-        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: no keyFile or key for the %s", idx,
-                 cert.origin);
+        tls_errf(err, errlen, "certificates[%zu]: no keyFile or key for the %s", idx, cert.origin);
     if (got <= 0)
         goto out;
     if (add_pair(creds, &cert, &key, idx, err, errlen) != 0)
@@ -196,13 +193,12 @@ static int add_trusted_cert(const evp_host *h, gnutls_certificate_credentials_t 
     pem_text cert = {0};
     int got = load_pem(h, entry, idx, "certificateFile", "certificate", &cert, err, errlen);
     if (got == 0)
-        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: no certificateFile or certificate",
-                 idx);
+        tls_errf(err, errlen, "certificates[%zu]: no certificateFile or certificate", idx);
     if (got <= 0)
         return -1;
     int n = gnutls_certificate_set_x509_trust_mem(creds, &cert.datum, GNUTLS_X509_FMT_PEM);
     if (n <= 0)
-        tls_errf(err, errlen, "tlsSettings.certificates[%zu]: %s: %s", idx, cert.origin,
+        tls_errf(err, errlen, "certificates[%zu]: %s: %s", idx, cert.origin,
                  n < 0 ? gnutls_strerror(n) : "no PEM certificate in it");
     pem_free(h, &cert);
     return n > 0 ? 0 : -1;
@@ -213,7 +209,7 @@ int tls_creds_build(const evp_host *host, json_t *certificates, int server, int 
 {
     gnutls_certificate_credentials_t creds;
     if (gnutls_certificate_allocate_credentials(&creds) < 0) {
-        tls_errf(err, errlen, "tlsSettings: out of memory");
+        tls_errf(err, errlen, "out of memory");
         return -1;
     }
     size_t idx, served = 0;
@@ -232,7 +228,7 @@ int tls_creds_build(const evp_host *host, json_t *certificates, int server, int 
     }
     if (server && served == 0) {
         tls_errf(err, errlen,
-                 "tlsSettings.certificates: a server needs a certificate and its key "
+                 "certificates: a server needs a certificate and its key "
                  "(usage \"encipherment\")");
         goto fail;
     }
