@@ -214,6 +214,63 @@ START_TEST(non_tls_bytes_refused)
 }
 END_TEST
 
+/* Server decode over everything unread in wire; the status. */
+static int decode_all(void *sess, const evp_buf *wire, size_t *pos, evp_buf *up, evp_buf *back)
+{
+    evp_io io = {0};
+    io.in = wire->data + *pos;
+    io.in_len = wire->len - *pos;
+    io.out = up;
+    io.back = back;
+    int rc = tls_ops()->decode(sess, &io);
+    ck_assert_uint_eq(io.consumed, io.in_len); /* GnuTLS keeps a partial record itself */
+    *pos += io.consumed;
+    return rc;
+}
+
+/* A TLS 1.2 client (a bare GnuTLS one): handshake, data, then close_notify each way in turn
+ * with data still sent after the peer's. */
+START_TEST(tls12_client_half_close)
+{
+    void *srv = tls_server_files(&certs, &certs.server, "server", NULL);
+    evp_buf c2s = {0}, s2c = {0}, up = {0};
+    size_t pos = 0;
+    tls_raw raw;
+    tls_raw_open(&raw, "NORMAL:-VERS-ALL:+VERS-TLS1.2", &c2s, &s2c);
+    evp_addr peer = {EVP_ADDR_IPV4, 4, 1234, {127, 0, 0, 1}};
+    void *s = tls_ops()->session_new(srv, &peer);
+    int r = GNUTLS_E_AGAIN;
+    for (int i = 0; i < 10 && r == GNUTLS_E_AGAIN; i++) {
+        r = gnutls_handshake(raw.gs);
+        ck_assert_int_eq(decode_all(s, &c2s, &pos, &up, &s2c), EVP_OK);
+    }
+    ck_assert_msg(r == 0, "handshake: %s", gnutls_strerror(r));
+    ck_assert_int_eq(gnutls_protocol_get_version(((tls_session *)s)->gs), GNUTLS_TLS1_2);
+    ck_assert_int_eq(gnutls_record_send(raw.gs, "hello", 5), 5);
+    ck_assert_int_eq(gnutls_bye(raw.gs, GNUTLS_SHUT_WR), 0);
+    ck_assert_int_eq(decode_all(s, &c2s, &pos, &up, &s2c), EVP_EOF);
+    ck_assert_uint_eq(up.len, 5);
+    ck_assert(memcmp(up.data, "hello", 5) == 0);
+    evp_io io = {0};
+    io.in = (const uint8_t *)"world";
+    io.in_len = 5;
+    io.in_eof = 1;
+    io.out = &s2c;
+    ck_assert_int_eq(tls_ops()->encode(s, &io), EVP_OK);
+    ck_assert_uint_eq(io.consumed, 5);
+    char got[16];
+    ck_assert_int_eq(gnutls_record_recv(raw.gs, got, sizeof got), 5);
+    ck_assert(memcmp(got, "world", 5) == 0);
+    ck_assert_int_eq(gnutls_record_recv(raw.gs, got, sizeof got), 0); /* close_notify */
+    tls_ops()->session_free(s);
+    tls_raw_close(&raw);
+    test_buf_free(&c2s);
+    test_buf_free(&s2c);
+    test_buf_free(&up);
+    tls_ops()->instance_free(srv);
+}
+END_TEST
+
 /* The descriptor tls.so exports: a transport only. */
 START_TEST(descriptor_is_transport_only)
 {
@@ -238,6 +295,7 @@ Suite *tls_session_suite(void)
     tcase_add_test(tc, ws_offers_http11_only);
     tcase_add_test(tc, second_handshake_resumes);
     tcase_add_test(tc, non_tls_bytes_refused);
+    tcase_add_test(tc, tls12_client_half_close);
     tcase_add_test(tc, descriptor_is_transport_only);
     suite_add_tcase(s, tc);
     return s;

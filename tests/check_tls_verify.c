@@ -3,7 +3,6 @@
  * allowInsecure and usage "verify" as V2Ray reads them, pinned chains, TLS 1.2 minimum. */
 #include "tls_fixture.h"
 
-#include <errno.h>
 #include <gnutls/crypto.h>
 #include <sodium.h>
 
@@ -208,35 +207,15 @@ START_TEST(pinned_chain)
 }
 END_TEST
 
-/* A bare GnuTLS client limited to TLS 1.1, over the fixture's wire, against the layer. */
-static ssize_t raw_push(gnutls_transport_ptr_t p, const void *data, size_t len)
-{
-    tls_buf_put(p, data, len);
-    return (ssize_t)len;
-}
-
-static ssize_t raw_pull(gnutls_transport_ptr_t p, void *data, size_t len)
-{
-    (void)p, (void)data, (void)len;
-    errno = EAGAIN;
-    return -1;
-}
-
+/* A client limited to TLS 1.1 is refused: TLS 1.2 is the oldest version spoken. */
 START_TEST(tls11_refused)
 {
     const tls_pem *pems[] = {&certs.server};
     void *srv = server_inline(pems, 1);
-    gnutls_session_t gs;
-    gnutls_certificate_credentials_t creds;
     evp_buf hello = {0}, out = {0}, back = {0};
-    ck_assert_int_eq(gnutls_certificate_allocate_credentials(&creds), 0);
-    ck_assert_int_eq(gnutls_init(&gs, GNUTLS_CLIENT | GNUTLS_NONBLOCK), 0);
-    ck_assert_int_eq(gnutls_priority_set_direct(gs, "NORMAL:-VERS-ALL:+VERS-TLS1.1", NULL), 0);
-    gnutls_credentials_set(gs, GNUTLS_CRD_CERTIFICATE, creds);
-    gnutls_transport_set_ptr(gs, &hello);
-    gnutls_transport_set_push_function(gs, raw_push);
-    gnutls_transport_set_pull_function(gs, raw_pull);
-    ck_assert_int_eq(gnutls_handshake(gs), GNUTLS_E_AGAIN);
+    tls_raw raw;
+    tls_raw_open(&raw, "NORMAL:-VERS-ALL:+VERS-TLS1.1", &hello, &back);
+    ck_assert_int_eq(gnutls_handshake(raw.gs), GNUTLS_E_AGAIN);
     ck_assert_uint_gt(hello.len, 0);
     evp_addr peer = {EVP_ADDR_IPV4, 4, 1234, {127, 0, 0, 1}};
     void *s = tls_ops()->session_new(srv, &peer);
@@ -247,9 +226,9 @@ START_TEST(tls11_refused)
     io.back = &back;
     ck_assert_int_eq(tls_ops()->decode(s, &io), EVP_ERR);
     ck_assert_msg(strstr(io.reason, "tls: handshake: ") == io.reason, "%s", io.reason);
+    ck_assert_int_eq(gnutls_handshake(raw.gs), GNUTLS_E_FATAL_ALERT_RECEIVED); /* told why */
     tls_ops()->session_free(s);
-    gnutls_deinit(gs);
-    gnutls_certificate_free_credentials(creds);
+    tls_raw_close(&raw);
     test_buf_free(&hello);
     test_buf_free(&out);
     test_buf_free(&back);

@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <stdio.h>
@@ -385,6 +386,56 @@ static inline int tls_peer_is(void *cli_sess, const char *pem)
     gnutls_free(der.data);
     gnutls_x509_crt_deinit(crt);
     return same;
+}
+
+/* ---- a bare GnuTLS client (any priority string) over two in-memory wires ---- */
+
+typedef struct tls_raw {
+    gnutls_session_t gs;
+    gnutls_certificate_credentials_t creds; /* empty: it verifies nothing */
+    evp_buf *out;                           /* what it writes */
+    const evp_buf *in;                      /* what it reads, from pos on */
+    size_t pos;
+} tls_raw;
+
+static inline ssize_t tls_raw_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+    tls_raw *r = p;
+    tls_buf_put(r->out, data, len);
+    return (ssize_t)len;
+}
+
+static inline ssize_t tls_raw_pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+    tls_raw *r = p;
+    size_t left = r->in->len - r->pos, n = len < left ? len : left;
+    if (n == 0) {
+        gnutls_transport_set_errno(r->gs, EAGAIN);
+        return -1;
+    }
+    memcpy(data, r->in->data + r->pos, n);
+    r->pos += n;
+    return (ssize_t)n;
+}
+
+static inline void tls_raw_open(tls_raw *r, const char *priority, evp_buf *out, const evp_buf *in)
+{
+    memset(r, 0, sizeof *r);
+    r->out = out;
+    r->in = in;
+    ck_assert_int_eq(gnutls_certificate_allocate_credentials(&r->creds), 0);
+    ck_assert_int_eq(gnutls_init(&r->gs, GNUTLS_CLIENT | GNUTLS_NONBLOCK), 0);
+    ck_assert_int_eq(gnutls_priority_set_direct(r->gs, priority, NULL), 0);
+    gnutls_credentials_set(r->gs, GNUTLS_CRD_CERTIFICATE, r->creds);
+    gnutls_transport_set_ptr(r->gs, r);
+    gnutls_transport_set_push_function(r->gs, tls_raw_push);
+    gnutls_transport_set_pull_function(r->gs, tls_raw_pull);
+}
+
+static inline void tls_raw_close(tls_raw *r)
+{
+    gnutls_deinit(r->gs);
+    gnutls_certificate_free_credentials(r->creds);
 }
 
 #endif
