@@ -84,6 +84,10 @@ START_TEST(sni_picks_the_certificate)
     evp_addr other = {EVP_ADDR_DOMAIN, 10, 443, "other.test"};
     ck_assert_msg(try_link(cli, srv, &other, certs.other.cert, reason), "%s", reason);
     tls_ops()->instance_free(cli);
+    /* A name no certificate has: the first one, as V2Ray (Go) answers. */
+    cli = tls_inst(0, "{\"serverName\":\"nomatch.test\",\"allowInsecure\":true}", NULL);
+    ck_assert_msg(try_link(cli, srv, NULL, certs.server.cert, reason), "%s", reason);
+    tls_ops()->instance_free(cli);
     tls_ops()->instance_free(srv);
 }
 END_TEST
