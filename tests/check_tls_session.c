@@ -271,6 +271,51 @@ START_TEST(tls12_client_half_close)
 }
 END_TEST
 
+/* One handshake of a client layer session against a bare TLS 1.2 server (tickets on);
+ * returns 1 when the client says it resumed. */
+static int tls12_server_once(void *cli, const gnutls_datum_t *ticket)
+{
+    evp_buf c2s = {0}, s2c = {0}, up = {0};
+    size_t pos = 0;
+    tls_raw raw;
+    tls_raw_open2(&raw, "NORMAL:-VERS-ALL:+VERS-TLS1.2", &certs.server, ticket, &s2c, &c2s);
+    evp_addr peer = {EVP_ADDR_DOMAIN, 12, 443, "example.test"};
+    void *s = tls_ops()->session_new(cli, &peer);
+    evp_io io = {0};
+    io.out = &c2s;
+    ck_assert_int_eq(tls_ops()->encode(s, &io), EVP_OK); /* the ClientHello */
+    int r = GNUTLS_E_AGAIN;
+    for (int i = 0; i < 10 && !((tls_session *)s)->done; i++) {
+        r = gnutls_handshake(raw.gs);
+        ck_assert_int_eq(decode_all(s, &s2c, &pos, &up, &c2s), EVP_OK);
+    }
+    if (r == GNUTLS_E_AGAIN)
+        r = gnutls_handshake(raw.gs); /* the client's Finished */
+    ck_assert_msg(r == 0, "handshake: %s", gnutls_strerror(r));
+    ck_assert_int_eq(gnutls_protocol_get_version(((tls_session *)s)->gs), GNUTLS_TLS1_2);
+    int resumed = tls_session_resumed(s);
+    ck_assert_int_eq(resumed, gnutls_session_is_resumed(raw.gs));
+    tls_ops()->session_free(s);
+    tls_raw_close(&raw);
+    test_buf_free(&c2s);
+    test_buf_free(&s2c);
+    test_buf_free(&up);
+    return resumed;
+}
+
+/* TLS 1.2 hands the ticket over in the handshake: the client keeps it at once. */
+START_TEST(tls12_server_resumed)
+{
+    uint8_t key[64];
+    randombytes_buf(key, sizeof key);
+    gnutls_datum_t ticket = {key, sizeof key};
+    void *cli = tls_client_ca(&certs, "example.test", NULL, NULL);
+    ck_assert_int_eq(tls12_server_once(cli, &ticket), 0);
+    ck_assert_int_eq(tls12_server_once(cli, &ticket), 1);
+    tls_ops()->instance_free(cli);
+}
+END_TEST
+
 /* The descriptor tls.so exports: a transport only. */
 START_TEST(descriptor_is_transport_only)
 {
@@ -296,6 +341,7 @@ Suite *tls_session_suite(void)
     tcase_add_test(tc, second_handshake_resumes);
     tcase_add_test(tc, non_tls_bytes_refused);
     tcase_add_test(tc, tls12_client_half_close);
+    tcase_add_test(tc, tls12_server_resumed);
     tcase_add_test(tc, descriptor_is_transport_only);
     suite_add_tcase(s, tc);
     return s;

@@ -418,18 +418,36 @@ static inline ssize_t tls_raw_pull(gnutls_transport_ptr_t p, void *data, size_t 
     return (ssize_t)n;
 }
 
-static inline void tls_raw_open(tls_raw *r, const char *priority, evp_buf *out, const evp_buf *in)
+/* A bare client (pem NULL) or server (pem: its certificate and key; ticket: a 64-byte
+ * session ticket key, or NULL) limited by priority. */
+static inline void tls_raw_open2(tls_raw *r, const char *priority, const tls_pem *pem,
+                                 const gnutls_datum_t *ticket, evp_buf *out, const evp_buf *in)
 {
     memset(r, 0, sizeof *r);
     r->out = out;
     r->in = in;
     ck_assert_int_eq(gnutls_certificate_allocate_credentials(&r->creds), 0);
-    ck_assert_int_eq(gnutls_init(&r->gs, GNUTLS_CLIENT | GNUTLS_NONBLOCK), 0);
+    if (pem != NULL) {
+        gnutls_datum_t crt = {(unsigned char *)pem->cert, (unsigned)strlen(pem->cert)};
+        gnutls_datum_t key = {(unsigned char *)pem->key, (unsigned)strlen(pem->key)};
+        ck_assert_int_eq(
+            gnutls_certificate_set_x509_key_mem(r->creds, &crt, &key, GNUTLS_X509_FMT_PEM), 0);
+    }
+    ck_assert_int_eq(gnutls_init(&r->gs, (pem ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK),
+                     0);
     ck_assert_int_eq(gnutls_priority_set_direct(r->gs, priority, NULL), 0);
     gnutls_credentials_set(r->gs, GNUTLS_CRD_CERTIFICATE, r->creds);
+    if (ticket != NULL)
+        ck_assert_int_eq(gnutls_session_ticket_enable_server(r->gs, ticket), 0);
     gnutls_transport_set_ptr(r->gs, r);
     gnutls_transport_set_push_function(r->gs, tls_raw_push);
     gnutls_transport_set_pull_function(r->gs, tls_raw_pull);
+}
+
+/* A bare client limited by priority. */
+static inline void tls_raw_open(tls_raw *r, const char *priority, evp_buf *out, const evp_buf *in)
+{
+    tls_raw_open2(r, priority, NULL, NULL, out, in);
 }
 
 static inline void tls_raw_close(tls_raw *r)

@@ -157,14 +157,12 @@ int tls_session_resumed(const tls_session *s)
     return s->done && gnutls_session_is_resumed(s->gs);
 }
 
-/* A client keeps its session for resumption once it holds a ticket: TLS 1.3 servers send
- * theirs after the handshake, so this is checked after every decode. */
+/* A client keeps its session for resumption once it holds a ticket (TLS 1.2 servers send it
+ * in the handshake, TLS 1.3 ones after it): checked after every decode. */
 static void maybe_save_session(tls_session *s)
 {
-    if (s->conf->server || !s->conf->resumption || s->resume_saved || s->name == NULL || !s->done)
-        return;
-    int tls13 = gnutls_protocol_get_version(s->gs) == GNUTLS_TLS1_3;
-    if (tls13 && !(gnutls_session_get_flags(s->gs) & GNUTLS_SFLAGS_SESSION_TICKET))
+    if (s->conf->server || !s->conf->resumption || s->resume_saved || s->name == NULL || !s->done ||
+        !(gnutls_session_get_flags(s->gs) & GNUTLS_SFLAGS_SESSION_TICKET))
         return;
     tls_instance_resume_save(s->inst, s->conf, s->name, s->gs);
     s->resume_saved = 1;
