@@ -52,6 +52,21 @@ static inline vmess_body_params params(uint8_t sec, uint8_t opt, int udp)
     return p;
 }
 
+/* Starts writer w on params(sec, opt, udp); returns them (a reader takes the same). */
+static inline vmess_body_params start_writer(vmess_body *w, uint8_t sec, uint8_t opt, int udp)
+{
+    vmess_body_params p = params(sec, opt, udp);
+    ck_assert_int_eq(vmess_body_init(w, &p), 0);
+    return p;
+}
+
+/* Ends writer w and empties the wire it wrote, for the next case. */
+static inline void writer_done(vmess_body *w, evp_buf *wire)
+{
+    vmess_body_wipe(w);
+    wire->len = 0;
+}
+
 static inline const evp_host *H(void)
 {
     return evp_host_services();

@@ -196,8 +196,7 @@ START_TEST(body_vector_gcm_masked_padded)
     ck_assert_int_eq(feed(&r, out.data, out.len, out.len, &plain), EVP_OK);
     ck_assert_uint_eq(plain.len, 5);
     ck_assert_mem_eq(plain.data, "hello", 5);
-    vmess_body_wipe(&w);
-    vmess_body_wipe(&r);
+    vmess_body_wipe_pair(&w, &r);
     evp_buf_free(&out);
     evp_buf_free(&plain);
 }
@@ -260,8 +259,7 @@ START_TEST(body_auth_length_response_quirk)
     ck_assert_int_eq(feed(&r, out.data, out.len, 1, &plain), EVP_OK);
     ck_assert_uint_eq(plain.len, 5);
     ck_assert_mem_eq(plain.data, "hello", 5);
-    vmess_body_wipe(&w);
-    vmess_body_wipe(&r);
+    vmess_body_wipe_pair(&w, &r);
     evp_buf_free(&out);
     evp_buf_free(&plain);
 }
@@ -372,8 +370,7 @@ static void udp_raw_roundtrip(const struct combo *c)
     ck_assert_int_eq(feed(&r, wire.data, wire.len, 100, &plain), EVP_OK);
     ck_assert_uint_eq(plain.len, 7);
     ck_assert_mem_eq(plain.data, "\x00\x05\x61\x62\x63\x64\x65", 7);
-    vmess_body_wipe(&w);
-    vmess_body_wipe(&r);
+    vmess_body_wipe_pair(&w, &r);
     evp_buf_free(&recs);
     evp_buf_free(&wire);
     evp_buf_free(&plain);
@@ -469,8 +466,7 @@ START_TEST(body_legacy_continues_cfb)
     ck_assert_int_eq(feed(&r, wire.data, wire.len, 1, &plain), EVP_EOF);
     ck_assert_uint_eq(plain.len, 5);
     ck_assert_mem_eq(plain.data, "hello", 5);
-    vmess_body_wipe(&w);
-    vmess_body_wipe(&r);
+    vmess_body_wipe_pair(&w, &r);
     evp_buf_free(&wire);
     evp_buf_free(&plain);
 }
@@ -637,8 +633,7 @@ START_TEST(body_forged_end)
             ck_assert_int_eq(vmess_body_init(&r, &p), 0);
             ck_assert_int_eq(feed(&r, wire.data, end + lenfield + tag - 1, 7, &plain), EVP_OK);
             ck_assert(!vmess_body_at_boundary(&r));
-            vmess_body_wipe(&r);
-            vmess_body_wipe(&w);
+            vmess_body_wipe_pair(&r, &w);
             evp_buf_free(&plain);
             evp_buf_free(&wire);
         }
@@ -664,8 +659,7 @@ START_TEST(body_nonce_wraps)
     ck_assert_int_eq(vmess_body_init(&r, &p), 0);
     ck_assert_int_eq(feed(&r, wire.data, wire.len, 1 << 20, &plain), EVP_EOF);
     ck_assert_uint_eq(plain.len, N);
-    vmess_body_wipe(&w);
-    vmess_body_wipe(&r);
+    vmess_body_wipe_pair(&w, &r);
     evp_buf_free(&wire);
     evp_buf_free(&plain);
 }
@@ -708,8 +702,7 @@ START_TEST(body_boundary)
     ck_assert_uint_eq(used, wire.len - 2);
     ck_assert(vmess_body_at_boundary(&r));
     ck_assert_uint_eq(plain.len, 3);
-    vmess_body_wipe(&w);
-    vmess_body_wipe(&r);
+    vmess_body_wipe_pair(&w, &r);
     evp_buf_free(&wire);
     evp_buf_free(&plain);
 }

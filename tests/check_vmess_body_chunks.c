@@ -22,35 +22,29 @@ START_TEST(body_stream_chunk_sizes)
     fill_random(data, sizeof data);
     evp_buf wire = {0};
     vmess_body w;
-    vmess_body_params p;
 
     /* gcm, no padding: full chunks are 16384 bytes with their LenField (S = 16382). */
-    p = params(VMESS_SEC_GCM, 0x01, 0);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
+    start_writer(&w, VMESS_SEC_GCM, 0x01, 0);
     seal_all(&w, data, 2 * GCM_PLAIN_PER + 1, &wire);
     ck_assert_uint_eq(wire.len, 16384 + 16384 + 2 + 17);
     ck_assert_uint_eq(be16(wire.data), 16382);
     ck_assert_uint_eq(be16(wire.data + 16384), 16382);
     ck_assert_uint_eq(be16(wire.data + 2 * 16384), 17);
-    wire.len = 0;
-    vmess_body_wipe(&w);
+    writer_done(&w, &wire);
 
     /* gcm, masked + padded. SHAKE(reqIV) from python gives the draws fc91 8e43 ecc4 b6ae:
      * p0 = 17, mask0 = 0x8e43, p1 = 4, mask1 = 0xb6ae (python3 -c "import hashlib;
      * print(hashlib.shake_128(bytes(range(16,32))).hexdigest(8))"). */
-    p = params(VMESS_SEC_GCM, 0x0D, 0);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
+    start_writer(&w, VMESS_SEC_GCM, 0x0D, 0);
     seal_all(&w, data, 2 * GCM_PADDED_PER, &wire);
     ck_assert_uint_eq(wire.len, 2 * (2 + 16 + GCM_PADDED_PER) + 17 + 4);
     ck_assert_uint_eq(be16(wire.data), (GCM_PADDED_PER + 16u + 17) ^ 0x8e43);
     ck_assert_uint_eq(be16(wire.data + 2 + GCM_PADDED_PER + 16 + 17),
                       (GCM_PADDED_PER + 16u + 4) ^ 0xb6ae);
-    wire.len = 0;
-    vmess_body_wipe(&w);
+    writer_done(&w, &wire);
 
     /* legacy: LenFields inside the CFB stream. */
-    p = params(VMESS_SEC_LEGACY, 0x01, 0);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
+    vmess_body_params p = start_writer(&w, VMESS_SEC_LEGACY, 0x01, 0);
     seal_all(&w, data, LEGACY_PER + 1, &wire);
     ck_assert_uint_eq(wire.len, 16384 + 2 + 4 + 1);
     vmess_cfb c;
@@ -59,16 +53,13 @@ START_TEST(body_stream_chunk_sizes)
     vmess_cfb_wipe(&c);
     ck_assert_uint_eq(be16(wire.data), 16382);
     ck_assert_uint_eq(be16(wire.data + 16384), 5);
-    wire.len = 0;
-    vmess_body_wipe(&w);
+    writer_done(&w, &wire);
 
     /* chacha with AuthenticatedLength: an 18-byte LenField. */
-    p = params(VMESS_SEC_CHACHA, 0x11, 0);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
+    start_writer(&w, VMESS_SEC_CHACHA, 0x11, 0);
     seal_all(&w, data, AUTH_LEN_PER + 1, &wire);
     ck_assert_uint_eq(wire.len, 16384 + 18 + 16 + 1);
-    wire.len = 0;
-    vmess_body_wipe(&w);
+    writer_done(&w, &wire);
     evp_buf_free(&wire);
 }
 END_TEST
@@ -79,11 +70,9 @@ START_TEST(body_packet_and_simple_sizes_unchanged)
     fill_random(data, sizeof data);
     evp_buf wire = {0};
     vmess_body w;
-    vmess_body_params p;
 
     /* UDP: one datagram per chunk of at most 2048 bytes, as V2Ray; a longer one is dropped. */
-    p = params(VMESS_SEC_GCM, 0x01, 1);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
+    start_writer(&w, VMESS_SEC_GCM, 0x01, 1);
     uint8_t rec[2 + 2031];
     memcpy(rec + 2, data, 2031);
     rec[0] = 2030 >> 8, rec[1] = 2030 & 0xff;
@@ -93,12 +82,10 @@ START_TEST(body_packet_and_simple_sizes_unchanged)
     rec[0] = 2031 >> 8, rec[1] = 2031 & 0xff;
     seal_all(&w, rec, 2 + 2031, &wire);
     ck_assert_uint_eq(wire.len, 2048);
-    wire.len = 0;
-    vmess_body_wipe(&w);
+    writer_done(&w, &wire);
 
     /* none + TCP: simple chunks of 8192, plain then masked. */
-    p = params(VMESS_SEC_NONE, 0x01, 0);
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
+    start_writer(&w, VMESS_SEC_NONE, 0x01, 0);
     seal_all(&w, data, 2 * 8193, &wire);
     ck_assert_uint_eq(wire.len, 3 * 2 + 2 * 8193);
     ck_assert_uint_eq(be16(wire.data), 8192);
@@ -107,15 +94,13 @@ START_TEST(body_packet_and_simple_sizes_unchanged)
     ck_assert_mem_eq(wire.data + 2, data, 8192);
     ck_assert_int_eq(vmess_body_seal_eof(&w, H(), &wire), EVP_OK);
     ck_assert_uint_eq(be16(wire.data + wire.len - 2), 0);
-    wire.len = 0;
-    vmess_body_wipe(&w);
-    p = params(VMESS_SEC_NONE, 0x0D, 0); /* padding bit ignored for simple chunks */
-    ck_assert_int_eq(vmess_body_init(&w, &p), 0);
+    writer_done(&w, &wire);
+    start_writer(&w, VMESS_SEC_NONE, 0x0D, 0); /* padding bit ignored for simple chunks */
     seal_all(&w, data, 8193, &wire);
     ck_assert_uint_eq(wire.len, 2 * 2 + 8193);
     ck_assert_uint_eq(be16(wire.data), 8192u ^ 0xfc91);
     ck_assert_uint_eq(be16(wire.data + 8194), 1u ^ 0x8e43);
-    vmess_body_wipe(&w);
+    writer_done(&w, &wire);
     evp_buf_free(&wire);
 }
 END_TEST

@@ -139,8 +139,7 @@ static void idle_round_trip(const struct combo *c, int udp, size_t feed, evp_buf
         ck_assert_uint_eq(plain.len, off);
         ck_assert_mem_eq(plain.data, data, off);
     }
-    vmess_body_wipe(&w);
-    vmess_body_wipe(&r);
+    vmess_body_wipe_pair(&w, &r);
     evp_buf_free(&in);
     test_buf_free(&plain);
     evp_buf_free(&pend);
@@ -172,8 +171,7 @@ START_TEST(idle_and_resume_keep_the_stream)
         }
         ck_assert_uint_eq(wa.len, wb.len);
         ck_assert_mem_eq(wa.data, wb.data, wa.len);
-        vmess_body_wipe(&a);
-        vmess_body_wipe(&b);
+        vmess_body_wipe_pair(&a, &b);
         test_buf_free(&wa);
         test_buf_free(&wb);
     }
@@ -228,8 +226,7 @@ START_TEST(one_reservation_per_call)
         ck_assert_msg(reserve_calls == 1, "open (udp %d) reserved %u times", udp, reserve_calls);
         ck_assert_uint_eq(plain.len, in.len);
         ck_assert_mem_eq(plain.data, in.data, in.len);
-        vmess_body_wipe(&w);
-        vmess_body_wipe(&r);
+        vmess_body_wipe_pair(&w, &r);
         evp_buf_free(&in);
         test_buf_free(&wire);
         test_buf_free(&plain);

@@ -46,38 +46,35 @@ static int pick(const char *override, const char *env, char *out, size_t n)
     return 1;
 }
 
+/* The first of the executable-relative dirs in rel (NULL-ended) that holds marker, else
+ * the one under EVP_PREFIX. */
+static void first_dir(const char *const *rel, const char *marker, const char *under_prefix,
+                      char *out, size_t n)
+{
+    char dir[PATH_MAX], cand[PATH_MAX + 48], probe[PATH_MAX + 96];
+    exe_dir(dir, sizeof dir);
+    for (; *rel != NULL; rel++) {
+        snprintf(cand, sizeof cand, "%s/%s", dir, *rel);
+        snprintf(probe, sizeof probe, "%s%s", cand, marker);
+        if (exists(probe)) {
+            snprintf(out, n, "%s", cand);
+            return;
+        }
+    }
+    snprintf(out, n, "%s/%s", EVP_PREFIX, under_prefix);
+}
+
 void evp_plugin_dir(const char *override, char *out, size_t n)
 {
-    if (pick(override, "EVPROXY_PLUGIN_DIR", out, n))
-        return;
-    char dir[PATH_MAX], probe[PATH_MAX + 32];
-    exe_dir(dir, sizeof dir);
-    snprintf(probe, sizeof probe, "%s/plugins", dir); /* the build tree */
-    if (exists(probe)) {
-        snprintf(out, n, "%s", probe);
-        return;
-    }
-    snprintf(probe, sizeof probe, "%s/../lib/evproxy/plugins", dir); /* installed anywhere */
-    if (exists(probe))
-        snprintf(out, n, "%s", probe);
-    else
-        snprintf(out, n, "%s/lib/evproxy/plugins", EVP_PREFIX);
+    /* the build tree, then an install anywhere */
+    static const char *const rel[] = {"plugins", "../lib/evproxy/plugins", NULL};
+    if (!pick(override, "EVPROXY_PLUGIN_DIR", out, n))
+        first_dir(rel, "", "lib/evproxy/plugins", out, n);
 }
 
 void evp_schema_dir(const char *override, char *out, size_t n)
 {
-    if (pick(override, "EVPROXY_SCHEMA_DIR", out, n))
-        return;
-    char dir[PATH_MAX], probe[PATH_MAX + 48];
-    exe_dir(dir, sizeof dir);
-    snprintf(probe, sizeof probe, "%s/../schema/config.schema.json", dir); /* the build tree */
-    if (exists(probe)) {
-        snprintf(out, n, "%s/../schema", dir);
-        return;
-    }
-    snprintf(probe, sizeof probe, "%s/../share/evproxy/schema/config.schema.json", dir);
-    if (exists(probe))
-        snprintf(out, n, "%s/../share/evproxy/schema", dir);
-    else
-        snprintf(out, n, "%s/share/evproxy/schema", EVP_PREFIX);
+    static const char *const rel[] = {"../schema", "../share/evproxy/schema", NULL};
+    if (!pick(override, "EVPROXY_SCHEMA_DIR", out, n))
+        first_dir(rel, "/config.schema.json", "share/evproxy/schema", out, n);
 }

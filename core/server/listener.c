@@ -97,11 +97,7 @@ static void on_accept(EV_P_ ev_io *w, int revents)
 static void udp_forget(evp_udp_owner *o, evp_session *s)
 {
     evp_listener *l = (evp_listener *)((char *)o - offsetof(evp_listener, owner));
-    for (size_t i = 0; i < l->n_peers; i++)
-        if (l->peers[i] == s) {
-            l->peers[i] = l->peers[--l->n_peers];
-            return;
-        }
+    evp_sessions_drop(l->peers, &l->n_peers, s);
 }
 
 static void on_datagram(EV_P_ ev_io *w, int revents)

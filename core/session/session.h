@@ -93,6 +93,16 @@ typedef struct evp_udp_owner {
                  const evp_addr *source, const uint8_t *data, size_t len);
 } evp_udp_owner;
 
+/* For a forget: drops s from an owner's unordered table of *n sessions, if it is there. */
+static inline void evp_sessions_drop(evp_session **v, size_t *n, const evp_session *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (v[i] == s) {
+            v[i] = v[--*n];
+            return;
+        }
+}
+
 /* Starts a session on an accepted TCP socket (takes fd). NULL on failure (fd closed). */
 evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_router *router);
 /* UDP sessions are owned by a table keyed by peer (and target): owner->forget is how the

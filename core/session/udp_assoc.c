@@ -72,11 +72,7 @@ static int same_addr(const evp_addr *a, const evp_addr *b)
 static void forget(evp_udp_owner *o, evp_session *s)
 {
     evp_assoc *a = (evp_assoc *)((char *)o - offsetof(evp_assoc, owner));
-    for (size_t i = 0; i < a->n; i++)
-        if (a->sessions[i] == s) {
-            a->sessions[i] = a->sessions[--a->n];
-            return;
-        }
+    evp_sessions_drop(a->sessions, &a->n, s);
 }
 
 static long send_wrapped(evp_udp_owner *o, const struct sockaddr *peer, socklen_t peer_len,

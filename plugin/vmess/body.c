@@ -501,3 +501,15 @@ void vmess_body_wipe(vmess_body *b)
     vmess_body_idle(b);
     sodium_memzero(b, sizeof *b);
 }
+
+void vmess_body_idle_pair(vmess_body *a, vmess_body *b)
+{
+    vmess_body_idle(a);
+    vmess_body_idle(b);
+}
+
+void vmess_body_wipe_pair(vmess_body *a, vmess_body *b)
+{
+    vmess_body_wipe(a);
+    vmess_body_wipe(b);
+}

@@ -123,4 +123,8 @@ size_t vmess_body_hot_size(const vmess_body *b);
 /* Wipes keys and state and frees the expanded contexts. */
 void vmess_body_wipe(vmess_body *b);
 
+/* A session's two directions: vmess_body_idle / vmess_body_wipe on each. */
+void vmess_body_idle_pair(vmess_body *a, vmess_body *b);
+void vmess_body_wipe_pair(vmess_body *a, vmess_body *b);
+
 #endif

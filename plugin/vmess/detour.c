@@ -65,6 +65,16 @@ static int key_of_tag(const void *key, size_t key_len, const char *tag)
     return key_len > t + 1 && memcmp(key, tag, t + 1) == 0;
 }
 
+/* The value of an entry under tag, in this FORMAT and of at least min bytes; else NULL. */
+static const uint8_t *tagged_value(const void *key, size_t key_len, const char *tag,
+                                   const void *val, size_t val_len, size_t min)
+{
+    const uint8_t *v = val;
+    if (!key_of_tag(key, key_len, tag) || val_len < min || v[0] != FORMAT)
+        return NULL;
+    return v;
+}
+
 /* ---- registrations ------------------------------------------------------------------- */
 
 void vmess_detour_withdraw(const evp_host *h, const vmess_detour_reg *reg)
@@ -88,8 +98,8 @@ static int visit_target(void *ctx, const void *key, size_t key_len, const void *
                         size_t val_len)
 {
     target_find *f = ctx;
-    const uint8_t *v = val;
-    if (!key_of_tag(key, key_len, f->tag) || val_len != REG_SIZE || v[0] != FORMAT)
+    const uint8_t *v = tagged_value(key, key_len, f->tag, val, val_len, REG_SIZE);
+    if (v == NULL || val_len != REG_SIZE)
         return 0;
     uint64_t created = 0;
     for (int i = 0; i < 8; i++)
@@ -270,9 +280,8 @@ static int visit_user(void *ctx, const void *key, size_t key_len, const void *va
                       size_t val_len)
 {
     users_find *f = ctx;
-    const uint8_t *v = val;
-    if (!key_of_tag(key, key_len, f->tag) || val_len < ACC_HEAD || v[0] != FORMAT ||
-        (v[1] & ACC_CONFIGURED))
+    const uint8_t *v = tagged_value(key, key_len, f->tag, val, val_len, ACC_HEAD);
+    if (v == NULL || (v[1] & ACC_CONFIGURED))
         return 0;
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 8;

@@ -130,8 +130,7 @@ void vmess_in_instance_unref(vmess_inbound *in)
     vmess_inbound_cfg_free(&in->cfg);
     vmess_free(in->settings);
     pthread_mutex_destroy(&in->lock);
-    sodium_memzero(in, sizeof(*in));
-    vmess_free(in);
+    vmess_free_wiped(in, sizeof(*in));
 }
 
 void *vmess_inbound_new(const evp_host *host, const evp_instance_args *args, char *err,

@@ -33,22 +33,18 @@ void vmess_inbound_session_free(void *sess)
     vmess_inbound *in = s->inst;
     vmess_users_unref(s->users);
     if (s->rx != NULL) {
-        vmess_body_wipe(s->rx);
-        vmess_body_wipe(s->tx);
+        vmess_body_wipe_pair(s->rx, s->tx);
         vmess_free(s->rx); /* tx shares the allocation */
     }
-    sodium_memzero(s, sizeof(*s));
-    vmess_free(s);
+    vmess_free_wiped(s, sizeof(*s));
     vmess_in_instance_unref(in);
 }
 
 void vmess_inbound_session_idle(void *sess)
 {
     vmess_in_session *s = sess;
-    if (s->rx != NULL) {
-        vmess_body_idle(s->rx);
-        vmess_body_idle(s->tx);
-    }
+    if (s->rx != NULL)
+        vmess_body_idle_pair(s->rx, s->tx);
 }
 
 const char *vmess_inbound_session_user(void *sess)

@@ -1,6 +1,7 @@
 /* The plugin's recorded host table (see mem.h). */
 #include "mem.h"
 
+#include <sodium.h>
 #include <string.h>
 
 _Atomic(const evp_host *) vmess_mem_table;
@@ -18,4 +19,12 @@ char *vmess_strdup(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+void vmess_free_wiped(void *p, size_t size)
+{
+    if (p == NULL)
+        return;
+    sodium_memzero(p, size);
+    vmess_free(p);
 }

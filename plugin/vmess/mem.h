@@ -47,6 +47,9 @@ static inline void vmess_free(void *p)
     h->mem_free(h, p);
 }
 
+/* Wipes the size bytes at p (a block that held keys) and frees it; NULL is a no-op. */
+void vmess_free_wiped(void *p, size_t size);
+
 /* A copy of s from vmess_alloc, or NULL when out of memory. */
 char *vmess_strdup(const char *s);
 

@@ -70,10 +70,7 @@ static void free_accounts(vmess_outbound *o)
 {
     for (size_t i = 0; i < o->n_accounts; i++) {
         out_account *a = &o->accounts[i];
-        if (a->alt != NULL) {
-            sodium_memzero(a->alt, (size_t)a->alter_id * 16);
-            vmess_free(a->alt);
-        }
+        vmess_free_wiped(a->alt, (size_t)a->alter_id * 16);
         sodium_memzero(a, sizeof(*a));
     }
     vmess_free(o->accounts);
@@ -283,18 +280,15 @@ void vmess_outbound_session_free(void *sess)
     if (s == NULL)
         return;
     vmess_outbound *o = s->inst;
-    vmess_body_wipe(&s->tx);
-    vmess_body_wipe(&s->rx);
-    sodium_memzero(s, sizeof(*s));
-    vmess_free(s);
+    vmess_body_wipe_pair(&s->tx, &s->rx);
+    vmess_free_wiped(s, sizeof(*s));
     inst_unref(o);
 }
 
 void vmess_outbound_session_idle(void *sess)
 {
     vmess_out_session *s = sess;
-    vmess_body_idle(&s->tx);
-    vmess_body_idle(&s->rx);
+    vmess_body_idle_pair(&s->tx, &s->rx);
 }
 
 static int set_error(evp_io *io, const char *why)
