@@ -340,7 +340,7 @@ chain_case() {
     kill -KILL "$tun_chain"
     if gone "$tun_plug" "$tun"; then
         local rc
-        rc=$(death_note "$tun")
+        exit_note rc "$tun"
         if [ "$rc" = "exit 255" ]; then
             row lifecycle "$4 killed under ss-tunnel" "vmess-plugin + ss-tunnel end, rc 255" PASS
         else
@@ -498,7 +498,7 @@ ss_host bad.local ss-local -s 127.0.0.1 -p "$SP" -l "$LP" -b 127.0.0.1 \
 BAD_HOST=$LAST_PID
 CASE="unknown key under ss-local"
 if gone "$BAD_HOST"; then
-    RC=$(death_note "$BAD_HOST")
+    exit_note RC "$BAD_HOST"
     if [ "$RC" = "exit 255" ] && grep -q 'unknown option "colour"' "$E2E_TMP/bad.local.log"; then
         row options "$CASE" "host exit 255, message in its log" PASS
     else

@@ -277,7 +277,7 @@ refused() {
         return 1
     fi
     local note
-    note=$(death_note "$pid")
+    exit_note note "$pid"
     if [ "$note" = "exit 0" ]; then
         REFUSED_WHY="it exited 0"
         return 1

@@ -345,11 +345,8 @@ stop_clean() {
         if alive "$2"; then
             res="FAIL still running 60 s after SIGTERM"
         else
-            # Reaped in this shell: death_note in a $(...) subshell read "exit -1" for a
-            # server that exited 0 (twice under TSan), the parent not having reaped it yet.
             local note
-            death_note "$2" >"$E2E_TMP/$1.exit"
-            note=$(<"$E2E_TMP/$1.exit")
+            exit_note note "$2"
             [ "$note" = "exit 0" ] || res="FAIL $note"
         fi
     fi

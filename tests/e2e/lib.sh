@@ -123,6 +123,15 @@ death_note() {
     fi
 }
 
+# exit_note VAR PID: death_note PID into the variable VAR, reaped by this shell. Use it where
+# the exit status is asserted: `$(death_note PID)` waits in a subshell, which is not PID's
+# parent, so if this shell has not reaped PID yet the note is wrong (90-soak read "exit -1"
+# for a server that exited 0).
+exit_note() {
+    death_note "$2" >"$E2E_TMP/exit-note.$2"
+    printf -v "$1" '%s' "$(<"$E2E_TMP/exit-note.$2")"
+}
+
 # stop_pid PID: SIGTERM, up to 3 s grace, then SIGKILL; returns 1 if it is still there.
 stop_pid() {
     local pid=$1
