@@ -62,6 +62,7 @@ static inline void fixture_stop(session_fixture *f)
     evp_session_close_all(&f->rt);
     ev_run(f->rt.loop, EVRUN_NOWAIT);
     evp_resolver_free(f->rt.resolver);
+    free(f->rt.dgram);
     ev_loop_destroy(f->rt.loop);
     evp_instance_unref(f->in);
     evp_instance_unref(f->out);

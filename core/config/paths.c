@@ -51,13 +51,13 @@ static int pick(const char *override, const char *env, char *out, size_t n)
 static void first_dir(const char *const *rel, const char *marker, const char *under_prefix,
                       char *out, size_t n)
 {
-    char dir[PATH_MAX], cand[PATH_MAX + 48], probe[PATH_MAX + 96];
+    char dir[PATH_MAX], probe[PATH_MAX + 96];
     exe_dir(dir, sizeof dir);
     for (; *rel != NULL; rel++) {
-        snprintf(cand, sizeof cand, "%s/%s", dir, *rel);
-        snprintf(probe, sizeof probe, "%s%s", cand, marker);
-        if (exists(probe)) {
-            snprintf(out, n, "%s", cand);
+        int len = snprintf(probe, sizeof probe, "%s/%s%s", dir, *rel, marker);
+        if (len > 0 && (size_t)len < sizeof probe && exists(probe)) {
+            probe[len - (int)strlen(marker)] = '\0'; /* the dir itself */
+            snprintf(out, n, "%s", probe);
             return;
         }
     }

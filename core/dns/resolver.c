@@ -43,7 +43,7 @@ typedef struct fd_watch {
 
 struct evp_resolver {
     struct ev_loop *loop;
-    ares_channel ch;
+    ares_channel ch; /* made by the first lookup (open_channel); NULL until then */
     ev_timer timer;
     ev_timer kick; /* starts queued lookups and applies new servers, from the loop */
     fd_watch fds[MAX_FDS];
@@ -56,7 +56,7 @@ struct evp_resolver {
     double cache_secs, negative_secs;
     char *servers; /* "ip:port,..." wanted; NULL: the system's */
     int servers_dirty; /* to apply once no query is out (c-ares refuses it before) */
-    struct ares_addr_port_node *system_servers; /* as c-ares found them at start */
+    struct ares_addr_port_node *system_servers; /* as c-ares found them at open_channel */
 };
 
 static void arm_timer(evp_resolver *r)
@@ -240,9 +240,47 @@ static void apply_servers(evp_resolver *r)
     evp_dns_cache_clear(r->cache);
 }
 
+/* Makes the c-ares channel. Not at start: a channel holds ~74 KiB of query tables, which a
+ * worker that never looks a name up (IP targets, an idle daemon) has no use for. The wanted
+ * servers are applied to it next, by start_queued. */
+static int open_channel(evp_resolver *r)
+{
+    struct ares_options opts = {.sock_state_cb = sock_state, .sock_state_cb_data = r};
+    if (ares_init_options(&r->ch, &opts, ARES_OPT_SOCK_STATE_CB) != ARES_SUCCESS) {
+        r->ch = NULL;
+        return 0;
+    }
+    ares_get_servers_ports(r->ch, &r->system_servers);
+    r->servers_dirty = r->servers != NULL;
+    return 1;
+}
+
+/* Answers every asker of lk with err, without a query, and frees lk. */
+static void end_lookup(lookup *lk, const char *err)
+{
+    evp_dns_answer none = {.err = err};
+    while (lk->waiters) {
+        evp_resolve_req *req = lk->waiters;
+        lk->waiters = req->wait_next;
+        deliver(req, &none);
+    }
+    free(lk);
+}
+
 /* Starts queued lookups while slots are free (new servers first, once none is out). */
 static void start_queued(evp_resolver *r)
 {
+    if (r->ch == NULL && r->queued != NULL && !open_channel(r)) {
+        evp_err("resolver: cannot start c-ares");
+        while (r->queued) {
+            lookup *lk = r->queued;
+            r->queued = lk->next;
+            end_lookup(lk, "no DNS resolver (c-ares failed to start)");
+        }
+        r->queued_tail = NULL;
+    }
+    if (r->ch == NULL)
+        return; /* nothing looked up yet */
     if (r->servers_dirty) {
         if (r->inflight == 0)
             apply_servers(r);
@@ -256,13 +294,7 @@ static void start_queued(evp_resolver *r)
             r->queued_tail = NULL;
         if (!has_live_waiter(lk)) {
             /* every asker gave up while it waited: deliver nothing, ask nothing */
-            evp_dns_answer none = {.err = "cancelled"};
-            while (lk->waiters) {
-                evp_resolve_req *req = lk->waiters;
-                lk->waiters = req->wait_next;
-                deliver(req, &none);
-            }
-            free(lk);
+            end_lookup(lk, "cancelled");
             release_slot(r);
             continue;
         }
@@ -365,16 +397,12 @@ evp_resolver *evp_resolver_new(struct ev_loop *loop)
     r->max_inflight = d.dns_max_inflight;
     r->cache_secs = d.dns_cache;
     r->negative_secs = d.dns_negative_cache;
-    struct ares_options opts = {.sock_state_cb = sock_state, .sock_state_cb_data = r};
     r->cache = evp_dns_cache_new(EVP_DNS_CACHE_MAX);
     r->own_cache = 1;
-    if (r->cache == NULL ||
-        ares_init_options(&r->ch, &opts, ARES_OPT_SOCK_STATE_CB) != ARES_SUCCESS) {
-        evp_dns_cache_free(r->cache);
+    if (r->cache == NULL) {
         free(r);
         return NULL;
     }
-    ares_get_servers_ports(r->ch, &r->system_servers);
     ev_timer_init(&r->timer, on_timer, 0., 0.);
     ev_timer_init(&r->kick, on_kick, 0., 0.);
     for (int i = 0; i < MAX_FDS; i++) {
@@ -422,7 +450,8 @@ void evp_resolver_free(evp_resolver *r)
 {
     if (r == NULL)
         return;
-    ares_destroy(r->ch); /* started lookups are called back with ARES_EDESTRUCTION */
+    if (r->ch != NULL)
+        ares_destroy(r->ch); /* started lookups are called back with ARES_EDESTRUCTION */
     if (r->all_inflight) /* their slots, which those callbacks left alone */
         atomic_fetch_sub(r->all_inflight, r->inflight);
     ev_timer_stop(r->loop, &r->timer);

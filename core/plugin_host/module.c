@@ -129,7 +129,7 @@ static char *copy_private(const char *src, char *err, size_t errlen)
     }
     int out = mkstemp(path);
     int ok = out != -1;
-    char block[65536];
+    char block[8192]; /* the main thread's stack keeps what it touched once, resident */
     ssize_t n;
     while (ok && (n = read(in, block, sizeof block)) != 0) {
         if (n == -1 || write(out, block, (size_t)n) != n)

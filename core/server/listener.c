@@ -103,11 +103,11 @@ static void udp_forget(evp_udp_owner *o, evp_session *s)
 static void on_datagram(EV_P_ ev_io *w, int revents)
 {
     evp_listener *l = (evp_listener *)w;
-    static _Thread_local uint8_t dgram[65536]; /* one per worker */
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage peer;
-        socklen_t plen = sizeof peer;
-        ssize_t n = recvfrom(l->fd, dgram, sizeof dgram, 0, (struct sockaddr *)&peer, &plen);
+        socklen_t plen = 0;
+        uint8_t *dgram;
+        ssize_t n = evp_recv_dgram(&l->w->rt, l->fd, &dgram, &peer, &plen);
         if (n < 0)
             return;
         if (n == 0)

@@ -182,6 +182,8 @@ static void stop_one(evp_worker *w, void *arg)
     evp_session_close_all(&w->rt);
     evp_resolver_free(w->rt.resolver);
     w->rt.resolver = NULL;
+    free(w->rt.dgram);
+    w->rt.dgram = NULL;
     ev_async_stop(w->loop, &w->wake_w);
     if (w->loop != w->srv->loop) {
         ev_async_stop(w->loop, &w->call_w);

@@ -11,6 +11,7 @@
 #include <ev.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 typedef struct evp_session evp_session;
@@ -80,7 +81,24 @@ typedef struct evp_runtime {
     evp_udp_relay_open_fn open_udp_relay;
     /* Set by the server: there is room and another worker is paused; wake them all. */
     void (*wake_workers)(struct evp_runtime *rt);
+    uint8_t *dgram; /* evp_recv_dgram's buffer; whoever ends the runtime frees it */
 } evp_runtime;
+
+#define EVP_DGRAM_MAX 65536
+/* Receives one datagram from fd into rt->dgram, made with the first (a static _Thread_local
+ * array would be zeroed, so resident, in every thread, UDP or not) and sets *data. Returns
+ * recvfrom's; with no memory for the buffer the datagram is dropped and 0 returned. */
+static inline ssize_t evp_recv_dgram(evp_runtime *rt, int fd, uint8_t **data,
+                                     struct sockaddr_storage *peer, socklen_t *plen)
+{
+    if (rt->dgram == NULL)
+        rt->dgram = malloc(EVP_DGRAM_MAX);
+    *data = rt->dgram;
+    if (rt->dgram == NULL)
+        return recv(fd, NULL, 0, 0) < 0 ? -1 : 0;
+    *plen = sizeof *peer;
+    return recvfrom(fd, rt->dgram, EVP_DGRAM_MAX, 0, (struct sockaddr *)peer, plen);
+}
 
 /* Something that owns UDP sessions keyed by peer address (a UDP listener). */
 typedef struct evp_udp_owner {

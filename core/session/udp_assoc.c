@@ -91,13 +91,15 @@ static long send_wrapped(evp_udp_owner *o, const struct sockaddr *peer, socklen_
 static void on_datagram(EV_P_ ev_io *w, int revents)
 {
     evp_assoc *a = (evp_assoc *)w;
-    static _Thread_local uint8_t pkt[65536]; /* one per worker */
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage peer;
-        socklen_t plen = sizeof peer;
-        ssize_t n = recvfrom(a->owner.fd, pkt, sizeof pkt, 0, (struct sockaddr *)&peer, &plen);
+        socklen_t plen = 0;
+        uint8_t *pkt;
+        ssize_t n = evp_recv_dgram(a->rt, a->owner.fd, &pkt, &peer, &plen);
         if (n < 0)
             return;
+        if (n == 0)
+            continue;
         if (!same_host(&a->client, (struct sockaddr *)&peer))
             continue; /* only the SOCKS client's host may relay through us */
         evp_addr dst;
