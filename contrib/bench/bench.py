@@ -3,7 +3,7 @@
 
 Usage (from the tree root; `make bench` runs it through run.sh):
     bench.py [--quick] [--rounds R] [--seconds S] [--conns N] [--concurrency C]
-             [--sessions N] [--only evproxy|v2ray] [--skip GROUP,...] [--setups NAME,...]
+             [--tls-conns N] [--sessions N] [--only evproxy|v2ray] [--skip GROUP,...] [--setups NAME,...]
              [--relay] [--mixed] [--build DIR] [--out FILE]
 Writes BUILD/bench.json, BUILD/bench.md and BUILD/bench.png, the per-run configs and logs to
 BUILD/bench/. Reports only: the exit status says whether the harness ran, never whether a
@@ -25,7 +25,9 @@ import uuid
 
 sys.dont_write_bytecode = True  # keep contrib/bench/ free of __pycache__
 
+import certs  # noqa: E402
 import chart  # noqa: E402
+import configs  # noqa: E402
 import latency  # noqa: E402
 import measure  # noqa: E402
 import peers  # noqa: E402
@@ -39,9 +41,21 @@ NPROC = len(os.sched_getaffinity(0))
 LEGACY_ALTER_ID = 4
 
 
-def setups(args):
+def ws_tls_setup(ctx, run, name="ws+tls"):
+    """aes-128-gcm over ws+tls on both sides, certificates made now; None if they cannot be."""
+    if ctx.certs is None:
+        ctx.certs = run.attempt("ws+tls certificates", certs.make, ctx.workdir) or {}
+    if not ctx.certs:
+        return None
+    c = ctx.certs
+    client, server = configs.ws_tls_keys(c["ca.crt"], c["server.crt"], c["server.key"],
+                                         certs.SERVER_NAME)
+    return Setup(name, client_keys=client, server_keys=server)
+
+
+def setups(args, ctx, run):
     """The throughput rows' chains, in table order (report.THROUGHPUT_ROWS labels them).
-    ws+tls and mux go here once they exist (Setup's client_keys / server_keys)."""
+    mux goes here once it exists (Setup's client_keys / server_keys)."""
     out = [
         Setup("aes-128-gcm"),
         Setup("chacha20-poly1305", cipher="chacha20-poly1305"),
@@ -51,11 +65,13 @@ def setups(args):
         Setup("8x", streams=8, workers=NPROC),
         Setup("8x-w1", streams=8, workers=1, dirs=("up",)),
     ]
+    if not args.setups or "ws+tls" in args.setups:
+        out.append(ws_tls_setup(ctx, run))
     if args.relay:
         out.append(Setup("relay", relay=True))
     if args.setups:
-        out = [st for st in out if st.name in args.setups]
-    return out
+        out = [st for st in out if st and st.name in args.setups]
+    return [st for st in out if st]
 
 
 class Ctx:
@@ -69,8 +85,10 @@ class Ctx:
         self.iperf_port = peers.free_port()
         self.seconds, self.rounds = args.seconds, max(1, args.rounds)
         self.conns, self.concurrency = args.conns, max(1, args.concurrency)
+        self.tls_conns = args.tls_conns
         self.sessions = args.sessions
         self.settle = 1.5
+        self.certs = None  # made by the first ws+tls setup (certs.make)
 
 
 class Run:
@@ -165,23 +183,26 @@ def throughput(ctx, run, impls, setup, cross=False):
     return out
 
 
-def echo(ctx, run, impls):
-    """connect + 1-byte echo through each implementation, rounds alternating."""
-    print(f"connect + 1-byte echo: {ctx.conns} connections, {ctx.concurrency} at a time:",
-          flush=True)
+def echo(ctx, run, impls, setup, conns):
+    """connect + 1-byte echo through each implementation's chain (setup), rounds alternating.
+    The plain chain ("echo") also measures the client's floor, with no proxy."""
+    print(f"connect + 1-byte echo ({setup.name}): {conns} connections, {ctx.concurrency} at "
+          "a time:", flush=True)
     target = targets.TargetProcess("echo", ctx.workdir)
     out = {impl: [] for impl in impls}
     chains = {}
     try:
-        floor = latency.connect_echo(target.port, min(ctx.conns, 1000), ctx.concurrency)
-        run.res["meta"]["echo_floor_ms"] = floor["median_ms"]
-        print(f"  no proxy: median {floor['median_ms']:.3f} ms (this client's floor)", flush=True)
+        if setup.name == "echo":
+            floor = latency.connect_echo(target.port, min(conns, 1000), ctx.concurrency)
+            run.res["meta"]["echo_floor_ms"] = floor["median_ms"]
+            print(f"  no proxy: median {floor['median_ms']:.3f} ms (this client's floor)",
+                  flush=True)
         for impl in impls:
-            chain = _chain(ctx, impl, Setup("echo"), "echo")
-            if run.attempt(f"echo {impl}", measure.start_on_echo, chain, target.port):
+            chain = _chain(ctx, impl, setup, setup.name)
+            if run.attempt(f"{setup.name} {impl}", measure.start_on_echo, chain, target.port):
                 chains[impl] = chain
-        _rounds(ctx, run, chains, "echo",
-                lambda c: measure.echo_round(c, ctx.conns, ctx.concurrency), out)
+        _rounds(ctx, run, chains, setup.name,
+                lambda c: measure.echo_round(c, conns, ctx.concurrency), out)
     finally:
         for c in chains.values():
             c.stop()
@@ -258,6 +279,7 @@ def _meta(ctx, args, fd_limit):
         "iperf3": _version(["iperf3", "--version"]),
         "rounds": ctx.rounds, "seconds_per_run": ctx.seconds,
         "echo_conns": ctx.conns, "echo_concurrency": ctx.concurrency,
+        "echo_ws_tls_conns": ctx.tls_conns,
         "idle_sessions": ctx.sessions, "fd_limit": fd_limit, "legacy_alter_id": LEGACY_ALTER_ID,
         "vmess": "dokodemo-door -> vmess -> vmess -> freedom; AEAD header unless legacy",
     }
@@ -273,7 +295,8 @@ def _markdown(res, rws, png_note, wall):
         f"- {m['evproxy']}; {m['v2ray']}; {m['iperf3']}",
         f"- medians of {m['rounds']} round(s), evproxy and V2Ray alternating in each; iperf3 "
         f"{m['seconds_per_run']} s per run; {m['echo_conns']} connect + echo connections, "
-        f"{m['echo_concurrency']} at a time (no proxy: median {_ms(m.get('echo_floor_ms'))}); "
+        f"{m['echo_concurrency']} at a time (no proxy: median {_ms(m.get('echo_floor_ms'))}), "
+        f"{m['echo_ws_tls_conns']} over ws+tls; "
         f"{m['idle_sessions']} idle sessions (open-file limit {m['fd_limit']})",
         "- ratio = evproxy / v2ray; (+) higher is better, (-) lower is better; "
         "target: issue 11", "",
@@ -302,20 +325,24 @@ def _args():
     ap.add_argument("--seconds", type=int, default=env("BENCH_SECONDS"))
     ap.add_argument("--conns", type=int, default=env("BENCH_CONNS"))
     ap.add_argument("--concurrency", type=int, default=env("BENCH_CONCURRENCY"))
+    ap.add_argument("--tls-conns", type=int, default=env("BENCH_TLS_CONNS"),
+                    help="connect + echo connections over ws+tls (each a full TLS handshake)")
     ap.add_argument("--sessions", type=int, default=env("BENCH_SESSIONS"))
     ap.add_argument("--only", choices=IMPLS, default=env("BENCH_ONLY") or None)
     ap.add_argument("--skip", default=env("BENCH_SKIP", ""),
                     help="comma-separated groups to leave out: " + ",".join(GROUPS))
     ap.add_argument("--setups", default=env("BENCH_SETUPS", ""),
                     help="only these throughput setups (comma-separated names: aes-128-gcm,"
-                    "chacha20-poly1305,none,legacy,8x,8x-w1,relay)")
+                    "chacha20-poly1305,none,legacy,8x,8x-w1,ws+tls,relay)")
     ap.add_argument("--relay", action="store_true", help="also the relay (no VMess) row")
     ap.add_argument("--mixed", action="store_true", help="also evproxy>v2ray and v2ray>evproxy")
     ap.add_argument("--out", default=None, help="JSON output (default BUILD/bench.json)")
     args = ap.parse_args()
     args.argv = sys.argv[1:]
-    normal = {"rounds": 3, "seconds": 5, "conns": 5000, "concurrency": 4, "sessions": 10000}
-    quick = {"rounds": 1, "seconds": 2, "conns": 500, "concurrency": 4, "sessions": 1000}
+    normal = {"rounds": 3, "seconds": 5, "conns": 5000, "tls_conns": 2000, "concurrency": 4,
+              "sessions": 10000}
+    quick = {"rounds": 1, "seconds": 2, "conns": 500, "tls_conns": 200, "concurrency": 4,
+             "sessions": 1000}
     for k, v in (quick if args.quick else normal).items():
         if getattr(args, k) is None:
             setattr(args, k, int(v))
@@ -346,7 +373,7 @@ def main():
 
     direct = run.attempt("direct iperf3", measure.direct, ctx, min(ctx.seconds, 3))
     run.res["meta"]["loopback_gbps"] = direct and {d: v["bps"] / 1e9 for d, v in direct.items()}
-    sts = setups(args)
+    sts = setups(args, ctx, run)
     phases = run.res["meta"]["phase_s"] = {}
     if "throughput" not in args.skip:
         for st in sts:
@@ -358,8 +385,13 @@ def main():
         run.res["pairs"] = {"evproxy>v2ray": got["evproxy"], "v2ray>evproxy": got["v2ray"]}
     if "echo" not in args.skip:
         t = time.monotonic()
-        run.res["echo"] = echo(ctx, run, impls)
+        run.res["echo"] = echo(ctx, run, impls, Setup("echo"), ctx.conns)
         phases["echo"] = round(time.monotonic() - t, 1)
+        wst = ws_tls_setup(ctx, run, "echo-ws+tls") if ctx.tls_conns > 0 else None
+        if wst:
+            t = time.monotonic()
+            run.res["echo_ws_tls"] = echo(ctx, run, impls, wst, ctx.tls_conns)
+            phases["echo_ws_tls"] = round(time.monotonic() - t, 1)
     if "memory" not in args.skip and ctx.sessions > 0:
         t = time.monotonic()
         run.res["memory"] = memory(ctx, run, impls)

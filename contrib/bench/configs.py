@@ -64,3 +64,24 @@ def vmess_server(port, uuid, alter_id=0, extra=None, vmess_keys=None, loglevel="
 def relay(listen_port, target_port, extra=None, loglevel="warning"):
     """dokodemo-door -> freedom in one process: the relay core alone, no VMess."""
     return _routed(_dokodemo(listen_port, target_port), _freedom(), loglevel, extra)
+
+
+WS_PATH = "/bench"
+
+
+def ws_tls_keys(ca_crt, server_crt, server_key, server_name):
+    """streamSettings {network ws, security tls} for the VMess outbound and inbound.
+
+    The client verifies the server's chain against the bench CA (usage "verify",
+    allowInsecure false). Session resumption is off on both sides (V2Ray 4.34's default,
+    evproxy's is on) so each connection pays a full handshake in both implementations."""
+    ws = {"path": WS_PATH}
+    client = {"network": "ws", "security": "tls", "wsSettings": ws,
+              "tlsSettings": {"serverName": server_name, "allowInsecure": False,
+                              "enableSessionResumption": False,
+                              "certificates": [{"usage": "verify", "certificateFile": ca_crt}]}}
+    server = {"network": "ws", "security": "tls", "wsSettings": ws,
+              "tlsSettings": {"enableSessionResumption": False,
+                              "certificates": [{"certificateFile": server_crt,
+                                                "keyFile": server_key}]}}
+    return {"streamSettings": client}, {"streamSettings": server}

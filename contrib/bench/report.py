@@ -16,7 +16,7 @@ ROLES = ("client", "server")
 
 # One line per throughput setup (bench.py's setups(), same names): the label, the throughput
 # goal, and which CPU rows to show ("each": client, server and sum; "sum"; "one": a
-# one-process relay; None). A ws+tls or mux setup gets a line here once it exists.
+# one-process relay; None). A mux setup gets a line here once it exists.
 THROUGHPUT_ROWS = [
     ("aes-128-gcm", "1 stream aes-128-gcm", "throughput", "each"),
     ("chacha20-poly1305", "1 stream chacha20-poly1305", "throughput", "sum"),
@@ -24,6 +24,7 @@ THROUGHPUT_ROWS = [
     ("legacy", "1 stream aes-128-gcm, legacy header", None, "sum"),
     ("8x", "8 streams aes-128-gcm, workers {n}", "throughput", "each"),
     ("8x-w1", "8 streams aes-128-gcm, workers 1", None, None),
+    ("ws+tls", "1 stream aes-128-gcm over ws+tls", "throughput", "each"),
     ("relay", "relay only, no VMess", None, "one"),
 ]
 
@@ -100,19 +101,23 @@ def _scaling_row(tput, n):
     return [_finish(row, None)]
 
 
-def _echo_rows(res):
-    ech = {i: [r for r in res["echo"].get(i, []) if isinstance(r, dict)] for i in IMPLS}
-    n = res["meta"]["echo_conns"]
+# Connect + echo chains: the result key, the conns key in meta, and the label's suffix.
+ECHO_ROWS = [("echo", "echo_conns", ""), ("echo_ws_tls", "echo_ws_tls_conns", " over ws+tls")]
+
+
+def _echo_rows(res, key, conns_key, over):
+    ech = {i: [r for r in res[key].get(i, []) if isinstance(r, dict)] for i in IMPLS}
+    n = res["meta"][conns_key]
     out = [
-        _row("connect + 1-byte echo, median", "ms", "lower",
+        _row(f"connect + 1-byte echo{over}, median", "ms", "lower",
              {i: [r["median_ms"] for r in ech[i]] for i in IMPLS}, "echo_median"),
-        _row("connect + 1-byte echo, p99", "ms", "lower",
+        _row(f"connect + 1-byte echo{over}, p99", "ms", "lower",
              {i: [r["p99_ms"] for r in ech[i]] for i in IMPLS}),
     ]
     # Stalls: the worst round, not the median, so one bad round is not hidden.
     rounds = {i: [r["stalls"] for r in ech[i]] for i in IMPLS}
-    row = {"metric": f"stalls > 1 s (or failed) in {n} connections, worst round", "unit": "count",
-           "better": "lower", "rounds": rounds,
+    row = {"metric": f"stalls > 1 s (or failed) in {n} connections{over}, worst round",
+           "unit": "count", "better": "lower", "rounds": rounds,
            **{i: (max(rounds[i]) if rounds[i] else None) for i in IMPLS}}
     row = _finish(row, "stalls")
     row["ratio"] = None  # a count against a count of 0 or 2 says nothing as a ratio
@@ -138,8 +143,9 @@ def rows(res, dirs_of):
     n = res["meta"]["workers_n"]
     tput, cpu = _throughput_rows(res, dirs_of, n)
     out = tput + _scaling_row(tput, n) + cpu
-    if res.get("echo"):
-        out += _echo_rows(res)
+    for key, conns_key, over in ECHO_ROWS:
+        if res.get(key):
+            out += _echo_rows(res, key, conns_key, over)
     if res.get("memory"):
         out += _memory_rows(res)
     return out

@@ -17,7 +17,8 @@ def _run(bps, cpu, nbytes=GIB):
 
 
 def _res(throughput=None, echo=None, memory=None):
-    meta = {"workers_n": 2, "echo_conns": 5000, "idle_sessions": 100}
+    meta = {"workers_n": 2, "echo_conns": 5000, "echo_ws_tls_conns": 2000,
+            "idle_sessions": 100}
     return {"meta": meta, "throughput": throughput or {}, "echo": echo or {},
             "memory": memory or {}}
 
@@ -65,6 +66,24 @@ class Rows(unittest.TestCase):
         self.assertIn("0.252x", report.table(rws))
         stalls = _by_metric(rws, "stalls")
         self.assertEqual((stalls["evproxy"], stalls["met"]), (2, False))
+
+    def test_ws_tls_rows_have_their_own_label_count_and_targets(self):
+        tp = {"ws+tls": {i: {"up": [_run(b, [1, 1])], "down": [_run(b, [1, 1])]}
+                         for i, b in (("evproxy", 4e9), ("v2ray", 2e9))}}
+        ech = {"evproxy": [{"median_ms": 1.0, "p99_ms": 2.0, "stalls": 0}],
+               "v2ray": [{"median_ms": 2.0, "p99_ms": 8.0, "stalls": 1}]}
+        res = _res(tp)
+        res["echo_ws_tls"] = ech
+        rws = report.rows(res, {"ws+tls": ("up", "down")})
+        up = _by_metric(rws, "1 stream aes-128-gcm over ws+tls up")
+        self.assertEqual((up["ratio"], up["met"]), (2.0, True))
+        cpu = _by_metric(rws, "CPU 1 stream aes-128-gcm over ws+tls, client + server")
+        self.assertEqual((cpu["evproxy"], cpu["ratio"]), (2.0, 1.0))
+        med = _by_metric(rws, "connect + 1-byte echo over ws+tls, median")
+        self.assertEqual((med["ratio"], med["met"]), (0.5, False))
+        stalls = _by_metric(rws, "stalls > 1 s (or failed) in 2000 connections over ws+tls")
+        self.assertEqual((stalls["evproxy"], stalls["v2ray"], stalls["met"]), (0, 1, True))
+        self.assertFalse(any(r["metric"].startswith("connect + 1-byte echo, ") for r in rws))
 
     def test_memory_rows(self):
         mem = {i: [{"sessions": 100, "held": 100, "idle_kib": [1024, 1024],
