@@ -3,8 +3,8 @@
 
 Usage (from the tree root; `make bench` runs it through run.sh):
     bench.py [--quick] [--rounds R] [--seconds S] [--conns N] [--concurrency C]
-             [--tls-conns N] [--sessions N] [--only evproxy|v2ray] [--skip GROUP,...] [--setups NAME,...]
-             [--relay] [--mixed] [--build DIR] [--out FILE]
+             [--tls-conns N] [--sessions N] [--only evproxy|v2ray] [--skip GROUP,...]
+             [--setups NAME,...] [--relay] [--mixed] [--build DIR] [--out FILE]
 Writes BUILD/bench.json, BUILD/bench.md and BUILD/bench.png, the per-run configs and logs to
 BUILD/bench/. Reports only: the exit status says whether the harness ran, never whether a
 number was good.
