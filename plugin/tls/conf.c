@@ -11,8 +11,13 @@
 #include <string.h>
 #include <strings.h>
 
-/* TLS 1.2 is the oldest version spoken; GnuTLS's NORMAL set otherwise. */
-#define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* TLS 1.2 is the oldest version spoken; GnuTLS's NORMAL set otherwise, but with X25519 the
+ * first key exchange group, as Go's TLS (V2Ray's) has it: NORMAL puts the NIST curves first,
+ * and P-256 cost a client a quarter of its CPU per connect. */
+#define TLS_PRIORITY                                                                        \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"  \
+    "+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:+GROUP-FFDHE3072:"       \
+    "+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192"
 
 enum { NET_TCP, NET_WS, NET_HTTP };
 
