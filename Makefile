@@ -28,6 +28,9 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 # GnuTLS: vmess.so's AES-GCM body AEAD, tls.so, and the tests that link their objects.
 VMESS_CFLAGS = $(shell pkg-config --cflags gnutls 2>/dev/null)
 VMESS_LIBS = $(shell pkg-config --libs gnutls 2>/dev/null)
+# Only h2.so links libnghttp2.
+H2_CFLAGS = $(shell pkg-config --cflags libnghttp2 2>/dev/null)
+H2_LIBS = $(shell pkg-config --libs libnghttp2 2>/dev/null)
 
 # libm only if a call remains (an -O0 build's floor): loaded, it costs a process ~300 KiB.
 LIBM_IF_USED := -Wl,--push-state,--as-needed -lm -Wl,--pop-state
@@ -93,6 +96,8 @@ $(BUILD)/plugins/%.so: $$(call plugin_objs,$$*)
 $(BUILD)/plugins/vmess.so: PLUGIN_LIBS = $(VMESS_LIBS)
 $(BUILD)/plugins/tls.so: PLUGIN_LIBS = $(VMESS_LIBS)
 $(VMESS_OBJ) $(TLS_OBJ) $(TEST_OBJ): override CFLAGS += $(VMESS_CFLAGS)
+$(BUILD)/plugins/h2.so: PLUGIN_LIBS = $(H2_LIBS)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugin/h2/*.c)): override CFLAGS += $(H2_CFLAGS)
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/evproxy/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -shared $< -o $@ $(LDFLAGS) $(PKG_LIBS)

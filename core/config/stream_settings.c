@@ -22,7 +22,8 @@ static const char *str_or(json_t *obj, const char *key, const char *dflt)
 static const char *network_refusal(const char *net)
 {
     if (strcasecmp(net, "tcp") == 0 || strcasecmp(net, "raw") == 0 ||
-        strcasecmp(net, "ws") == 0 || strcasecmp(net, "websocket") == 0)
+        strcasecmp(net, "ws") == 0 || strcasecmp(net, "websocket") == 0 ||
+        strcasecmp(net, "http") == 0 || strcasecmp(net, "h2") == 0)
         return NULL;
     if (strcasecmp(net, "kcp") == 0 || strcasecmp(net, "mkcp") == 0)
         return "is not supported (mKCP runs over UDP; use tcp or ws)";
@@ -30,10 +31,7 @@ static const char *network_refusal(const char *net)
         return "is not supported (QUIC; use tcp or ws, with tls)";
     if (strcasecmp(net, "domainsocket") == 0 || strcasecmp(net, "ds") == 0)
         return "is not supported (Unix domain sockets; use tcp on loopback)";
-    if (strcasecmp(net, "http") == 0 || strcasecmp(net, "h2") == 0)
-        return "is not supported yet (h2 needs a connection carrying many sessions, which "
-               "comes with Mux, issue 13; use ws)";
-    return "is not supported (tcp or ws)";
+    return "is not supported (tcp, ws or http)";
 }
 
 /* The object where acceptProxyProtocol is true (tcpSettings, wsSettings or sockopt) and its
@@ -108,6 +106,12 @@ void evp_stream_conf_load(evp_stream_conf *sc, json_t *bound, int server, const 
     if (is_tcp && strcasecmp(htype, "none") != 0 && strcasecmp(htype, "http") != 0)
         evp_errlist_add(errs, "%s.streamSettings.tcpSettings.header.type: \"%s\" is not "
                         "supported (none or http)", where, htype);
+    int is_h2 = strcasecmp(net, "http") == 0 || strcasecmp(net, "h2") == 0;
+    /* V2Ray's h2 server also serves h2c (behind a TLS front); its client refuses to dial
+     * without tls ("TLS must be enabled for http transport"), as evproxy's does. */
+    if (is_h2 && !server && strcasecmp(sec, "tls") != 0)
+        evp_errlist_add(errs, "%s.streamSettings.security: network \"%s\" needs \"tls\" on an "
+                        "outbound, as V2Ray's client does", where, net);
     if (errs->count != errors)
         return;
     const char *pp_key = NULL;
@@ -120,7 +124,10 @@ void evp_stream_conf_load(evp_stream_conf *sc, json_t *bound, int server, const 
     if (strcasecmp(sec, "tls") == 0)
         add_layer(sc, "tls", "tlsSettings", json_object_get(ss, "tlsSettings"), where,
                   "security", schema_dir, reg, errs);
-    if (!is_tcp)
+    if (is_h2)
+        add_layer(sc, "h2", "httpSettings", json_object_get(ss, "httpSettings"), where,
+                  "network", schema_dir, reg, errs);
+    else if (!is_tcp)
         add_layer(sc, "ws", "wsSettings", json_object_get(ss, "wsSettings"), where, "network",
                   schema_dir, reg, errs);
     else if (strcasecmp(htype, "http") == 0)
