@@ -134,6 +134,17 @@ START_TEST(cut_connections)
     h2_pump(&c, &s, 0, 100);
     ck_assert_int_eq(h2_decode(&s, NULL, 0, 1), EVP_ERR);
     ck_assert_str_eq(s.reason, "the connection ended inside the stream");
+    h2_side_close(&c);
+    h2_side_close(&s);
+    h2_side_open(&c, 0, "{}");
+    h2_side_open(&s, 1, "{}");
+    tdrive_buf_put(&c.above, "x", 1);
+    h2_start(&c);
+    h2_pump(&c, &s, 0, 100);
+    /* A frame larger than the 16 KiB allowed: nghttp2 writes a GOAWAY and reads no more. */
+    static const uint8_t too_large[] = {0, 0x40, 1, 0, 0, 0, 0, 0, 1};
+    ck_assert_int_eq(h2_decode(&s, too_large, sizeof too_large, 0), EVP_ERR);
+    ck_assert_str_eq(s.reason, "the client broke HTTP/2 (FRAME_SIZE_ERROR; GOAWAY sent)");
     /* Garbage instead of a client preface. */
     h2_side_close(&s);
     h2_side_open(&s, 1, "{}");

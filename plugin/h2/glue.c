@@ -170,6 +170,21 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
     return fail(s, why);
 }
 
+/* nghttp2 ends a connection it finds broken (a frame too large, a bad header block) by
+ * writing a GOAWAY with an error and reading no more: the layer fails with it. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *user)
+{
+    h2_session *s = user;
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR) {
+        char why[96];
+        snprintf(why, sizeof why, "the %s broke HTTP/2 (%s; GOAWAY sent)",
+                 s->cfg->server ? "client" : "server",
+                 nghttp2_http2_strerror(f->goaway.error_code));
+        fail(s, why);
+    }
+    return 0;
+}
+
 int h2_ng_new(h2_session *s)
 {
     nghttp2_session_callbacks *cb;
@@ -185,6 +200,7 @@ int h2_ng_new(h2_session *s)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     /* Windows go back as the host takes the bytes (after each decode), not on receipt. */
     nghttp2_option_set_no_auto_window_update(opt, 1);
     int r = s->cfg->server ? nghttp2_session_server_new2(&s->ng, cb, s, opt)
@@ -240,10 +256,8 @@ int h2_ng_flush(h2_session *s, evp_buf *out)
             fail(s, nghttp2_strerror((int)n));
             return -1;
         }
-        if (s->failed)
-            return -1;
         if (n == 0)
-            return 0;
+            return s->failed ? -1 : 0; /* a failure's GOAWAY is out first */
         uint8_t *dst = s->cfg->host->buf_reserve(out, (size_t)n);
         if (dst == NULL) {
             fail(s, "out of memory");

@@ -445,6 +445,12 @@ static void transport_seeds(void)
     };
     for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
         put("fuzz_http_header", "header", http[i], strlen(http[i]));
+    /* fuzz_h2_server: after our client's start (bit 7), DATA "abc" with END_STREAM; a
+     * preface alone; garbage where the preface belongs. */
+    static const uint8_t h2_end[] = {0x80, 0, 0, 3, 0, 1, 0, 0, 0, 1, 'a', 'b', 'c'};
+    put("fuzz_h2_server", "data-end", h2_end, sizeof(h2_end));
+    put("fuzz_h2_server", "preface", "\x05PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 25);
+    put("fuzz_h2_server", "http1", "\x41GET / HTTP/1.1\r\n\r\n", 19);
 }
 
 /* fuzz_ws_server: upgrade requests (byte 0 the settings and peer, byte 1 the split), then
