@@ -53,15 +53,6 @@ static void client_start(evp_buf *wire)
     ops()->session_free(s);
 }
 
-static void run(void *inst, const uint8_t *data, size_t len, size_t piece, fuzz_run *r)
-{
-    void *s = ops()->session_new(inst, NULL);
-    if (s == NULL)
-        abort();
-    fuzz_drive_transport(ops(), s, data, len, piece, r);
-    ops()->session_free(s);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -75,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fuzz_buf_put(&input, data + 1, size - 1) != 0)
         abort();
     fuzz_run whole, split;
-    run(inst, input.data, input.len, 0, &whole);
-    run(inst, input.data, input.len, piece, &split);
+    fuzz_transport_run(ops(), inst, input.data, input.len, 0, &whole);
+    fuzz_transport_run(ops(), inst, input.data, input.len, piece, &split);
     /* A run that stops at the stream's end does not read what followed it, which the whole
      * run may have read in the same call (and failed on): then only the bytes up agree. */
     int failed = whole.status == EVP_ERR;

@@ -49,15 +49,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void run(void *inst, const uint8_t *data, size_t len, size_t piece, fuzz_run *r)
-{
-    void *s = ops()->session_new(inst, NULL);
-    if (s == NULL)
-        abort();
-    fuzz_drive_transport(ops(), s, data, len, piece, r);
-    ops()->session_free(s);
-}
-
 static int starts(const evp_buf *b, const char *s)
 {
     return b->len >= strlen(s) && memcmp(b->data, s, strlen(s)) == 0;
@@ -99,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     fuzz_run whole, split;
-    run(instances[mode], data, size, 0, &whole);
-    run(instances[mode], data, size, piece, &split);
+    fuzz_transport_run(ops(), instances[mode], data, size, 0, &whole);
+    fuzz_transport_run(ops(), instances[mode], data, size, piece, &split);
     fuzz_same_runs(&whole, &split, 1);
     if (whole.targets != 0)
         abort();

@@ -42,4 +42,15 @@ static inline void fuzz_drive_transport(const evp_transport_ops *ops, void *sess
     fuzz_buf_free(&pending);
 }
 
+/* As fuzz_drive_transport, on a fresh session of inst (freed after). */
+static inline void fuzz_transport_run(const evp_transport_ops *ops, void *inst,
+                                      const uint8_t *data, size_t len, size_t piece, fuzz_run *r)
+{
+    void *s = ops->session_new(inst, NULL);
+    if (s == NULL)
+        abort();
+    fuzz_drive_transport(ops, s, data, len, piece, r);
+    ops->session_free(s);
+}
+
 #endif
