@@ -34,6 +34,7 @@
  *        protocol), sans-I/O byte transforms the host stacks between the socket and the
  *        protocol codec, per inbound/outbound, from its streamSettings (see
  *        evp_transport_ops). A protocol plugin does not change to run over them.
+ *        EVP_TR_CONN: a layer whose connection outlives its stream (HTTP/2).
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -324,6 +325,7 @@ typedef struct evp_outbound_ops {
  *   sockopt/tcpSettings.acceptProxyProtocol -> "proxy-protocol"   (server side only)
  *   security "tls"                          -> "tls"   (tlsSettings)
  *   network "ws"                            -> "ws"    (wsSettings)
+ *   network "http" or "h2"                  -> "h2"    (httpSettings)
  *   network "tcp" + tcpSettings.header.type "http" -> "http-header" (tcpSettings)
  * and finds each layer's module by that name, as it finds protocols (built-in or NAME.so).
  *
@@ -349,7 +351,8 @@ typedef struct evp_outbound_ops {
  *     (close_notify, a Close frame) to out; the host half-closes the socket once every
  *     layer has flushed.
  * Neither hook is called again on a session after it returned EVP_ERR or after decode
- * returned EVP_EOF and encode was given in_eof. Backpressure is the host's: it stops
+ * returned EVP_EOF and encode was given in_eof (for an EVP_TR_CONN layer: after the layer
+ * below ended and encode returned EVP_EOF). Backpressure is the host's: it stops
  * reading a side while the bytes queued toward the other side (at any layer) are above its
  * high-water mark, so a layer never needs its own. */
 typedef struct evp_transport_args {
@@ -383,8 +386,16 @@ typedef struct evp_transport_ops {
     int (*encode)(void *sess, evp_io *io);
     /* Optional: as evp_inbound_ops.session_idle. */
     void (*session_idle)(void *sess);
-    uint32_t flags; /* none defined yet: 0 */
+    uint32_t flags; /* EVP_TR_* */
 } evp_transport_ops;
+
+/* The layer carries the stream inside a connection that outlives the stream's two ends
+ * (HTTP/2: window updates and pings go on after an END_STREAM). After decode returned
+ * EVP_EOF the host goes on reading the socket and calling decode with the bytes from below
+ * (nothing may go up any more) until the layer below ends; and the end from above ends the
+ * layers below only once encode, given in_eof, returns EVP_EOF (EVP_OK: not yet; the host
+ * calls encode with in_eof again after each decode). */
+#define EVP_TR_CONN 1u
 
 typedef struct evp_plugin {
     uint32_t abi_major;
