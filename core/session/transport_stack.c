@@ -2,6 +2,7 @@
  * encode down). See transport_stack.h. */
 #include "transport_stack.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@ typedef struct tlayer {
     uint8_t up_done;   /* decode saw the end: never called again */
     uint8_t down_eof;  /* the layer above ended */
     uint8_t down_done; /* encode wrote this layer's end: never called again */
+    uint8_t conn;      /* EVP_TR_CONN: read on after its end; it says when it has ended */
+    uint8_t lingering; /* conn: decode returned EVP_EOF, passed up; still reading */
 } tlayer;
 
 struct evp_tstack {
@@ -41,6 +44,8 @@ evp_tstack *evp_tstack_new(const evp_transports *t, const evp_addr *peer)
         tlayer *L = &st->l[st->n];
         L->ops = evp_module_trops(t->layer[st->n].mod);
         L->name = t->layer[st->n].mod->desc->name;
+        L->conn = L->ops->size >= offsetof(evp_transport_ops, flags) + sizeof L->ops->flags &&
+                  (L->ops->flags & EVP_TR_CONN);
         L->sess = L->ops->session_new(t->layer[st->n].inst, peer);
         if (L->sess == NULL) {
             evp_tstack_free(st);
@@ -105,15 +110,21 @@ static int fail(evp_tstack *st, size_t i, const evp_io *io, const char *dflt)
     return EVP_ERR;
 }
 
+/* The stream above layer i has ended: the layer above sees the end of its input. */
+static void pass_end_up(evp_tstack *st, size_t i)
+{
+    if (i + 1 < st->n)
+        st->l[i + 1].up_eof = 1;
+    else
+        st->top_eof = 1;
+}
+
 /* Layer i's input from below has ended: so has the input of the one above. */
 static void end_up(evp_tstack *st, size_t i)
 {
     st->l[i].up_done = 1;
     evp_qbuf_free(&st->l[i].up);
-    if (i + 1 < st->n)
-        st->l[i + 1].up_eof = 1;
-    else
-        st->top_eof = 1;
+    pass_end_up(st, i);
 }
 
 static int decode_layer(evp_tstack *st, size_t i, evp_qbuf *rbuf)
@@ -137,6 +148,14 @@ static int decode_layer(evp_tstack *st, size_t i, evp_qbuf *rbuf)
             st->peer = io.target;
             st->has_peer = 1;
             continue; /* decode again with the input after the address */
+        }
+        if (r == EVP_EOF && L->conn && !L->up_eof) { /* its connection still talks */
+            if (!L->lingering)
+                pass_end_up(st, i);
+            L->lingering = 1;
+            if (io.consumed == 0 || evp_qbuf_len(&L->up) == 0)
+                break;
+            continue;
         }
         if (r == EVP_EOF || (L->up_eof && (io.consumed == 0 || evp_qbuf_len(&L->up) == 0))) {
             end_up(st, i); /* nothing after a layer's own end is read */
@@ -168,8 +187,10 @@ static int encode_layer(evp_tstack *st, size_t i, evp_qbuf *in, int eof)
         st->scratch.len = 0;
         if (r == EVP_ERR)
             return fail(st, i, &io, "encode failed");
-        if (eof && evp_qbuf_len(in) == 0)
+        if (eof && evp_qbuf_len(in) == 0 && (!L->conn || r == EVP_EOF))
             end_down(st, i);
+        else if (eof && evp_qbuf_len(in) == 0)
+            break; /* its connection has not ended: asked again after the next decode */
         else if (io.consumed == 0)
             break; /* held back (its handshake is not done): offered again later */
     }
@@ -225,6 +246,16 @@ int evp_tstack_decode(evp_tstack *st, evp_qbuf *rbuf, evp_qbuf *wbuf, int wbuf_e
 int evp_tstack_top_eof(const evp_tstack *st)
 {
     return st->top_eof;
+}
+
+int evp_tstack_reading(const evp_tstack *st)
+{
+    if (st->failed || st->l[0].up_eof)
+        return 0;
+    for (size_t i = 0; i < st->n; i++)
+        if (st->l[i].lingering && !st->l[i].up_done)
+            return 1;
+    return 0;
 }
 
 int evp_tstack_down_ended(const evp_tstack *st)

@@ -43,6 +43,9 @@ int evp_tstack_encode(evp_tstack *st, evp_qbuf *wbuf, int wbuf_eof);
 
 /* The stream above the top layer ended (a layer's own end or the socket's, passed up). */
 int evp_tstack_top_eof(const evp_tstack *st);
+/* The stream above has ended but a layer's connection still talks (EVP_TR_CONN): the socket
+ * is to be read on, for the stack only. */
+int evp_tstack_reading(const evp_tstack *st);
 /* Every layer has written its end (or one failed): once raw_out is written the socket's
  * write side may be shut. */
 int evp_tstack_down_ended(const evp_tstack *st);
