@@ -1,7 +1,8 @@
 /* Client and server sessions of the "h2" transport (loaded from the built h2.so) run against
  * each other in memory as the host runs them: each side's decode `back` and encode `out`
  * go into one queue toward the peer, in order; input encode leaves unconsumed is offered
- * again with what comes next. Header-only (static), for tests/check_h2_*.c. */
+ * again with what comes next; decode is called after its EVP_EOF and encode after in_eof
+ * until it returns EVP_EOF (EVP_TR_CONN). Header-only (static), for tests/check_h2_*.c. */
 #ifndef H2_FIXTURE_H
 #define H2_FIXTURE_H
 
@@ -36,7 +37,7 @@ typedef struct h2_side {
     evp_buf wire;    /* written toward the peer, not delivered yet */
     evp_buf above;   /* from the layer above, not taken by encode yet */
     int above_eof;   /* the layer above ended after `above` */
-    int down_done;   /* encode took everything and the end */
+    int down_done;   /* encode returned EVP_EOF: the connection may end below */
     evp_buf up;      /* what decode passed up */
     size_t taken;    /* bytes encode took from above, in all */
     int up_status;   /* decode's last return */
@@ -81,7 +82,7 @@ static inline int h2_encode(h2_side *s)
     ck_assert_uint_le(io.consumed, s->above.len);
     test_buf_consume(&s->above, io.consumed);
     s->taken += io.consumed;
-    if (s->above_eof && s->above.len == 0)
+    if (r == EVP_EOF) /* EVP_TR_CONN: the stream has ended both ways, so may the connection */
         s->down_done = 1;
     return r;
 }

@@ -1,6 +1,8 @@
 /* The layer's hooks: one nghttp2 session per connection carrying one stream (see glue.c).
  * decode feeds nghttp2 the bytes from below, passes the stream's DATA up and gives the
- * windows back for what went up; encode offers the bytes from above as the stream's body. */
+ * windows back for what went up; encode offers the bytes from above as the stream's body.
+ * The connection outlives the stream's ends (EVP_TR_CONN): decode still reads window updates
+ * after the peer's END_STREAM, and encode says EVP_EOF once the stream has ended both ways. */
 #include "h2_int.h"
 
 #include <stdio.h>
@@ -104,7 +106,10 @@ static int h2_encode(void *sess, evp_io *io)
     s->enc_in = NULL;
     s->enc_len = s->enc_taken = 0;
     s->enc_eof = 0;
-    return r == 0 ? EVP_OK : failed(s, io);
+    if (r != 0)
+        return failed(s, io);
+    /* EVP_TR_CONN: the connection ends below once the stream has ended both ways. */
+    return s->eof_above && s->end_sent && s->up_ended ? EVP_EOF : EVP_OK;
 }
 
 const evp_transport_ops h2_transport_ops = {
@@ -117,5 +122,5 @@ const evp_transport_ops h2_transport_ops = {
     .decode = h2_decode,
     .encode = h2_encode,
     .session_idle = NULL,
-    .flags = 0,
+    .flags = EVP_TR_CONN, /* window updates go on after END_STREAM */
 };
