@@ -9,6 +9,7 @@
 #include "transports.h"
 
 #include <check.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,54 @@ TL_PLUGIN(lacking_desc, "lacking", no_decode);
 static const evp_plugin empty_desc = {.abi_major = EVP_ABI_MAJOR, .abi_minor = EVP_ABI_MINOR,
                                       .size = sizeof(evp_plugin), .name = "empty"};
 
+/* An EVP_TR_CONN layer (the real h2.so): its connection outlives the stream. After the
+ * client's end the server's stack still decodes (window updates), so an answer larger than
+ * the client's 1 MiB window gets through; neither stack ends its socket before the stream
+ * has ended both ways. */
+START_TEST(test_conn_layer_reads_after_its_end)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/plugins/h2.so", getenv("EVP_BUILD") ? getenv("EVP_BUILD")
+                                                                        : "build");
+    void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(so != NULL, "%s", dlerror());
+    evp_plugin_entry_fn entry = (evp_plugin_entry_fn)dlsym(so, EVP_ENTRY_SYMBOL);
+    evp_module *h2 = builtin(entry());
+    client_t = layers(0, &h2, 1);
+    server_t = layers(1, &h2, 1);
+    evp_addr peer = {.type = EVP_ADDR_IPV4, .len = 4, .port = 1};
+    cs = evp_tstack_new(client_t, &peer);
+    ss = evp_tstack_new(server_t, &peer);
+    ck_assert_int_eq(evp_tstack_start(cs), EVP_OK);
+    put(&cw, "hello", 5);
+    ck_assert_int_eq(evp_tstack_encode(cs, &cw, 1), EVP_OK);
+    shuttle(cs, ss, SIZE_MAX);
+    ck_assert_int_eq(evp_tstack_decode(ss, &sr, &sw, 0), EVP_OK);
+    assert_holds(&sr, "hello");
+    ck_assert(evp_tstack_top_eof(ss));
+    ck_assert(evp_tstack_reading(ss));
+    ck_assert(!evp_tstack_down_ended(cs)); /* the answer has not come yet */
+    size_t answer = 3 * 1024 * 1024;
+    uint8_t *big = calloc(1, answer);
+    put(&sw, big, answer);
+    for (int i = 0; i < 1000 && !(evp_tstack_down_ended(cs) && evp_tstack_down_ended(ss)); i++) {
+        ck_assert_int_eq(evp_tstack_encode(ss, &sw, 1), EVP_OK);
+        shuttle(ss, cs, SIZE_MAX);
+        ck_assert_int_eq(evp_tstack_decode(cs, &cr, &cw, 1), EVP_OK);
+        shuttle(cs, ss, SIZE_MAX);
+        ck_assert_int_eq(evp_tstack_decode(ss, &sr, &sw, 1), EVP_OK);
+    }
+    ck_assert_uint_eq(evp_qbuf_len(&cr), answer);
+    ck_assert(evp_tstack_top_eof(cs));
+    ck_assert(evp_tstack_down_ended(cs) && evp_tstack_down_ended(ss));
+    free(big);
+    evp_tstack_free(cs);
+    evp_tstack_free(ss);
+    cs = ss = NULL;
+    evp_module_unref(h2);
+}
+END_TEST
+
 START_TEST(test_module_checks_transport_ops)
 {
     char err[256] = "";
@@ -357,6 +406,7 @@ Suite *transport_stack_suite(void)
     tcase_add_test(tc, test_bytes_held_at_any_layer_count);
     tcase_add_test(tc, test_large_both_ways_in_pieces);
     tcase_add_test(tc, test_module_checks_transport_ops);
+    tcase_add_test(tc, test_conn_layer_reads_after_its_end);
     suite_add_tcase(s, tc);
     return s;
 }
