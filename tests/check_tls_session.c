@@ -96,6 +96,40 @@ START_TEST(data_and_end_before_handshake_wait)
 }
 END_TEST
 
+/* network "http" (the h2 layer): the client offers h2 alone, so a server that speaks only
+ * http/1.1 gives it nothing rather than a protocol the layer above cannot speak. */
+START_TEST(http_network_offers_h2_only)
+{
+    char json[1024], crt[256], key[256];
+    tls_write_file(&certs, "s.crt", certs.server.cert, crt, sizeof crt);
+    tls_write_file(&certs, "s.key", certs.server.key, key, sizeof key);
+    snprintf(json, sizeof json,
+             "{\"alpn\":[\"http/1.1\",\"h2\"],\"certificates\":[{\"certificateFile\":\"%s\","
+             "\"keyFile\":\"%s\"}]}",
+             crt, key);
+    void *srv = tls_inst(1, json, "{}");
+    void *cli = tls_client_ca(&certs, "example.test", NULL, "{\"network\":\"http\"}");
+    tls_link l;
+    tls_link_open(&l, cli, srv, NULL);
+    tls_link_run(&l);
+    ck_assert(tls_link_up(&l));
+    ck_assert_str_eq(tls_alpn_of(l.cli.sess), "h2");
+    tls_link_close(&l);
+    tls_ops()->instance_free(srv);
+    snprintf(json, sizeof json,
+             "{\"alpn\":[\"http/1.1\"],\"certificates\":[{\"certificateFile\":\"%s\","
+             "\"keyFile\":\"%s\"}]}",
+             crt, key);
+    srv = tls_inst(1, json, "{}");
+    tls_link_open(&l, cli, srv, NULL);
+    tls_link_run(&l);
+    ck_assert_str_eq(tls_alpn_of(l.cli.sess), "");
+    tls_link_close(&l);
+    tls_ops()->instance_free(cli);
+    tls_ops()->instance_free(srv);
+}
+END_TEST
+
 START_TEST(ws_offers_http11_only)
 {
     const char *ws = "{\"network\":\"ws\"}";
@@ -359,6 +393,7 @@ Suite *tls_session_suite(void)
     tcase_add_test(tc, data_and_end_before_handshake_wait);
     tcase_add_test(tc, ws_offers_http11_only);
     tcase_add_test(tc, key_exchange_prefers_x25519);
+    tcase_add_test(tc, http_network_offers_h2_only);
     tcase_add_test(tc, second_handshake_resumes);
     tcase_add_test(tc, non_tls_bytes_refused);
     tcase_add_test(tc, tls12_client_half_close);

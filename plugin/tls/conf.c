@@ -62,7 +62,12 @@ static int add_alpn(tls_conf *c, size_t *used, const char *name, size_t len, cha
  * speak HTTP/2 and never upgrade). 0, or -1 and err. */
 static int read_alpn(tls_conf *c, json_t *alpn, int net, const char *tag, char *err, size_t errlen)
 {
-    const char *dflt = net == NET_WS ? "http/1.1" : c->server ? "h2" : "h2,http/1.1";
+    /* An h2 layer speaks HTTP/2 only: its client must not land on http/1.1 (V2Ray's asks
+     * for h2 alone). */
+    const char *dflt = net == NET_WS     ? "http/1.1"
+                       : net == NET_HTTP ? "h2"
+                       : c->server       ? "h2"
+                                         : "h2,http/1.1";
     const char *text = json_is_string(alpn) ? json_string_value(alpn) : NULL;
     size_t cap = 64 + (text ? strlen(text) : 0), i, used = 0;
     json_t *name;
