@@ -33,6 +33,12 @@ printf '{"log": {"loglevel": "info"}, "inbounds": [%s, %s],
  "outbounds": [{"protocol": "freedom"}]}\n' "$(h2_inbound echo "$PE" "$ECHO")" \
     "$(h2_inbound late "$PL" "$LATE_PORT")" >"$E2E_TMP/h2.json"
 start_evproxy h2 "$E2E_TMP/h2.json" "$PE" "$PL"
+if grep -q 'streamSettings.network: "http" serves one stream per connection' \
+    "$E2E_TMP/h2.log"; then
+    pass "an h2 inbound starts with the warning about clients that multiplex"
+else
+    soft_fail "no warning about the h2 inbound's one stream per connection"
+fi
 
 # put PORT PATH HOST DATA_FILE OUT_FILE: curl's PUT over h2c; prints status and version.
 put() {
