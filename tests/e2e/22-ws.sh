@@ -89,38 +89,13 @@ transfer "b: evproxy ws outbound -> V2Ray" "$S_B"
 
 # nginx in front of c's evproxy (/ws), d's V2Ray (/v2) and e's evproxy (/ed).
 NG=$E2E_TMP/nginx
-mkdir -p "$NG/tmp"
-location() {
-    cat <<EOF2
-    location $1 {
-      proxy_pass http://127.0.0.1:$2; proxy_http_version 1.1;
-      proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection "upgrade";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-    }
-EOF2
-}
-cat >"$NG/nginx.conf" <<EOF2
-worker_processes 1;
-error_log $NG/error.log;
-pid $NG/nginx.pid;
-events {}
-http {
-  log_format ws '\$remote_addr "\$request" \$status "\$http_x_forwarded_for" '
-                'ed=\$http_sec_websocket_protocol';
-  access_log $NG/access.log ws;
-  client_body_temp_path $NG/tmp; proxy_temp_path $NG/tmp; fastcgi_temp_path $NG/tmp;
-  uwsgi_temp_path $NG/tmp; scgi_temp_path $NG/tmp;
-  server {
-    listen 127.0.0.1:$N1;
-$(location /ws "$P_C")
-$(location /v2 "$P_D")
-$(location /ed "$P_E")
-  }
-}
-EOF2
-start_bg nginx nginx -p "$NG" -c "$NG/nginx.conf" -g 'daemon off;'
-wait_port "$N1" 10 tcp "$LAST_PID" || { show_log nginx; fail "nginx did not listen"; }
+# shellcheck disable=SC2016 # nginx's own $variables
+start_nginx "$NG" "$N1" \
+    '$remote_addr "$request" $status "$http_x_forwarded_for" ed=$http_sec_websocket_protocol' \
+    "    listen 127.0.0.1:$N1;
+$(nginx_ws_location /ws "$P_C")
+$(nginx_ws_location /v2 "$P_D")
+$(nginx_ws_location /ed "$P_E")"
 
 # c: the V2Ray client sends its own X-Forwarded-For; nginx appends the peer's address. The
 # first one is the client's for evproxy (loopback, nginx here, is a trusted front).

@@ -19,19 +19,6 @@ SIZE=${E2E_HDR_BYTES:-4M}
 start_tool echo echo_server.py --host 127.0.0.1
 ECHO=$TOOL_PORT
 
-# with_stream FILE JSON: sets streamSettings on every vmess inbound and outbound in FILE.
-with_stream() {
-    "$PY" - "$1" "$2" <<'EOF'
-import json, sys
-path, stream = sys.argv[1], json.loads(sys.argv[2])
-cfg = json.load(open(path))
-for b in cfg.get("inbounds", []) + cfg.get("outbounds", []):
-    if b["protocol"] == "vmess":
-        b["streamSettings"] = stream
-json.dump(cfg, open(path, "w"), indent=2)
-EOF
-}
-
 HEADER='{"network": "tcp", "tcpSettings": {"header": {"type": "http"}}}'
 # The same on the server, but a path V2Ray's default client does not ask for.
 HEADER_PATH='{"network": "tcp", "tcpSettings": {"header": {"type": "http",

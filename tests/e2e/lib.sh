@@ -445,6 +445,59 @@ cfg_socks_freedom() {
 EOF
 }
 
+# with_stream FILE JSON: sets streamSettings on every vmess inbound and outbound in FILE.
+with_stream() {
+    "$PY" - "$1" "$2" <<'EOF'
+import json, sys
+path, stream = sys.argv[1], json.loads(sys.argv[2])
+cfg = json.load(open(path))
+for b in cfg.get("inbounds", []) + cfg.get("outbounds", []):
+    if b["protocol"] == "vmess":
+        b["streamSettings"] = stream
+json.dump(cfg, open(path, "w"), indent=2)
+EOF
+}
+
+# --- nginx ----------------------------------------------------------------------------
+
+# nginx_ws_location PATH PORT: an nginx location upgrading PATH to plain ws on 127.0.0.1:PORT,
+# Host kept and the peer's address appended to X-Forwarded-For.
+nginx_ws_location() {
+    cat <<EOF
+    location $1 {
+      proxy_pass http://127.0.0.1:$2; proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection "upgrade";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+EOF
+}
+
+# start_nginx DIR PORT LOG_FORMAT SERVER_LINES: Debian's nginx (http) run from DIR with one
+# server block (SERVER_LINES, its listen line included), access lines in DIR/access.log in
+# LOG_FORMAT; waits until PORT listens.
+start_nginx() {
+    local dir=$1
+    mkdir -p "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+error_log $dir/error.log;
+pid $dir/nginx.pid;
+events {}
+http {
+  log_format front '$3';
+  access_log $dir/access.log front;
+  client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+  server {
+$4
+  }
+}
+EOF
+    start_bg nginx nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;'
+    wait_port "$2" 10 tcp "$LAST_PID" || { show_log nginx; fail "nginx did not listen"; }
+}
+
 # --- clients ------------------------------------------------------------------------
 
 # socks_stream SOCKS_PORT TARGET ARGS...: socks5_client.py with its JSON in $E2E_TMP/

@@ -45,10 +45,7 @@ def main():
         except OSError:
             pass
         finally:
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
+            tcpserver.end_writes(dst)
 
     def relay(conn, stats, cid):
         with lock:

@@ -24,8 +24,9 @@ def add_args(ap):
     ap.add_argument("--stats", help="append one line per finished connection")
 
 
-def bind_all(args, kind=socket.SOCK_STREAM):
-    """Binds every requested loopback host on one port; returns (sockets, port)."""
+def bind_all(args, kind=socket.SOCK_STREAM, prepare=None):
+    """Binds every requested loopback host on one port; returns (sockets, port). prepare(s),
+    when given, is called on each socket before it listens (options accepted ones inherit)."""
     hosts = args.host or ["127.0.0.1"]
     socks, port = [], args.port
     for h in hosts:
@@ -36,6 +37,8 @@ def bind_all(args, kind=socket.SOCK_STREAM):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if fam == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if prepare is not None:
+            prepare(s)
         s.bind((h, port))
         port = s.getsockname()[1]
         if kind == socket.SOCK_STREAM:
@@ -75,6 +78,10 @@ class Stats:
     def done(self, cid, nin, nout):
         self._line("conn %d in %d out %d\n" % (cid, nin, nout))
 
+    def note(self, text):
+        """Appends a tool's own line (ending in a newline)."""
+        self._line(text)
+
     def _line(self, text):
         if not self.path:
             return
@@ -82,9 +89,10 @@ class Stats:
             f.write(text)
 
 
-def serve(args, handler):
-    """Accepts forever on every bound socket; handler(conn, stats, cid) runs per thread."""
-    socks, port = bind_all(args)
+def serve(args, handler, prepare=None):
+    """Accepts forever on every bound socket; handler(conn, stats, cid) runs per thread.
+    prepare: as bind_all's."""
+    socks, port = bind_all(args, prepare=prepare)
     stats = Stats(args.stats)
 
     def accept_loop(ls):
@@ -112,6 +120,14 @@ def _run(handler, conn, stats, cid):
         pass
     finally:
         conn.close()
+
+
+def end_writes(sock):
+    """shutdown(SHUT_WR), whatever state the socket is in (a relay's direction is done)."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 def deadline_in(seconds):
