@@ -11,11 +11,14 @@
 #             with E2E_MATRIX_SMALL (4 MiB) each way
 #   partial   evproxy client -> slow_relay.py -> evproxy server over tls, ws, http-header and
 #             ws + tls, and V2Ray client -> relay -> evproxy, evproxy -> relay -> V2Ray over
-#             ws + tls: the relay reads 1 byte at a time at first, then 1..512 bytes, with
-#             16 KiB socket buffers and a 536-byte MSS, so both ends write partially
-#             (GnuTLS's E_AGAIN rule) and read records in pieces; E2E_MATRIX_SLOW (1 MiB)
-#             each way, sha256. (Under EVP_WRAP="strace -ff -e trace=sendto -o F" about 2/3
-#             of each evproxy's sends came back short or EAGAIN.)
+#             ws + tls (and evproxy -> evproxy ws + tls with a slow socks client too): the
+#             relay reads 1 byte at a time at first, then 1..512 bytes, with 16 KiB socket
+#             buffers and a 536-byte MSS, so both ends' sends come back short or EAGAIN
+#             (about 2/3 of them under EVP_WRAP="strace -ff -e trace=sendto -o F") and
+#             records arrive in pieces; E2E_MATRIX_SLOW (1 MiB) each way, sha256. tls.so
+#             never sees EAGAIN (GnuTLS writes into a host buffer), so GnuTLS's rule holds by
+#             design: these cells show the host's short writes under every layer. A host that
+#             dropped the rest of a short send passed every other cell and failed these.
 #   refusal   an evproxy tls client and a V2Ray server with a self-signed certificate:
 #             refused without allowInsecure (the log says why), served with it
 # Cells run two at a time (E2E_JOBS).
@@ -261,9 +264,10 @@ cipher_cell() {
     echo_cell cipher "$name, $hdr" "ci-$dir-$sec" "$4"
 }
 
-# partial_cell DIR LAYER: DIR's pair (a, b or e) through slow_relay.py.
+# partial_cell DIR LAYER [app]: DIR's pair (a, b or e) through slow_relay.py; with "app", the
+# socks client reaches the pair through another one (a slow reader above the layers too).
 partial_cell() {
-    local dir=$1 layer=$2 id=slow-$1-$2 sp up down name
+    local dir=$1 layer=$2 id=slow-$1-$2${3:+-$3} sp up down name
     case $dir in
     a) name="V2Ray -> evproxy, $layer" ;;
     b) name="evproxy -> V2Ray, $layer" ;;
@@ -273,6 +277,11 @@ partial_cell() {
     start_tool "$id" slow_relay.py --upstream "127.0.0.1:$sp" --seed 26
     vmess_pair "$id" "$dir" "$sp" "$TOOL_PORT" 0 aes-128-gcm "$(stream_of "$layer" server)" \
         "$(stream_of "$layer" client)"
+    if [ "${3:-}" = app ]; then
+        start_tool "$id.app" slow_relay.py --upstream "127.0.0.1:$PAIR_SOCKS" --seed 27
+        PAIR_SOCKS=$TOOL_PORT
+        name="$name, slow app"
+    fi
     echo_cell partial "$name" "$id" "$SLOW"
     # The relay really read in tiny pieces: its first 16 KiB each way byte by byte, and on.
     read -r up down < <(awk '/^pieces/ {print $4, $6}' "$E2E_TMP/$id.stats")
@@ -293,6 +302,7 @@ for layer in tls ws http-header ws+tls; do bg_cell "slow-e-$layer" partial_cell 
 # head that comes in pieces (it parses all but the last 4 bytes read so far, and anything but
 # "unexpected EOF" is an error: "malformed MIME header: missing colon"), whoever sends it.
 for dir in a b; do bg_cell "slow-$dir-ws+tls" partial_cell "$dir" ws+tls; done
+bg_cell slow-e-ws+tls-app partial_cell e ws+tls app
 join_cells
 
 # --- refusal: a self-signed certificate ---------------------------------------------------
