@@ -241,8 +241,8 @@ static void *reload_thread(void *arg)
         evp_err("reload refused, old config kept: %s", err);
         goto done;
     }
-    job->cfg = evp_config_load(srv->config_path, srv->config_text, srv->schema_dir,
-                               &job->fresh, &errors);
+    job->cfg = evp_config_load_files(srv->files, srv->config_text, srv->schema_dir,
+                                     &job->fresh, &errors);
     if (job->cfg == NULL) {
         evp_err("reload refused, old config kept:\n%s", errors ? errors : "");
         free(errors);

@@ -36,23 +36,23 @@ static void on_stop_signal(EV_P_ ev_signal *w, int revents)
 static void on_hup(EV_P_ ev_signal *w, int revents)
 {
     evp_server *srv = (evp_server *)((char *)w - offsetof(evp_server, sighup));
-    evp_info("SIGHUP: reloading %s", srv->config_path ? srv->config_path : "(embedded)");
+    evp_info("SIGHUP: reloading %s", srv->files ? "the config files" : "(embedded)");
     evp_server_reload(srv);
 }
 
-int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_path,
+int evp_server_start(evp_server *srv, struct ev_loop *loop, const evp_config_files *files,
                      const char *config_text, const char *schema_dir, const char *plugin_dir)
 {
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
-    srv->config_path = config_path ? strdup(config_path) : NULL;
+    srv->files = files;
     srv->config_text = config_text ? strdup(config_text) : NULL;
     srv->schema_dir = strdup(schema_dir);
     if (evp_registry_init(&srv->reg, plugin_dir) != 0)
         return -1;
     char *errors = NULL;
     evp_config *cfg =
-        evp_config_load(srv->config_path, srv->config_text, srv->schema_dir, &srv->reg, &errors);
+        evp_config_load_files(srv->files, srv->config_text, srv->schema_dir, &srv->reg, &errors);
     if (cfg == NULL) {
         fprintf(stderr, "%s", errors ? errors : "config: out of memory\n");
         free(errors);
@@ -104,14 +104,14 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_p
     return 0;
 }
 
-int evp_server_check(const char *config_path, const char *config_text, const char *schema_dir,
-                     const char *plugin_dir)
+int evp_server_check(const evp_config_files *files, const char *config_text,
+                     const char *schema_dir, const char *plugin_dir)
 {
     evp_registry reg;
     if (evp_registry_init(&reg, plugin_dir) != 0)
         return -1;
     char *errors = NULL;
-    evp_config *cfg = evp_config_load(config_path, config_text, schema_dir, &reg, &errors);
+    evp_config *cfg = evp_config_load_files(files, config_text, schema_dir, &reg, &errors);
     int rc = cfg ? 0 : -1;
     if (cfg == NULL)
         fprintf(stderr, "%s", errors ? errors : "config: out of memory\n");
@@ -146,7 +146,6 @@ void evp_server_stop(evp_server *srv)
     ev_signal_stop(loop, &srv->sighup);
     evp_config_free(srv->cfg);
     evp_registry_free(&srv->reg);
-    free(srv->config_path);
     free(srv->config_text);
     free(srv->schema_dir);
     evp_stats_clear();

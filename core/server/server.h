@@ -3,6 +3,7 @@
 #define EVP_SERVER_H
 
 #include "config.h"
+#include "config_files.h"
 #include "registry.h"
 #include "session.h"
 
@@ -18,7 +19,7 @@ typedef struct evp_server {
     evp_dns_cache *dns_cache; /* every worker's resolver answers from it */
     evp_registry reg;
     evp_config *cfg;
-    char *config_path; /* NULL for an embedded config */
+    const evp_config_files *files; /* the caller's, outlives the server; NULL if embedded */
     char *config_text; /* the embedded config, when there is no file */
     char *schema_dir;
     ev_signal sigint, sigterm, sighup;
@@ -32,12 +33,12 @@ typedef struct evp_server {
 } evp_server;
 
 /* Loads and validates the config, binds every inbound. -1 with errors printed. */
-int evp_server_start(evp_server *srv, struct ev_loop *loop, const char *config_path,
+int evp_server_start(evp_server *srv, struct ev_loop *loop, const evp_config_files *files,
                      const char *config_text, const char *schema_dir, const char *plugin_dir);
 /* Checks a config as start would, creating every instance but binding nothing.
  * 0 good; -1 with every error printed to stderr. */
-int evp_server_check(const char *config_path, const char *config_text, const char *schema_dir,
-                     const char *plugin_dir);
+int evp_server_check(const evp_config_files *files, const char *config_text,
+                     const char *schema_dir, const char *plugin_dir);
 /* Starts re-reading the config on a thread; it is applied (on the loop) only when whole and
  * valid, and "reload applied" or "reload refused" is logged. A reload asked for while one
  * runs follows it. 0 started or queued, -1 could not start. */
