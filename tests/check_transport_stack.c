@@ -187,6 +187,33 @@ START_TEST(test_half_close_both_ways)
 }
 END_TEST
 
+/* The protocol above ends (nothing queued) before the frame layer's handshake is done: the
+ * layer cannot write its end marker yet and says so (it leaves in_eof unconsumed), so the
+ * stack does not count its end as written - the socket is not to be shut, which would cut
+ * the handshake - and writes the end marker once the server's OK has come. */
+START_TEST(test_end_before_handshake_waits_for_it)
+{
+    start_pair();
+    ck_assert_int_eq(evp_tstack_start(cs), EVP_OK);
+    ck_assert_int_eq(evp_tstack_encode(cs, &cw, 1), EVP_OK);
+    ck_assert_msg(!evp_tstack_down_ended(cs), "the end counted as written before the handshake");
+    shuttle(cs, ss, SIZE_MAX);
+    ck_assert_int_eq(evp_tstack_decode(ss, &sr, &sw, 0), EVP_OK);
+    ck_assert(!evp_tstack_top_eof(ss));
+    shuttle(ss, cs, SIZE_MAX);
+    ck_assert_int_eq(evp_tstack_decode(cs, &cr, &cw, 1), EVP_OK); /* OK: the end goes now */
+    ck_assert(evp_tstack_down_ended(cs));
+    const uint8_t end_marker[] = {0 ^ 0x5A, 0 ^ 0x5A};
+    evp_qbuf *raw = evp_tstack_raw_out(cs);
+    ck_assert_uint_eq(evp_qbuf_len(raw), sizeof end_marker);
+    ck_assert_int_eq(memcmp(evp_qbuf_head(raw), end_marker, sizeof end_marker), 0);
+    shuttle(cs, ss, SIZE_MAX);
+    ck_assert_int_eq(evp_tstack_decode(ss, &sr, &sw, 0), EVP_OK);
+    ck_assert_msg(evp_tstack_top_eof(ss), "the server never saw the client's end marker");
+    ck_assert_uint_eq(evp_qbuf_len(&sr), 0);
+}
+END_TEST
+
 START_TEST(test_layer_error_names_layer)
 {
     start_pair();
@@ -400,6 +427,7 @@ Suite *transport_stack_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_handshake_holds_back_and_keeps_order);
     tcase_add_test(tc, test_half_close_both_ways);
+    tcase_add_test(tc, test_end_before_handshake_waits_for_it);
     tcase_add_test(tc, test_layer_error_names_layer);
     tcase_add_test(tc, test_target_names_client);
     tcase_add_test(tc, test_target_on_client_stack_fails);

@@ -130,7 +130,8 @@ static inline int tl_frame_encode(void *sess, evp_io *io)
             return tl_put(s, io->out, TL_HELLO, strlen(TL_HELLO)) ? tl_fail(io, "oom", 0)
                                                                   : EVP_OK;
         }
-        return EVP_OK; /* hold everything back until OK */
+        io->in_eof = 0; /* hold everything back until OK, the end too: it is not written */
+        return EVP_OK;
     }
     size_t off = 0;
     while (off < io->in_len) {

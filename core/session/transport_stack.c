@@ -187,10 +187,12 @@ static int encode_layer(evp_tstack *st, size_t i, evp_qbuf *in, int eof)
         st->scratch.len = 0;
         if (r == EVP_ERR)
             return fail(st, i, &io, "encode failed");
-        if (eof && evp_qbuf_len(in) == 0 && (!L->conn || r == EVP_EOF))
+        /* A layer that cannot write its end yet leaves in_eof unconsumed (cleared); an
+         * EVP_TR_CONN layer says it has ended with EVP_EOF. */
+        if (eof && evp_qbuf_len(in) == 0 && (L->conn ? r == EVP_EOF : io.in_eof))
             end_down(st, i);
         else if (eof && evp_qbuf_len(in) == 0)
-            break; /* its connection has not ended: asked again after the next decode */
+            break; /* its end is not written: asked again after the next decode */
         else if (io.consumed == 0)
             break; /* held back (its handshake is not done): offered again later */
     }

@@ -349,7 +349,10 @@ typedef struct evp_outbound_ops {
  *     WebSocket upgrade request) can; a layer may also wait for its first bytes from above
  *     (WebSocket early data). in_eof: the layer above ended: write this layer's end
  *     (close_notify, a Close frame) to out; the host half-closes the socket once every
- *     layer has flushed.
+ *     layer has flushed. A layer that cannot write its end yet (its handshake is not done)
+ *     sets io->in_eof to 0 ("unconsumed"): the host then neither shuts the socket's write
+ *     side nor ends the session, and calls encode with in_eof again after each decode.
+ *     (An EVP_TR_CONN layer says the same by returning EVP_OK, below.)
  * Neither hook is called again on a session after it returned EVP_ERR or after decode
  * returned EVP_EOF and encode was given in_eof (for an EVP_TR_CONN layer: after the layer
  * below ended and encode returned EVP_EOF). Backpressure is the host's: it stops
@@ -393,8 +396,9 @@ typedef struct evp_transport_ops {
  * (HTTP/2: window updates and pings go on after an END_STREAM). After decode returned
  * EVP_EOF the host goes on reading the socket and calling decode with the bytes from below
  * (nothing may go up any more) until the layer below ends; and the end from above ends the
- * layers below only once encode, given in_eof, returns EVP_EOF (EVP_OK: not yet; the host
- * calls encode with in_eof again after each decode). */
+ * layers below only once encode, given in_eof, returns EVP_EOF (EVP_OK: not yet - the
+ * session does not end before - and the host calls encode with in_eof again after each
+ * decode). */
 #define EVP_TR_CONN 1u
 
 typedef struct evp_plugin {
