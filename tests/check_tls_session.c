@@ -83,8 +83,14 @@ START_TEST(data_and_end_before_handshake_wait)
     ck_assert(l.srv.got_eof);
     tls_link_close(&l);
 
-    /* An end with nothing to send, before the handshake: close_notify once it is done. */
+    /* An end with nothing to send, before the handshake: the layer says it is not written
+     * (in_eof left unconsumed), so the host keeps the socket open; close_notify once the
+     * handshake is done. */
     tls_link_open(&l, cli, srv, NULL);
+    evp_io io = {.in_eof = 1, .out = &l.c2s};
+    ck_assert_int_eq(tls_ops()->encode(l.cli.sess, &io), EVP_OK);
+    ck_assert_msg(!io.in_eof, "the end counted as written before the handshake");
+    ck_assert_uint_gt(l.c2s.len, 0); /* the ClientHello */
     l.cli.send_eof = 1;
     tls_link_run(&l);
     ck_assert(tls_link_up(&l));

@@ -258,8 +258,6 @@ int tls_session_decode(void *p, evp_io *io)
     int rc = EVP_OK;
     if (!s->done)
         rc = handshake(s, io);
-    if (rc == EVP_OK && s->done && s->bye_due && !s->bye_sent)
-        rc = send_bye(s, io);
     if (rc == EVP_OK && s->done)
         rc = read_records(s, io);
     maybe_save_session(s);
@@ -288,10 +286,8 @@ int tls_session_encode(void *p, evp_io *io)
     if (!s->done) { /* the client speaks first; anything from above waits for the handshake */
         if (!s->started && !s->conf->server)
             rc = handshake(s, io);
-        /* An end with nothing queued above may not be offered again: decode writes the
-         * close_notify (to back) once the handshake is done. */
-        if (io->in_eof && io->in_len == 0)
-            s->bye_due = 1;
+        /* Nor can close_notify go yet: the end stays unconsumed, offered again later. */
+        io->in_eof = 0;
         s->sink = NULL;
         return rc;
     }

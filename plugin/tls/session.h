@@ -21,7 +21,6 @@ typedef struct tls_session {
     uint8_t started;  /* the handshake has begun */
     uint8_t done;     /* the handshake is complete */
     uint8_t bye_sent; /* our close_notify is written */
-    uint8_t bye_due;  /* the layer above ended, with nothing queued, before the handshake */
     uint8_t resume_saved;
     uint8_t pin_failed; /* pinnedPeerCertificateChainSha256 refused the peer's chain */
 } tls_session;
