@@ -214,6 +214,21 @@ START_TEST(test_end_before_handshake_waits_for_it)
 }
 END_TEST
 
+/* A held end whose handshake can never finish (the socket's read side ended first) does
+ * not keep the stack from ending: nothing could ever write it. */
+START_TEST(test_held_end_given_up_when_input_ends)
+{
+    start_pair();
+    ck_assert_int_eq(evp_tstack_start(cs), EVP_OK);
+    ck_assert_int_eq(evp_tstack_encode(cs, &cw, 1), EVP_OK);
+    ck_assert(!evp_tstack_down_ended(cs));
+    evp_tstack_raw_eof(cs);
+    ck_assert_int_eq(evp_tstack_decode(cs, &cr, &cw, 1), EVP_OK);
+    ck_assert(evp_tstack_top_eof(cs));
+    ck_assert_msg(evp_tstack_down_ended(cs), "the stack waits for an end nothing can free");
+}
+END_TEST
+
 START_TEST(test_layer_error_names_layer)
 {
     start_pair();
@@ -428,6 +443,7 @@ Suite *transport_stack_suite(void)
     tcase_add_test(tc, test_handshake_holds_back_and_keeps_order);
     tcase_add_test(tc, test_half_close_both_ways);
     tcase_add_test(tc, test_end_before_handshake_waits_for_it);
+    tcase_add_test(tc, test_held_end_given_up_when_input_ends);
     tcase_add_test(tc, test_layer_error_names_layer);
     tcase_add_test(tc, test_target_names_client);
     tcase_add_test(tc, test_target_on_client_stack_fails);

@@ -70,6 +70,13 @@ static int flush_endpoint(evp_session *s, endpoint *ep)
     return 0;
 }
 
+/* ep's end is written: no layer still holds one it could not write yet (a TLS handshake
+ * not done, an HTTP/2 END_STREAM waiting): closing now would cut its last bytes. */
+static int end_written(const endpoint *ep)
+{
+    return ep->stack == NULL || !ep->shut_pending || evp_tstack_down_ended(ep->stack);
+}
+
 /* Ends the session when both directions are finished and everything is written. */
 static int maybe_finish(evp_session *s)
 {
@@ -79,7 +86,8 @@ static int maybe_finish(evp_session *s)
     }
     if (s->state != S_RELAY || !s->up_done || !s->down_done)
         return 0;
-    if (evp_sess_pending(&s->cl) == 0 && (s->sv.fd == -1 || evp_sess_pending(&s->sv) == 0)) {
+    int cl_done = evp_sess_pending(&s->cl) == 0 && (s->down_err || end_written(&s->cl));
+    if (cl_done && (s->sv.fd == -1 || (evp_sess_pending(&s->sv) == 0 && end_written(&s->sv)))) {
         if (s->down_err)
             evp_sess_reset_client(s);
         else

@@ -242,7 +242,10 @@ int evp_tstack_decode(evp_tstack *st, evp_qbuf *rbuf, evp_qbuf *wbuf, int wbuf_e
             evp_qbuf_trim(&st->l[i].up);
     }
     evp_qbuf_trim(&st->l[0].up);
-    return evp_tstack_encode(st, wbuf, wbuf_eof);
+    int r = evp_tstack_encode(st, wbuf, wbuf_eof);
+    if (r == EVP_OK && st->l[0].up_done)
+        st->down_ended = 1; /* no decode can come to free an end a layer holds: give up on it */
+    return r;
 }
 
 int evp_tstack_top_eof(const evp_tstack *st)
