@@ -4,14 +4,17 @@
  * its own end marker). The test's two ends run their own stacks (transport_stack.c). Bytes
  * pass both ways in order (large, with small socket buffers), half-closes pass through each
  * layer's end marker, a client whose layer fails is drained, then closed, and a client
- * address a layer names (EVP_TARGET) becomes the session's peer (the access log's). */
+ * address a layer names (EVP_TARGET) becomes the session's peer (the access log's), and a
+ * quiet session tells the layers of both its stacks (session_idle). */
 #include "buf.h"
+#include "module.h"
 #include "session_fixture.h"
 #include "session_int.h"
 #include "test_layers.h"
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -314,6 +317,42 @@ START_TEST(test_client_address_from_a_layer_is_the_sessions_peer)
 }
 END_TEST
 
+/* The stand-in tls.so's session_idle counters (tests/plugins/tls.c): the inbound's bottom
+ * layer's module is that .so (a private copy of it). */
+static unsigned *idle_counter(const char *name)
+{
+    const evp_module *tls = fx.in->transports->layer[0].mod;
+    ck_assert_str_eq(tls->desc->name, "tls");
+    ck_assert_ptr_nonnull(tls->handle);
+    unsigned *n = dlsym(tls->handle, name);
+    ck_assert_msg(n != NULL, "%s", dlerror());
+    return n;
+}
+
+/* A quiet session with layers tells them so (session_idle), on both of its stacks, once
+ * bytes have passed and nothing is queued. Waits for the quiet spell (bounded by count and
+ * time; no timed assertion). */
+START_TEST(test_quiet_session_tells_its_layers)
+{
+    unsigned *srv_told = idle_counter("evp_test_idle_server");
+    unsigned *cli_told = idle_counter("evp_test_idle_client");
+    *srv_told = *cli_told = 0;
+    open_session();
+    ck_assert_int_eq(evp_tstack_start(cl.st), EVP_OK);
+    put(&cl.w, "ping", 4);
+    double start = ev_time();
+    for (int i = 0; i < MAX_TURNS && ev_time() - start < MAX_SECONDS; i++) {
+        if (tg.st && evp_qbuf_len(&tg.r) >= 4 && *srv_told > 0 && *cli_told > 0)
+            break;
+        turn();
+    }
+    ck_assert_msg(tg.st && evp_qbuf_len(&tg.r) == 4, "ping never reached the target");
+    ck_assert_ptr_nonnull(fx.rt.sessions);
+    ck_assert_msg(*srv_told == 1, "the inbound's layer was told %u times", *srv_told);
+    ck_assert_msg(*cli_told == 1, "the outbound's layer was told %u times", *cli_told);
+}
+END_TEST
+
 Suite *session_transport_suite(void)
 {
     Suite *s = suite_create("session_transport");
@@ -323,6 +362,7 @@ Suite *session_transport_suite(void)
     tcase_add_test(tc, test_both_ways_through_both_stacks);
     tcase_add_test(tc, test_failing_client_layer_is_drained_then_closed);
     tcase_add_test(tc, test_client_address_from_a_layer_is_the_sessions_peer);
+    tcase_add_test(tc, test_quiet_session_tells_its_layers);
     suite_add_tcase(s, tc);
     return s;
 }
