@@ -202,6 +202,24 @@ else
     show_log pp 5
 fi
 
+# behind_front NAME PORT CLIENT_IP SEED WHAT: a client on CLIENT_IP through the front on PORT
+# (which adds the PROXY header) to the socks inbound: SIZE echoed and the access log shows the
+# client's own address. 0 on a pass; a soft failure otherwise.
+behind_front() {
+    local name=$1 port=$2 ip=$3 seed=$4 what=$5
+    if timeout -k 5 60 "$PY" "$TOOLS/proxy_header_client.py" --connect "127.0.0.1:$port" \
+        --header none --bind "$ip" --socks "127.0.0.1:$ECHO" --bytes "$SIZE" --seed "$seed" \
+        --timeout 30 >"$E2E_TMP/$name.out" 2>&1 &&
+        access_shows "$(sed -n 's/^{"local": "\(.*\)"}$/\1/p' "$E2E_TMP/$name.out")"; then
+        pass "client on $ip -> $what -> evproxy: $SIZE echoed," \
+            "access log: $(grep -F " $ip:" "$E2E_TMP/access.log" | tail -1 | cut -d' ' -f3-)"
+        return 0
+    fi
+    soft_fail "behind $name: $(tail -1 "$E2E_TMP/$name.out")"
+    tail -3 "$E2E_TMP/access.log" 2>/dev/null | sed 's/^/  | /'
+    return 1
+}
+
 # nginx's stream proxy with proxy_protocol on, the client connecting from 127.0.0.2.
 NGX_MOD=/usr/lib/nginx/modules/ngx_stream_module.so
 if [ ! -f "$NGX_MOD" ]; then
@@ -226,17 +244,8 @@ EOF
     start_bg nginx nginx -p "$E2E_TMP/nginx" -c "$E2E_TMP/nginx/nginx.conf" -e \
         "$E2E_TMP/nginx/logs/error.log" -g 'daemon off;'
     wait_port "$NP" 10 tcp "$LAST_PID" || { show_log nginx; fail "nginx did not listen"; }
-    if timeout -k 5 60 "$PY" "$TOOLS/proxy_header_client.py" --connect "127.0.0.1:$NP" \
-        --header none --bind 127.0.0.2 --socks "127.0.0.1:$ECHO" --bytes "$SIZE" --seed 34 \
-        --timeout 30 >"$E2E_TMP/nginx.out" 2>&1 &&
-        access_shows "$(sed -n 's/^{"local": "\(.*\)"}$/\1/p' "$E2E_TMP/nginx.out")"; then
-        pass "client on 127.0.0.2 -> nginx (proxy_protocol on) -> evproxy: $SIZE echoed," \
-            "access log: $(grep -F ' 127.0.0.2:' "$E2E_TMP/access.log" | tail -1 | cut -d' ' -f3-)"
-    else
-        soft_fail "behind nginx: $(tail -1 "$E2E_TMP/nginx.out")"
-        tail -3 "$E2E_TMP/access.log" 2>/dev/null | sed 's/^/  | /'
+    behind_front nginx "$NP" 127.0.0.2 34 "nginx (proxy_protocol on)" ||
         tail -3 "$E2E_TMP/nginx/logs/error.log" 2>/dev/null | sed 's/^/  | /'
-    fi
 fi
 
 # haproxy in tcp mode with send-proxy-v2 (the binary header), the client on 127.0.0.3.
@@ -258,16 +267,6 @@ listen front
 EOF
     start_bg haproxy haproxy -db -f "$E2E_TMP/haproxy.cfg"
     wait_port "$HP" 10 tcp "$LAST_PID" || { show_log haproxy; fail "haproxy did not listen"; }
-    if timeout -k 5 60 "$PY" "$TOOLS/proxy_header_client.py" --connect "127.0.0.1:$HP" \
-        --header none --bind 127.0.0.3 --socks "127.0.0.1:$ECHO" --bytes "$SIZE" --seed 35 \
-        --timeout 30 >"$E2E_TMP/haproxy.out" 2>&1 &&
-        access_shows "$(sed -n 's/^{"local": "\(.*\)"}$/\1/p' "$E2E_TMP/haproxy.out")"; then
-        pass "client on 127.0.0.3 -> haproxy (send-proxy-v2) -> evproxy: $SIZE echoed," \
-            "access log: $(grep -F ' 127.0.0.3:' "$E2E_TMP/access.log" | tail -1 | cut -d' ' -f3-)"
-    else
-        soft_fail "behind haproxy: $(tail -1 "$E2E_TMP/haproxy.out")"
-        tail -3 "$E2E_TMP/access.log" 2>/dev/null | sed 's/^/  | /'
-        show_log haproxy 5
-    fi
+    behind_front haproxy "$HP" 127.0.0.3 35 "haproxy (send-proxy-v2)" || show_log haproxy 5
 fi
 finish
