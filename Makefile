@@ -59,6 +59,8 @@ VMESS_OBJ := $(VMESS_SRC:%.c=$(BUILD)/obj/%.o)
 WS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/plugin.c,$(wildcard plugin/ws/*.c)))
 # tls.so's objects but its exported entry, which would clash with vmess.so's in the tests.
 TLS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/entry.c,$(wildcard plugin/tls/*.c)))
+# mux.so's objects but its exported entry.
+MUX_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/plugin.c,$(wildcard plugin/mux/*.c)))
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TESTPLUG_SRC := $(wildcard tests/plugins/*.c)
@@ -96,6 +98,10 @@ $(BUILD)/plugins/%.so: $$(call plugin_objs,$$*)
 $(BUILD)/plugins/vmess.so: PLUGIN_LIBS = $(VMESS_LIBS)
 $(BUILD)/plugins/tls.so: PLUGIN_LIBS = $(VMESS_LIBS)
 $(VMESS_OBJ) $(TLS_OBJ) $(TEST_OBJ): override CFLAGS += $(VMESS_CFLAGS)
+# mux.so shares Mux.Cool's frame code, the port-first address and the allocator with vmess.so.
+$(BUILD)/plugins/mux.so: $(patsubst %,$(BUILD)/obj/plugin/vmess/%.o,mux_frame_parse \
+    mux_frame_write addr mem)
+$(BUILD)/plugins/mux.so: PLUGIN_LIBS = $(VMESS_LIBS)
 $(BUILD)/plugins/h2.so: PLUGIN_LIBS = $(H2_LIBS)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugin/h2/*.c)): override CFLAGS += $(H2_CFLAGS)
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/evproxy/plugin.h
@@ -113,7 +119,7 @@ $(BUILD)/obj/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h
 	$(CC) $(CFLAGS) -I$(BUILD)/tests -c $< -o $@
 
 $(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(VMESS_OBJ) $(WS_OBJ) \
-    $(TLS_OBJ)
+    $(TLS_OBJ) $(MUX_OBJ)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(VMESS_LIBS) $(CHECK_LIBS) -lev -ldl -lm
 
 unit: all $(BUILD)/tests/check_all $(TESTPLUG_SO)

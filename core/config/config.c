@@ -285,6 +285,22 @@ static void load_routing(evp_config *c, evp_errlist *errs)
     free(tags);
 }
 
+/* The multiplexer: the plugin named "mux" if the plugin directory has one. Without it a
+ * Mux session's target ("v1.mux.cool") is dialled like any name and fails, as it would with
+ * a V2Ray that cannot multiplex. */
+static void load_mux(evp_config *c, evp_registry *reg)
+{
+    char err[512];
+    c->mux = evp_registry_get(reg, "mux", err, sizeof err);
+    if (c->mux && evp_module_muxops(c->mux) == NULL) {
+        evp_warn("plugin \"mux\" has no multiplexer: Mux sessions will fail");
+        evp_module_unref(c->mux);
+        c->mux = NULL;
+    } else if (c->mux == NULL) {
+        evp_debug("no multiplexer: %s", err);
+    }
+}
+
 evp_config *evp_config_load(const char *path, const char *text, const char *schema_dir,
                             evp_registry *reg, char **errors)
 {
@@ -349,6 +365,7 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     load_routing(c, &errs);
     if (errs.count || c->router == NULL)
         goto fail;
+    load_mux(c, reg);
     return c;
 fail:
     if (errs.count == 0)
@@ -376,6 +393,7 @@ void evp_config_free(evp_config *c)
     free(c->inbounds);
     free(c->outbounds);
     evp_router_unref(c->router);
+    evp_module_unref(c->mux);
     free(c->path);
     free(c->dns_servers);
     json_decref(c->root);

@@ -53,6 +53,7 @@ struct evp_router {
     size_t n_rules;
     evp_instance **outs;
     size_t n_outs;
+    evp_instance *demux; /* stands for multiplexed sessions, or NULL */
 };
 
 /* The private and reserved ranges V2Ray's geoip.dat lists as "private". */
@@ -385,6 +386,22 @@ void evp_router_set_outbounds(evp_router *r, evp_instance *const *outs, size_t n
     r->n_outs = n;
 }
 
+void evp_router_set_demux(evp_router *r, evp_instance *mux)
+{
+    evp_instance_unref(r->demux);
+    r->demux = mux ? evp_instance_ref(mux) : NULL;
+}
+
+evp_instance *evp_router_demux(const evp_router *r, const evp_addr *target)
+{
+    if (r->demux == NULL || target->type != EVP_ADDR_DOMAIN)
+        return NULL;
+    const char *name = evp_module_muxops(r->demux->mod)->target;
+    size_t n = strlen(name);
+    return target->len == n && strncasecmp((const char *)target->bytes, name, n) == 0 ? r->demux
+                                                                                       : NULL;
+}
+
 evp_router *evp_router_ref(evp_router *r)
 {
     atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
@@ -398,6 +415,7 @@ void evp_router_unref(evp_router *r)
     for (size_t i = 0; i < r->n_rules; i++)
         rule_free(&r->rules[i]);
     free(r->rules);
+    evp_instance_unref(r->demux);
     for (size_t i = 0; i < r->n_outs; i++)
         evp_instance_unref(r->outs[i]);
     free(r->outs);

@@ -50,6 +50,15 @@ int evp_module_check(const evp_plugin *d, char *err, size_t errlen)
                  d->name, tr->size);
         return -1;
     }
+    const evp_mux_ops *mux = evp_plugin_mux(d);
+    if (mux && (mux->size < OPS_END(evp_mux_ops, encode) || mux->target == NULL ||
+                mux->target[0] == '\0' || mux->max_data == 0 || !mux->conn_new ||
+                !mux->conn_free || !mux->decode || !mux->encode || d->outbound == NULL)) {
+        snprintf(err, errlen, "plugin \"%s\": mux ops (size %u) lack a required field, or "
+                 "the plugin has no outbound to stand for a multiplexed session", d->name,
+                 mux->size);
+        return -1;
+    }
     const evp_inbound_ops *in = d->inbound;
     if (in && (in->size < OPS_END(evp_inbound_ops, encode) || !in->instance_new ||
                !in->instance_free || !in->session_new || !in->session_free || !in->decode ||
@@ -85,6 +94,9 @@ static evp_module *module_init(evp_module *m, char *err, size_t errlen)
                   sizeof m->out_ops);
     const evp_transport_ops *tr = evp_plugin_transport(d);
     normalise_ops(&m->tr_ops, tr, tr ? tr->size : 0, sizeof m->tr_ops);
+    const evp_mux_ops *mux = evp_plugin_mux(d);
+    normalise_ops(&m->mux_ops, mux, mux ? mux->size : 0, sizeof m->mux_ops);
+    m->mux_ops.size = sizeof m->mux_ops;
     m->in_ops.size = sizeof m->in_ops; /* every field now readable: absent ones are zero */
     m->out_ops.size = sizeof m->out_ops;
     m->tr_ops.size = sizeof m->tr_ops;

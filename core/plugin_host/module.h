@@ -21,6 +21,7 @@ typedef struct evp_module {
     evp_inbound_ops in_ops;
     evp_outbound_ops out_ops;
     evp_transport_ops tr_ops;
+    evp_mux_ops mux_ops;
 } evp_module;
 
 /* The descriptor's 1.6 fields, or NULL when the plugin was built before them. */
@@ -33,6 +34,12 @@ static inline const char *evp_plugin_transport_schema(const evp_plugin *d)
     return d->size >= offsetof(evp_plugin, transport_schema) + sizeof d->transport_schema
                ? d->transport_schema
                : NULL;
+}
+
+/* The descriptor's 1.7 field, or NULL when the plugin was built before it. */
+static inline const evp_mux_ops *evp_plugin_mux(const evp_plugin *d)
+{
+    return d->size >= offsetof(evp_plugin, mux) + sizeof d->mux ? d->mux : NULL;
 }
 
 /* The module's inbound / outbound ops (normalised, see above), or NULL when it has none. */
@@ -49,6 +56,12 @@ static inline const evp_outbound_ops *evp_module_outops(const evp_module *m)
 static inline const evp_transport_ops *evp_module_trops(const evp_module *m)
 {
     return evp_plugin_transport(m->desc) ? &m->tr_ops : NULL;
+}
+
+/* The module's multiplexer ops (normalised), or NULL when it has none. */
+static inline const evp_mux_ops *evp_module_muxops(const evp_module *m)
+{
+    return evp_plugin_mux(m->desc) ? &m->mux_ops : NULL;
 }
 
 /* Loads the plugin file at path from a private copy (so the file may be replaced while it

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "ip_literal.h"
 #include "log.h"
+#include "mux_conn.h"
 #include "stats.h"
 
 #include <arpa/inet.h>
@@ -35,7 +36,7 @@ static int set_nonblock(int fd)
 
 /* ---- connecting ----------------------------------------------------------------------- */
 
-static void connect_failed(evp_session *s, const char *why)
+void evp_sess_connect_failed(evp_session *s, const char *why)
 {
     const evp_inbound_ops *in = s->inops;
     evp_warn("%s: %s", s->label, why);
@@ -66,7 +67,7 @@ static void on_connected(evp_session *s)
     if (err) {
         char why[160];
         snprintf(why, sizeof why, "connect failed: %s", strerror(err));
-        connect_failed(s, why);
+        evp_sess_connect_failed(s, why);
         return;
     }
     evp_sess_start_relay(s);
@@ -79,7 +80,7 @@ static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t l
     if (fd == -1 || set_nonblock(fd) == -1) {
         if (fd != -1)
             close(fd);
-        connect_failed(s, "cannot create socket");
+        evp_sess_connect_failed(s, "cannot create socket");
         return;
     }
     if (!dgram) {
@@ -101,7 +102,7 @@ static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t l
     if (errno != EINPROGRESS) {
         char why[160];
         snprintf(why, sizeof why, "connect failed: %s", strerror(errno));
-        connect_failed(s, why);
+        evp_sess_connect_failed(s, why);
         return;
     }
     s->state = S_CONNECTING;
@@ -128,7 +129,7 @@ static int refused_after_resolve(evp_session *s, const evp_addr *dial, const str
     const evp_instance *out = evp_router_outbound(s->router, k);
     snprintf(why, sizeof why, "refused: %s resolved to %s, which routing.rules[%zu] sends to "
              "blackhole [%s]", name, ip, rule, out ? out->tag : "?");
-    connect_failed(s, why);
+    evp_sess_connect_failed(s, why);
     return 1;
 }
 
@@ -143,7 +144,7 @@ static void on_resolved(void *arg, const struct sockaddr *sa, socklen_t len, con
         evp_log_escape(dial->bytes, dial->len, name, sizeof name);
         snprintf(why, sizeof why, "cannot resolve %s: %s", name, err ? err : "no address");
         free(dial);
-        connect_failed(s, why);
+        evp_sess_connect_failed(s, why);
         return;
     }
     int refused = refused_after_resolve(s, dial, sa);
@@ -159,13 +160,18 @@ static void open_outbound(evp_session *s)
     evp_addr dial;
     evp_sess_addr_label(&s->target, s->network, s->label, sizeof s->label);
     memset(&dial, 0, sizeof dial);
+    evp_instance *mux = s->sub_link ? NULL : evp_router_demux(s->router, &s->target);
+    if (mux && s->network == EVP_NET_TCP) {
+        evp_sess_start_demux(s, mux); /* a sub-stream cannot carry more */
+        return;
+    }
     /* routing.rules see the target now, as V2Ray's dispatcher does. */
     size_t k = evp_router_pick(s->router, s->in->tag, &s->target, s->network);
     s->out = evp_instance_ref(evp_router_outbound(s->router, k));
     s->outs = evp_outops(s->out)->session_new(s->out->inst, &s->target, (uint8_t)s->network,
                                               &dial, err, sizeof err);
     if (s->outs == NULL) {
-        connect_failed(s, err[0] ? err : "outbound refused the session");
+        evp_sess_connect_failed(s, err[0] ? err : "outbound refused the session");
         return;
     }
     s->state = S_RESOLVING;
@@ -195,7 +201,7 @@ static void open_outbound(evp_session *s)
         return;
     }
     if (s->out->transports && evp_sess_stack_client(s, &dial) != 0) {
-        connect_failed(s, "out of memory");
+        evp_sess_connect_failed(s, "out of memory");
         return;
     }
     struct sockaddr_storage ss;
@@ -215,7 +221,7 @@ static void open_outbound(evp_session *s)
     if (s->resolving == NULL) {
         free(s->dial);
         s->dial = NULL;
-        connect_failed(s, "cannot start name resolution");
+        evp_sess_connect_failed(s, "cannot start name resolution");
     }
 }
 
@@ -407,7 +413,7 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
     }
     if (idle >= limit) {
         if (s->state == S_CONNECTING || s->state == S_RESOLVING)
-            connect_failed(s, "connect timed out");
+            evp_sess_connect_failed(s, "connect timed out");
         else if (s->state == S_ASSOC)
             evp_sess_close(s, "no datagram for limits.udpIdle");
         else
@@ -429,19 +435,10 @@ static void endpoint_init(endpoint *ep, evp_session *s, int fd, void (*read_cb)(
     ev_io_init(&ep->wio, on_write, fd, EV_WRITE);
 }
 
-evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router *router)
+/* The common part: ops/ins already made (ins == NULL: out of memory). */
+static evp_session *sess_start(evp_session *s, evp_runtime *rt, int fd, evp_instance *in,
+                               evp_router *router)
 {
-    evp_session *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return NULL;
-    s->rt = rt;
-    s->in = evp_instance_ref(in);
-    s->router = evp_router_ref(router);
-    endpoint_init(&s->cl, s, fd, on_client_read);
-    endpoint_init(&s->sv, s, -1, on_server_read);
-    snprintf(s->label, sizeof s->label, "(handshake)");
-    s->inops = evp_inops(in);
-    s->ins = s->inops->session_new(in->inst);
     if (s->ins == NULL || !evp_admission_enter(rt, fd != -1)) {
         if (s->ins) /* another worker took the last place under a cap */
             s->inops->session_free(s->ins);
@@ -460,6 +457,41 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router 
     s->started = s->last_active;
     ev_timer_start(rt->loop, &s->timer);
     return s;
+}
+
+static evp_session *sess_alloc(evp_runtime *rt, int fd, evp_instance *in, evp_router *router)
+{
+    evp_session *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->rt = rt;
+    s->in = evp_instance_ref(in);
+    s->router = evp_router_ref(router);
+    endpoint_init(&s->cl, s, fd, on_client_read);
+    endpoint_init(&s->sv, s, -1, on_server_read);
+    snprintf(s->label, sizeof s->label, "(handshake)");
+    return s;
+}
+
+evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router *router)
+{
+    evp_session *s = sess_alloc(rt, fd, in, router);
+    if (s == NULL)
+        return NULL;
+    s->inops = evp_inops(in);
+    s->ins = s->inops->session_new(in->inst);
+    return sess_start(s, rt, fd, in, router);
+}
+
+evp_session *evp_sess_new_host_codec(evp_runtime *rt, int fd, evp_instance *in,
+                                     evp_router *router, const evp_inbound_ops *ops)
+{
+    evp_session *s = sess_alloc(rt, fd, in, router);
+    if (s == NULL)
+        return NULL;
+    s->inops = ops;
+    s->ins = s;
+    return sess_start(s, rt, fd, in, router);
 }
 
 evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_router *router)
@@ -518,7 +550,7 @@ void evp_sess_close(evp_session *s, const char *why)
     evp_resolve_cancel(s->resolving);
     free(s->dial);
     s->dial = NULL;
-    if (s->outs && was != S_DRAIN) {
+    if (s->outs && was != S_DRAIN && !s->carrier) {
         const evp_inbound_ops *ops = s->inops;
         const char *user = ops->session_user ? ops->session_user(s->ins) : NULL;
         evp_stats_add(s->in->tag, user, s->bytes_up, s->bytes_down, 1);
@@ -562,6 +594,8 @@ void evp_sess_close_err(evp_session *s, const char *what, int err)
 {
     char why[128];
     snprintf(why, sizeof why, "%s: %s", what, strerror(err));
+    if (s->sub_link)
+        s->sub_link->failed = 1; /* its carrier ends the sub-stream with Error */
     if (s->cl.kind == EP_STREAM)
         abort_on_close(s->cl.fd);
     if (s->sv.kind == EP_STREAM)
@@ -599,6 +633,7 @@ void evp_sess_reset_client(evp_session *s)
 
 void evp_session_close_all(evp_runtime *rt)
 {
+    evp_mux_conn_close_all(rt);
     while (rt->sessions) {
         evp_session *s = rt->sessions;
         evp_sess_close(s, NULL);

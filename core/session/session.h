@@ -82,6 +82,7 @@ typedef struct evp_runtime {
     /* Set by the server: there is room and another worker is paused; wake them all. */
     void (*wake_workers)(struct evp_runtime *rt);
     uint8_t *dgram; /* evp_recv_dgram's buffer; whoever ends the runtime frees it */
+    struct evp_mux_conn *muxes; /* multiplexed connections being served (mux_conn.c) */
 } evp_runtime;
 
 #define EVP_DGRAM_MAX 65536
@@ -147,6 +148,32 @@ int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, sockle
 void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len);
 /* The owner goes away: end the UDP session without telling it. */
 void evp_session_udp_orphan(evp_session *s);
+/* A sub-stream's session and the multiplexed connection carrying it (mux_conn.c) share this.
+ * The carrier makes it; the session owns it from evp_session_sub on and frees it as it ends,
+ * first calling ended (with failed) if carrier is still set. A carrier that goes first sets
+ * carrier to NULL. */
+typedef struct evp_sub_link {
+    void *carrier; /* the carrier's record of the sub-stream, or NULL */
+    void (*ended)(void *carrier, int failed);
+    char *user; /* the carrying session's user label (owned), or NULL */
+    uint8_t failed; /* the sub-stream's target failed or was cut (End with Error) */
+} evp_sub_link;
+
+/* Where a multiplexed session's sub-streams come from: its inbound (tag, counters), router
+ * and client address (for the access log). */
+typedef struct evp_sub_origin {
+    evp_instance *in;
+    evp_router *router;
+    struct sockaddr_storage from;
+    socklen_t from_len; /* 0: unknown */
+} evp_sub_origin;
+
+/* Starts a sub-stream's session on fd (one end of a socketpair whose other end the carrier
+ * feeds; taken) toward target over network, taking link. Its client side carries the
+ * sub-stream's plain bytes (UDP: records, see evp_io). NULL on failure (fd closed, link
+ * freed). */
+evp_session *evp_session_sub(evp_runtime *rt, int fd, const evp_sub_origin *o,
+                             const evp_addr *target, uint8_t network, evp_sub_link *link);
 /* Calls fn with each running session's inbound instance. */
 void evp_session_each_inbound(evp_runtime *rt, void (*fn)(evp_instance *, void *), void *arg);
 /* Calls fn with the inbound tag, user and bytes so far of each relaying session. */

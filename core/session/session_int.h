@@ -1,8 +1,10 @@
 /* Internals shared by the session files: session.c (lifecycle, handshake, connecting,
  * callbacks), session_relay.c (the relay's start, the two directions, the writing),
  * session_udp.c (UDP sessions and the start of a UDP relay), session_report.c (labels, access
- * log, counters), session_idle.c (quiet sessions) and session_transport.c (endpoints with
- * transport layers). Nothing outside core/session/session*.c
+ * log, counters), session_idle.c (quiet sessions), session_transport.c (endpoints with
+ * transport layers), session_sub.c (multiplexed sessions and their sub-streams) and
+ * session_fixed.c (the codec of a session whose target is fixed). Nothing outside
+ * core/session/session*.c
  * includes it. */
 #ifndef EVP_SESSION_INT_H
 #define EVP_SESSION_INT_H
@@ -80,6 +82,9 @@ struct evp_session {
     uint8_t target_named; /* pass-through inbound: EVP_TARGET given */
     uint8_t handshaking;  /* counted in rt->n_handshakes */
     uint8_t told_idle;    /* the codecs were told the session is quiet (session_idle) */
+    uint8_t carrier;      /* its server side is a multiplexer serving sub-streams (mux_conn.c):
+                             they are routed and counted, this session is not */
+    evp_sub_link *sub_link; /* a sub-stream's session: shared with its carrier (owned) */
     int down_err; /* errno of a server read failure after the client's end (S_RESETTING) */
     double reset_since; /* S_RESETTING: when it began waiting for the client's send queue */
     uint32_t drain_left;
@@ -121,6 +126,13 @@ static inline void evp_sess_touch(evp_session *s)
 /* session.c */
 /* A new session on fd (-1 for a UDP peer) holding in and router; NULL when out of memory. */
 evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router *router);
+/* The same with a codec of the host's own (ops, whose session is the evp_session itself)
+ * instead of in's; in is still held for its tag and counters. */
+evp_session *evp_sess_new_host_codec(evp_runtime *rt, int fd, evp_instance *in,
+                                     evp_router *router, const evp_inbound_ops *ops);
+/* The outbound could not be reached: tell the inbound, log why, close once the client has
+ * its answer. */
+void evp_sess_connect_failed(evp_session *s, const char *why);
 /* Feeds the inbound what the client sent so far until it names a target or fails. */
 void evp_sess_handshake(evp_session *s);
 /* The one teardown, whatever went wrong; the memory goes on the next loop turn. */
@@ -170,6 +182,16 @@ int evp_sess_read_stacked(endpoint *ep);
 evp_qbuf *evp_sess_stack_encode(endpoint *ep);
 /* A layer of ep failed: log it, then close (or drain a client still in its handshake). */
 void evp_sess_stack_failed(evp_session *s, endpoint *ep);
+
+/* session_fixed.c: the host's codec for sessions whose target is fixed before they start
+ * (its session is the evp_session): decode names s->target over s->network at once, then
+ * both copy bytes unchanged. */
+int evp_sess_fixed_decode(void *sess, evp_io *io);
+int evp_sess_fixed_encode(void *sess, evp_io *io);
+
+/* session_sub.c */
+/* The target names a multiplexer (mux, from the router): serve it instead of dialling. */
+void evp_sess_start_demux(evp_session *s, evp_instance *mux);
 
 /* session_udp.c */
 /* The inbound asked for a SOCKS UDP relay beside this TCP connection: open it. */

@@ -69,7 +69,7 @@ void evp_session_each_traffic(evp_runtime *rt,
                               void *arg)
 {
     for (evp_session *s = rt->sessions; s; s = s->next) {
-        if (s->state != S_RELAY || s->outs == NULL)
+        if (s->state != S_RELAY || s->outs == NULL || s->carrier)
             continue;
         const char *user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;
         fn(s->in->tag, user, s->bytes_up, s->bytes_down, arg);

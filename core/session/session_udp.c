@@ -42,29 +42,6 @@ void evp_sess_start_assoc(evp_session *s)
 }
 
 /* Pass-through inbound for SOCKS UDP sub-sessions: the target came with the datagram. */
-static int pass_decode(void *sess, evp_io *io)
-{
-    evp_session *s = sess;
-    if (!s->target_named) {
-        s->target_named = 1;
-        io->target = s->target;
-        io->network = EVP_NET_UDP;
-        return EVP_TARGET;
-    }
-    if (io->in_len && evp_buf_append(io->out, io->in, io->in_len) != 0)
-        return EVP_ERR;
-    io->consumed = io->in_len;
-    return EVP_OK;
-}
-
-static int pass_encode(void *sess, evp_io *io)
-{
-    if (io->in_len && evp_buf_append(io->out, io->in, io->in_len) != 0)
-        return EVP_ERR;
-    io->consumed = io->in_len;
-    return EVP_OK;
-}
-
 static void pass_free(void *sess)
 {
 }
@@ -72,8 +49,8 @@ static void pass_free(void *sess)
 static const evp_inbound_ops pass_ops = {
     .size = sizeof(evp_inbound_ops),
     .session_free = pass_free,
-    .decode = pass_decode,
-    .encode = pass_encode,
+    .decode = evp_sess_fixed_decode,
+    .encode = evp_sess_fixed_encode,
 };
 
 evp_session *evp_session_udp(evp_runtime *rt, evp_udp_owner *owner, const struct sockaddr *peer,

@@ -134,10 +134,6 @@ static int accept_request(vmess_in_session *s, int dec, const char **why)
         taint = 1;
         goto fail;
     }
-    if (s->req.command == VMESS_CMD_MUX) {
-        *why = "Mux (command 3) is not supported";
-        goto fail;
-    }
     if (s->disable_insecure &&
         (s->req.security == VMESS_SEC_NONE || s->req.security == VMESS_SEC_LEGACY)) {
         *why = "insecure encryption is disabled";

@@ -35,6 +35,9 @@
  *        protocol codec, per inbound/outbound, from its streamSettings (see
  *        evp_transport_ops). A protocol plugin does not change to run over them.
  *        EVP_TR_CONN: a layer whose connection outlives its stream (HTTP/2).
+ *   1.7  evp_plugin.mux: multiplexers (Mux.Cool). A session whose target is the
+ *        multiplexer's `target` domain carries sub-streams; the host runs each as a session
+ *        of its own (see evp_mux_ops).
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -46,7 +49,7 @@
 #include <stdint.h>
 
 #define EVP_ABI_MAJOR 1
-#define EVP_ABI_MINOR 6
+#define EVP_ABI_MINOR 7
 
 #if defined(__GNUC__)
 #define EVP_EXPORT __attribute__((visibility("default")))
@@ -401,6 +404,53 @@ typedef struct evp_transport_ops {
  * decode). */
 #define EVP_TR_CONN 1u
 
+/* ---- ABI 1.7: multiplexers ----
+ * A multiplexer carries many sub-streams inside one stream (Mux.Cool). The host runs its
+ * server side on the decoded stream of any inbound session whose target is a domain equal to
+ * the multiplexer's `target` (V2Ray's convention: VMess command 3 names "v1.mux.cool", and
+ * v2ray-plugin's server is a dokodemo-door pointed there). Each sub-stream the client opens is
+ * then a session of its own to the host: routed, logged, counted and timed out on its own;
+ * the session carrying them is not routed and its bytes are not counted twice.
+ * The plugin frames and parses; the host decides what a frame means for its sessions (an id
+ * it does not know, a cap on sub-streams, a target that stops reading). */
+enum evp_mux_kind {
+    EVP_MUX_NONE = 0, /* decode: no event yet (all input consumed) or a frame with no meaning
+                         for the host (a keep-alive) */
+    EVP_MUX_NEW = 1,  /* a sub-stream opens toward target over network; data: its first bytes */
+    EVP_MUX_DATA = 2, /* bytes of sub-stream id (on UDP: exactly one datagram) */
+    EVP_MUX_END = 3,  /* sub-stream id ends (error: it failed) */
+};
+
+typedef struct evp_mux_event {
+    uint8_t kind;    /* enum evp_mux_kind */
+    uint8_t network; /* NEW: EVP_NET_TCP or EVP_NET_UDP */
+    uint8_t error;   /* END: the sub-stream failed */
+    uint32_t id;
+    evp_addr target; /* NEW: where the sub-stream goes */
+    const uint8_t *data; /* NEW, DATA: borrowed until the next call on the connection */
+    size_t len;
+} evp_mux_event;
+
+typedef struct evp_mux_ops {
+    uint32_t size;
+    const char *target; /* the domain that names this multiplexer, e.g. "v1.mux.cool" */
+    size_t max_data;    /* the longest DATA payload encode takes */
+    /* One multiplexed stream; server: 1 on the accepting side. NULL when out of memory. */
+    void *(*conn_new)(void *inst, int server);
+    void (*conn_free)(void *conn);
+    /* Reads io->in up to the next event: EVP_OK with io->consumed and *ev set (kind
+     * EVP_MUX_NONE: nothing for the host; call again with the input after io->consumed, or
+     * with more input when all was consumed); EVP_ERR with io->reason when the stream is
+     * broken (every later call fails alike). in_eof: the stream ended (EVP_ERR if inside a
+     * frame). */
+    int (*decode)(void *conn, evp_io *io, evp_mux_event *ev);
+    /* Appends ev, framed, to out: EVP_OK, or EVP_ERR when ev cannot be written (data longer
+     * than max_data, an unknown kind) or out of memory; out is then unchanged. */
+    int (*encode)(void *conn, const evp_mux_event *ev, evp_buf *out);
+    /* Optional: the stream has been quiet: drop what the next call can rebuild. */
+    void (*conn_idle)(void *conn);
+} evp_mux_ops;
+
 typedef struct evp_plugin {
     uint32_t abi_major;
     uint32_t abi_minor;
@@ -426,6 +476,13 @@ typedef struct evp_plugin {
     /* ---- ABI 1.6 ---- */
     const evp_transport_ops *transport; /* NULL if none; `name` is the layer's name */
     const char *transport_schema; /* its settings' schema file stem, e.g. "tls-settings" */
+
+    /* ---- ABI 1.7 ---- */
+    /* NULL if none. A plugin with a multiplexer also has outbound ops: the host makes one
+     * outbound instance of it ("{}" settings) to stand for the multiplexed session's far
+     * side; its encode and decode pass bytes (EVP_OUT_PASS) and its instance is handed to
+     * conn_new. */
+    const evp_mux_ops *mux;
 } evp_plugin;
 
 #define EVP_ENTRY_SYMBOL "evp_plugin_entry"

@@ -1,0 +1,19 @@
+/* The server side of a multiplexer (ABI 1.7 evp_mux_ops) for one carrying session: reads the
+ * multiplexed stream from a socketpair end, starts a session per sub-stream
+ * (evp_session_sub) and frames what those sessions send back. */
+#ifndef EVP_MUX_CONN_H
+#define EVP_MUX_CONN_H
+
+#include "session.h"
+
+typedef struct evp_mux_conn evp_mux_conn;
+
+/* Serves the multiplexer of instance mux (referenced) on fd (taken), the far end of the
+ * carrying session's server side; sub-streams come from o (referenced) as user (copied).
+ * NULL when out of memory (fd closed). */
+evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_instance *mux,
+                               const evp_sub_origin *o, const char *user);
+/* Ends every multiplexed connection of rt at once (shutdown). */
+void evp_mux_conn_close_all(evp_runtime *rt);
+
+#endif

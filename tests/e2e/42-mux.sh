@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Mux.Cool, server side (issue 13): a V2Ray 4.34 client with "mux": {"enabled": true} and
+# concurrency 1 and 8 -> evproxy's vmess inbound -> freedom.
+#   - 32 concurrent TCP echo transfers (2 MiB each, sha256 checked by the client) through the
+#     V2Ray client's socks inbound; the server sees ceil(32/concurrency) mux connections or
+#     fewer, each sub-stream routed and logged on its own;
+#   - UDP through the mux (dokodemo-door udp -> vmess mux -> a DNS-style responder);
+#   - a sub-stream whose target refuses ends alone (End with Error) while 4 siblings on the
+#     same mux connection complete.
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+need_evproxy
+start_tool echo echo_server.py --host 127.0.0.1
+ECHO=$TOOL_PORT
+start_tool dns udp_responder.py --host 127.0.0.1
+DNS=$TOOL_PORT
+read -r CLOSED < <(ports 1) # nothing listens there: a refused target
+
+# with_mux FILE CONCURRENCY: turns mux on for the vmess outbound; the server logs at info.
+with_mux() {
+    "$PY" - "$1" "$2" <<'PYEOF'
+import json, sys
+path, conc = sys.argv[1], int(sys.argv[2])
+cfg = json.load(open(path))
+for b in cfg["outbounds"]:
+    if b["protocol"] == "vmess":
+        b["mux"] = {"enabled": True, "concurrency": conc}
+json.dump(cfg, open(path, "w"), indent=2)
+PYEOF
+}
+
+# mux_connections NAME: mux connections the evproxy server accepted so far.
+mux_connections() { grep -c 'tcp:v1.mux.cool:0 accepted' "$E2E_TMP/$1.log" || true; }
+
+run_concurrency() {
+    local conc=$1 sp cp up
+    read -r sp cp up < <(ports 3 | tr '\n' ' ')
+    cfg_vmess_server "$E2E_TMP/c$conc.server.json" "$sp" "$UUID_GOOD" 0
+    sed -i 's/"loglevel": "warning"/"loglevel": "info"/' "$E2E_TMP/c$conc.server.json"
+    cfg_vmess_client "$E2E_TMP/c$conc.client.json" "$cp" "$sp" "$UUID_GOOD" 0 aes-128-gcm \
+        "$up" "127.0.0.1:$DNS"
+    with_mux "$E2E_TMP/c$conc.client.json" "$conc"
+    start_evproxy "c$conc.server" "$E2E_TMP/c$conc.server.json" "$sp"
+    local srv=$LAST_PID
+    start_v2ray "c$conc.client" "$E2E_TMP/c$conc.client.json" "$cp" "$up/udp"
+    local cli=$LAST_PID out=$E2E_TMP/c$conc.tcp.json
+    socks_stream "$cp" "127.0.0.1:$ECHO" --mode echo --bytes 2M --sessions 32 --seed 42 \
+        --timeout 90 --quiet >"$out" 2>&1 ||
+        { show_log "c$conc.server" 12; fail "concurrency $conc: 32 x 2 MiB: $(why_of "$out")"; }
+    local n max=$(((32 + conc - 1) / conc))
+    n=$(mux_connections "c$conc.server")
+    [ "$n" -ge 1 ] && [ "$n" -le "$max" ] ||
+        fail "concurrency $conc: the server saw $n mux connections (want 1..$max)"
+    pass "concurrency $conc: 32 x 2 MiB echoed intact over $n mux connection(s) (<= $max)"
+    local subs
+    subs=$(grep -c "tcp:127.0.0.1:$ECHO accepted \[vmess-in -> direct\]" \
+        "$E2E_TMP/c$conc.server.log" || true)
+    [ "$subs" -ge 32 ] || fail "concurrency $conc: $subs sub-streams routed and logged, want 32"
+    pass "concurrency $conc: each of the 32 sub-streams routed and logged on its own"
+    timeout -k 5 40 "$PY" "$TOOLS/udp_client.py" --server "127.0.0.1:$up" --count 20 \
+        --size 100 --seed 14 --timeout 30 >"$E2E_TMP/c$conc.udp.out" 2>&1 ||
+        { show_log "c$conc.server" 12; fail "concurrency $conc: UDP: $(tail -1 "$E2E_TMP/c$conc.udp.out")"; }
+    pass "concurrency $conc: UDP answers came back through the mux"
+    if [ "$conc" = 8 ]; then
+        # One refused target beside four good transfers, all on one mux connection.
+        local before refused_out=$E2E_TMP/refused.json
+        before=$(mux_connections "c$conc.server")
+        socks_stream "$cp" "127.0.0.1:$ECHO" --mode echo --bytes 1M --sessions 4 --seed 43 \
+            --timeout 60 --quiet >"$E2E_TMP/siblings.json" 2>&1 &
+        local sib=$!
+        socks_stream "$cp" "127.0.0.1:$CLOSED" --mode echo --bytes 64K --timeout 20 \
+            >"$refused_out" 2>&1 && fail "a refused target's sub-stream carried data"
+        wait "$sib" || fail "siblings of a refused sub-stream failed: $(why_of "$E2E_TMP/siblings.json")"
+        grep -q "tcp:127.0.0.1:$CLOSED: connect failed" "$E2E_TMP/c$conc.server.log" ||
+            fail "the server did not log the refused sub-stream"
+        pass "a refused sub-stream ended alone; its 4 siblings completed ($(( $(mux_connections "c$conc.server") - before )) new mux connection(s))"
+    fi
+    alive "$srv" || fail "server died ($(death_note "$srv"))"
+    alive "$cli" || fail "client died ($(death_note "$cli"))"
+    stop_pid "$cli"
+    stop_pid "$srv"
+}
+
+run_concurrency 1
+run_concurrency 8
+finish
