@@ -3,6 +3,7 @@
  * memory: byte order, handshake hold-back, `back` bytes passing the layers below,
  * half-close both ways, EVP_ERR, EVP_TARGET, bytes queued at any layer, large transfers.
  * Also the module checks for transport-only plugins. */
+#include "../plugin/mux/conn.h"
 #include "module.h"
 #include "test_layers.h"
 #include "transport_stack.h"
@@ -424,7 +425,19 @@ START_TEST(test_module_checks_transport_ops)
     ck_assert_int_eq(evp_module_check(&lacking_desc, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "transport ops"));
     ck_assert_int_eq(evp_module_check(&empty_desc, err, sizeof err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "no inbound, outbound or transport"));
+    ck_assert_ptr_nonnull(strstr(err, "no inbound, outbound, transport or mux"));
+    /* ABI 1.7: a multiplexer needs a target to be named by, unless it is a transport layer's. */
+    evp_mux_ops mux = {.size = sizeof mux, .target = "v1.mux.cool", .max_data = 1,
+                       .conn_new = mux_conn_new, .conn_free = mux_conn_free,
+                       .decode = mux_conn_decode, .encode = mux_conn_encode};
+    evp_plugin muxd = empty_desc;
+    muxd.mux = &mux;
+    ck_assert_int_eq(evp_module_check(&muxd, err, sizeof err), 0);
+    mux.target = NULL;
+    ck_assert_int_eq(evp_module_check(&muxd, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "a target, unless the plugin is a transport layer"));
+    muxd.transport = xor_desc.transport;
+    ck_assert_int_eq(evp_module_check(&muxd, err, sizeof err), 0);
     /* A 1.5 descriptor ends before `transport`: whatever lies past its size is not read. */
     evp_plugin old = xor_desc;
     old.abi_minor = 5;

@@ -291,6 +291,7 @@ static void load_routing(evp_config *c, evp_errlist *errs)
 static void load_mux(evp_config *c, evp_registry *reg)
 {
     char err[512];
+    c->carrier = evp_registry_get(reg, "mux-carrier", err, sizeof err);
     c->mux = evp_registry_get(reg, "mux", err, sizeof err);
     if (c->mux && evp_module_muxops(c->mux) == NULL) {
         evp_warn("plugin \"mux\" has no multiplexer: Mux sessions will fail");
@@ -394,6 +395,7 @@ void evp_config_free(evp_config *c)
     free(c->outbounds);
     evp_router_unref(c->router);
     evp_module_unref(c->mux);
+    evp_module_unref(c->carrier);
     free(c->path);
     free(c->dns_servers);
     json_decref(c->root);

@@ -54,6 +54,7 @@ typedef struct evp_config {
     struct evp_router *router; /* routing.rules compiled (owned reference) */
     evp_module *mux; /* the multiplexer (ABI 1.7) serving Mux sessions: the plugin named
                       * "mux" when there is one (owned reference), else NULL */
+    evp_module *carrier; /* the built-in mux-carrier outbound (owned reference) */
 } evp_config;
 
 /* Parses, validates and checks the config in file path (or text when path is NULL).

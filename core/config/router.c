@@ -53,7 +53,8 @@ struct evp_router {
     size_t n_rules;
     evp_instance **outs;
     size_t n_outs;
-    evp_instance *demux; /* stands for multiplexed sessions, or NULL */
+    evp_instance *carrier; /* the far side of multiplexed sessions */
+    evp_module *demux;     /* the multiplexer a target names, or NULL */
 };
 
 /* The private and reserved ranges V2Ray's geoip.dat lists as "private". */
@@ -386,17 +387,26 @@ void evp_router_set_outbounds(evp_router *r, evp_instance *const *outs, size_t n
     r->n_outs = n;
 }
 
-void evp_router_set_demux(evp_router *r, evp_instance *mux)
+void evp_router_set_demux(evp_router *r, evp_instance *carrier, evp_module *mux)
 {
-    evp_instance_unref(r->demux);
-    r->demux = mux ? evp_instance_ref(mux) : NULL;
+    evp_instance_unref(r->carrier);
+    evp_module_unref(r->demux);
+    r->carrier = carrier ? evp_instance_ref(carrier) : NULL;
+    r->demux = mux ? evp_module_ref(mux) : NULL;
 }
 
-evp_instance *evp_router_demux(const evp_router *r, const evp_addr *target)
+evp_instance *evp_router_carrier(const evp_router *r)
 {
-    if (r->demux == NULL || target->type != EVP_ADDR_DOMAIN)
+    return r->carrier;
+}
+
+evp_module *evp_router_demux(const evp_router *r, const evp_addr *target)
+{
+    if (r->demux == NULL || r->carrier == NULL || target->type != EVP_ADDR_DOMAIN)
         return NULL;
-    const char *name = evp_module_muxops(r->demux->mod)->target;
+    const char *name = evp_module_muxops(r->demux)->target;
+    if (name == NULL)
+        return NULL;
     size_t n = strlen(name);
     return target->len == n && strncasecmp((const char *)target->bytes, name, n) == 0 ? r->demux
                                                                                        : NULL;
@@ -415,7 +425,8 @@ void evp_router_unref(evp_router *r)
     for (size_t i = 0; i < r->n_rules; i++)
         rule_free(&r->rules[i]);
     free(r->rules);
-    evp_instance_unref(r->demux);
+    evp_instance_unref(r->carrier);
+    evp_module_unref(r->demux);
     for (size_t i = 0; i < r->n_outs; i++)
         evp_instance_unref(r->outs[i]);
     free(r->outs);

@@ -21,12 +21,15 @@ evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_o
                            evp_errlist *errs);
 /* Gives the router its outbound instances (takes a reference to each). */
 void evp_router_set_outbounds(evp_router *r, evp_instance *const *outs, size_t n);
-/* Gives the router the outbound instance that stands for multiplexed sessions (its module
- * has ABI 1.7 mux ops; takes a reference), or NULL for none. */
-void evp_router_set_demux(evp_router *r, evp_instance *mux);
-/* That instance when target names its multiplexer (a domain equal to its ops' target), else
- * NULL (borrowed). */
-evp_instance *evp_router_demux(const evp_router *r, const evp_addr *target);
+/* Gives the router the outbound that stands for a multiplexed session's far side (the
+ * built-in mux-carrier) and the multiplexer named by a target (a module with ABI 1.7 mux
+ * ops, or NULL); takes references. */
+void evp_router_set_demux(evp_router *r, evp_instance *carrier, evp_module *mux);
+/* The multiplexer when target names it (a domain equal to its ops' target), else NULL
+ * (borrowed). */
+evp_module *evp_router_demux(const evp_router *r, const evp_addr *target);
+/* The carrier outbound instance (borrowed), or NULL before set_demux. */
+evp_instance *evp_router_carrier(const evp_router *r);
 evp_router *evp_router_ref(evp_router *r);
 void evp_router_unref(evp_router *r);
 /* The index of the outbound for a session from inbound_tag to target over network. A domain

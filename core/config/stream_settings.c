@@ -114,11 +114,6 @@ void evp_stream_conf_load(evp_stream_conf *sc, json_t *bound, int server, const 
                         "outbound, as V2Ray's client does", where, net);
     if (errs->count != errors)
         return;
-    if (is_h2 && server)
-        evp_warn("%s.streamSettings.network: \"%s\" serves one stream per connection: a V2Ray "
-                 "client that opens several at once on one connection stalls all but the "
-                 "first (a connection carrying many sessions comes with Mux, issue 13); "
-                 "ws is the transport to serve V2Ray clients with", where, net);
     const char *pp_key = NULL;
     json_t *pp = proxy_protocol_at(ss, &pp_key);
     if (pp && !server)

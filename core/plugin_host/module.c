@@ -39,8 +39,9 @@ int evp_module_check(const evp_plugin *d, char *err, size_t errlen)
         return -1;
     }
     const evp_transport_ops *tr = evp_plugin_transport(d);
-    if (d->inbound == NULL && d->outbound == NULL && tr == NULL) {
-        snprintf(err, errlen, "plugin \"%s\" has no inbound, outbound or transport", d->name);
+    if (d->inbound == NULL && d->outbound == NULL && tr == NULL && evp_plugin_mux(d) == NULL) {
+        snprintf(err, errlen, "plugin \"%s\" has no inbound, outbound, transport or mux",
+                 d->name);
         return -1;
     }
     if (tr && (tr->size < OPS_END(evp_transport_ops, encode) || !tr->instance_new ||
@@ -51,12 +52,12 @@ int evp_module_check(const evp_plugin *d, char *err, size_t errlen)
         return -1;
     }
     const evp_mux_ops *mux = evp_plugin_mux(d);
-    if (mux && (mux->size < OPS_END(evp_mux_ops, encode) || mux->target == NULL ||
-                mux->target[0] == '\0' || mux->max_data == 0 || !mux->conn_new ||
-                !mux->conn_free || !mux->decode || !mux->encode || d->outbound == NULL)) {
-        snprintf(err, errlen, "plugin \"%s\": mux ops (size %u) lack a required field, or "
-                 "the plugin has no outbound to stand for a multiplexed session", d->name,
-                 mux->size);
+    if (mux && (mux->size < OPS_END(evp_mux_ops, encode) ||
+                ((mux->target == NULL || mux->target[0] == '\0') && tr == NULL) ||
+                mux->max_data == 0 || !mux->conn_new || !mux->conn_free || !mux->decode ||
+                !mux->encode)) {
+        snprintf(err, errlen, "plugin \"%s\": mux ops (size %u) lack a required field (a "
+                 "target, unless the plugin is a transport layer)", d->name, mux->size);
         return -1;
     }
     const evp_inbound_ops *in = d->inbound;

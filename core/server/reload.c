@@ -70,14 +70,11 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
     }
     p->router = evp_router_ref(cfg->router);
     evp_router_set_outbounds(p->router, p->outs, p->n_outs);
-    if (cfg->mux) {
-        evp_instance *mux = evp_instance_new(cfg->mux, 0, "mux", "{}", 0, err, sizeof err);
-        if (mux == NULL) {
-            evp_err("the multiplexer: %s", err);
-            return -1;
-        }
-        evp_router_set_demux(p->router, mux);
-        evp_instance_unref(mux);
+    evp_instance *carrier =
+        cfg->carrier ? evp_instance_new(cfg->carrier, 0, "mux", "{}", 0, err, sizeof err) : NULL;
+    if (carrier) {
+        evp_router_set_demux(p->router, carrier, cfg->mux);
+        evp_instance_unref(carrier);
     }
     for (size_t i = 0; i < cfg->n_inbounds; i++, p->n_ins++) {
         evp_inbound_conf *ic = &cfg->inbounds[i];

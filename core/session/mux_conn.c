@@ -56,7 +56,7 @@ struct evp_mux_conn {
     evp_runtime *rt;
     struct evp_mux_conn *prev, *next;
     int fd;
-    evp_instance *mux;
+    evp_module *mux;
     const evp_mux_ops *ops;
     void *conn;
     evp_sub_origin origin;
@@ -373,6 +373,7 @@ static void conn_decode(evp_mux_conn *c)
         io.in = evp_qbuf_head(&c->rq);
         io.in_len = evp_qbuf_len(&c->rq);
         io.in_eof = c->eof;
+        io.back = &c->wq.b; /* the multiplexer's own frames (HTTP/2 acks, window updates) */
         int r = c->ops->decode(c->conn, &io, &ev);
         if (r != EVP_OK) {
             c->decoding = 0;
@@ -457,6 +458,8 @@ static void conn_flush(evp_mux_conn *c)
         ev_io_start(c->rt->loop, &c->wio);
     else
         ev_io_stop(c->rt->loop, &c->wio);
+    if (c->ops->conn_held) /* taken and held for a flow window: queued all the same */
+        left += c->ops->conn_held(c->conn);
     if (left > OUT_HIGH)
         subs_pause(c, 1);
     else if (left < OUT_LOW)
@@ -500,7 +503,7 @@ static void conn_teardown(evp_mux_conn *c)
     evp_qbuf_free(&c->rq);
     evp_qbuf_free(&c->wq);
     c->ops->conn_free(c->conn);
-    evp_instance_unref(c->mux);
+    evp_module_unref(c->mux);
     evp_instance_unref(c->origin.in);
     evp_router_unref(c->origin.router);
     free(c->user);
@@ -527,12 +530,12 @@ static void conn_close(evp_mux_conn *c, const char *why)
     ev_timer_start(c->rt->loop, &c->timer);
 }
 
-evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_instance *mux,
+evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_module *mux, void *conn_inst,
                                const evp_sub_origin *o, const char *user)
 {
     evp_mux_conn *c = calloc(1, sizeof *c);
-    const evp_mux_ops *ops = evp_module_muxops(mux->mod);
-    void *conn = c ? ops->conn_new(mux->inst, 1) : NULL;
+    const evp_mux_ops *ops = evp_module_muxops(mux);
+    void *conn = c ? ops->conn_new(conn_inst, 1) : NULL;
     char *u = user && c ? strdup(user) : NULL;
     if (conn == NULL || (user && u == NULL)) {
         if (conn)
@@ -544,7 +547,7 @@ evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_instance *mux,
     }
     c->rt = rt;
     c->fd = fd;
-    c->mux = evp_instance_ref(mux);
+    c->mux = evp_module_ref(mux);
     c->ops = ops;
     c->conn = conn;
     c->origin = *o;

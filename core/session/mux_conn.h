@@ -8,10 +8,11 @@
 
 typedef struct evp_mux_conn evp_mux_conn;
 
-/* Serves the multiplexer of instance mux (referenced) on fd (taken), the far end of the
- * carrying session's server side; sub-streams come from o (referenced) as user (copied).
- * NULL when out of memory (fd closed). */
-evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_instance *mux,
+/* Serves the multiplexer of module mux (referenced; conn_inst: its layer's instance, which o's
+ * inbound keeps alive, or NULL) on fd (taken), the far end of the carrying session's server
+ * side; sub-streams come from o (referenced) as user (copied, may be NULL). NULL when out of
+ * memory (fd closed). */
+evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_module *mux, void *conn_inst,
                                const evp_sub_origin *o, const char *user);
 /* Ends every multiplexed connection of rt at once (shutdown). */
 void evp_mux_conn_close_all(evp_runtime *rt);

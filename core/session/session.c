@@ -39,6 +39,8 @@ static int set_nonblock(int fd)
 void evp_sess_connect_failed(evp_session *s, const char *why)
 {
     const evp_inbound_ops *in = s->inops;
+    if (s->sub_link)
+        s->sub_link->failed = 1; /* its carrier ends the sub-stream with Error */
     evp_warn("%s: %s", s->label, why);
     if (in->connected) {
         evp_io io;
@@ -160,9 +162,17 @@ static void open_outbound(evp_session *s)
     evp_addr dial;
     evp_sess_addr_label(&s->target, s->network, s->label, sizeof s->label);
     memset(&dial, 0, sizeof dial);
-    evp_instance *mux = s->sub_link ? NULL : evp_router_demux(s->router, &s->target);
+    if (s->layer_mux) {
+        const evp_tlayer *top = evp_sess_layer_mux(s->in);
+        evp_sess_start_demux(s, top->mod, top->inst);
+        return;
+    }
+    /* A Mux sub-stream cannot carry another; an HTTP/2 request's protocol may. */
+    evp_module *mux = s->sub_link && !s->sub_link->carries_protocol
+                          ? NULL
+                          : evp_router_demux(s->router, &s->target);
     if (mux && s->network == EVP_NET_TCP) {
-        evp_sess_start_demux(s, mux); /* a sub-stream cannot carry more */
+        evp_sess_start_demux(s, mux, NULL);
         return;
     }
     /* routing.rules see the target now, as V2Ray's dispatcher does. */
@@ -499,12 +509,14 @@ evp_session *evp_session_tcp(evp_runtime *rt, int fd, evp_instance *in, evp_rout
     int one = 1;
     set_nonblock(fd);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    evp_session *s = evp_sess_new(rt, fd, in, router);
+    /* A connection whose top layer multiplexes (HTTP/2) carries the inbound's sessions. */
+    evp_session *s = evp_sess_layer_mux(in) ? evp_sess_new_layer_carrier(rt, fd, in, router)
+                                            : evp_sess_new(rt, fd, in, router);
     if (s == NULL) {
         close(fd);
         return NULL;
     }
-    if (in->transports == NULL) {
+    if (in->transports == NULL || (s->layer_mux && in->transports->n == 1)) {
         evp_sess_handshake(s); /* a protocol with a fixed target answers with no input */
         return s;
     }
@@ -566,6 +578,8 @@ void evp_sess_close(evp_session *s, const char *why)
     if (s->outs)
         evp_outops(s->out)->session_free(s->outs);
     s->inops->session_free(s->ins);
+    if (s->sub_link)
+        evp_sess_sub_link_end(s);
     evp_instance_unref(s->in);
     evp_instance_unref(s->out);
     evp_router_unref(s->router);

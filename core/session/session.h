@@ -157,6 +157,8 @@ typedef struct evp_sub_link {
     void (*ended)(void *carrier, int failed);
     char *user; /* the carrying session's user label (owned), or NULL */
     uint8_t failed; /* the sub-stream's target failed or was cut (End with Error) */
+    uint8_t carries_protocol; /* it runs the inbound's protocol (an HTTP/2 request), which
+                                 may itself carry a multiplexer */
 } evp_sub_link;
 
 /* Where a multiplexed session's sub-streams come from: its inbound (tag, counters), router
@@ -170,8 +172,9 @@ typedef struct evp_sub_origin {
 
 /* Starts a sub-stream's session on fd (one end of a socketpair whose other end the carrier
  * feeds; taken) toward target over network, taking link. Its client side carries the
- * sub-stream's plain bytes (UDP: records, see evp_io). NULL on failure (fd closed, link
- * freed). */
+ * sub-stream's plain bytes (UDP: records, see evp_io); with no target (EVP_ADDR_NONE) it
+ * carries a connection of o's inbound protocol, which names the target itself. NULL on
+ * failure (fd closed, link freed). */
 evp_session *evp_session_sub(evp_runtime *rt, int fd, const evp_sub_origin *o,
                              const evp_addr *target, uint8_t network, evp_sub_link *link);
 /* Calls fn with each running session's inbound instance. */

@@ -84,6 +84,8 @@ struct evp_session {
     uint8_t told_idle;    /* the codecs were told the session is quiet (session_idle) */
     uint8_t carrier;      /* its server side is a multiplexer serving sub-streams (mux_conn.c):
                              they are routed and counted, this session is not */
+    uint8_t layer_mux;    /* its inbound's top layer is a multiplexer, served at once: the
+                             session below it is a connection, not logged */
     evp_sub_link *sub_link; /* a sub-stream's session: shared with its carrier (owned) */
     int down_err; /* errno of a server read failure after the client's end (S_RESETTING) */
     double reset_since; /* S_RESETTING: when it began waiting for the client's send queue */
@@ -190,8 +192,17 @@ int evp_sess_fixed_decode(void *sess, evp_io *io);
 int evp_sess_fixed_encode(void *sess, evp_io *io);
 
 /* session_sub.c */
-/* The target names a multiplexer (mux, from the router): serve it instead of dialling. */
-void evp_sess_start_demux(evp_session *s, evp_instance *mux);
+/* The target names a multiplexer (mux, from the router; conn_inst NULL), or the inbound's top
+ * layer is one (conn_inst: the layer's instance): serve it instead of dialling. */
+void evp_sess_start_demux(evp_session *s, evp_module *mux, void *conn_inst);
+/* A sub-stream's session ends: tells its carrier how (link->ended), frees the link. */
+void evp_sess_sub_link_end(evp_session *s);
+/* A session carrying the multiplexer of in's top layer (see layer_mux); NULL when out of
+ * memory. */
+evp_session *evp_sess_new_layer_carrier(evp_runtime *rt, int fd, evp_instance *in,
+                                        evp_router *router);
+/* The top layer of the inbound's stack when it is a multiplexer (server side), else NULL. */
+const evp_tlayer *evp_sess_layer_mux(const evp_instance *in);
 
 /* session_udp.c */
 /* The inbound asked for a SOCKS UDP relay beside this TCP connection: open it. */

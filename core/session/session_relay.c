@@ -262,7 +262,8 @@ void evp_sess_start_relay(evp_session *s)
         }
     }
     s->pass = passing(s);
-    evp_sess_access_line(s);
+    if (!s->layer_mux) /* a connection of requests: each request's session is logged */
+        evp_sess_access_line(s);
     if (evp_log_enabled(EVP_LOG_INFO)) {
         const evp_plugin *ind = s->in->mod->desc, *outd = s->out->mod->desc;
         evp_info("%s accepted [%s -> %s] (%s %s, %s %s)", s->label, s->in->tag, s->out->tag,

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static void sub_free(void *sess);
+
 /* ---- the carrier ----------------------------------------------------------------------- */
 
 /* Where the carrier's client is, for its sub-streams' access log lines. */
@@ -35,14 +37,19 @@ static void origin_of(const evp_session *s, evp_sub_origin *o)
         o->from_len = len;
 }
 
-void evp_sess_start_demux(evp_session *s, evp_instance *mux)
+void evp_sess_start_demux(evp_session *s, evp_module *mux, void *conn_inst)
 {
     char err[256] = "";
     evp_addr dial;
     int pair[2];
-    s->out = evp_instance_ref(mux);
-    s->outs = evp_outops(mux)->session_new(mux->inst, &s->target, (uint8_t)s->network, &dial,
-                                           err, sizeof err);
+    evp_instance *carrier = evp_router_carrier(s->router);
+    if (carrier == NULL) {
+        evp_sess_connect_failed(s, "cannot serve the multiplexer: no carrier");
+        return;
+    }
+    s->out = evp_instance_ref(carrier);
+    s->outs = evp_outops(carrier)->session_new(carrier->inst, &s->target, (uint8_t)s->network,
+                                               &dial, err, sizeof err);
     if (s->outs == NULL) {
         evp_sess_connect_failed(s, err[0] ? err : "the multiplexer refused the session");
         return;
@@ -55,7 +62,7 @@ void evp_sess_start_demux(evp_session *s, evp_instance *mux)
     evp_sub_origin o;
     origin_of(s, &o);
     const char *user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;
-    if (evp_mux_conn_new(s->rt, pair[1], mux, &o, user) == NULL) {
+    if (evp_mux_conn_new(s->rt, pair[1], mux, conn_inst, &o, user) == NULL) {
         close(pair[0]);
         evp_sess_connect_failed(s, "cannot serve the multiplexer: out of memory");
         return;
@@ -68,15 +75,35 @@ void evp_sess_start_demux(evp_session *s, evp_instance *mux)
     evp_sess_start_relay(s);
 }
 
-/* ---- a sub-stream's session ------------------------------------------------------------ */
+static const evp_inbound_ops layer_carrier_ops = {
+    .size = sizeof(evp_inbound_ops),
+    .session_free = sub_free,
+    .decode = evp_sess_fixed_decode,
+    .encode = evp_sess_fixed_encode,
+    .flags = EVP_IN_PASS,
+};
 
-static int sub_connected(void *sess, int ok, evp_io *io)
+const evp_tlayer *evp_sess_layer_mux(const evp_instance *in)
 {
-    evp_session *s = sess;
-    if (!ok && s->sub_link)
-        s->sub_link->failed = 1;
-    return EVP_OK;
+    const evp_transports *t = in->transports;
+    if (t == NULL || !t->server || t->n == 0)
+        return NULL;
+    const evp_tlayer *top = &t->layer[t->n - 1];
+    return evp_module_muxops(top->mod) ? top : NULL;
 }
+
+evp_session *evp_sess_new_layer_carrier(evp_runtime *rt, int fd, evp_instance *in,
+                                        evp_router *router)
+{
+    evp_session *s = evp_sess_new_host_codec(rt, fd, in, router, &layer_carrier_ops);
+    if (s != NULL) {
+        s->layer_mux = 1;
+        s->network = EVP_NET_TCP; /* the target stays none: the requests name theirs */
+    }
+    return s;
+}
+
+/* ---- a sub-stream's session ------------------------------------------------------------ */
 
 static const char *sub_user(void *sess)
 {
@@ -84,14 +111,15 @@ static const char *sub_user(void *sess)
     return s->sub_link ? s->sub_link->user : NULL;
 }
 
-/* The session ends: the carrier hears how, then the link goes. */
 static void sub_free(void *sess)
 {
-    evp_session *s = sess;
+}
+
+/* The session ends: its carrier hears how, then the link goes. */
+void evp_sess_sub_link_end(evp_session *s)
+{
     evp_sub_link *l = s->sub_link;
     s->sub_link = NULL;
-    if (l == NULL)
-        return;
     if (l->carrier && l->ended)
         l->ended(l->carrier, l->failed);
     free(l->user);
@@ -103,7 +131,6 @@ static const evp_inbound_ops sub_ops = {
     .session_free = sub_free,
     .decode = evp_sess_fixed_decode,
     .encode = evp_sess_fixed_encode,
-    .connected = sub_connected,
     .session_user = sub_user,
     .flags = EVP_IN_PASS,
 };
@@ -111,7 +138,10 @@ static const evp_inbound_ops sub_ops = {
 evp_session *evp_session_sub(evp_runtime *rt, int fd, const evp_sub_origin *o,
                              const evp_addr *target, uint8_t network, evp_sub_link *link)
 {
-    evp_session *s = evp_sess_new_host_codec(rt, fd, o->in, o->router, &sub_ops);
+    /* No target: the sub-stream is a connection of the inbound's protocol (HTTP/2). */
+    evp_session *s = target->type == EVP_ADDR_NONE
+                         ? evp_sess_new(rt, fd, o->in, o->router)
+                         : evp_sess_new_host_codec(rt, fd, o->in, o->router, &sub_ops);
     if (s == NULL) {
         close(fd);
         free(link->user);
@@ -119,8 +149,11 @@ evp_session *evp_session_sub(evp_runtime *rt, int fd, const evp_sub_origin *o,
         return NULL;
     }
     s->sub_link = link;
-    s->target = *target;
-    s->network = network;
+    link->carries_protocol = target->type == EVP_ADDR_NONE;
+    if (!link->carries_protocol) {
+        s->target = *target;
+        s->network = network;
+    }
     if (o->from_len && o->from_len <= sizeof s->peer) {
         memcpy(&s->peer, &o->from, o->from_len);
         s->peer_len = o->from_len;

@@ -22,7 +22,9 @@ int evp_sess_stack_server(evp_session *s)
     memset(&peer, 0, sizeof peer);
     if (getpeername(s->cl.fd, (struct sockaddr *)&ss, &len) == 0)
         evp_addr_from_sockaddr((struct sockaddr *)&ss, &peer);
-    s->cl.stack = evp_tstack_new(s->in->transports, &peer);
+    /* Below a multiplexing top layer, which the carrier serves apart (session_sub.c). */
+    s->cl.stack = evp_tstack_new_n(s->in->transports, s->in->transports->n - s->layer_mux,
+                                   &peer);
     return s->cl.stack ? 0 : -1;
 }
 

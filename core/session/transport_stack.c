@@ -36,11 +36,16 @@ struct evp_tstack {
 
 evp_tstack *evp_tstack_new(const evp_transports *t, const evp_addr *peer)
 {
-    evp_tstack *st = calloc(1, sizeof *st + t->n * sizeof st->l[0]);
+    return evp_tstack_new_n(t, t->n, peer);
+}
+
+evp_tstack *evp_tstack_new_n(const evp_transports *t, size_t n, const evp_addr *peer)
+{
+    evp_tstack *st = calloc(1, sizeof *st + n * sizeof st->l[0]);
     if (st == NULL)
         return NULL;
     st->server = t->server;
-    for (; st->n < t->n; st->n++) {
+    for (; st->n < n; st->n++) {
         tlayer *L = &st->l[st->n];
         L->ops = evp_module_trops(t->layer[st->n].mod);
         L->name = t->layer[st->n].mod->desc->name;

@@ -20,6 +20,8 @@ typedef struct evp_tstack evp_tstack;
  * saw it; client side, the address dialled. NULL when out of memory (or a layer's
  * session_new failed). Holds no reference to t: the caller keeps t's owner alive. */
 evp_tstack *evp_tstack_new(const evp_transports *t, const evp_addr *peer);
+/* The same with t's first n layers only (1 <= n <= t->n). */
+evp_tstack *evp_tstack_new_n(const evp_transports *t, size_t n, const evp_addr *peer);
 void evp_tstack_free(evp_tstack *st);
 
 /* Bytes read from the socket, for the bottom layer: the caller appends, then decodes. */

@@ -24,15 +24,22 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
                          uint32_t *flags, nghttp2_data_source *src, void *user)
 {
     h2_session *s = user;
-    size_t n = s->enc_len - s->enc_taken;
+    return h2_body_chunk(buf, length, s->enc_in, s->enc_len, &s->enc_taken,
+                         s->enc_eof || s->eof_above, flags, &s->end_sent);
+}
+
+ssize_t h2_body_chunk(uint8_t *buf, size_t length, const uint8_t *src, size_t avail,
+                      size_t *taken, int ended, uint32_t *flags, uint8_t *end_sent)
+{
+    size_t n = avail - *taken;
     if (n > length)
         n = length;
     if (n > 0)
-        memcpy(buf, s->enc_in + s->enc_taken, n);
-    s->enc_taken += n;
-    if (s->enc_taken == s->enc_len && (s->enc_eof || s->eof_above)) {
+        memcpy(buf, src + *taken, n);
+    *taken += n;
+    if (*taken == avail && ended) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
-        s->end_sent = 1;
+        *end_sent = 1;
     } else if (n == 0) {
         return NGHTTP2_ERR_DEFERRED;
     }
@@ -54,7 +61,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
                : fail(s, "out of memory");
 }
 
-static void keep(char *dst, size_t max, uint8_t *too_long, const uint8_t *v, size_t n)
+/* Copies header value v (n bytes) into dst (max + 1 bytes) as a string; a longer one is kept
+ * empty and *too_long set. */
+static void h2_keep(char *dst, size_t max, uint8_t *too_long, const uint8_t *v, size_t n)
 {
     if (n > max) {
         *too_long = 1;
@@ -77,24 +86,35 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
                                    (value[2] - '0'));
         return 0;
     }
-    if (namelen == 5 && memcmp(name, ":path", 5) == 0)
-        keep(s->path, H2_PATH_MAX, &s->path_long, value, valuelen);
-    else if ((namelen == 10 && memcmp(name, ":authority", 10) == 0) ||
-             (namelen == 4 && memcmp(name, "host", 4) == 0 && s->authority[0] == '\0'))
-        keep(s->authority, H2_AUTHORITY_MAX, &s->authority_long, value, valuelen);
+    h2_request_header(name, namelen, value, valuelen, s->path, &s->path_long, s->authority,
+                      &s->authority_long);
     return 0;
 }
 
-/* V2Ray's checks: the Host among `host` (exactly), the path under `path` (a prefix of the
- * part before '?'). */
+void h2_request_header(const uint8_t *name, size_t namelen, const uint8_t *value,
+                       size_t valuelen, char *path, uint8_t *path_long, char *authority,
+                       uint8_t *authority_long)
+{
+    if (namelen == 5 && memcmp(name, ":path", 5) == 0)
+        h2_keep(path, H2_PATH_MAX, path_long, value, valuelen);
+    else if ((namelen == 10 && memcmp(name, ":authority", 10) == 0) ||
+             (namelen == 4 && memcmp(name, "host", 4) == 0 && authority[0] == '\0'))
+        h2_keep(authority, H2_AUTHORITY_MAX, authority_long, value, valuelen);
+}
+
+int h2_request_ok(const h2_config *c, const char *path, int path_long, const char *authority,
+                  int authority_long)
+{
+    int host_ok = 0;
+    for (size_t i = 0; i < c->n_hosts && !authority_long; i++)
+        host_ok |= strcmp(c->hosts[i], authority) == 0;
+    size_t plen = strlen(c->path), rlen = strcspn(path, "?");
+    return host_ok && !path_long && rlen >= plen && memcmp(path, c->path, plen) == 0;
+}
+
 static int request_ok(const h2_session *s)
 {
-    const h2_config *c = s->cfg;
-    int host_ok = 0;
-    for (size_t i = 0; i < c->n_hosts && !s->authority_long; i++)
-        host_ok |= strcmp(c->hosts[i], s->authority) == 0;
-    size_t plen = strlen(c->path), rlen = strcspn(s->path, "?");
-    return host_ok && !s->path_long && rlen >= plen && memcmp(s->path, c->path, plen) == 0;
+    return h2_request_ok(s->cfg, s->path, s->path_long, s->authority, s->authority_long);
 }
 
 /* Server: the request is whole: 200 and the stream is this connection's session, with a

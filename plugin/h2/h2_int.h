@@ -72,7 +72,24 @@ int h2_ng_flush(h2_session *s, evp_buf *out);
 /* Client: SETTINGS and the one request (its body is what comes from above). */
 int h2_client_start(h2_session *s);
 
+/* Keeps :path and :authority (or host) of a request header into path / authority. */
+void h2_request_header(const uint8_t *name, size_t namelen, const uint8_t *value,
+                       size_t valuelen, char *path, uint8_t *path_long, char *authority,
+                       uint8_t *authority_long);
+/* A body read callback's step: copies up to length of src[*taken..avail) into buf; at the
+ * end of src with ended set, the EOF flag (and *end_sent); nothing to give is DEFERRED. */
+ssize_t h2_body_chunk(uint8_t *buf, size_t length, const uint8_t *src, size_t avail,
+                      size_t *taken, int ended, uint32_t *flags, uint8_t *end_sent);
+/* V2Ray's checks of a request: the Host among c's `host` (exactly), the path under c's `path`
+ * (a prefix of the part before '?'). */
+int h2_request_ok(const h2_config *c, const char *path, int path_long, const char *authority,
+                  int authority_long);
+
 /* The layer's hooks (evp_transport_ops), in transport.c. */
 extern const evp_transport_ops h2_transport_ops;
+
+/* The server side as a multiplexer (evp_mux_ops, server_mux.c): each request a stream of
+ * its own, run by the host as a session of the inbound's protocol. */
+extern const evp_mux_ops h2_mux_ops;
 
 #endif

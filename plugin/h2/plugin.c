@@ -1,4 +1,6 @@
-/* The h2 plugin's descriptor: a transport layer only (V2Ray's "http" network, HTTP/2). */
+/* The h2 plugin's descriptor (V2Ray's "http" network, HTTP/2): a transport layer, one stream
+ * per connection, for the client side, and a multiplexer for the server side, where V2Ray's
+ * client puts several requests on one connection. */
 #include "evproxy/plugin.h"
 #include "h2_int.h"
 
@@ -14,6 +16,7 @@ static const evp_plugin h2_plugin = {
     .version = H2_PLUGIN_VERSION,
     .transport = &h2_transport_ops,
     .transport_schema = "http-settings",
+    .mux = &h2_mux_ops,
 };
 
 /* The plugin's descriptor (static storage). */

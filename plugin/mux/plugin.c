@@ -1,5 +1,4 @@
-/* The mux plugin's descriptor: Mux.Cool (V2Ray's multiplexer) as ABI 1.7 events, and the
- * pass-through outbound that stands for a multiplexed session's far side (plugin.h). */
+/* The mux plugin's descriptor: Mux.Cool (V2Ray's multiplexer) as ABI 1.7 events. */
 #include "evproxy/plugin.h"
 
 #include "conn.h"
@@ -7,7 +6,6 @@
 #include "../vmess/mem.h"
 #include "../vmess/mux_frame.h"
 
-#include <string.h>
 
 #ifndef MUX_PLUGIN_VERSION
 #define MUX_PLUGIN_VERSION "0.1.0"
@@ -18,55 +16,6 @@ static int mux_init(const evp_host *host)
     vmess_mem_adopt(host);
     return 0;
 }
-
-/* The outbound instance holds nothing; a non-NULL pointer stands for it. */
-static char instance_token;
-
-static void *pass_instance_new(const evp_host *host, const evp_instance_args *args, char *err,
-                               size_t errlen)
-{
-    vmess_mem_adopt(host);
-    return &instance_token;
-}
-
-static void pass_instance_free(void *inst)
-{
-}
-
-static void *pass_session_new(void *inst, const evp_addr *target, uint8_t network,
-                              evp_addr *dial, char *err, size_t errlen)
-{
-    memset(dial, 0, sizeof *dial);
-    return &instance_token;
-}
-
-static void pass_session_free(void *sess)
-{
-}
-
-static int pass_copy(void *sess, evp_io *io)
-{
-    if (io->in_len) {
-        uint8_t *p = vmess_mem_host()->buf_reserve(io->out, io->in_len);
-        if (p == NULL)
-            return EVP_ERR;
-        memcpy(p, io->in, io->in_len);
-        io->out->len += io->in_len;
-    }
-    io->consumed = io->in_len;
-    return EVP_OK;
-}
-
-static const evp_outbound_ops pass_ops = {
-    .size = sizeof(evp_outbound_ops),
-    .instance_new = pass_instance_new,
-    .instance_free = pass_instance_free,
-    .session_new = pass_session_new,
-    .session_free = pass_session_free,
-    .encode = pass_copy,
-    .decode = pass_copy,
-    .flags = EVP_OUT_PASS,
-};
 
 static const evp_mux_ops mux_ops = {
     .size = sizeof(evp_mux_ops),
@@ -86,7 +35,6 @@ static const evp_plugin mux_plugin = {
     .name = "mux",
     .version = MUX_PLUGIN_VERSION,
     .init = mux_init,
-    .outbound = &pass_ops,
     .mux = &mux_ops,
 };
 

@@ -35,9 +35,10 @@
  *        protocol codec, per inbound/outbound, from its streamSettings (see
  *        evp_transport_ops). A protocol plugin does not change to run over them.
  *        EVP_TR_CONN: a layer whose connection outlives its stream (HTTP/2).
- *   1.7  evp_plugin.mux: multiplexers (Mux.Cool). A session whose target is the
- *        multiplexer's `target` domain carries sub-streams; the host runs each as a session
- *        of its own (see evp_mux_ops).
+ *   1.7  evp_plugin.mux: multiplexers (Mux.Cool, HTTP/2 requests). A session whose target is
+ *        the multiplexer's `target` domain, or a connection whose top transport layer is a
+ *        multiplexer, carries sub-streams; the host runs each as a session of its own (see
+ *        evp_mux_ops).
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -411,12 +412,17 @@ typedef struct evp_transport_ops {
  * v2ray-plugin's server is a dokodemo-door pointed there). Each sub-stream the client opens is
  * then a session of its own to the host: routed, logged, counted and timed out on its own;
  * the session carrying them is not routed and its bytes are not counted twice.
+ * A transport layer may be a multiplexer too (HTTP/2: each request its own stream): when an
+ * inbound's top layer has mux ops, the host serves them on every connection instead of the
+ * layer's transport ops, and each sub-stream it opens (EVP_MUX_NEW with no target) is a
+ * session of that inbound's protocol.
  * The plugin frames and parses; the host decides what a frame means for its sessions (an id
  * it does not know, a cap on sub-streams, a target that stops reading). */
 enum evp_mux_kind {
     EVP_MUX_NONE = 0, /* decode: no event yet (all input consumed) or a frame with no meaning
                          for the host (a keep-alive) */
-    EVP_MUX_NEW = 1,  /* a sub-stream opens toward target over network; data: its first bytes */
+    EVP_MUX_NEW = 1,  /* a sub-stream opens toward target over network (no target: it runs
+                         the inbound's protocol); data: its first bytes */
     EVP_MUX_DATA = 2, /* bytes of sub-stream id (on UDP: exactly one datagram) */
     EVP_MUX_END = 3,  /* sub-stream id ends (error: it failed) */
 };
@@ -433,9 +439,12 @@ typedef struct evp_mux_event {
 
 typedef struct evp_mux_ops {
     uint32_t size;
-    const char *target; /* the domain that names this multiplexer, e.g. "v1.mux.cool" */
-    size_t max_data;    /* the longest DATA payload encode takes */
-    /* One multiplexed stream; server: 1 on the accepting side. NULL when out of memory. */
+    /* The domain that names this multiplexer, e.g. "v1.mux.cool"; NULL for a transport
+     * layer's (named by the layer's place in streamSettings). */
+    const char *target;
+    size_t max_data; /* the longest DATA payload encode takes */
+    /* One multiplexed stream; server: 1 on the accepting side; inst: the layer's instance
+     * for a transport layer's multiplexer, else NULL. NULL when out of memory. */
     void *(*conn_new)(void *inst, int server);
     void (*conn_free)(void *conn);
     /* Reads io->in up to the next event: EVP_OK with io->consumed and *ev set (kind
@@ -445,10 +454,14 @@ typedef struct evp_mux_ops {
      * frame). */
     int (*decode)(void *conn, evp_io *io, evp_mux_event *ev);
     /* Appends ev, framed, to out: EVP_OK, or EVP_ERR when ev cannot be written (data longer
-     * than max_data, an unknown kind) or out of memory; out is then unchanged. */
+     * than max_data, an unknown kind) or out of memory; out is then unchanged. decode may
+     * write bytes of its own to io->back (HTTP/2's SETTINGS acks and window updates). */
     int (*encode)(void *conn, const evp_mux_event *ev, evp_buf *out);
     /* Optional: the stream has been quiet: drop what the next call can rebuild. */
     void (*conn_idle)(void *conn);
+    /* Optional: bytes encode took and holds (a flow window not open yet): the host counts
+     * them with its own queue toward the client for backpressure. */
+    size_t (*conn_held)(void *conn);
 } evp_mux_ops;
 
 typedef struct evp_plugin {
@@ -478,11 +491,7 @@ typedef struct evp_plugin {
     const char *transport_schema; /* its settings' schema file stem, e.g. "tls-settings" */
 
     /* ---- ABI 1.7 ---- */
-    /* NULL if none. A plugin with a multiplexer also has outbound ops: the host makes one
-     * outbound instance of it ("{}" settings) to stand for the multiplexed session's far
-     * side; its encode and decode pass bytes (EVP_OUT_PASS) and its instance is handed to
-     * conn_new. */
-    const evp_mux_ops *mux;
+    const evp_mux_ops *mux; /* NULL if none */
 } evp_plugin;
 
 #define EVP_ENTRY_SYMBOL "evp_plugin_entry"
