@@ -39,6 +39,8 @@
  *        the multiplexer's `target` domain, or a connection whose top transport layer is a
  *        multiplexer, carries sub-streams; the host runs each as a session of its own (see
  *        evp_mux_ops).
+ *        evp_inbound_ops.share_link: a user's client settings as a share link (`evproxy
+ *        link`), in the plugin's own link formats.
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -217,6 +219,18 @@ typedef struct evp_instance_args {
     uint16_t port; /* an inbound's (first) listening port, 0 otherwise: VMess detour names it */
 } evp_instance_args;
 
+/* What the host knows of an inbound when it asks for a share link (evp_inbound_ops
+ * share_link, ABI 1.7). All borrowed for the call. */
+typedef struct evp_link_args {
+    uint32_t size;
+    const char *user_json;   /* one user, whole, as users_list gives it with EVP_USERS_SECRETS */
+    const char *tag;         /* the inbound's tag, or "" */
+    const char *address;     /* the host a client dials (a name or an IP literal) */
+    uint16_t port;           /* the port a client dials */
+    const char *stream_json; /* the inbound's streamSettings as JSON text, NULL when absent */
+    const char *format;      /* a link format the plugin names, NULL: its default */
+} evp_link_args;
+
 /* SIP003 mode's request for settings (see evp_plugin.sip003_settings). */
 typedef struct evp_sip003_args {
     uint32_t size;
@@ -282,6 +296,12 @@ typedef struct evp_inbound_ops {
 
     /* ---- ABI 1.5 ---- */
     uint32_t flags; /* EVP_IN_* */
+
+    /* ---- ABI 1.7 ---- */
+    /* Optional: the link a client imports to reach this inbound as the user in args (one
+     * line of text, malloc'd with host->alloc: the host frees it), or NULL and a one-line
+     * err (an unknown format, a user the format cannot carry). */
+    char *(*share_link)(void *inst, const evp_link_args *args, char *err, size_t errlen);
 } evp_inbound_ops;
 
 #define EVP_USERS_SECRETS 1u
