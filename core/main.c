@@ -5,6 +5,7 @@
 #include "control.h"
 #include "default_config.h"
 #include "jsonschema.h"
+#include "link_cmd.h"
 #include "log.h"
 #include "paths.h"
 #include "server.h"
@@ -34,6 +35,7 @@ static void usage(FILE *f)
             "       evproxy --default-config        run the embedded loopback default\n"
             "       evproxy validate SCHEMA DATA    validate JSON against a draft-07 schema\n"
             "       evproxy ctl [-s SOCKET] COMMAND control a running daemon (see README)\n"
+            "       evproxy link -c CONFIG.json     share links of its users (link --help)\n"
             "       vmess-plugin                    SIP003 plugin mode (SS_* variables)\n"
             "       evproxy -config A.json [-config B.json] [-confdir DIR] [-test]\n"
             "                                       V2Ray 4.34's command line: the files merged\n"
@@ -145,6 +147,8 @@ int main(int argc, char **argv)
         return evp_validate_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
         return evp_ctl_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "link") == 0)
+        return evp_link_main(argc - 1, argv + 1);
 
     /* Parsed with getopt_long_only so V2Ray's -config/-confdir/-test/-format/-version read as
      * long options; one-letter options (-c, -t, -V) stay short. */

@@ -6,6 +6,7 @@
 #include "inbound_users.h"
 #include "mem.h"
 #include "outbound.h"
+#include "share_link.h"
 #include "sip003.h"
 
 #include <sodium.h>
@@ -42,6 +43,7 @@ static const evp_inbound_ops inbound_ops = {
     .users_remove = vmess_inbound_users_remove,
     .users_replace = vmess_inbound_users_replace,
     .session_idle = vmess_inbound_session_idle,
+    .share_link = vmess_inbound_share_link,
 };
 
 static const evp_outbound_ops outbound_ops = {
