@@ -171,6 +171,9 @@ install: all
 	ln -sf evproxy $(DESTDIR)$(PREFIX)/bin/vmess-plugin
 	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/evproxy/plugins/
 	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/evproxy/schema/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 644 contrib/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 contrib/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 clean:
 	rm -rf build build-san build-tsan build-fuzz
