@@ -28,9 +28,8 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 # GnuTLS: vmess.so's AES-GCM body AEAD, tls.so, and the tests that link their objects.
 VMESS_CFLAGS = $(shell pkg-config --cflags gnutls 2>/dev/null)
 VMESS_LIBS = $(shell pkg-config --libs gnutls 2>/dev/null)
-# Only `evproxy link` (core/link/) uses libqrencode and libpng.
+# Only `evproxy link` (core/link/) uses libqrencode and libpng: their headers; it dlopens them.
 QR_CFLAGS = $(shell pkg-config --cflags libqrencode libpng 2>/dev/null)
-QR_LIBS = $(shell pkg-config --libs libqrencode libpng 2>/dev/null)
 # Only h2.so links libnghttp2.
 H2_CFLAGS = $(shell pkg-config --cflags libnghttp2 2>/dev/null)
 H2_LIBS = $(shell pkg-config --libs libnghttp2 2>/dev/null)
@@ -89,7 +88,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
 
 $(BUILD)/evproxy: $(MAIN_OBJ) $(CORE_OBJ)
-	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(QR_LIBS) -lev -ldl $(LIBM_IF_USED)
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) -lev -ldl $(LIBM_IF_USED)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard core/link/*.c)): override CFLAGS += $(QR_CFLAGS)
 
 
@@ -124,8 +123,7 @@ $(BUILD)/obj/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h
 
 $(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(VMESS_OBJ) $(WS_OBJ) \
     $(TLS_OBJ) $(MUX_OBJ)
-	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(VMESS_LIBS) $(QR_LIBS) $(CHECK_LIBS) -lev \
-	    -ldl -lm
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(VMESS_LIBS) $(CHECK_LIBS) -lev -ldl -lm
 
 unit: all $(BUILD)/tests/check_all $(TESTPLUG_SO)
 	tests/core_knows_no_protocol.sh

@@ -8,6 +8,8 @@
 #   e: --png decodes (zbarimg) to the very link printed; so does --qr's text, drawn to an image
 #   f: --format uri refuses a user with alterId > 0, naming why, and prints the others
 #   g: a listen address of 0.0.0.0 is warned about (the link carries it); --address replaces it
+#   h: a PNG that cannot be written (to /dev/full, through a symlink) is an error naming the
+#      file, and what is not a regular file is not removed (the symlink is still there)
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -149,11 +151,23 @@ else
 fi
 "$EVP_BIN" link -c "$E2E_TMP/any.json" --inbound tcp-in --user ana@example.org \
     --address proxy.example.net --format uri >"$E2E_TMP/g2.out" 2>"$E2E_TMP/g2.err"
-if [ ! -s "$E2E_TMP/g2.err" ] && grep -q "^vmess://$UUID_GOOD@proxy.example.net:$P_TCP?" \
+if ! grep -q warning "$E2E_TMP/g2.err" && grep -q "^vmess://$UUID_GOOD@proxy.example.net:$P_TCP?" \
     "$E2E_TMP/g2.out"; then
     pass "g: --address proxy.example.net is in the link, with no warning"
 else
     soft_fail "g: --address: $(cat "$E2E_TMP/g2.out" "$E2E_TMP/g2.err")"
+fi
+
+# h: a write error (ENOSPC from /dev/full) and no unlink of what the path names.
+ln -s /dev/full "$E2E_TMP/full.png"
+if link h --user ana@example.org --png "$E2E_TMP/full.png"; then
+    soft_fail "h: a PNG written to /dev/full exited 0"
+elif grep -q "full.png: the PNG could not be written" "$E2E_TMP/h.err" &&
+    [ -L "$E2E_TMP/full.png" ] && [ -c /dev/full ]; then
+    pass "h: $(grep -m1 'could not' "$E2E_TMP/h.err" | sed "s|$E2E_TMP/||"), the path kept"
+else
+    soft_fail "h: $(cat "$E2E_TMP/h.err"); symlink kept: $([ -L "$E2E_TMP/full.png" ] &&
+        echo yes || echo no)"
 fi
 
 alive "$SRV_PID" || fail "the evproxy server died: $(death_note "$SRV_PID")"
