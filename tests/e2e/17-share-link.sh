@@ -10,6 +10,7 @@
 #   g: a listen address of 0.0.0.0 is warned about (the link carries it); --address replaces it
 #   h: a PNG that cannot be written (to /dev/full, through a symlink) is an error naming the
 #      file, and what is not a regular file is not removed (the symlink is still there)
+#   i: --inbound naming a socks inbound (no share links) or no inbound at all is an error
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -169,6 +170,23 @@ else
     soft_fail "h: $(cat "$E2E_TMP/h.err"); symlink kept: $([ -L "$E2E_TMP/full.png" ] &&
         echo yes || echo no)"
 fi
+
+# i: refusals that name the inbound.
+cat >"$E2E_TMP/socks.json" <<EOF2
+{"inbounds": [{"tag": "socks-in", "listen": "127.0.0.1", "port": $P_TCP, "protocol": "socks",
+               "settings": {"auth": "noauth"}}],
+ "outbounds": [{"protocol": "freedom"}]}
+EOF2
+for args in "socks-in|makes no share links" "nope|no inbound is tagged \"nope\""; do
+    if "$EVP_BIN" link -c "$E2E_TMP/socks.json" --inbound "${args%%|*}" >"$E2E_TMP/i.out" \
+        2>"$E2E_TMP/i.err"; then
+        soft_fail "i: --inbound ${args%%|*} exited 0"
+    elif grep -q "${args#*|}" "$E2E_TMP/i.err" && [ ! -s "$E2E_TMP/i.out" ]; then
+        pass "i: --inbound ${args%%|*}: $(grep -m1 . "$E2E_TMP/i.err")"
+    else
+        soft_fail "i: --inbound ${args%%|*}: $(cat "$E2E_TMP/i.err" "$E2E_TMP/i.out")"
+    fi
+done
 
 alive "$SRV_PID" || fail "the evproxy server died: $(death_note "$SRV_PID")"
 finish
