@@ -166,10 +166,10 @@ START_TEST(test_refusals)
         int server;
         const char *want;
     } cases[] = {
-        {"mux=1", 0, "mux is not supported yet (issue 13)"},
-        {"mux=8", 1, "mux is not supported yet (issue 13)"},
-        {"mux=", 0, "mux is not supported yet"},
-        {"mux=0x", 0, "mux is not supported yet"},
+        {"mux=-1", 0, "mux is the number of sub-streams per connection, 0 (off) to 1024"},
+        {"mux=1025", 1, "mux is the number of sub-streams per connection"},
+        {"mux=", 0, "mux is the number of sub-streams per connection"},
+        {"mux=0x", 0, "mux is the number of sub-streams per connection"},
         {"mode=quic", 0, "mode=quic is not supported"},
         {"mode=quic;tls", 1, "mode=quic is not supported"},
         {"mode=ws", 0, "mode must be websocket (or left out for plain TCP), not \"ws\""},
@@ -268,7 +268,21 @@ START_TEST(test_config_carries_stream_settings)
                                        "streamSettings"));
     json_decref(root);
 
-    ck_assert_ptr_null(sip003_config("id=" UUID ";mux=2"));
+    /* mux=N (v2ray-plugin's option): the client's outbound multiplexes, N per connection;
+     * the server takes a multiplexing client as it is. */
+    root = sip003_config("id=" UUID ";mux=2");
+    ck_assert_ptr_nonnull(root);
+    json_t *mux = json_object_get(json_array_get(json_object_get(root, "outbounds"), 0), "mux");
+    ck_assert(json_is_true(json_object_get(mux, "enabled")));
+    ck_assert_int_eq(json_integer_value(json_object_get(mux, "concurrency")), 2);
+    json_decref(root);
+    root = sip003_config("id=" UUID ";mux=0");
+    ck_assert_ptr_null(json_object_get(json_array_get(json_object_get(root, "outbounds"), 0),
+                                       "mux"));
+    json_decref(root);
+    root = sip003_config("server;id=" UUID ";mux=8");
+    ck_assert_ptr_nonnull(root);
+    json_decref(root);
 }
 END_TEST
 

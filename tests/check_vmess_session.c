@@ -776,6 +776,29 @@ START_TEST(test_mux_names_mux_cool)
 }
 END_TEST
 
+/* The outbound asked for V2Ray's Mux.Cool target (any port, as a Mux client asks for
+ * v1.mux.cool:9527) sends command 3 with no address: the server reads v1.mux.cool:0. */
+START_TEST(test_outbound_mux_target_sends_command_3)
+{
+    void *in = make_in("in", "{\"clients\":[{\"id\":\"" UUID1 "\"}]}");
+    void *out = make_out_user(UUID1, 0, "aes-128-gcm");
+    evp_addr target = domain_target("v1.mux.cool", 9527);
+    link l;
+    link_open(&l, in, out, &target, EVP_NET_TCP);
+    uint8_t frame[] = {0, 4, 0, 0, 4, 0}; /* a KeepAlive frame, as payload */
+    ck_assert_int_eq(client_send(&l, frame, sizeof frame, 0), EVP_OK);
+    ck_assert(l.target_seen);
+    ck_assert_int_eq(l.target.type, EVP_ADDR_DOMAIN);
+    ck_assert_uint_eq(l.target.len, 11);
+    ck_assert_mem_eq(l.target.bytes, "v1.mux.cool", 11);
+    ck_assert_uint_eq(l.target.port, 0); /* no address went: command 3 */
+    ck_assert_uint_eq(l.at_target.len, sizeof frame);
+    link_close(&l);
+    in_ops()->instance_free(in);
+    out_ops()->instance_free(out);
+}
+END_TEST
+
 /* A response meant for another session fails the client's header check. */
 START_TEST(test_foreign_response)
 {
@@ -1015,6 +1038,7 @@ Suite *vmess_session_suite(void)
     tcase_add_test(tc, test_time_skew);
     tcase_add_loop_test(tc, test_disable_insecure, 0, 2);
     tcase_add_test(tc, test_mux_names_mux_cool);
+    tcase_add_test(tc, test_outbound_mux_target_sends_command_3);
     tcase_add_loop_test(tc, test_foreign_response, 0, 2);
     tcase_add_test(tc, test_detour);
     tcase_add_test(tc, test_update_users);

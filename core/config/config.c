@@ -253,9 +253,12 @@ static void load_outbound(evp_config *c, size_t i, json_t *out, const char *sche
     oc->protocol = str_or(out, "protocol", "");
     snprintf(where, sizeof where, "outbounds[%zu]", i);
     evp_stream_conf_load(&oc->stream, out, 0, where, schema_dir, reg, errs);
-    if (json_is_true(json_object_get(json_object_get(out, "mux"), "enabled")))
-        evp_warn("outbounds[%zu].mux: Mux.Cool is not supported; connections go one per stream",
-                 i);
+    /* V2Ray 4.34's MuxConfig: concurrency 0 means 8, a negative one turns it off. */
+    json_t *mux = json_object_get(out, "mux");
+    json_t *conc = json_object_get(mux, "concurrency");
+    json_int_t n = json_is_integer(conc) ? json_integer_value(conc) : 0;
+    if (json_is_true(json_object_get(mux, "enabled")) && n >= 0)
+        oc->mux_concurrency = n == 0 ? 8 : n > 1024 ? 1024 : (unsigned)n;
     json_t *settings = settings_of(out);
     snprintf(where, sizeof where, "outbounds[%zu].protocol", i);
     oc->mod = evp_registry_get(reg, oc->protocol, err, sizeof err);

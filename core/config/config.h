@@ -30,6 +30,7 @@ typedef struct evp_outbound_conf {
     const char *protocol;
     char *settings_json; /* owned */
     evp_stream_conf stream; /* its transport layers (streamSettings) */
+    unsigned mux_concurrency; /* "mux": sub-streams per connection; 0 off */
     evp_module *mod; /* owned reference */
 } evp_outbound_conf;
 

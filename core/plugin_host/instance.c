@@ -55,6 +55,8 @@ void evp_instance_unref(evp_instance *i)
     else
         evp_outops(i)->instance_free(i->inst);
     evp_module_unref(i->mod);
+    evp_module_unref(i->mux);
+    evp_instance_unref(i->mux_carrier);
     evp_transports_free(i->transports);
     free(i->settings_json);
     free(i->tag);

@@ -17,6 +17,12 @@ typedef struct evp_instance {
     char *tag;
     char *settings_json; /* the settings it was built from (owned), for the control socket */
     evp_transports *transports; /* owned: its streamSettings layers, or NULL (plain TCP) */
+    /* An outbound with "mux" on: its sessions go as sub-streams of shared connections of at
+     * most mux_concurrency each, through mux (owned reference); mux_carrier (owned) stands
+     * for their far side. 0 / NULL otherwise. */
+    unsigned mux_concurrency;
+    evp_module *mux;
+    struct evp_instance *mux_carrier;
 } evp_instance;
 
 /* Creates the plugin instance (port: an inbound's listening port, else 0); NULL and err on

@@ -52,6 +52,25 @@ static void plan_free(plan *p)
     }
 }
 
+/* An outbound with "mux" on gets the multiplexer and a carrier instance under its tag. */
+static int plan_mux(evp_config *cfg, const evp_outbound_conf *oc, evp_instance *out, size_t i)
+{
+    char err[256];
+    if (cfg->mux == NULL || cfg->carrier == NULL) {
+        evp_warn("outbounds[%zu].mux: no multiplexer plugin (mux.so): connections go one per "
+                 "stream", i);
+        return 0;
+    }
+    out->mux_carrier = evp_instance_new(cfg->carrier, 0, oc->tag, "{}", 0, err, sizeof err);
+    if (out->mux_carrier == NULL) {
+        evp_err("outbounds[%zu].mux: %s", i, err);
+        return -1;
+    }
+    out->mux = evp_module_ref(cfg->mux);
+    out->mux_concurrency = oc->mux_concurrency;
+    return 0;
+}
+
 static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
 {
     char err[512];
@@ -67,6 +86,8 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
             evp_err("outbounds[%zu].%s", i, err);
             return -1;
         }
+        if (oc->mux_concurrency && plan_mux(cfg, oc, p->outs[i], i) != 0)
+            return -1;
     }
     p->router = evp_router_ref(cfg->router);
     evp_router_set_outbounds(p->router, p->outs, p->n_outs);

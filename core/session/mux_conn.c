@@ -32,6 +32,8 @@
 #define OUT_LOW (128 * 1024)
 #define IN_CHUNK 65536
 #define SUB_CHUNK 16384         /* one read of a sub-stream: one frame */
+#define CLIENT_SUBS_LIFE 128    /* V2Ray 4.34's client: sub-streams over a connection's life */
+#define CLIENT_IDLE 16.0        /* V2Ray 4.34's client: how often an empty connection is looked at */
 
 typedef struct mux_sub {
     ev_io rio; /* first member: the read callback finds the sub-stream by a cast */
@@ -45,6 +47,7 @@ typedef struct mux_sub {
     uint8_t peer_ended; /* the client's End came: shut the write side once wq is written */
     uint8_t shut;       /* write side shut, or the session stopped reading: wq is dropped */
     uint8_t failed;     /* the session said its target failed */
+    uint8_t read_done;  /* client side: the session's upload ended (End sent) */
     evp_qbuf wq;        /* toward the session */
     evp_qbuf rq;        /* from the session (UDP): a record not yet whole */
 } mux_sub;
@@ -72,6 +75,13 @@ struct evp_mux_conn {
     uint8_t decoding; /* inside conn_decode: do not re-enter */
     uint8_t subs_paused;
     uint8_t warned_cap;
+    /* The client side (an outbound with "mux"): */
+    uint8_t client;
+    evp_instance *client_out; /* the outbound whose sessions join (owned reference) */
+    unsigned concurrency;     /* sub-streams at once */
+    unsigned opened;          /* sub-streams over its life */
+    uint32_t next_id;
+    ev_timer idle;            /* closes it once it has had no sub-stream for a while */
 };
 
 static void conn_close(evp_mux_conn *c, const char *why);
@@ -182,6 +192,10 @@ static void sub_flush(mux_sub *s)
             s->shut = 1;
             shutdown(s->fd, SHUT_WR);
         }
+        if (s->shut && s->read_done) { /* client side: both ways over */
+            sub_free(s);
+            return;
+        }
     }
     if (evp_qbuf_len(&s->wq) > 0)
         ev_io_start(c->rt->loop, &s->wio);
@@ -196,6 +210,21 @@ static void on_sub_write(EV_P_ ev_io *w, int revents)
     sub_flush((mux_sub *)((char *)w - offsetof(mux_sub, wio)));
 }
 
+/* Client side: the session's upload ended. End goes to the server, as V2Ray's client sends
+ * it; the sub-stream stays for the download until the server's End. */
+static void upload_end(mux_sub *s)
+{
+    evp_mux_conn *c = s->c;
+    s->read_done = 1;
+    ev_io_stop(c->rt->loop, &s->rio);
+    if (s->shut) { /* the download is over too */
+        sub_free(s);
+        return;
+    }
+    if (emit(c, EVP_MUX_END, s->id, s->failed, NULL, 0) == 0)
+        conn_flush(c);
+}
+
 /* Bytes from a sub-stream's session: TCP bytes go as they come, UDP records one datagram a
  * frame. Its end (or failure) ends the sub-stream. */
 static void on_sub_read(EV_P_ ev_io *w, int revents)
@@ -208,6 +237,10 @@ static void on_sub_read(EV_P_ ev_io *w, int revents)
         ssize_t n = p ? recv(s->fd, p, SUB_CHUNK, 0) : -1;
         if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
+        if (n == 0 && c->client) {
+            upload_end(s);
+            return;
+        }
         if (n <= 0) {
             sub_end(s, n < 0 || s->failed);
             return;
@@ -229,6 +262,10 @@ static void on_sub_read(EV_P_ ev_io *w, int revents)
         ssize_t n = recv(s->fd, buf, cap, 0);
         if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
+        if (n == 0 && c->client) {
+            upload_end(s); /* the download goes on until the server's End */
+            return;
+        }
         if (n <= 0) {
             sub_end(s, n < 0 || s->failed);
             return;
@@ -240,26 +277,47 @@ static void on_sub_read(EV_P_ ev_io *w, int revents)
 }
 
 /* Starts sub-stream id toward target: its socketpair and its session. */
-static mux_sub *sub_open(evp_mux_conn *c, uint32_t id, const evp_addr *target, uint8_t network)
+/* A sub-stream record on our end (fd) of its socketpair, filed in c; NULL out of memory (fd
+ * left open). Reading starts with sub_start. */
+static mux_sub *sub_attach(evp_mux_conn *c, uint32_t id, int fd, uint8_t network)
 {
-    int pair[2];
     mux_sub *s = calloc(1, sizeof *s);
-    evp_sub_link *link = calloc(1, sizeof *link);
-    if (s == NULL || link == NULL ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) == -1) {
-        free(s);
-        free(link);
+    if (s == NULL)
         return NULL;
-    }
     s->c = c;
     s->id = id;
-    s->fd = pair[0];
+    s->fd = fd;
     s->network = network;
     ev_io_init(&s->rio, on_sub_read, s->fd, EV_READ);
     ev_io_init(&s->wio, on_sub_write, s->fd, EV_WRITE);
     s->next = c->subs;
     c->subs = s;
     c->n_subs++;
+    return s;
+}
+
+static void sub_start(mux_sub *s)
+{
+    if (!s->c->subs_paused)
+        ev_io_start(s->c->rt->loop, &s->rio);
+}
+
+/* Server side: starts sub-stream id toward target, its socketpair and its session. */
+static mux_sub *sub_open(evp_mux_conn *c, uint32_t id, const evp_addr *target, uint8_t network)
+{
+    int pair[2];
+    evp_sub_link *link = calloc(1, sizeof *link);
+    if (link == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair)) {
+        free(link);
+        return NULL;
+    }
+    mux_sub *s = sub_attach(c, id, pair[0], network);
+    if (s == NULL) {
+        close(pair[0]);
+        close(pair[1]);
+        free(link);
+        return NULL;
+    }
     link->carrier = s;
     link->ended = sub_session_ended;
     link->user = c->user ? strdup(c->user) : NULL;
@@ -269,8 +327,7 @@ static mux_sub *sub_open(evp_mux_conn *c, uint32_t id, const evp_addr *target, u
         sub_free(s);
         return NULL;
     }
-    if (!c->subs_paused)
-        ev_io_start(c->rt->loop, &s->rio);
+    sub_start(s);
     return s;
 }
 
@@ -325,7 +382,8 @@ static void on_event(evp_mux_conn *c, const evp_mux_event *ev)
     mux_sub *s;
     switch (ev->kind) {
     case EVP_MUX_NEW:
-        on_new(c, ev);
+        if (!c->client) /* a server opens nothing on the client */
+            on_new(c, ev);
         return;
     case EVP_MUX_DATA:
         s = sub_find(c, ev->id);
@@ -431,7 +489,7 @@ static void subs_pause(evp_mux_conn *c, int pause)
     for (mux_sub *s = c->subs; s; s = s->next) {
         if (pause)
             ev_io_stop(c->rt->loop, &s->rio);
-        else
+        else if (!s->read_done)
             ev_io_start(c->rt->loop, &s->rio);
     }
 }
@@ -485,6 +543,15 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
         unblock(c);
 }
 
+/* Client side: a connection that had no sub-stream since the last look closes, as V2Ray's
+ * client checks every 16 s; one that has opened its lifetime's worth closes once empty. */
+static void on_idle(EV_P_ ev_timer *w, int revents)
+{
+    evp_mux_conn *c = (evp_mux_conn *)((char *)w - offsetof(evp_mux_conn, idle));
+    if (c->n_subs == 0)
+        conn_close(c, NULL);
+}
+
 /* ---- lifetime -------------------------------------------------------------------------- */
 
 static void on_free(EV_P_ ev_timer *w, int revents)
@@ -497,6 +564,8 @@ static void conn_teardown(evp_mux_conn *c)
     ev_io_stop(c->rt->loop, &c->rio);
     ev_io_stop(c->rt->loop, &c->wio);
     ev_timer_stop(c->rt->loop, &c->timer);
+    ev_timer_stop(c->rt->loop, &c->idle);
+    evp_instance_unref(c->client_out);
     while (c->subs)
         sub_free(c->subs); /* each session sees its client end and finishes alone */
     close(c->fd);
@@ -530,12 +599,12 @@ static void conn_close(evp_mux_conn *c, const char *why)
     ev_timer_start(c->rt->loop, &c->timer);
 }
 
-evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_module *mux, void *conn_inst,
-                               const evp_sub_origin *o, const char *user)
+static evp_mux_conn *conn_alloc(evp_runtime *rt, int fd, evp_module *mux, void *conn_inst,
+                                const evp_sub_origin *o, const char *user, int server)
 {
     evp_mux_conn *c = calloc(1, sizeof *c);
     const evp_mux_ops *ops = evp_module_muxops(mux);
-    void *conn = c ? ops->conn_new(conn_inst, 1) : NULL;
+    void *conn = c ? ops->conn_new(conn_inst, server) : NULL;
     char *u = user && c ? strdup(user) : NULL;
     if (conn == NULL || (user && u == NULL)) {
         if (conn)
@@ -557,12 +626,80 @@ evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_module *mux, void *c
     ev_io_init(&c->rio, on_conn_read, fd, EV_READ);
     ev_io_init(&c->wio, on_conn_write, fd, EV_WRITE);
     ev_timer_init(&c->timer, on_timer, SUB_STALL, 0.);
+    ev_timer_init(&c->idle, on_idle, CLIENT_IDLE, CLIENT_IDLE);
     c->next = rt->muxes;
     if (rt->muxes)
         rt->muxes->prev = c;
     rt->muxes = c;
     ev_io_start(rt->loop, &c->rio);
     return c;
+}
+
+evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_module *mux, void *conn_inst,
+                               const evp_sub_origin *o, const char *user)
+{
+    return conn_alloc(rt, fd, mux, conn_inst, o, user, 1);
+}
+
+/* ---- the client side ------------------------------------------------------------------- */
+
+/* A new client connection for out: the multiplexer on one end of a socketpair, a session
+ * carrying its stream to the server through out on the other. */
+static evp_mux_conn *client_new(evp_runtime *rt, evp_instance *out, const evp_sub_origin *o)
+{
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) == -1)
+        return NULL;
+    evp_mux_conn *c = conn_alloc(rt, pair[0], out->mux, NULL, o, NULL, 0);
+    if (c == NULL) {
+        close(pair[1]);
+        return NULL;
+    }
+    c->client = 1;
+    c->client_out = evp_instance_ref(out);
+    c->concurrency = out->mux_concurrency;
+    ev_timer_start(rt->loop, &c->idle);
+    if (evp_session_mux_carrier(rt, pair[1], o, out, c->ops->target) == NULL) {
+        conn_close(c, NULL);
+        return NULL;
+    }
+    return c;
+}
+
+int evp_mux_client_join(evp_runtime *rt, evp_instance *out, const evp_sub_origin *o,
+                        const evp_addr *target, uint8_t network)
+{
+    evp_mux_conn *c;
+    for (c = rt->muxes; c; c = c->next)
+        if (c->client && !c->dead && c->client_out == out && c->n_subs < c->concurrency &&
+            c->opened < CLIENT_SUBS_LIFE)
+            break;
+    if (c == NULL && (c = client_new(rt, out, o)) == NULL)
+        return -1;
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) == -1)
+        return -1;
+    mux_sub *s = sub_attach(c, ++c->next_id, pair[1], network);
+    if (s == NULL) {
+        close(pair[0]);
+        close(pair[1]);
+        return -1;
+    }
+    c->opened++;
+    sub_start(s);
+    evp_mux_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = EVP_MUX_NEW;
+    ev.id = s->id;
+    ev.network = network;
+    ev.target = *target;
+    if (c->ops->encode(c->conn, &ev, &c->wq.b) != EVP_OK) {
+        close(pair[0]);
+        sub_free(s);
+        return -1;
+    }
+    conn_flush(c);
+    return pair[0];
 }
 
 void evp_mux_conn_close_all(evp_runtime *rt)

@@ -14,6 +14,12 @@ typedef struct evp_mux_conn evp_mux_conn;
  * memory (fd closed). */
 evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_module *mux, void *conn_inst,
                                const evp_sub_origin *o, const char *user);
+/* Client side: a sub-stream toward target over network on a connection of outbound out (which
+ * has "mux": out->mux, mux_concurrency), opened with a New frame; a connection with room is
+ * shared, else one is made (its carrying session dials through out). Returns the session's end
+ * of the sub-stream (a socketpair end it owns), or -1. */
+int evp_mux_client_join(evp_runtime *rt, evp_instance *out, const evp_sub_origin *o,
+                        const evp_addr *target, uint8_t network);
 /* Ends every multiplexed connection of rt at once (shutdown). */
 void evp_mux_conn_close_all(evp_runtime *rt);
 

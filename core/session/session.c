@@ -167,8 +167,9 @@ static void open_outbound(evp_session *s)
         evp_sess_start_demux(s, top->mod, top->inst);
         return;
     }
-    /* A Mux sub-stream cannot carry another; an HTTP/2 request's protocol may. */
-    evp_module *mux = s->sub_link && !s->sub_link->carries_protocol
+    /* A Mux sub-stream cannot carry another; an HTTP/2 request's protocol may. A client
+     * connection's carrier goes where it is sent. */
+    evp_module *mux = s->forced_out || (s->sub_link && !s->sub_link->carries_protocol)
                           ? NULL
                           : evp_router_demux(s->router, &s->target);
     if (mux && s->network == EVP_NET_TCP) {
@@ -176,8 +177,16 @@ static void open_outbound(evp_session *s)
         return;
     }
     /* routing.rules see the target now, as V2Ray's dispatcher does. */
-    size_t k = evp_router_pick(s->router, s->in->tag, &s->target, s->network);
-    s->out = evp_instance_ref(evp_router_outbound(s->router, k));
+    if (s->forced_out) {
+        s->out = evp_instance_ref(s->forced_out);
+    } else {
+        size_t k = evp_router_pick(s->router, s->in->tag, &s->target, s->network);
+        s->out = evp_instance_ref(evp_router_outbound(s->router, k));
+        if (s->out->mux_carrier && s->network != EVP_NET_UDP_RELAY) {
+            evp_sess_join_mux(s);
+            return;
+        }
+    }
     s->outs = evp_outops(s->out)->session_new(s->out->inst, &s->target, (uint8_t)s->network,
                                               &dial, err, sizeof err);
     if (s->outs == NULL) {
@@ -582,6 +591,7 @@ void evp_sess_close(evp_session *s, const char *why)
         evp_sess_sub_link_end(s);
     evp_instance_unref(s->in);
     evp_instance_unref(s->out);
+    evp_instance_unref(s->forced_out);
     evp_router_unref(s->router);
     if (s->prev)
         s->prev->next = s->next;

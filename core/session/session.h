@@ -177,6 +177,11 @@ typedef struct evp_sub_origin {
  * failure (fd closed, link freed). */
 evp_session *evp_session_sub(evp_runtime *rt, int fd, const evp_sub_origin *o,
                              const evp_addr *target, uint8_t network, evp_sub_link *link);
+/* Client side of a multiplexer: the session carrying a connection's stream, on fd (taken; the
+ * multiplexer writes into its other end) toward the multiplexer's target name (a domain;
+ * NULL: none) through outbound out, whatever the routing says. NULL on failure (fd closed). */
+evp_session *evp_session_mux_carrier(evp_runtime *rt, int fd, const evp_sub_origin *o,
+                                     evp_instance *out, const char *target_name);
 /* Calls fn with each running session's inbound instance. */
 void evp_session_each_inbound(evp_runtime *rt, void (*fn)(evp_instance *, void *), void *arg);
 /* Calls fn with the inbound tag, user and bytes so far of each relaying session. */

@@ -87,6 +87,8 @@ struct evp_session {
     uint8_t layer_mux;    /* its inbound's top layer is a multiplexer, served at once: the
                              session below it is a connection, not logged */
     evp_sub_link *sub_link; /* a sub-stream's session: shared with its carrier (owned) */
+    evp_instance *forced_out; /* the outbound it goes through whatever the routing (a Mux
+                                 client connection's carrier), or NULL (owned reference) */
     int down_err; /* errno of a server read failure after the client's end (S_RESETTING) */
     double reset_since; /* S_RESETTING: when it began waiting for the client's send queue */
     uint32_t drain_left;
@@ -195,6 +197,8 @@ int evp_sess_fixed_encode(void *sess, evp_io *io);
 /* The target names a multiplexer (mux, from the router; conn_inst NULL), or the inbound's top
  * layer is one (conn_inst: the layer's instance): serve it instead of dialling. */
 void evp_sess_start_demux(evp_session *s, evp_module *mux, void *conn_inst);
+/* The outbound has "mux": join one of its shared connections instead of dialling. */
+void evp_sess_join_mux(evp_session *s);
 /* A sub-stream's session ends: tells its carrier how (link->ended), frees the link. */
 void evp_sess_sub_link_end(evp_session *s);
 /* A session carrying the multiplexer of in's top layer (see layer_mux); NULL when out of

@@ -161,3 +161,57 @@ evp_session *evp_session_sub(evp_runtime *rt, int fd, const evp_sub_origin *o,
     evp_sess_handshake(s);
     return s;
 }
+
+/* ---- the client side ------------------------------------------------------------------- */
+
+void evp_sess_join_mux(evp_session *s)
+{
+    char err[256] = "";
+    evp_addr dial;
+    evp_sub_origin o;
+    evp_instance *out = s->out;
+    origin_of(s, &o);
+    int fd = evp_mux_client_join(s->rt, out, &o, &s->target, (uint8_t)s->network);
+    if (fd == -1) {
+        evp_sess_connect_failed(s, "cannot open a Mux sub-stream");
+        return;
+    }
+    s->out = evp_instance_ref(out->mux_carrier); /* logged under out's tag */
+    evp_instance_unref(out);
+    s->outs = evp_outops(s->out)->session_new(s->out->inst, &s->target, (uint8_t)s->network,
+                                              &dial, err, sizeof err);
+    s->sv.fd = fd;
+    s->sv.kind = EP_STREAM;
+    ev_io_set(&s->sv.rio, fd, EV_READ);
+    ev_io_set(&s->sv.wio, fd, EV_WRITE);
+    if (s->outs == NULL) {
+        evp_sess_connect_failed(s, err[0] ? err : "cannot open a Mux sub-stream");
+        return;
+    }
+    evp_sess_start_relay(s);
+}
+
+evp_session *evp_session_mux_carrier(evp_runtime *rt, int fd, const evp_sub_origin *o,
+                                     evp_instance *out, const char *target_name)
+{
+    evp_session *s = evp_sess_new_host_codec(rt, fd, o->in, o->router, &sub_ops);
+    if (s == NULL) {
+        close(fd);
+        return NULL;
+    }
+    s->carrier = 1;
+    s->forced_out = evp_instance_ref(out);
+    s->network = EVP_NET_TCP;
+    size_t n = target_name ? strlen(target_name) : 0;
+    if (n > 0 && n < sizeof s->target.bytes) {
+        s->target.type = EVP_ADDR_DOMAIN;
+        s->target.len = (uint8_t)n;
+        memcpy(s->target.bytes, target_name, n + 1);
+    }
+    if (o->from_len && o->from_len <= sizeof s->peer) {
+        memcpy(&s->peer, &o->from, o->from_len);
+        s->peer_len = o->from_len;
+    }
+    evp_sess_handshake(s);
+    return s;
+}

@@ -324,6 +324,10 @@ int evp_sip003_config(const char *plugin_dir, char **text)
                                 SIP003_PROTOCOL, "settings", settings);
         if (stream)
             json_object_set_new(out, "streamSettings", stream);
+        int mux = evp_sip003_mux((const char *const *)keys, (const char *const *)values, n);
+        if (mux > 0) /* a server takes a multiplexing client as it is: nothing to set there */
+            json_object_set_new(out, "mux", json_pack("{s:b, s:i}", "enabled", 1,
+                                                      "concurrency", mux));
         json_object_set_new(root, "outbounds", json_pack("[o]", out));
     }
     evp_sip003_free_options(keys, values, n);

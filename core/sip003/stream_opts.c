@@ -66,20 +66,31 @@ static int bad_value(const char *name, const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* mux=N: 0..1024, or -1. */
+static long mux_value(const char *v)
+{
+    char *end;
+    errno = 0;
+    long m = strtol(v, &end, 10);
+    return *v == '\0' || *end != '\0' || errno || m < 0 || m > 1024 ? -1 : m;
+}
+
+int evp_sip003_mux(const char *const *keys, const char *const *values, int n)
+{
+    const char *v = first(keys, values, n, "mux");
+    long m = v ? mux_value(v) : 0;
+    return m > 0 ? (int)m : 0;
+}
+
 /* Refusals that need no file system: each option's value and the layers it needs. */
 static int check_opts(const stream_opts *o, int server, int ws, int tls, char *err,
                       size_t errlen)
 {
     if (o->cert_raw)
         return refuse(err, errlen, "certRaw is not supported: name the file with cert=FILE");
-    if (o->mux) {
-        char *end;
-        errno = 0;
-        long m = strtol(o->mux, &end, 10);
-        if (*o->mux == '\0' || *end != '\0' || errno || m != 0)
-            return refuse(err, errlen, "mux is not supported yet (issue 13): leave it out or "
-                                       "set mux=0, not mux=%s", o->mux);
-    }
+    if (o->mux && mux_value(o->mux) < 0)
+        return refuse(err, errlen, "mux is the number of sub-streams per connection, 0 "
+                                   "(off) to 1024, not mux=%s", o->mux);
     if (o->mode && strcmp(o->mode, "quic") == 0)
         return refuse(err, errlen, "mode=quic is not supported (QUIC runs over UDP, which "
                                    "ss-libev's plugins do not carry): use mode=websocket");

@@ -16,4 +16,8 @@ int evp_sip003_stream_option(const char *key);
 int evp_sip003_stream(const char *const *keys, const char *const *values, int n, int server,
                       json_t **stream, char *err, size_t errlen);
 
+/* mux=N (v2ray-plugin's name): the client's sub-streams per connection, 0 when off or left
+ * out (evp_sip003_stream has refused a bad value already). */
+int evp_sip003_mux(const char *const *keys, const char *const *values, int n);
+
 #endif

@@ -1,6 +1,7 @@
 /* The VMess outbound: the client's half of the protocol, as V2Ray 4.34's client does it
  * (proxy/vmess/outbound, proxy/vmess/encoding/client.go), on the session-free codecs. */
 #include "outbound.h"
+#include "mux_frame.h"
 
 #include "detour.h"
 #include "host_abi.h"
@@ -255,6 +256,10 @@ void *vmess_outbound_session_new(void *inst, const evp_addr *target, uint8_t net
     choose_account(s);
     random_request(h, &s->req);
     s->req.command = network == EVP_NET_UDP ? VMESS_CMD_UDP : VMESS_CMD_TCP;
+    /* A Mux client's connection (V2Ray's rule: the target's name alone says so). */
+    if (target->type == EVP_ADDR_DOMAIN && target->len == sizeof VMESS_MUX_COOL_DOMAIN - 1 &&
+        memcmp(target->bytes, VMESS_MUX_COOL_DOMAIN, target->len) == 0)
+        s->req.command = VMESS_CMD_MUX;
     s->req.target = *target;
     if (s->aead)
         vmess_resp_keys_aead(s->resp_key, s->resp_iv, s->req.key, s->req.iv);

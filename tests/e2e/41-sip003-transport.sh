@@ -195,7 +195,8 @@ fi
 
 info "options"
 read -r BAD_RP BAD_LP < <(ports 2 | tr '\n' ' ')
-bad_opts "mux=4" 'mux is not supported yet \(issue 13\)' SS_PLUGIN_OPTIONS="id=$UUID_GOOD;mux=4"
+bad_opts "mux=-1" 'mux is the number of sub-streams per connection' \
+    SS_PLUGIN_OPTIONS="id=$UUID_GOOD;mux=-1"
 bad_opts "mode=quic" 'mode=quic is not supported' SS_PLUGIN_OPTIONS="id=$UUID_GOOD;mode=quic"
 bad_opts "path without mode" 'path needs mode=websocket' \
     SS_PLUGIN_OPTIONS="id=$UUID_GOOD;path=/x"

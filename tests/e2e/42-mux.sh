@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mux.Cool, server side (issue 13): a V2Ray 4.34 client with "mux": {"enabled": true} and
+# Mux.Cool (issue 13). Server side: a V2Ray 4.34 client with "mux": {"enabled": true} and
 # concurrency 1 and 8 -> evproxy's vmess inbound -> freedom.
 #   - 32 concurrent TCP echo transfers (2 MiB each, sha256 checked by the client) through the
 #     V2Ray client's socks inbound; the server sees ceil(32/concurrency) mux connections or
@@ -7,6 +7,9 @@
 #   - UDP through the mux (dokodemo-door udp -> vmess mux -> a DNS-style responder);
 #   - a sub-stream whose target refuses ends alone (End with Error) while 4 siblings on the
 #     same mux connection complete.
+# Client side: evproxy's vmess outbound with "mux" (concurrency 1 and 8) -> V2Ray 4.34's server
+# and -> evproxy's: the same 32 transfers and UDP, through a relay that counts the client's
+# connections (ceil(32/concurrency) or fewer, plus one per extra worker thread).
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -82,6 +85,49 @@ run_concurrency() {
     stop_pid "$srv"
 }
 
+# run_client CONCURRENCY SERVER(v2ray|evproxy): evproxy's client with mux.
+run_client() {
+    local conc=$1 impl=$2 id=cl$1-$2 sp cp up
+    read -r sp cp up < <(ports 3 | tr '\n' ' ')
+    cfg_vmess_server "$E2E_TMP/$id.server.json" "$sp" "$UUID_GOOD" 0
+    start_tool "$id.relay" capture_proxy.py --upstream "127.0.0.1:$sp" \
+        --capture "$E2E_TMP/$id.head" --limit 16
+    local relay=$LAST_PID rp=$TOOL_PORT
+    cfg_vmess_client "$E2E_TMP/$id.client.json" "$cp" "$rp" "$UUID_GOOD" 0 aes-128-gcm \
+        "$up" "127.0.0.1:$DNS"
+    with_mux "$E2E_TMP/$id.client.json" "$conc"
+    if [ "$impl" = v2ray ]; then
+        start_v2ray "$id.server" "$E2E_TMP/$id.server.json" "$sp"
+    else
+        start_evproxy "$id.server" "$E2E_TMP/$id.server.json" "$sp"
+    fi
+    local srv=$LAST_PID
+    start_evproxy "$id.client" "$E2E_TMP/$id.client.json" "$cp" "$up/udp"
+    local cli=$LAST_PID out=$E2E_TMP/$id.tcp.json
+    socks_stream "$cp" "127.0.0.1:$ECHO" --mode echo --bytes 2M --sessions 32 --seed 44 \
+        --timeout 90 --quiet >"$out" 2>&1 ||
+        { show_log "$id.client" 12; fail "$id: 32 x 2 MiB: $(why_of "$out")"; }
+    # Each worker thread keeps its own connections (a socket belongs to one event loop): with
+    # W workers (one per core by default) up to W - 1 more than V2Ray's single pool.
+    local n max=$(((32 + conc - 1) / conc + $(nproc) - 1))
+    n=$(accepted_count "$id.relay")
+    [ "$n" -ge 1 ] && [ "$n" -le "$max" ] ||
+        fail "$id: the client opened $n connections for 32 sessions (want 1..$max)"
+    pass "$id: evproxy client, concurrency $conc -> $impl: 32 x 2 MiB intact over $n connection(s)"
+    timeout -k 5 40 "$PY" "$TOOLS/udp_client.py" --server "127.0.0.1:$up" --count 20 \
+        --size 100 --seed 15 --timeout 30 >"$E2E_TMP/$id.udp.out" 2>&1 ||
+        { show_log "$id.client" 12; fail "$id: UDP: $(tail -1 "$E2E_TMP/$id.udp.out")"; }
+    pass "$id: UDP answers came back through the client's mux"
+    alive "$srv" || fail "$id: server died ($(death_note "$srv"))"
+    alive "$cli" || fail "$id: client died ($(death_note "$cli"))"
+    stop_pid "$cli"
+    stop_pid "$srv"
+    stop_pid "$relay"
+}
+
 run_concurrency 1
 run_concurrency 8
+run_client 1 v2ray
+run_client 8 v2ray
+run_client 8 evproxy
 finish
