@@ -63,6 +63,8 @@ WS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/plugin.c,$(wildcard plu
 TLS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/entry.c,$(wildcard plugin/tls/*.c)))
 # mux.so's objects but its exported entry.
 MUX_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/plugin.c,$(wildcard plugin/mux/*.c)))
+# shadowsocks.so's objects but its descriptor, for the unit tests.
+SS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/plugin.c,$(wildcard plugin/shadowsocks/*.c)))
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TESTPLUG_SRC := $(wildcard tests/plugins/*.c)
@@ -100,7 +102,8 @@ $(BUILD)/plugins/%.so: $$(call plugin_objs,$$*)
 	$(CC) $(LDFLAGS) -shared $^ -o $@ $(PKG_LIBS) $(PLUGIN_LIBS)
 $(BUILD)/plugins/vmess.so: PLUGIN_LIBS = $(VMESS_LIBS)
 $(BUILD)/plugins/tls.so: PLUGIN_LIBS = $(VMESS_LIBS)
-$(VMESS_OBJ) $(TLS_OBJ) $(TEST_OBJ): override CFLAGS += $(VMESS_CFLAGS)
+$(BUILD)/plugins/shadowsocks.so: PLUGIN_LIBS = $(VMESS_LIBS)
+$(VMESS_OBJ) $(TLS_OBJ) $(SS_OBJ) $(TEST_OBJ): override CFLAGS += $(VMESS_CFLAGS)
 # mux.so shares Mux.Cool's frame code, the port-first address and the allocator with vmess.so.
 $(BUILD)/plugins/mux.so: $(patsubst %,$(BUILD)/obj/plugin/vmess/%.o,mux_frame_parse \
     mux_frame_write addr mem)
@@ -122,7 +125,7 @@ $(BUILD)/obj/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h
 	$(CC) $(CFLAGS) -I$(BUILD)/tests -c $< -o $@
 
 $(BUILD)/tests/check_all: $(BUILD)/obj/tests/runner.o $(TEST_OBJ) $(CORE_OBJ) $(VMESS_OBJ) $(WS_OBJ) \
-    $(TLS_OBJ) $(MUX_OBJ)
+    $(TLS_OBJ) $(MUX_OBJ) $(SS_OBJ)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(PKG_LIBS) $(VMESS_LIBS) $(CHECK_LIBS) -lev -ldl -lm
 
 unit: all $(BUILD)/tests/check_all $(TESTPLUG_SO)

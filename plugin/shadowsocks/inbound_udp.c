@@ -1,0 +1,87 @@
+/* A shadowsocks inbound's UDP peer: each datagram is salt + sealed(address + payload). The
+ * first names the session's target and user; later ones are opened with that user's key
+ * and must name the same target (the ABI gives a session one target): others are dropped,
+ * as are datagrams that do not open. Replies carry the target's address. */
+#include "inbound_int.h"
+
+#include "addr.h"
+#include "mem.h"
+#include "packet.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int ss_in_udp_first(ss_in_session *s, evp_io *io, int *rc)
+{
+    size_t off = 0, n;
+    const uint8_t *d;
+    if (!ss_record_next(io->in, io->in_len, &off, &d, &n) || off != io->in_len)
+        return 0;
+    ss_in_take_users(s);
+    uint8_t *plain = ss_alloc(n ? n : 1);
+    if (plain == NULL) {
+        *rc = ss_in_broken(s, io, "out of memory");
+        return 1;
+    }
+    size_t len = 0;
+    const ss_user *user = ss_users_find_packet(s->users, d, n, plain, &len);
+    int alen = user != NULL ? ss_addr_decode(&s->target, plain, len) : -1;
+    ss_free_wiped(plain, n ? n : 1);
+    if (alen < 0)
+        return 0; /* not a datagram of ours: the stream path judges it */
+    s->user = user;
+    s->phase = P_UDP;
+    io->target = s->target;
+    io->network = EVP_NET_UDP;
+    io->consumed = 0; /* the datagram is read again by ss_in_udp_decode */
+    *rc = EVP_TARGET;
+    return 1;
+}
+
+/* Opens one datagram and appends its payload as a record when it is for the target. */
+static int open_one(ss_in_session *s, const uint8_t *d, size_t n, uint8_t *plain, evp_io *io)
+{
+    const evp_host *h = s->inst->host;
+    long len = ss_packet_open(s->user->method, s->user->key, d, n, plain);
+    if (len < 0)
+        return 0; /* a forged or damaged datagram: UDP may lose it */
+    evp_addr to;
+    int alen = ss_addr_decode(&to, plain, (size_t)len);
+    if (alen < 0 || !ss_addr_same(&to, &s->target)) {
+        if (!s->warned && h->log_enabled(EVP_LOG_INFO))
+            h->log(EVP_LOG_INFO, "shadowsocks: a UDP peer's datagrams for a second target "
+                                 "are dropped (one target per peer)");
+        s->warned = 1;
+        return 0;
+    }
+    return ss_record_put(h, io->out, plain + alen, (size_t)len - (size_t)alen);
+}
+
+int ss_in_udp_decode(ss_in_session *s, evp_io *io)
+{
+    size_t off = 0, n;
+    const uint8_t *d;
+    uint8_t *plain = ss_alloc(SS_RECORD_MAX);
+    if (plain == NULL)
+        return ss_in_broken(s, io, "out of memory");
+    int rc = 0;
+    while (rc == 0 && ss_record_next(io->in, io->in_len, &off, &d, &n)) {
+        rc = open_one(s, d, n, plain, io);
+        io->consumed = off;
+    }
+    ss_free_wiped(plain, SS_RECORD_MAX);
+    return rc == 0 ? EVP_OK : ss_in_broken(s, io, "out of memory");
+}
+
+int ss_in_udp_encode(ss_in_session *s, evp_io *io)
+{
+    const evp_host *h = s->inst->host;
+    size_t off = 0, n;
+    const uint8_t *d;
+    while (ss_record_next(io->in, io->in_len, &off, &d, &n)) {
+        if (ss_packet_seal(h, s->user->method, s->user->key, &s->target, d, n, io->out) < 0)
+            return ss_in_broken(s, io, "out of memory");
+        io->consumed = off;
+    }
+    return EVP_OK;
+}
