@@ -92,12 +92,7 @@ else
 fi
 
 # --- 2. the email survived in the counters ----------------------------------------------------
-main_sessions() {
-    "$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print(sum(u["sessions"] for u in d["users"] if u.get("email") == "main@e2e"))' "$1"
-}
-if ctl stats && [ "$(main_sessions "$E2E_TMP/ctl.out")" = 120 ]; then
+if ctl stats && [ "$(user_sessions "$E2E_TMP/ctl.out" main@e2e)" = 120 ]; then
     pass "ctl stats counts the 120 sessions of main@e2e after the churn"
 else
     soft_fail "ctl stats after the churn: $(head -c 300 "$E2E_TMP/ctl.out")"

@@ -511,3 +511,10 @@ socks_stream() {
 
 # First failure reason in a client's JSON output (for FAIL lines).
 why_of() { grep -o '"why": "[^"]*[^"]' "$1" | head -1 | sed 's/"why": "//'; }
+
+# user_sessions FILE EMAIL: the sessions `evproxy ctl stats` (its JSON in FILE) counts for EMAIL.
+user_sessions() {
+    "$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(sum(u["sessions"] for u in d["users"] if u.get("email") == sys.argv[2]))' "$1" "$2"
+}
