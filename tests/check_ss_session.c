@@ -174,6 +174,15 @@ START_TEST(test_udp_round_trip)
     ck_assert_int_eq(ss_conn_run(&srv, ss_inbound_decode, NULL, 0, 0), EVP_OK);
     ck_assert_uint_eq(srv.out.len, 5);
     ck_assert_mem_eq(srv.out.data, "\x00\x03" "abc", 5);
+    /* A datagram for another target is dropped: the session has one (the ABI's). */
+    evp_addr other = ss_test_domain("other.example", 53);
+    ss_conn cli2 = {0};
+    cli2.sess = ss_outbound_session_new(out_inst, &other, EVP_NET_UDP, &dial, err, sizeof err);
+    ck_assert_int_eq(ss_conn_run(&cli2, ss_outbound_encode, "\x00\x01" "x", 3, 0), EVP_OK);
+    ck_assert_int_eq(ss_conn_run(&srv, ss_inbound_decode, cli2.out.data, cli2.out.len, 0),
+                     EVP_OK);
+    ck_assert_uint_eq(srv.out.len, 5);
+    ss_conn_free(&cli2, ss_outbound_session_free);
     /* A forged datagram is dropped; the session goes on. */
     uint8_t forged[2 + 80] = {0, 80};
     randombytes_buf(forged + 2, 80);

@@ -38,39 +38,42 @@ int ss_in_udp_first(ss_in_session *s, evp_io *io, int *rc)
     return 1;
 }
 
-/* Opens one datagram and appends its payload as a record when it is for the target. */
-static int open_one(ss_in_session *s, const uint8_t *d, size_t n, uint8_t *plain, evp_io *io)
+/* Opens one datagram and appends its payload as a record when it is for the target: 0, or
+ * -1 when out of memory. */
+static int open_one(ss_in_session *s, const uint8_t *d, size_t n, evp_io *io)
 {
     const evp_host *h = s->inst->host;
+    uint8_t *plain = ss_alloc(n ? n : 1);
+    if (plain == NULL)
+        return -1;
     long len = ss_packet_open(s->user->method, s->user->key, d, n, plain);
-    if (len < 0)
-        return 0; /* a forged or damaged datagram: UDP may lose it */
     evp_addr to;
-    int alen = ss_addr_decode(&to, plain, (size_t)len);
-    if (alen < 0 || !ss_addr_same(&to, &s->target)) {
+    int alen = len >= 0 ? ss_addr_decode(&to, plain, (size_t)len) : -1;
+    int rc = 0;
+    if (len < 0) {
+        /* a forged or damaged datagram: UDP may lose it */
+    } else if (alen < 0 || !ss_addr_same(&to, &s->target)) {
         if (!s->warned && h->log_enabled(EVP_LOG_INFO))
             h->log(EVP_LOG_INFO, "shadowsocks: a UDP peer's datagrams for a second target "
                                  "are dropped (one target per peer)");
         s->warned = 1;
-        return 0;
+    } else {
+        rc = ss_record_put(h, io->out, plain + alen, (size_t)len - (size_t)alen);
     }
-    return ss_record_put(h, io->out, plain + alen, (size_t)len - (size_t)alen);
+    ss_free_wiped(plain, n ? n : 1);
+    return rc;
 }
 
 int ss_in_udp_decode(ss_in_session *s, evp_io *io)
 {
     size_t off = 0, n;
     const uint8_t *d;
-    uint8_t *plain = ss_alloc(SS_RECORD_MAX);
-    if (plain == NULL)
-        return ss_in_broken(s, io, "out of memory");
-    int rc = 0;
-    while (rc == 0 && ss_record_next(io->in, io->in_len, &off, &d, &n)) {
-        rc = open_one(s, d, n, plain, io);
+    while (ss_record_next(io->in, io->in_len, &off, &d, &n)) {
+        if (open_one(s, d, n, io) != 0)
+            return ss_in_broken(s, io, "out of memory");
         io->consumed = off;
     }
-    ss_free_wiped(plain, SS_RECORD_MAX);
-    return rc == 0 ? EVP_OK : ss_in_broken(s, io, "out of memory");
+    return EVP_OK;
 }
 
 int ss_in_udp_encode(ss_in_session *s, evp_io *io)

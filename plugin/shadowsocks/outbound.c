@@ -170,20 +170,22 @@ static int udp_decode(ss_out_session *s, evp_io *io)
 {
     size_t off = 0, n;
     const uint8_t *d;
-    uint8_t *plain = ss_alloc(SS_RECORD_MAX);
-    if (plain == NULL)
-        return failed(io, "out of memory");
-    int rc = 0;
-    while (rc == 0 && ss_record_next(io->in, io->in_len, &off, &d, &n)) {
+    while (ss_record_next(io->in, io->in_len, &off, &d, &n)) {
+        uint8_t *plain = ss_alloc(n ? n : 1);
+        if (plain == NULL)
+            return failed(io, "out of memory");
         long len = ss_packet_open(s->server.method, s->server.key, d, n, plain);
         evp_addr from;
         int alen = len >= 0 ? ss_addr_decode(&from, plain, (size_t)len) : -1;
+        int rc = 0;
         if (alen >= 0) /* else a forged or damaged datagram: dropped */
             rc = ss_record_put(s->host, io->out, plain + alen, (size_t)len - (size_t)alen);
+        ss_free_wiped(plain, n ? n : 1);
+        if (rc != 0)
+            return failed(io, "out of memory");
         io->consumed = off;
     }
-    ss_free_wiped(plain, SS_RECORD_MAX);
-    return rc == 0 ? EVP_OK : failed(io, "out of memory");
+    return EVP_OK;
 }
 
 int ss_outbound_decode(void *sess, evp_io *io)

@@ -159,6 +159,8 @@ stop_pid "$V2_PID"
 # A replayed first chunk: ss-local's first bytes through a capturing relay, sent again.
 read -r SP CP F < <(ports 3 | tr '\n' ' ')
 cfg_ss_server "$E2E_TMP/replay.server.json" "$SP" aes-256-gcm
+# A long handshake deadline: the probes below must end by the drain, not by the deadline.
+sed -i '2a\  "policy": {"levels": {"0": {"handshake": 60}}},' "$E2E_TMP/replay.server.json"
 start_evproxy replay.server "$E2E_TMP/replay.server.json" "$SP"
 S_PID=$LAST_PID
 cap=$E2E_TMP/replay.capture.bin
@@ -196,6 +198,31 @@ elif ! alive "$S_PID"; then
     fail "replay: the server died ($(death_note "$S_PID"))"
 else
     RES+=("PASS replayed first chunk refused (4 copies), fresh server took it")
+fi
+
+# Probes: random bytes, the capture with a bit flipped in the salt, the sealed length or the
+# first chunk, and the capture replayed: none answered, none closed before the filler, and
+# all closed by the drain at one byte count (within the filler's 2-step resolution), past the
+# longest first chunk (32 + 18 + 16383 + 16 bytes).
+timeout -k 5 120 "$PY" "$TOOLS/ss_probe.py" --connect "127.0.0.1:$SP" --capture "$cap" \
+    --salt 32 >"$E2E_TMP/probes.json" 2>&1 || fail "ss_probe.py: $(tail -c 300 "$E2E_TMP/probes.json")"
+if verdict=$("$PY" - "$E2E_TMP/probes.json" <<'EOP'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+bad = [r for r in rows if r["answered"] or r["early_close"] or r["closed_at"] is None]
+at = [r["closed_at"] for r in rows if r["closed_at"] is not None]
+if bad:
+    print("misbehaved: %s" % bad)
+    sys.exit(1)
+if max(at) - min(at) > 2 * 1024 + 64 or min(at) < 32 + 18 + 16383 + 16:
+    print("closes at %s" % {r["probe"]: r["closed_at"] for r in rows})
+    sys.exit(1)
+print("%d probes unanswered, closed at %d..%d bytes" % (len(rows), min(at), max(at)))
+EOP
+); then
+    RES+=("PASS probes: $verdict")
+else
+    soft_fail "probes: $verdict"
 fi
 stop_pid "$S_PID"
 
