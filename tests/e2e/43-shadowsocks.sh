@@ -5,7 +5,8 @@
 #   b/ss:    evproxy (socks, dokodemo udp -> shadowsocks out) -> ss-server -u -> target
 #   a/v2ray: V2Ray 4.34 client (the same config shape)       -> evproxy inbound
 #   b/v2ray: evproxy client                                  -> V2Ray 4.34 shadowsocks inbound
-# then: ss-local -> evproxy (shadowsocks in, vmess out) -> V2Ray vmess inbound -> target; and
+# then: V2Ray's and evproxy's client over WebSocket to an evproxy server; ss-local -> evproxy
+# (shadowsocks in, vmess out) -> V2Ray vmess inbound -> target; probes; and
 # a replayed first chunk (ss-local's first bytes, captured by a relay) refused, the same
 # bytes accepted by a fresh server (control). Prints a table of what ran.
 # shellcheck source=tests/e2e/lib.sh
@@ -123,6 +124,32 @@ for peer in ss v2ray; do
             done
         done
     done
+done
+
+# Over a transport (WebSocket): V2Ray 4.34's client and evproxy's to an evproxy server.
+for impl in v2ray evproxy; do
+    read -r SP CP UP < <(ports 3 | tr '\n' ' ')
+    WS='{"network": "ws", "wsSettings": {"path": "/ss"}}'
+    cfg_ss_server "$E2E_TMP/ws-$impl.server.json" "$SP" chacha20-ietf-poly1305
+    with_stream "$E2E_TMP/ws-$impl.server.json" "$WS" shadowsocks
+    cfg_ss_client "$E2E_TMP/ws-$impl.client.json" "$CP" "$UP" "$SP" chacha20-ietf-poly1305
+    with_stream "$E2E_TMP/ws-$impl.client.json" "$WS" shadowsocks
+    start_evproxy "ws-$impl.server" "$E2E_TMP/ws-$impl.server.json" "$SP"
+    WS_SRV=$LAST_PID
+    if [ "$impl" = v2ray ]; then
+        start_v2ray "ws-$impl.client" "$E2E_TMP/ws-$impl.client.json" "$CP"
+    else
+        start_evproxy "ws-$impl.client" "$E2E_TMP/ws-$impl.client.json" "$CP"
+    fi
+    WS_CLI=$LAST_PID
+    if socks_stream "$CP" "127.0.0.1:$ECHO" --bytes 4M --seed 25 --timeout 60 \
+        >"$E2E_TMP/ws-$impl.result.json" 2>&1; then
+        RES+=("PASS $impl client -> evproxy, shadowsocks over ws")
+    else
+        soft_fail "$impl client, shadowsocks over ws: $(why_of "$E2E_TMP/ws-$impl.result.json")"
+    fi
+    stop_pid "$WS_CLI"
+    stop_pid "$WS_SRV"
 done
 
 # ss-local -> evproxy (shadowsocks in, vmess out) -> V2Ray vmess inbound -> echo.

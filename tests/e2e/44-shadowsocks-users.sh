@@ -44,7 +44,8 @@ add() { ctl add-user ss-in added-secret added@e2e aes-256-gcm; }
 remove() { ctl remove-user ss-in added@e2e; }
 
 # --- 1. sessions while the table is replaced --------------------------------------------
-: >"$E2E_TMP/churn.txt" >"$E2E_TMP/batches.txt"
+: >"$E2E_TMP/churn.txt"
+: >"$E2E_TMP/batches.txt"
 rounds=0
 for b in 1 2 3 4; do
     rm -f "$E2E_TMP/batch.done"

@@ -445,14 +445,15 @@ cfg_socks_freedom() {
 EOF
 }
 
-# with_stream FILE JSON: sets streamSettings on every vmess inbound and outbound in FILE.
+# with_stream FILE JSON [PROTOCOL]: sets streamSettings on every PROTOCOL (default vmess)
+# inbound and outbound in FILE.
 with_stream() {
-    "$PY" - "$1" "$2" <<'EOF'
+    "$PY" - "$1" "$2" "${3:-vmess}" <<'EOF'
 import json, sys
-path, stream = sys.argv[1], json.loads(sys.argv[2])
+path, stream, protocol = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 cfg = json.load(open(path))
 for b in cfg.get("inbounds", []) + cfg.get("outbounds", []):
-    if b["protocol"] == "vmess":
+    if b["protocol"] == protocol:
         b["streamSettings"] = stream
 json.dump(cfg, open(path, "w"), indent=2)
 EOF
