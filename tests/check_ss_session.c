@@ -259,6 +259,23 @@ START_TEST(test_users_by_key_and_ops)
 }
 END_TEST
 
+START_TEST(test_old_host_refused)
+{
+    evp_host old = *test_host_get();
+    old.abi_minor = 2; /* no counted memory (1.3) */
+    old.size = offsetof(evp_host, mem_alloc);
+    char err[128] = "";
+    evp_instance_args a = {sizeof a, "x", "{\"method\":\"aes-128-gcm\",\"password\":\"p\"}", 0};
+    ck_assert_ptr_null(ss_inbound_new(&old, &a, err, sizeof err));
+    ck_assert_msg(strstr(err, "ABI >= 1.3") != NULL, "%s", err);
+    err[0] = '\0';
+    a.settings_json = "{\"servers\":[{\"address\":\"::1\",\"port\":1,\"method\":"
+                      "\"aes-128-gcm\",\"password\":\"p\"}]}";
+    ck_assert_ptr_null(ss_outbound_new(&old, &a, err, sizeof err));
+    ck_assert_msg(strstr(err, "ABI >= 1.3") != NULL, "%s", err);
+}
+END_TEST
+
 Suite *ss_session_suite(void)
 {
     Suite *s = suite_create("ss_session");
@@ -268,6 +285,7 @@ Suite *ss_session_suite(void)
     tcase_add_test(tc, test_probes_close_like_random_bytes);
     tcase_add_loop_test(tc, test_udp_round_trip, 0, 3);
     tcase_add_test(tc, test_users_by_key_and_ops);
+    tcase_add_test(tc, test_old_host_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -48,12 +48,11 @@ static ss_users *table_of(const char *json, char *err, size_t errlen)
 void *ss_inbound_new(const evp_host *host, const evp_instance_args *args, char *err,
                      size_t errlen)
 {
-    ss_mem_adopt(host);
-    /* The salt filter (1.1) must outlive instances, so the host keeps it; memory is 1.3. */
-    if (host->abi_minor < 3 || host->size < offsetof(evp_host, mem_free) + sizeof host->mem_free) {
+    if (!ss_host_ok(host)) {
         fail_msg(err, errlen, "shadowsocks needs a host with plugin ABI >= 1.3");
         return NULL;
     }
+    ss_mem_adopt(host);
     ss_inbound *in = ss_calloc(1, sizeof *in);
     if (in == NULL || pthread_mutex_init(&in->lock, NULL) != 0) {
         ss_free(in);

@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Atomic: instances are built on a reload thread. */
@@ -12,6 +13,12 @@ void ss_mem_adopt(const evp_host *h)
 {
     const evp_host *none = NULL;
     atomic_compare_exchange_strong(&mem_table, &none, h);
+}
+
+int ss_host_ok(const evp_host *h)
+{
+    return h->abi_major == 1 && h->abi_minor >= 3 &&
+           h->size >= offsetof(evp_host, mem_free) + sizeof h->mem_free;
 }
 
 static const evp_host *table(void)

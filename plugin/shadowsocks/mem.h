@@ -11,6 +11,9 @@
 /* Records h as the table to allocate through unless one is recorded already: called by init
  * and by every entry point that is given the table (a unit test's host may skip init). */
 void ss_mem_adopt(const evp_host *h);
+/* True when h offers what the plugin uses: the replay sets (ABI 1.1) and counted memory
+ * (1.3). Instances refuse an older host with a clear error instead of calling past its table. */
+int ss_host_ok(const evp_host *h);
 
 void *ss_alloc(size_t size);
 void *ss_calloc(size_t n, size_t size);

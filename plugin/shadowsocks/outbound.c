@@ -39,6 +39,10 @@ typedef struct ss_out_session {
 void *ss_outbound_new(const evp_host *host, const evp_instance_args *args, char *err,
                       size_t errlen)
 {
+    if (!ss_host_ok(host)) {
+        snprintf(err, errlen, "shadowsocks needs a host with plugin ABI >= 1.3");
+        return NULL;
+    }
     ss_mem_adopt(host);
     ss_cfg cfg;
     const char *json = args->settings_json != NULL ? args->settings_json : "{}";

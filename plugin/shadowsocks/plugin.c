@@ -14,6 +14,10 @@
 
 static int ss_init(const evp_host *host)
 {
+    if (!ss_host_ok(host)) {
+        host->log(EVP_LOG_ERROR, "shadowsocks: the host's plugin ABI is older than 1.3");
+        return -1;
+    }
     ss_mem_adopt(host);
     /* libsodium's AEAD needs its (idempotent) init first; GnuTLS initialises on load. */
     if (sodium_init() < 0) {

@@ -6,7 +6,7 @@
 #   a/v2ray: V2Ray 4.34 client (the same config shape)       -> evproxy inbound
 #   b/v2ray: evproxy client                                  -> V2Ray 4.34 shadowsocks inbound
 # then: V2Ray's and evproxy's client over WebSocket to an evproxy server; ss-local -> evproxy
-# (shadowsocks in, vmess out) -> V2Ray vmess inbound -> target; probes; and
+# (shadowsocks in, vmess out) -> V2Ray vmess inbound -> target, and the reverse; probes; and
 # a replayed first chunk (ss-local's first bytes, captured by a relay) refused, the same
 # bytes accepted by a fresh server (control). Prints a table of what ran.
 # shellcheck source=tests/e2e/lib.sh
@@ -183,6 +183,36 @@ stop_pid "$LOCAL_PID"
 stop_pid "$CHAIN_PID"
 stop_pid "$V2_PID"
 
+# The reverse: V2Ray's vmess client -> evproxy (vmess in, shadowsocks out) -> ss-server.
+read -r SP VP CP < <(ports 3 | tr '\n' ' ')
+start_ss rev.ss-server "$SP" -- ss-server -s 127.0.0.1 -p "$SP" -k "$PW" -m chacha20-ietf-poly1305
+SS_PID=$LAST_PID
+cfg_vmess_server "$E2E_TMP/rev.evproxy.json" "$VP" "$UUID_GOOD" 0
+"$PY" - "$E2E_TMP/rev.evproxy.json" "$SP" "$PW" <<'EOP'
+import json, sys
+path, port, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+cfg = json.load(open(path))
+out = {"tag": "ss-out", "protocol": "shadowsocks", "settings": {"servers": [
+    {"address": "127.0.0.1", "port": port, "method": "chacha20-ietf-poly1305", "password": pw}]}}
+cfg["outbounds"] = [out]
+cfg.pop("routing", None)
+json.dump(cfg, open(path, "w"), indent=2)
+EOP
+start_evproxy rev.evproxy "$E2E_TMP/rev.evproxy.json" "$VP"
+REV_PID=$LAST_PID
+cfg_vmess_client "$E2E_TMP/rev.v2ray.json" "$CP" "$VP" "$UUID_GOOD" 0 aes-128-gcm
+start_v2ray rev.v2ray "$E2E_TMP/rev.v2ray.json" "$CP"
+V2_PID=$LAST_PID
+if socks_stream "$CP" "127.0.0.1:$ECHO" --bytes 4M --seed 26 --timeout 60 \
+    >"$E2E_TMP/rev.result.json" 2>&1; then
+    RES+=("PASS chain V2Ray vmess -> evproxy vmess in / ss out -> ss-server")
+else
+    soft_fail "vmess in, ss out chain: $(why_of "$E2E_TMP/rev.result.json")"
+fi
+stop_pid "$V2_PID"
+stop_pid "$REV_PID"
+stop_pid "$SS_PID"
+
 # A replayed first chunk: ss-local's first bytes through a capturing relay, sent again.
 read -r SP CP F < <(ports 3 | tr '\n' ' ')
 cfg_ss_server "$E2E_TMP/replay.server.json" "$SP" aes-256-gcm
@@ -232,7 +262,8 @@ fi
 # all closed by the drain at one byte count (within the filler's 2-step resolution), past the
 # longest first chunk (32 + 18 + 16383 + 16 bytes).
 timeout -k 5 120 "$PY" "$TOOLS/ss_probe.py" --connect "127.0.0.1:$SP" --capture "$cap" \
-    --salt 32 >"$E2E_TMP/probes.json" 2>&1 || fail "ss_probe.py: $(tail -c 300 "$E2E_TMP/probes.json")"
+    --salt 32 >"$E2E_TMP/probes.json" 2>&1 ||
+    fail "ss_probe.py: $(tail -c 300 "$E2E_TMP/probes.json")"
 if verdict=$("$PY" - "$E2E_TMP/probes.json" <<'EOP'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
