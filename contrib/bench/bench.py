@@ -64,6 +64,7 @@ def setups(args, ctx, run):
         # workers N vs 1: evproxy's "workers", V2Ray's GOMAXPROCS (Setup.workers sets both).
         Setup("8x", streams=8, workers=NPROC),
         Setup("8x-w1", streams=8, workers=1, dirs=("up",)),
+        Setup("shadowsocks", cipher="aes-256-gcm", protocol="shadowsocks"),
     ]
     if not args.setups or "ws+tls" in args.setups:
         out.append(ws_tls_setup(ctx, run))
@@ -333,7 +334,7 @@ def _args():
                     help="comma-separated groups to leave out: " + ",".join(GROUPS))
     ap.add_argument("--setups", default=env("BENCH_SETUPS", ""),
                     help="only these throughput setups (comma-separated names: aes-128-gcm,"
-                    "chacha20-poly1305,none,legacy,8x,8x-w1,ws+tls,relay)")
+                    "chacha20-poly1305,none,legacy,8x,8x-w1,shadowsocks,ws+tls,relay)")
     ap.add_argument("--relay", action="store_true", help="also the relay (no VMess) row")
     ap.add_argument("--mixed", action="store_true", help="also evproxy>v2ray and v2ray>evproxy")
     ap.add_argument("--out", default=None, help="JSON output (default BUILD/bench.json)")

@@ -61,6 +61,22 @@ def vmess_server(port, uuid, alter_id=0, extra=None, vmess_keys=None, loglevel="
     return _routed(inb, _freedom(), loglevel, extra)
 
 
+def ss_client(listen_port, target_port, server_port, method, password, extra=None,
+              loglevel="warning"):
+    """dokodemo-door on listen_port (fixed target) -> shadowsocks -> server_port."""
+    out = {"tag": "ss-out", "protocol": "shadowsocks",
+           "settings": {"servers": [{"address": LOOPBACK, "port": server_port,
+                                     "method": method, "password": password}]}}
+    return _routed(_dokodemo(listen_port, target_port), out, loglevel, extra)
+
+
+def ss_server(port, method, password, extra=None, loglevel="warning"):
+    """shadowsocks inbound on port -> freedom."""
+    inb = {"tag": "ss-in", "listen": LOOPBACK, "port": port, "protocol": "shadowsocks",
+           "settings": {"method": method, "password": password}}
+    return _routed(inb, _freedom(), loglevel, extra)
+
+
 def relay(listen_port, target_port, extra=None, loglevel="warning"):
     """dokodemo-door -> freedom in one process: the relay core alone, no VMess."""
     return _routed(_dokodemo(listen_port, target_port), _freedom(), loglevel, extra)

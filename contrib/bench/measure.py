@@ -27,8 +27,9 @@ class Setup:
 
     def __init__(self, name, cipher="aes-128-gcm", alter_id=0, workers=None, max_sessions=None,
                  streams=1, dirs=("up", "down"), client_keys=None, server_keys=None,
-                 relay=False):
+                 relay=False, protocol="vmess"):
         self.name, self.cipher, self.alter_id = name, cipher, alter_id
+        self.protocol = protocol  # "vmess", or "shadowsocks" (cipher is then its method)
         self.relay = relay  # one process, dokodemo-door -> freedom: the core without VMess
         self.workers, self.max_sessions = workers, max_sessions
         self.streams, self.dirs = streams, dirs
@@ -56,6 +57,13 @@ class Chain:
             if self.server_impl is None:
                 cfg = configs.relay(listen, target_port, st.extra())
                 self.procs.append(self._proxy(self.client_impl, "relay", cfg))
+            elif st.protocol == "shadowsocks":
+                sport = peers.free_port()
+                scfg = configs.ss_server(sport, st.cipher, ctx.uuid, st.extra())
+                self.procs.append(self._proxy(self.server_impl, "server", scfg))
+                ccfg = configs.ss_client(listen, target_port, sport, st.cipher, ctx.uuid,
+                                         st.extra())
+                self.procs.insert(0, self._proxy(self.client_impl, "client", ccfg))
             else:
                 sport = peers.free_port()
                 scfg = configs.vmess_server(sport, ctx.uuid, st.alter_id, st.extra(),

@@ -25,6 +25,7 @@ THROUGHPUT_ROWS = [
     ("8x", "8 streams aes-128-gcm, workers {n}", "throughput", "each"),
     ("8x-w1", "8 streams aes-128-gcm, workers 1", None, None),
     ("ws+tls", "1 stream aes-128-gcm over ws+tls", "throughput", "each"),
+    ("shadowsocks", "1 stream shadowsocks aes-256-gcm", None, "sum"),
     ("relay", "relay only, no VMess", None, "one"),
 ]
 
