@@ -183,6 +183,14 @@ START_TEST(test_udp_round_trip)
     ck_assert_int_eq(ss_conn_run(&srv, ss_inbound_decode, NULL, 0, 0), EVP_OK);
     ck_assert_uint_eq(srv.out.len, 5);
     ck_assert_mem_eq(srv.out.data, "\x00\x03" "abc", 5);
+    /* The same datagram again is a replay: dropped in this session, refused by a new one. */
+    ck_assert_int_eq(ss_conn_run(&srv, ss_inbound_decode, cli.out.data, cli.out.len, 0), EVP_OK);
+    ck_assert_uint_eq(srv.out.len, 5);
+    ss_conn again = {.sess = ss_inbound_session_new(in_inst)};
+    ck_assert_int_eq(ss_conn_run(&again, ss_inbound_decode, cli.out.data, cli.out.len, 0),
+                     EVP_ERR);
+    ck_assert_msg(strstr(again.reason, "replayed salt") != NULL, "%s", again.reason);
+    ss_conn_free(&again, ss_inbound_session_free);
     /* A datagram for another target is dropped: the session has one (the ABI's). */
     evp_addr other = ss_test_domain("other.example", 53);
     ss_conn cli2 = {0};

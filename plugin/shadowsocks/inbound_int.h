@@ -12,6 +12,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* The host's set of salts seen recently (streams and datagrams, as ss-libev's one filter),
+ * shared by every instance and loaded copy of the plugin. */
+#define SS_SALT_SET "shadowsocks.salt"
+#define SS_SALT_WINDOW 3600 /* seconds a salt stays refused, at least */
+
 typedef struct ss_inbound {
     const evp_host *host;
     atomic_uint refs;     /* the host's, plus one per session */

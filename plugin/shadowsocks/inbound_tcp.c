@@ -12,10 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The host's set of salts seen recently, shared by every instance and loaded copy. */
-#define SALT_SET "shadowsocks.salt"
-#define SALT_WINDOW 3600 /* seconds a salt stays refused, at least */
-
 static int reject(ss_in_session *s, evp_io *io, const char *why)
 {
     const evp_host *h = s->inst->host;
@@ -37,7 +33,7 @@ static int find_user(ss_in_session *s, evp_io *io)
     if (s->user == NULL)
         return reject(s, io, "no user's key opens the first chunk");
     size_t salt = ss_key_size(s->user->method);
-    if (s->inst->host->replay_seen(SALT_SET, io->in, salt, SALT_WINDOW) != 0)
+    if (s->inst->host->replay_seen(SS_SALT_SET, io->in, salt, SS_SALT_WINDOW) != 0)
         return reject(s, io, "replayed salt");
     s->phase = P_FIRST;
     return EVP_OK;

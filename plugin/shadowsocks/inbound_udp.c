@@ -1,7 +1,8 @@
 /* A shadowsocks inbound's UDP peer: each datagram is salt + sealed(address + payload). The
  * first names the session's target and user; later ones are opened with that user's key
  * and must name the same target (the ABI gives a session one target): others are dropped,
- * as are datagrams that do not open. Replies carry the target's address. */
+ * as are datagrams that do not open and salts seen recently. Replies carry the target's
+ * address. */
 #include "inbound_int.h"
 
 #include "addr.h"
@@ -29,6 +30,11 @@ int ss_in_udp_first(ss_in_session *s, evp_io *io, int *rc)
     ss_free_wiped(plain, n ? n : 1);
     if (alen < 0)
         return 0; /* not a datagram of ours: the stream path judges it */
+    /* Only looked at here: ss_in_udp_decode opens this datagram again and records it. */
+    if (s->inst->host->replay_peek(SS_SALT_SET, d, ss_key_size(user->method), SS_SALT_WINDOW)) {
+        *rc = ss_in_broken(s, io, "replayed salt");
+        return 1;
+    }
     s->user = user;
     s->phase = P_UDP;
     io->target = s->target;
@@ -50,8 +56,9 @@ static int open_one(ss_in_session *s, const uint8_t *d, size_t n, evp_io *io)
     evp_addr to;
     int alen = len >= 0 ? ss_addr_decode(&to, plain, (size_t)len) : -1;
     int rc = 0;
-    if (len < 0) {
-        /* a forged or damaged datagram: UDP may lose it */
+    if (len < 0 ||
+        h->replay_seen(SS_SALT_SET, d, ss_key_size(s->user->method), SS_SALT_WINDOW) != 0) {
+        /* a forged, damaged or replayed datagram: UDP may lose it */
     } else if (alen < 0 || !ss_addr_same(&to, &s->target)) {
         if (!s->warned && h->log_enabled(EVP_LOG_INFO))
             h->log(EVP_LOG_INFO, "shadowsocks: a UDP peer's datagrams for a second target "
