@@ -5,7 +5,7 @@
 #   b/ss:    evproxy (socks, dokodemo udp -> shadowsocks out) -> ss-server -u -> target
 #   a/v2ray: V2Ray 4.34 client (the same config shape)       -> evproxy inbound
 #   b/v2ray: evproxy client                                  -> V2Ray 4.34 shadowsocks inbound
-# then: V2Ray's and evproxy's client over WebSocket to an evproxy server; ss-local -> evproxy
+# then: domain and IPv6 targets; V2Ray's and evproxy's client over WebSocket to an evproxy server; ss-local -> evproxy
 # (shadowsocks in, vmess out) -> V2Ray vmess inbound -> target, and the reverse; probes; and
 # a replayed first chunk (ss-local's first bytes, captured by a relay) refused, the same
 # bytes accepted by a fresh server (control). Prints a table of what ran.
@@ -17,11 +17,11 @@ SIZE=${E2E_SS_BYTES:-16M}
 METHODS=${E2E_SS_METHODS:-"aes-128-gcm aes-256-gcm chacha20-ietf-poly1305"}
 PW=e2e-shadowsocks-pw
 
-start_tool echo echo_server.py --host 127.0.0.1
+start_tool echo echo_server.py --host 127.0.0.1 --host ::1
 ECHO=$TOOL_PORT
 start_tool dns udp_responder.py --host 127.0.0.1
 DNS=$TOOL_PORT
-info "echo server on 127.0.0.1:$ECHO, UDP responder on 127.0.0.1:$DNS"
+info "echo server on 127.0.0.1/::1:$ECHO, UDP responder on 127.0.0.1:$DNS"
 
 # cfg_ss_server FILE PORT METHOD: shadowsocks inbound (tcp,udp) -> freedom; V2Ray runs it too.
 cfg_ss_server() {
@@ -125,6 +125,32 @@ for peer in ss v2ray; do
         done
     done
 done
+
+# Domain and IPv6 targets: ss-local -> evproxy inbound, and evproxy's outbound -> ss-server.
+read -r SP CP SP2 CP2 < <(ports 4 | tr '\n' ' ')
+cfg_ss_server "$E2E_TMP/addr.server.json" "$SP" aes-128-gcm
+start_evproxy addr.server "$E2E_TMP/addr.server.json" "$SP"
+ADDR_PIDS=("$LAST_PID")
+start_ss addr.local "$CP" -- ss-local -s 127.0.0.1 -p "$SP" -k "$PW" -m aes-128-gcm \
+    -b 127.0.0.1 -l "$CP"
+ADDR_PIDS+=("$LAST_PID")
+start_ss addr.ss-server "$SP2" -- ss-server -s 127.0.0.1 -p "$SP2" -k "$PW" -m aes-128-gcm
+ADDR_PIDS+=("$LAST_PID")
+cfg_ss_client "$E2E_TMP/addr.client.json" "$CP2" "$(ports 1)" "$SP2" aes-128-gcm
+start_evproxy addr.client "$E2E_TMP/addr.client.json" "$CP2"
+ADDR_PIDS+=("$LAST_PID")
+for cell in "a $CP" "b $CP2"; do
+    read -r dir port <<<"$cell"
+    for target in "localhost:$ECHO" "[::1]:$ECHO"; do
+        if socks_stream "$port" "$target" --bytes 1M --seed 27 --timeout 30 \
+            >"$E2E_TMP/addr.result.json" 2>&1; then
+            RES+=("PASS ss-$dir target $target")
+        else
+            soft_fail "ss-$dir target $target: $(why_of "$E2E_TMP/addr.result.json")"
+        fi
+    done
+done
+for p in "${ADDR_PIDS[@]}"; do stop_pid "$p"; done
 
 # Over a transport (WebSocket): V2Ray 4.34's client and evproxy's to an evproxy server.
 for impl in v2ray evproxy; do
