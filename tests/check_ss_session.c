@@ -293,6 +293,40 @@ START_TEST(test_old_host_refused)
 }
 END_TEST
 
+START_TEST(test_settings_checks)
+{
+    char err[200] = "";
+    const char *bad[] = {
+        "{\"clients\":[{\"password\":\"a\"}]}", /* no method anywhere */
+        "{\"method\":\"aes-128-gcm\",\"clients\":[{\"password\":\"a\",\"email\":\"x\"},"
+        "{\"password\":\"b\",\"email\":\"x\"}]}", /* one email twice */
+        "{\"method\":\"aes-128-gcm\",\"password\":\"\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        evp_instance_args a = {sizeof a, "x", bad[i], 0};
+        err[0] = '\0';
+        ck_assert_msg(ss_inbound_new(test_host_get(), &a, err, sizeof err) == NULL, "%s", bad[i]);
+        ck_assert_msg(err[0] != '\0', "no reason for %s", bad[i]);
+    }
+    /* Sessions take the servers in turn. */
+    evp_instance_args o = {sizeof o, "x", "{\"servers\":["
+        "{\"address\":\"127.0.0.1\",\"port\":1,\"method\":\"aes-128-gcm\",\"password\":\"p\"},"
+        "{\"address\":\"example.org\",\"port\":2,\"method\":\"aes-128-gcm\",\"password\":\"p\"}]}",
+        0};
+    void *out = ss_outbound_new(test_host_get(), &o, err, sizeof err);
+    ck_assert_msg(out != NULL, "%s", err);
+    evp_addr target = ss_test_domain("t.example", 80), dial;
+    for (int k = 0; k < 4; k++) {
+        void *sess = ss_outbound_session_new(out, &target, EVP_NET_TCP, &dial, err, sizeof err);
+        ck_assert_ptr_nonnull(sess);
+        ck_assert_uint_eq(dial.port, k % 2 ? 2 : 1);
+        ck_assert_int_eq(dial.type, k % 2 ? EVP_ADDR_DOMAIN : EVP_ADDR_IPV4);
+        ss_outbound_session_free(sess);
+    }
+    ss_outbound_free(out);
+}
+END_TEST
+
 Suite *ss_session_suite(void)
 {
     Suite *s = suite_create("ss_session");
@@ -303,6 +337,7 @@ Suite *ss_session_suite(void)
     tcase_add_loop_test(tc, test_udp_round_trip, 0, 3);
     tcase_add_test(tc, test_users_by_key_and_ops);
     tcase_add_test(tc, test_old_host_refused);
+    tcase_add_test(tc, test_settings_checks);
     suite_add_tcase(s, tc);
     return s;
 }
