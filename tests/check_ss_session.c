@@ -6,6 +6,9 @@
 #include <sodium.h>
 #include <stdlib.h>
 
+/* What the host says of a UDP peer's session (ABI 1.7 session_open). */
+static const evp_session_info udp_peer = {.size = sizeof udp_peer, .network = EVP_NET_UDP};
+
 static const char *methods[] = {"aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305"};
 
 /* What an outbound to target writes for payload: the whole client stream. */
@@ -175,7 +178,7 @@ START_TEST(test_udp_round_trip)
     ck_assert_ptr_nonnull(cli.sess);
     ck_assert_int_eq(ss_conn_run(&cli, ss_outbound_encode, "\x00\x03" "abc", 5, 0), EVP_OK);
     /* One record in, as a UDP peer's first call brings it: the datagram names the target. */
-    srv.sess = ss_inbound_session_new(in_inst);
+    srv.sess = ss_inbound_session_open(in_inst, &udp_peer);
     ck_assert_int_eq(ss_conn_run(&srv, ss_inbound_decode, cli.out.data, cli.out.len, 0),
                      EVP_TARGET);
     ck_assert_int_eq(srv.network, EVP_NET_UDP);
@@ -186,11 +189,16 @@ START_TEST(test_udp_round_trip)
     /* The same datagram again is a replay: dropped in this session, refused by a new one. */
     ck_assert_int_eq(ss_conn_run(&srv, ss_inbound_decode, cli.out.data, cli.out.len, 0), EVP_OK);
     ck_assert_uint_eq(srv.out.len, 5);
-    ss_conn again = {.sess = ss_inbound_session_new(in_inst)};
+    ss_conn again = {.sess = ss_inbound_session_open(in_inst, &udp_peer)};
     ck_assert_int_eq(ss_conn_run(&again, ss_inbound_decode, cli.out.data, cli.out.len, 0),
                      EVP_ERR);
     ck_assert_msg(strstr(again.reason, "replayed salt") != NULL, "%s", again.reason);
     ss_conn_free(&again, ss_inbound_session_free);
+    /* A UDP peer whose first datagram opens with no key is refused, never read as a stream. */
+    ss_conn junk = {.sess = ss_inbound_session_open(in_inst, &udp_peer)};
+    ck_assert_int_eq(ss_conn_run(&junk, ss_inbound_decode, "\x00\x03" "abc", 5, 0), EVP_ERR);
+    ck_assert_msg(strstr(junk.reason, "no user's key") != NULL, "%s", junk.reason);
+    ss_conn_free(&junk, ss_inbound_session_free);
     /* A datagram for another target is dropped: the session has one (the ABI's). */
     evp_addr other = ss_test_domain("other.example", 53);
     ss_conn cli2 = {0};

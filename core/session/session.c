@@ -498,7 +498,11 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router 
     if (s == NULL)
         return NULL;
     s->inops = evp_inops(in);
-    s->ins = s->inops->session_new(in->inst);
+    /* fd -1: a peer behind a UDP listener (session_udp.c). */
+    evp_session_info info = {.size = sizeof info,
+                             .network = fd == -1 ? EVP_NET_UDP : EVP_NET_TCP};
+    s->ins = s->inops->session_open ? s->inops->session_open(in->inst, &info)
+                                    : s->inops->session_new(in->inst);
     return sess_start(s, rt, fd, in, router);
 }
 

@@ -1,6 +1,6 @@
 /* The shadowsocks inbound instance: its settings and user table (swapped in place by
  * updates) and the drain range of failed handshakes; the session entry points hand a
- * connection to its stream or datagram path. */
+ * connection to its stream or datagram path, as the host says which it is (session_open). */
 #include "inbound.h"
 
 #include "inbound_int.h"
@@ -133,10 +133,17 @@ void ss_inbound_drain_range(void *inst, uint32_t *min, uint32_t *max)
 
 void *ss_inbound_session_new(void *inst)
 {
+    evp_session_info info = {.size = sizeof info, .network = EVP_NET_TCP};
+    return ss_inbound_session_open(inst, &info);
+}
+
+void *ss_inbound_session_open(void *inst, const evp_session_info *info)
+{
     ss_inbound *in = inst;
     ss_in_session *s = ss_calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
+    s->phase = info->network == EVP_NET_UDP ? P_UDP_FIRST : P_SALT;
     atomic_fetch_add(&in->refs, 1);
     s->inst = in;
     uint32_t r;
@@ -194,17 +201,13 @@ int ss_inbound_decode(void *sess, evp_io *io)
     ss_in_session *s = sess;
     io->consumed = 0;
     switch (s->phase) {
-    case P_START: {
+    case P_UDP_FIRST: {
         if (io->in_len == 0)
-            return io->in_eof ? ss_in_broken(s, io, "client closed at once") : EVP_OK;
-        /* The ABI does not say whether a session is a stream or a UDP peer's datagrams; a
-         * UDP peer's first call holds exactly one record, which must open as a datagram. A
-         * stream's bytes pass that tag check with odds of 2^-128. */
+            return EVP_OK;
         int rc;
         if (ss_in_udp_first(s, io, &rc))
             return rc;
-        s->phase = P_SALT;
-        return ss_in_stream_decode(s, io);
+        return ss_in_broken(s, io, "a datagram that opens with no user's key");
     }
     case P_UDP:
         return ss_in_udp_decode(s, io);

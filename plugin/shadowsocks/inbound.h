@@ -24,6 +24,8 @@ char *ss_inbound_settings(void *inst);
 void ss_inbound_drain_range(void *inst, uint32_t *min, uint32_t *max);
 
 void *ss_inbound_session_new(void *inst);
+/* ABI 1.7: a TCP stream or a UDP peer's datagrams, as the host says. */
+void *ss_inbound_session_open(void *inst, const evp_session_info *info);
 void ss_inbound_session_free(void *sess);
 int ss_inbound_decode(void *sess, evp_io *io);
 int ss_inbound_encode(void *sess, evp_io *io);

@@ -28,8 +28,8 @@ typedef struct ss_inbound {
 } ss_inbound;
 
 enum ss_phase {
-    P_START = 0, /* nothing read yet: a stream or datagrams? */
-    P_SALT,      /* stream: waiting for the salt and the first sealed length */
+    P_SALT = 0,  /* stream: waiting for the salt and the first sealed length */
+    P_UDP_FIRST, /* datagrams: waiting for the first, which names the target and user */
     P_FIRST,     /* stream: user found, waiting for the first chunk (the address) */
     P_RELAY,     /* stream: target named */
     P_UDP,       /* datagrams: target named by the first one */

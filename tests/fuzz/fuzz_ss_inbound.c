@@ -73,14 +73,17 @@ static void client_wire(int k, int udp, const uint8_t *payload, size_t n, evp_bu
     fuzz_buf_free(&scratch);
 }
 
-/* Decodes wire[0..len) on a fresh server, split at the cuts. */
-static void serve(const uint8_t *wire, size_t len, const size_t *cuts, size_t ncuts, fuzz_run *r)
+/* Decodes wire[0..len) on a fresh server (a TCP stream, or a UDP peer's with network
+ * EVP_NET_UDP), split at the cuts. */
+static void serve(const uint8_t *wire, size_t len, const size_t *cuts, size_t ncuts,
+                  uint8_t network, fuzz_run *r)
 {
     static const uint8_t reply[] = "\x00\x04pong"; /* a record too, for UDP sessions */
     const evp_plugin *p = evp_plugin_entry();
     fuzz_host_reset();
     void *inst = instance(p, 1, SERVER);
-    void *s = p->inbound->session_new(inst);
+    evp_session_info info = {.size = sizeof info, .network = network};
+    void *s = p->inbound->session_open(inst, &info);
     if (s == NULL)
         abort();
     fuzz_drive_inbound(p->inbound, s, wire, len, cuts, ncuts, 1, reply, sizeof(reply) - 1, r);
@@ -110,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_buf_put(&wire, rest, n);
         }
         fuzz_run r;
-        serve(wire.data, wire.len, NULL, 0, &r); /* a UDP peer's first call: one record */
+        serve(wire.data, wire.len, NULL, 0, EVP_NET_UDP, &r); /* a UDP peer's first call */
         if (real_udp && (r.targets != 1 || r.network != EVP_NET_UDP || r.out.len != n + 2 ||
                          (n && memcmp(r.out.data + 2, rest, n) != 0)))
             abort();
@@ -126,8 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         wire.data[data[1] % wire.len] ^= 0x20;
     size_t cut = wire.len ? data[1] % wire.len : 0;
     fuzz_run whole, split;
-    serve(wire.data, wire.len, NULL, 0, &whole);
-    serve(wire.data, wire.len, &cut, 1, &split);
+    serve(wire.data, wire.len, NULL, 0, EVP_NET_TCP, &whole);
+    serve(wire.data, wire.len, &cut, 1, EVP_NET_TCP, &split);
     fuzz_same_runs(&whole, &split, 1);
     if (mode == 1 && (whole.status != EVP_EOF || whole.targets != 1 || whole.out.len != n ||
                       (n && memcmp(whole.out.data, rest, n) != 0)))

@@ -41,6 +41,8 @@
  *        evp_mux_ops).
  *        evp_inbound_ops.share_link: a user's client settings as a share link (`evproxy
  *        link`), in the plugin's own link formats.
+ *        evp_inbound_ops.session_open: session_new told whether the connection is a TCP
+ *        stream or a UDP peer's datagrams (a protocol that serves both on one port).
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -243,6 +245,14 @@ typedef struct evp_sip003_args {
     const char *const *values;
 } evp_sip003_args;
 
+/* What the host tells an inbound of a new connection (session_open, ABI 1.7). */
+typedef struct evp_session_info {
+    uint32_t size;
+    /* EVP_NET_TCP: a byte stream; EVP_NET_UDP: a peer's datagrams, each decode input one
+     * record (see evp_io) */
+    uint8_t network;
+} evp_session_info;
+
 /* Server side: parse/authenticate the client, name the target, then relay. */
 typedef struct evp_inbound_ops {
     uint32_t size;
@@ -302,6 +312,9 @@ typedef struct evp_inbound_ops {
      * line of text, malloc'd with host->alloc: the host frees it), or NULL and a one-line
      * err (an unknown format, a user the format cannot carry). */
     char *(*share_link)(void *inst, const evp_link_args *args, char *err, size_t errlen);
+    /* Optional: as session_new, told what kind of connection it is; the host calls it
+     * instead of session_new when set. */
+    void *(*session_open)(void *inst, const evp_session_info *info);
 } evp_inbound_ops;
 
 #define EVP_USERS_SECRETS 1u
