@@ -25,7 +25,7 @@ static json_t *build(const char *opts, int server, int *rc, char *err, size_t er
     json_t *stream = NULL;
     err[0] = '\0';
     *rc = evp_sip003_stream((const char *const *)keys, (const char *const *)values, n, server,
-                            &stream, err, errlen);
+                            0, &stream, err, errlen);
     evp_sip003_free_options(keys, values, n);
     return stream;
 }

@@ -105,10 +105,8 @@ static int parse_settings(doko_inst *in, const json_t *o, char *err, size_t errl
         snprintf(err, errlen, "settings.address: \"%s\" is not an IP address or domain", address);
         return -1;
     }
-    if (port == 0) {
-        snprintf(err, errlen, "settings.port: required, 1..65535");
-        return -1;
-    }
+    /* No port (0) passes, as in V2Ray 4.34: a multiplexer's name (v2ray-plugin's server points
+     * at "v1.mux.cool") needs none; any other such target fails at connect. */
     in->target.port = (uint16_t)port;
     in->timeout = (uint32_t)timeout;
     in->level = (uint32_t)level;

@@ -156,7 +156,7 @@ static int host_option(const char *key)
     if (evp_sip003_stream_option(key))
         return 1;
     static const char *const mine[] = {"server", "clients", "target", "loglevel", "chain",
-                                       "chain_opts"};
+                                       "chain_opts", "compat"};
     for (size_t j = 0; j < sizeof mine / sizeof mine[0]; j++)
         if (strcmp(key, mine[j]) == 0)
             return 1;
@@ -198,6 +198,43 @@ static json_t *plugin_settings(const char *plugin_dir, evp_sip003_args *a, char 
     evp_module_unref(m);
     evp_registry_free(&reg);
     return settings;
+}
+
+/* compat=v2ray-plugin: the multiplexer's name (a copy), which v2ray-plugin's server names as
+ * its dokodemo-door's address; NULL with a message when there is no multiplexer. */
+static char *mux_target(const char *plugin_dir)
+{
+    evp_registry reg;
+    char err[512] = "out of memory";
+    char *name = NULL;
+    evp_module *m = evp_registry_init(&reg, plugin_dir) == 0
+                        ? evp_registry_get(&reg, "mux", err, sizeof err) : NULL;
+    const evp_mux_ops *ops = m ? evp_module_muxops(m) : NULL;
+    if (ops && ops->target)
+        name = strdup(ops->target);
+    else if (m)
+        snprintf(err, sizeof err, "plugin \"mux\" has no multiplexer");
+    if (name == NULL)
+        fprintf(stderr, "vmess-plugin: compat=v2ray-plugin needs Mux.Cool: %s\n", err);
+    evp_module_unref(m);
+    evp_registry_free(&reg);
+    return name;
+}
+
+/* compat=v2ray-plugin: only the host's options mean anything (there is no VMess). */
+static int compat_options(const char *compat, char **keys, int n)
+{
+    if (strcmp(compat, "v2ray-plugin") != 0) {
+        fprintf(stderr, "vmess-plugin: compat must be v2ray-plugin, not \"%s\"\n", compat);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (!host_option(keys[i])) {
+            fprintf(stderr, "vmess-plugin: compat=v2ray-plugin carries no VMess: %s= is not "
+                            "taken (the transport options are)\n", keys[i]);
+            return -1;
+        }
+    return 0;
 }
 
 int evp_sip003_config(const char *plugin_dir, char **text)
@@ -259,30 +296,44 @@ int evp_sip003_config(const char *plugin_dir, char **text)
         evp_sip003_free_options(keys, values, n);
         return -1;
     }
+    /* compat=v2ray-plugin: v2ray-plugin's wire (WebSocket, TLS, Mux.Cool, no VMess). */
+    const char *compat = opt(keys, values, n, "compat");
+    char *muxname = NULL;
+    if (compat && (compat_options(compat, keys, n) || !(muxname = mux_target(plugin_dir)))) {
+        evp_sip003_free_options(keys, values, n);
+        return -1;
+    }
     json_t *stream = NULL;
     char err[512];
     if (evp_sip003_stream((const char *const *)keys, (const char *const *)values, n, server,
-                          &stream, err, sizeof err)) {
+                          compat != NULL, &stream, err, sizeof err)) {
         fprintf(stderr, "vmess-plugin: %s\n", err);
         evp_sip003_free_options(keys, values, n);
+        free(muxname);
         return -1;
     }
     evp_sip003_args a = {.inbound = server, .users_from_file = clients != NULL,
                          .server_host = chain_cmd ? "127.0.0.1" : first_remote,
                          .server_port = (uint16_t)(chain_cmd ? hop : remote_port)};
-    json_t *settings = plugin_settings(plugin_dir, &a, keys, values, n);
+    json_t *settings = compat ? json_object() : plugin_settings(plugin_dir, &a, keys, values, n);
     if (settings == NULL) {
         evp_sip003_free_options(keys, values, n);
         json_decref(stream);
+        free(muxname);
         return -1;
     }
     json_t *root = json_pack("{s:{s:s}}", "log", "loglevel", level ? level : "warning");
     char addr[300];
     if (server) {
+        if (compat) { /* v2ray-plugin's server: a dokodemo-door naming the multiplexer */
+            json_decref(settings);
+            settings = json_pack("{s:s, s:s}", "address", muxname, "network", "tcp");
+        }
         json_t *in = json_pack("{s:s, s:s, s:i, s:s, s:o}", "tag", "sip003-in", "listen",
                                chain_cmd ? "127.0.0.1" : first_remote, "port",
                                chain_cmd ? (int)hop : (int)remote_port, "protocol",
-                               SIP003_PROTOCOL, "settings", settings);
+                               compat ? "dokodemo-door" : SIP003_PROTOCOL, "settings",
+                               settings);
         if (clients)
             json_object_set_new(in, "clientsFile", json_string(clients));
         if (stream)
@@ -306,6 +357,7 @@ int evp_sip003_config(const char *plugin_dir, char **text)
                 json_decref(root);
                 json_decref(settings);
                 json_decref(stream);
+                free(muxname);
                 return -1;
             }
             size_t hl = (size_t)(colon - target);
@@ -320,17 +372,26 @@ int evp_sip003_config(const char *plugin_dir, char **text)
             json_pack("[{s:s, s:s, s:i, s:s, s:{s:s, s:i, s:s}}]", "tag", "sip003-in", "listen",
                       lhost, "port", (int)local_port, "protocol", "dokodemo-door", "settings",
                       "address", thost, "port", (int)tport, "network", "tcp"));
+        if (compat) { /* v2ray-plugin's client: freedom to the server, multiplexed */
+            json_decref(settings);
+            host_port(addr, sizeof addr, chain_cmd ? "127.0.0.1" : first_remote,
+                      chain_cmd ? hop : remote_port);
+            settings = json_pack("{s:s}", "redirect", addr);
+        }
         json_t *out = json_pack("{s:s, s:s, s:o}", "tag", "sip003-out", "protocol",
-                                SIP003_PROTOCOL, "settings", settings);
+                                compat ? "freedom" : SIP003_PROTOCOL, "settings", settings);
         if (stream)
             json_object_set_new(out, "streamSettings", stream);
         int mux = evp_sip003_mux((const char *const *)keys, (const char *const *)values, n);
+        if (compat && opt(keys, values, n, "mux") == NULL)
+            mux = 1; /* v2ray-plugin's default */
         if (mux > 0) /* a server takes a multiplexing client as it is: nothing to set there */
             json_object_set_new(out, "mux", json_pack("{s:b, s:i}", "enabled", 1,
                                                       "concurrency", mux));
         json_object_set_new(root, "outbounds", json_pack("[o]", out));
     }
     evp_sip003_free_options(keys, values, n);
+    free(muxname);
     *text = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
     if (evp_log_enabled(EVP_LOG_DEBUG))

@@ -176,14 +176,14 @@ static json_t *tls_settings(const stream_opts *o, int server, char *err, size_t 
 }
 
 int evp_sip003_stream(const char *const *keys, const char *const *values, int n, int server,
-                      json_t **stream, char *err, size_t errlen)
+                      int default_ws, json_t **stream, char *err, size_t errlen)
 {
     stream_opts o = {
         .mode = first(keys, values, n, "mode"), .tls = first(keys, values, n, "tls"),
         .host = first(keys, values, n, "host"), .path = first(keys, values, n, "path"),
         .cert = first(keys, values, n, "cert"), .key = first(keys, values, n, "key"),
         .mux = first(keys, values, n, "mux"), .cert_raw = first(keys, values, n, "certRaw")};
-    int ws = o.mode && strcmp(o.mode, "websocket") == 0;
+    int ws = o.mode ? strcmp(o.mode, "websocket") == 0 : default_ws;
     int tls = o.tls && (*o.tls == '\0' || strcmp(o.tls, "1") == 0 ||
                         strcmp(o.tls, "true") == 0);
     *stream = NULL;

@@ -11,10 +11,11 @@
 int evp_sip003_stream_option(const char *key);
 
 /* Builds streamSettings from the option pairs (a flag's value is ""; the first of duplicate
- * keys counts). server: the inbound side. 0 with *stream a new reference, or NULL for plain
+ * keys counts). server: the inbound side; default_ws: no mode means websocket (v2ray-plugin's
+ * default) rather than plain TCP. 0 with *stream a new reference, or NULL for plain
  * TCP (no transport option given); -1 with a one-line err naming the option. */
 int evp_sip003_stream(const char *const *keys, const char *const *values, int n, int server,
-                      json_t **stream, char *err, size_t errlen);
+                      int default_ws, json_t **stream, char *err, size_t errlen);
 
 /* mux=N (v2ray-plugin's name): the client's sub-streams per connection, 0 when off or left
  * out (evp_sip003_stream has refused a bad value already). */

@@ -11,7 +11,7 @@
 #             certificate and key in ~/.acme.sh/HOST/ when cert= and key= are left out
 #   options   each new refusal (mux, quic, an option without its layer, acme files missing)
 #             exits non-zero with its message
-# vmess-plugin against the real ss-v2ray-plugin is not tested: v2ray-plugin carries no VMess.
+# vmess-plugin against the real ss-v2ray-plugin: 45-v2ray-plugin-compat (compat=v2ray-plugin).
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -137,23 +137,6 @@ refused_cell ws "client on /y, server on /x" "server;id=$UUID_GOOD;$WS" \
     "id=$UUID_GOOD;mode=websocket;path=/y;host=example.test" 'ws: [a-z: ]*another path'
 
 # --- tls ----------------------------------------------------------------------------------
-
-# make_certs DIR: a CA (ca.pem) and a certificate for example.test it signed (srv.pem,
-# srv.key), with certtool.
-make_certs() {
-    local d=$1
-    mkdir -p "$d"
-    printf 'cn = "evproxy e2e CA"\nca\ncert_signing_key\nexpiration_days = 2\n' >"$d/ca.tmpl"
-    printf 'cn = "example.test"\ndns_name = "example.test"\ntls_www_server\nsigning_key\n%s\n' \
-        'expiration_days = 2' >"$d/srv.tmpl"
-    certtool --generate-privkey --key-type ecdsa --outfile "$d/ca.key" &&
-        certtool --generate-self-signed --load-privkey "$d/ca.key" --template "$d/ca.tmpl" \
-            --outfile "$d/ca.pem" &&
-        certtool --generate-privkey --key-type ecdsa --outfile "$d/srv.key" &&
-        certtool --generate-certificate --load-privkey "$d/srv.key" \
-            --load-ca-certificate "$d/ca.pem" --load-ca-privkey "$d/ca.key" \
-            --template "$d/srv.tmpl" --outfile "$d/srv.pem"
-}
 
 if [ -f "$EVP_BUILD/plugins/tls.so" ]; then
     info "tls"

@@ -155,3 +155,20 @@ sip003_report() {
     done <"$TABLE"
     echo
 }
+
+# make_certs DIR: a CA (ca.pem) and a certificate for example.test it signed (srv.pem,
+# srv.key), with certtool.
+make_certs() {
+    local d=$1
+    mkdir -p "$d"
+    printf 'cn = "evproxy e2e CA"\nca\ncert_signing_key\nexpiration_days = 2\n' >"$d/ca.tmpl"
+    printf 'cn = "example.test"\ndns_name = "example.test"\ntls_www_server\nsigning_key\n%s\n' \
+        'expiration_days = 2' >"$d/srv.tmpl"
+    certtool --generate-privkey --key-type ecdsa --outfile "$d/ca.key" &&
+        certtool --generate-self-signed --load-privkey "$d/ca.key" --template "$d/ca.tmpl" \
+            --outfile "$d/ca.pem" &&
+        certtool --generate-privkey --key-type ecdsa --outfile "$d/srv.key" &&
+        certtool --generate-certificate --load-privkey "$d/srv.key" \
+            --load-ca-certificate "$d/ca.pem" --load-ca-privkey "$d/ca.key" \
+            --template "$d/srv.tmpl" --outfile "$d/srv.pem"
+}
