@@ -40,9 +40,9 @@ $(OUT)/fuzz_ws_server $(OUT)/fuzz_ws_client: $(WS) $(LOG)
 $(OUT)/fuzz_jsonschema: $(JSONSCHEMA)
 $(OUT)/fuzz_http_header: $(HTTP_HEADER) $(LOG)
 $(OUT)/fuzz_tls: $(TLS) $(LOG)
-$(OUT)/fuzz_h2_server: $(H2) $(LOG)
+$(OUT)/fuzz_h2_server $(OUT)/fuzz_h2_mux: $(H2) $(LOG)
 $(OUT)/fuzz_ss_inbound: $(SS) $(LOG)
-$(OUT)/fuzz_h2_server: LIBS += -lnghttp2
+$(OUT)/fuzz_h2_server $(OUT)/fuzz_h2_mux: LIBS += -lnghttp2
 $(OUT)/fuzz_settings: $(BUILTIN) $(VMESS) $(JSONSCHEMA) $(LOG)
 $(OUT)/fuzz_sip003: $(CORE_ALL)
 $(OUT)/fuzz_config: $(CORE_ALL)
