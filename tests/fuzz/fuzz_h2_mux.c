@@ -8,7 +8,7 @@
  * host whose sessions reply would; the requests opened and the bytes they carried are the same
  * however the input is split, no event names an id that was not opened, and none carries a
  * target. */
-#include "fuzz_transport.h"
+#include "fuzz_h2.h"
 
 typedef struct mux_run {
     int status;
@@ -19,47 +19,9 @@ typedef struct mux_run {
     evp_buf back; /* what went to the client */
 } mux_run;
 
-static void *servers[2], *client;
-
 static const evp_mux_ops *mux(void)
 {
     return evp_plugin_entry()->mux;
-}
-
-static void *instance(int server, const char *json)
-{
-    char err[256];
-    evp_transport_args a = {.size = sizeof(a), .server = server, .tag = "fuzz",
-                            .settings_json = json, .stream_json = "{}"};
-    void *inst = evp_plugin_entry()->transport->instance_new(fuzz_host_get(), &a, err,
-                                                             sizeof(err));
-    if (inst == NULL)
-        abort();
-    return inst;
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    servers[0] = instance(1, "{}");
-    servers[1] = instance(1, "{\"host\":[\"a.example\"],\"path\":\"/p\"}");
-    client = instance(0, "{}");
-    return 0;
-}
-
-/* What our (one stream per connection) client writes first, twice over as if two requests. */
-static void client_start(evp_buf *wire)
-{
-    const evp_transport_ops *t = evp_plugin_entry()->transport;
-    void *s = t->session_new(client, NULL);
-    evp_buf back = {0};
-    evp_io io;
-    if (s == NULL ||
-        fuzz_call(t->encode, s, (const uint8_t *)"vmess", 5, 0, wire, &back, &io) != EVP_OK)
-        abort();
-    fuzz_buf_free(&back);
-    t->session_free(s);
 }
 
 static int opened(const mux_run *r, uint32_t id)
