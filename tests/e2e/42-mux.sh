@@ -19,6 +19,8 @@ ECHO=$TOOL_PORT
 start_tool dns udp_responder.py --host 127.0.0.1
 DNS=$TOOL_PORT
 read -r CLOSED < <(ports 1) # nothing listens there: a refused target
+start_tool reset fault_target.py reset --bytes 256K # 256 KiB, then a TCP reset
+RESET=$TOOL_PORT
 
 # with_mux FILE CONCURRENCY: turns mux on for the vmess outbound; the server logs at info.
 with_mux() {
@@ -78,6 +80,16 @@ run_concurrency() {
         grep -q "tcp:127.0.0.1:$CLOSED: connect failed" "$E2E_TMP/c$conc.server.log" ||
             fail "the server did not log the refused sub-stream"
         pass "a refused sub-stream ended alone; its 4 siblings completed ($(( $(mux_connections "c$conc.server") - before )) new mux connection(s))"
+        # A target that resets after 256 KiB, beside four transfers on the same connection.
+        socks_stream "$cp" "127.0.0.1:$ECHO" --mode echo --bytes 1M --sessions 4 --seed 46 \
+            --timeout 60 --quiet >"$E2E_TMP/siblings2.json" 2>&1 &
+        sib=$!
+        socks_stream "$cp" "127.0.0.1:$RESET" --mode download --bytes 1M --timeout 20 \
+            >"$E2E_TMP/reset.json" 2>&1 && fail "a reset target's sub-stream looked complete"
+        wait "$sib" || fail "siblings of a reset sub-stream failed: $(why_of "$E2E_TMP/siblings2.json")"
+        grep -q "tcp:127.0.0.1:$RESET closed: server connection failed" \
+            "$E2E_TMP/c$conc.server.log" || fail "the server did not log the reset sub-stream"
+        pass "a sub-stream whose target reset mid-transfer ended alone; 4 siblings completed"
     fi
     alive "$srv" || fail "server died ($(death_note "$srv"))"
     alive "$cli" || fail "client died ($(death_note "$cli"))"
