@@ -21,6 +21,8 @@ DNS=$TOOL_PORT
 read -r CLOSED < <(ports 1) # nothing listens there: a refused target
 start_tool reset fault_target.py reset --bytes 256K # 256 KiB, then a TCP reset
 RESET=$TOOL_PORT
+start_tool deaf send_close_server.py --bytes 0 --delay 60 # accepts, never reads
+DEAF=$TOOL_PORT
 
 # with_mux FILE CONCURRENCY: turns mux on for the vmess outbound; the server logs at info.
 with_mux() {
@@ -90,6 +92,20 @@ run_concurrency() {
         grep -q "tcp:127.0.0.1:$RESET closed: server connection failed" \
             "$E2E_TMP/c$conc.server.log" || fail "the server did not log the reset sub-stream"
         pass "a sub-stream whose target reset mid-transfer ended alone; 4 siblings completed"
+        # A target that never reads: the upload fills every buffer up to the sub-stream's
+        # queue, which holds the connection (as V2Ray's does) until the stall guard ends it
+        # with Error; the siblings on the same connection then complete.
+        socks_stream "$cp" "127.0.0.1:$DEAF" --mode echo --bytes 64M --timeout 40 \
+            >"$E2E_TMP/deaf.json" 2>&1 &
+        local deaf=$!
+        sleep 1
+        socks_stream "$cp" "127.0.0.1:$ECHO" --mode echo --bytes 1M --sessions 4 --seed 47 \
+            --timeout 60 --quiet >"$E2E_TMP/siblings3.json" 2>&1 ||
+            fail "siblings of a stalled sub-stream failed: $(why_of "$E2E_TMP/siblings3.json")"
+        wait "$deaf" && fail "an upload to a target that never reads completed"
+        grep -q "read nothing for 10 s with .* bytes queued: ended with Error" \
+            "$E2E_TMP/c$conc.server.log" || fail "the stall guard did not end the stalled sub-stream"
+        pass "a sub-stream whose target stopped reading was ended after 10 s; 4 siblings completed"
     fi
     alive "$srv" || fail "server died ($(death_note "$srv"))"
     alive "$cli" || fail "client died ($(death_note "$cli"))"
