@@ -409,6 +409,8 @@ static void on_event(evp_mux_conn *c, const evp_mux_event *ev)
         if (s == NULL)
             return;
         if (ev->error || s->peer_ended) {
+            if (ev->error && s->link) /* its session resets its own peer: a cut stream */
+                s->link->failed = 1;
             sub_free(s); /* its session sees the end and finishes alone */
             return;
         }
@@ -667,8 +669,9 @@ static evp_mux_conn *client_new(evp_runtime *rt, evp_instance *out, const evp_su
 }
 
 int evp_mux_client_join(evp_runtime *rt, evp_instance *out, const evp_sub_origin *o,
-                        const evp_addr *target, uint8_t network)
+                        const evp_addr *target, uint8_t network, evp_sub_link **link)
 {
+    *link = NULL;
     evp_mux_conn *c;
     for (c = rt->muxes; c; c = c->next)
         if (c->client && !c->dead && c->client_out == out && c->n_subs < c->concurrency &&
@@ -686,6 +689,15 @@ int evp_mux_client_join(evp_runtime *rt, evp_instance *out, const evp_sub_origin
         return -1;
     }
     c->opened++;
+    evp_sub_link *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        close(pair[0]);
+        sub_free(s);
+        return -1;
+    }
+    l->carrier = s;
+    l->ended = sub_session_ended;
+    s->link = l;
     sub_start(s);
     evp_mux_event ev;
     memset(&ev, 0, sizeof ev);
@@ -699,6 +711,7 @@ int evp_mux_client_join(evp_runtime *rt, evp_instance *out, const evp_sub_origin
         return -1;
     }
     conn_flush(c);
+    *link = l;
     return pair[0];
 }
 

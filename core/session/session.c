@@ -359,6 +359,10 @@ static void on_server_read(EV_P_ ev_io *w, int revents)
     int r = evp_sess_read_endpoint(ep);
     if (r == 2)
         return;
+    if (r == 0 && s->sub_link && s->sub_link->failed) {
+        r = -1; /* a Mux sub-stream the server ended with Error: cut, not complete */
+        errno = ECONNRESET;
+    }
     if (r == -1 && !s->up_done) {
         evp_sess_close_err(s, "server connection failed", errno);
         return;

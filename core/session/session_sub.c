@@ -171,7 +171,8 @@ void evp_sess_join_mux(evp_session *s)
     evp_sub_origin o;
     evp_instance *out = s->out;
     origin_of(s, &o);
-    int fd = evp_mux_client_join(s->rt, out, &o, &s->target, (uint8_t)s->network);
+    int fd = evp_mux_client_join(s->rt, out, &o, &s->target, (uint8_t)s->network,
+                                 &s->sub_link);
     if (fd == -1) {
         evp_sess_connect_failed(s, "cannot open a Mux sub-stream");
         return;

@@ -146,6 +146,15 @@ run_client() {
         --size 100 --seed 15 --timeout 30 >"$E2E_TMP/$id.udp.out" 2>&1 ||
         { show_log "$id.client" 12; fail "$id: UDP: $(tail -1 "$E2E_TMP/$id.udp.out")"; }
     pass "$id: UDP answers came back through the client's mux"
+    if [ "$impl" = evproxy ]; then
+        # The server ends a sub-stream whose target reset with End + Error: the client resets
+        # its own client too (a FIN would make the cut download look complete).
+        socks_stream "$cp" "127.0.0.1:$RESET" --mode download --bytes 1M --timeout 20 \
+            >"$E2E_TMP/$id.reset.json" 2>&1 && fail "$id: a reset target's download looked complete"
+        grep -q "reset by peer" "$E2E_TMP/$id.reset.json" ||
+            fail "$id: the cut sub-stream reached the client as: $(why_of "$E2E_TMP/$id.reset.json")"
+        pass "$id: a target's reset reaches the client as a reset through both ends' mux"
+    fi
     alive "$srv" || fail "$id: server died ($(death_note "$srv"))"
     alive "$cli" || fail "$id: client died ($(death_note "$cli"))"
     stop_pid "$cli"
