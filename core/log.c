@@ -1,9 +1,7 @@
 /* Levelled logging to stderr. */
 #include "log.h"
 
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -81,44 +79,4 @@ int evp_log_to_file(const char *path)
     int rc = dup2(fd, STDERR_FILENO) == -1 ? -1 : 0;
     close(fd);
     return rc;
-}
-
-/* Workers write lines while the main thread reopens the file on reload. */
-static pthread_mutex_t access_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *access_file;
-static atomic_int access_on; /* access_file is set: a cheap test before the work */
-
-int evp_access_log_open(const char *path)
-{
-    FILE *f = path ? fopen(path, "a") : NULL;
-    if (f)
-        setvbuf(f, NULL, _IOLBF, 0);
-    pthread_mutex_lock(&access_lock);
-    FILE *old = access_file;
-    access_file = f;
-    atomic_store(&access_on, f != NULL);
-    pthread_mutex_unlock(&access_lock);
-    if (old)
-        fclose(old);
-    return path == NULL || f ? 0 : -1;
-}
-
-void evp_access_log(const char *from, const char *target, const char *in, const char *out,
-                    const char *user)
-{
-    if (!atomic_load_explicit(&access_on, memory_order_relaxed))
-        return;
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
-    char email[1024] = "";
-    if (user)
-        evp_log_escape(user, strlen(user), email, sizeof email);
-    pthread_mutex_lock(&access_lock);
-    if (access_file)
-        fprintf(access_file, "%s %s accepted %s [%s -> %s]%s%s\n", stamp, from, target, in,
-                out, user ? " email: " : "", email);
-    pthread_mutex_unlock(&access_lock);
 }

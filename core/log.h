@@ -21,13 +21,6 @@ char *evp_log_escape(const void *text, size_t len, char *out, size_t n);
 
 /* Sends the log to file (appending) instead of stderr; -1 when it cannot be opened. */
 int evp_log_to_file(const char *path);
-/* Opens (or with NULL closes) the access log; -1 when it cannot be opened. */
-int evp_access_log_open(const char *path);
-/* Writes one access line, V2Ray's shape: "DATE TIME FROM accepted TARGET [IN -> OUT]"
- * (then " email: USER", escaped). TARGET must be escaped already (a session label is). */
-void evp_access_log(const char *from, const char *target, const char *in, const char *out,
-                    const char *user);
-
 #define evp_err(...) evp_log(EVP_LOG_ERROR, __VA_ARGS__)
 #define evp_warn(...) evp_log(EVP_LOG_WARNING, __VA_ARGS__)
 #define evp_info(...) evp_log(EVP_LOG_INFO, __VA_ARGS__)

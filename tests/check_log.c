@@ -1,5 +1,6 @@
 /* Names from the network cannot break or forge log lines: the escaper, the session label
  * every session log line starts with, and the access log's email field. */
+#include "access_log.h"
 #include "log.h"
 #include "session_int.h"
 
@@ -70,8 +71,11 @@ START_TEST(access_log_escapes_email)
     ck_assert_int_ne(fd, -1);
     close(fd);
     ck_assert_int_eq(evp_access_log_open(path), 0);
-    evp_access_log("127.0.0.1:5000", "tcp:example.com:443", "in", "out",
-                   "u@example.org\n2024/01/01 00:00:00 127.0.0.1:1 accepted tcp:forged:1");
+    const evp_access_entry e = {
+        .from = "127.0.0.1:5000", .target = "tcp:example.com:443", .in_tag = "in",
+        .out_tag = "out",
+        .user = "u@example.org\n2024/01/01 00:00:00 127.0.0.1:1 accepted tcp:forged:1"};
+    evp_access_log_write(&e);
     ck_assert_int_eq(evp_access_log_open(NULL), 0);
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);

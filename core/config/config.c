@@ -1,8 +1,10 @@
 /* Config loading: jansson parse, schema validation, then the checks schemas cannot say. */
 #include "config.h"
 
+#include "access_log.h"
 #include "errlist.h"
 #include "jsonschema.h"
+#include "listen_addr.h"
 #include "log.h"
 #include "router.h"
 #include "stream_settings.h"
@@ -153,6 +155,24 @@ static void load_limits(evp_config *c)
     c->limits.dns_max_inflight = count_or(l, "dnsMaxInflight", d.dns_max_inflight);
     c->limits.dns_cache = seconds_or(l, "dnsCacheSeconds", d.dns_cache);
     c->limits.dns_negative_cache = seconds_or(l, "dnsNegativeCacheSeconds", d.dns_negative_cache);
+}
+
+/* metrics.listen must parse before anything starts; Xray's {"tag": ...} form (metrics served
+ * through an inbound of that tag) is accepted, and said to serve nothing. */
+static void load_metrics(evp_config *c, evp_errlist *errs)
+{
+    json_t *m = json_object_get(c->root, "metrics");
+    c->metrics_listen = str_or(m, "listen", NULL);
+    const char *tag = str_or(m, "tag", NULL);
+    if (c->metrics_listen == NULL && tag)
+        evp_warn("metrics.tag: Xray's form (metrics through the inbound \"%s\") is not "
+                 "supported; set metrics.listen to serve /metrics", tag);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char err[160];
+    if (c->metrics_listen &&
+        evp_listen_addr_parse(c->metrics_listen, &ss, &len, err, sizeof err) != 0)
+        evp_errlist_add(errs, "metrics.listen: %s", err);
 }
 
 /* Appends "ip:port" (IPv6 in brackets) to the comma-separated list *csv; -1 when text is not
@@ -339,12 +359,14 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
         c->error_log = NULL;
     if (c->access_log && c->access_log[0] == '\0')
         c->access_log = NULL;
+    c->access_format = evp_access_format_parse(str_or(log, "accessFormat", "v2ray"));
     load_policy(c);
     load_limits(c);
     load_dns(c);
     json_t *w = json_object_get(c->root, "workers");
     c->workers = json_is_integer(w) ? (int)json_integer_value(w) : 0;
     c->control_path = str_or(json_object_get(c->root, "control"), "path", NULL);
+    load_metrics(c, &errs);
 
     json_t *ins = json_object_get(c->root, "inbounds");
     json_t *outs = json_object_get(c->root, "outbounds");

@@ -40,6 +40,7 @@ typedef struct evp_config {
     int loglevel;
     const char *error_log; /* log.error: a file for the log instead of stderr */
     const char *access_log; /* log.access: a file for one line per accepted connection */
+    int access_format; /* log.accessFormat: an evp_access_format (access_log.h) */
     /* policy.levels["0"], V2Ray's defaults when absent; 0 for uplink/downlinkOnly means
      * "the idle limit" (half-closed sessions are not cut short unless asked) */
     double handshake, conn_idle, uplink_only, downlink_only;
@@ -48,6 +49,7 @@ typedef struct evp_config {
     char *dns_servers; /* dns.servers given by IP as "ip:port,[ip6]:port" (owned); NULL: the
                         * system's resolvers */
     const char *control_path;
+    const char *metrics_listen; /* metrics.listen, checked to parse; NULL: no endpoint */
     evp_inbound_conf *inbounds;
     size_t n_inbounds;
     evp_outbound_conf *outbounds;

@@ -183,11 +183,11 @@ static void stats_add(json_t *o, uint64_t up, uint64_t down, uint64_t sessions, 
 }
 
 /* A running session counts too, as V2Ray's counters grow while traffic flows. */
-static void stats_live(const char *inbound, const char *user, uint64_t up, uint64_t down, void *arg)
+static void stats_live(const evp_live_traffic *t, void *arg)
 {
-    stats_add(stats_row(arg, inbound, NULL), up, down, 1, 1);
-    if (user)
-        stats_add(stats_row(arg, inbound, user), up, down, 1, 1);
+    stats_add(stats_row(arg, t->inbound, NULL), t->up, t->down, 1, 1);
+    if (t->user)
+        stats_add(stats_row(arg, t->inbound, t->user), t->up, t->down, 1, 1);
 }
 
 static json_t *module_list(const evp_control_host *host);
@@ -203,6 +203,8 @@ static void worker_row(unsigned id, size_t sessions, uint64_t accepted, void *ro
 
 static void stats_ended(const evp_counter *c, void *rows)
 {
+    if (c->inbound == NULL)
+        return; /* an outbound's counter: the metrics show those */
     stats_add(stats_row(rows, c->inbound, c->user), c->up, c->down, c->sessions, 0);
 }
 

@@ -7,13 +7,12 @@
 
 #include "evproxy/plugin.h"
 #include "instance.h"
+#include "stats.h"
 
 #include <stdint.h>
 
-/* Calls of evp_control_host.each_traffic: one relaying session's inbound tag, user (or
- * NULL) and bytes so far. */
-typedef void evp_control_traffic_fn(const char *inbound, const char *user, uint64_t up,
-                                    uint64_t down, void *arg);
+/* Calls of evp_control_host.each_traffic: one relaying session's tags, user and bytes. */
+typedef evp_traffic_fn evp_control_traffic_fn;
 
 /* What the commands need of the running daemon, handed over by whoever runs the control
  * socket (the server): control/ depends on this table, never on the server itself. Every

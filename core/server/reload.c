@@ -6,6 +6,7 @@
  * changes and settles triggers a reload. */
 #include "server_int.h"
 
+#include "access_log.h"
 #include "log.h"
 #include "users.h"
 
@@ -327,6 +328,7 @@ static void on_reload_done(EV_P_ ev_async *w, int revents)
             evp_warn("log.error: cannot open %s; logging on as before", cfg->error_log);
         if (evp_access_log_open(cfg->access_log) != 0)
             evp_warn("log.access: cannot open %s", cfg->access_log);
+        evp_access_log_set_format(cfg->access_format);
         plan_commit(srv, cfg, &job->p);
         evp_registry_adopt(&srv->reg, &job->fresh);
         evp_config_free(srv->cfg);

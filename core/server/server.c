@@ -3,6 +3,7 @@
  * are in listener.c, applying a config and reloading in reload.c, the workers in worker.c. */
 #include "server_int.h"
 
+#include "access_log.h"
 #include "admission.h"
 #include "buf.h"
 #include "control_socket.h"
@@ -70,6 +71,7 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const evp_config_fil
         evp_config_free(cfg);
         return -1;
     }
+    evp_access_log_set_format(cfg->access_format);
     /* The control path first: "another evproxy is listening" says why a second start fails. */
     if (cfg->control_path &&
         (srv->control = evp_control_socket_open(loop, cfg->control_path,
@@ -183,7 +185,7 @@ void evp_server_each_session_module(evp_server *srv, void (*fn)(evp_instance *, 
 }
 
 typedef struct traffic_call {
-    void (*fn)(const char *, const char *, uint64_t, uint64_t, void *);
+    evp_traffic_fn *fn;
     void *arg;
 } traffic_call;
 
@@ -193,10 +195,7 @@ static void traffic_on_worker(evp_worker *w, void *arg)
     evp_session_each_traffic(&w->rt, c->fn, c->arg);
 }
 
-void evp_server_each_traffic(evp_server *srv,
-                             void (*fn)(const char *inbound, const char *user, uint64_t up,
-                                        uint64_t down, void *arg),
-                             void *arg)
+void evp_server_each_traffic(evp_server *srv, evp_traffic_fn *fn, void *arg)
 {
     traffic_call c = {fn, arg};
     evp_workers_run(srv, traffic_on_worker, &c);

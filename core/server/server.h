@@ -60,10 +60,7 @@ void evp_server_each_inbound(evp_server *srv, void (*fn)(evp_instance *, void *)
  * control.c's commands through the table server_control.c gives them (control.h). */
 char *evp_server_control_answer(void *srv, const char *request);
 /* Calls fn with the traffic so far of every relaying session on every worker. */
-void evp_server_each_traffic(evp_server *srv,
-                             void (*fn)(const char *inbound, const char *user, uint64_t up,
-                                        uint64_t down, void *arg),
-                             void *arg);
+void evp_server_each_traffic(evp_server *srv, evp_traffic_fn *fn, void *arg);
 /* Calls fn with each worker's number, its running sessions and the TCP connections it
  * accepted so far. */
 void evp_server_each_worker(evp_server *srv,

@@ -276,8 +276,7 @@ void evp_sess_handshake(evp_session *s)
         return;
     }
     if (r == EVP_ERR) {
-        evp_warn("rejected a client on [%s]: %s", s->in->tag,
-                 io.reason[0] ? io.reason : "bad handshake");
+        evp_sess_rejected(s, io.reason[0] ? io.reason : "bad handshake");
         if (io.drain > 0 && !cl->eof) {
             /* Read and drop what a prober sends before closing, as V2Ray does. */
             s->state = S_DRAIN;
@@ -582,7 +581,7 @@ void evp_sess_close(evp_session *s, const char *why)
     if (s->outs && was != S_DRAIN && !s->carrier) {
         const evp_inbound_ops *ops = s->inops;
         const char *user = ops->session_user ? ops->session_user(s->ins) : NULL;
-        evp_stats_add(s->in->tag, user, s->bytes_up, s->bytes_down, 1);
+        evp_stats_add(s->in->tag, s->out->tag, user, s->bytes_up, s->bytes_down);
     }
     endpoint_free(rt, &s->cl);
     endpoint_free(rt, &s->sv);

@@ -7,6 +7,7 @@
 #include "global_limits.h"
 #include "router.h"
 #include "resolver.h"
+#include "stats.h"
 
 #include <ev.h>
 #include <stdatomic.h>
@@ -184,11 +185,8 @@ evp_session *evp_session_mux_carrier(evp_runtime *rt, int fd, const evp_sub_orig
                                      evp_instance *out, const char *target_name);
 /* Calls fn with each running session's inbound instance. */
 void evp_session_each_inbound(evp_runtime *rt, void (*fn)(evp_instance *, void *), void *arg);
-/* Calls fn with the inbound tag, user and bytes so far of each relaying session. */
-void evp_session_each_traffic(evp_runtime *rt,
-                              void (*fn)(const char *inbound, const char *user, uint64_t up,
-                                         uint64_t down, void *arg),
-                              void *arg);
+/* Calls fn with the tags, user and bytes so far of each relaying session. */
+void evp_session_each_traffic(evp_runtime *rt, evp_traffic_fn *fn, void *arg);
 /* Ends every session at once (shutdown). */
 void evp_session_close_all(evp_runtime *rt);
 

@@ -222,5 +222,8 @@ double evp_sess_idle_check(evp_session *s, double idle, double next);
 void evp_sess_addr_label(const evp_addr *a, int network, char *out, size_t n);
 /* One line in the access log for s. */
 void evp_sess_access_line(evp_session *s);
+/* The client failed its handshake (why: the protocol's or layer's reason): a warning, a
+ * "rejected" access line and a count for the metrics. */
+void evp_sess_rejected(evp_session *s, const char *why);
 
 #endif

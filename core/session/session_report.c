@@ -1,8 +1,10 @@
 /* What sessions tell the outside: log labels, the access log, live counters. */
 #include "session_int.h"
 
+#include "access_log.h"
 #include "buf.h"
 #include "log.h"
+#include "stats.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -32,13 +34,14 @@ void evp_sess_addr_label(const evp_addr *a, int network, char *out, size_t n)
     }
 }
 
-/* One line in the access log: who, to where, through which inbound and outbound. */
-void evp_sess_access_line(evp_session *s)
+/* The client's address as the access log writes it ("?" when unknown). */
+static void client_label(evp_session *s, char *from, size_t n)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    char host[INET6_ADDRSTRLEN], from[INET6_ADDRSTRLEN + 16] = "?";
+    char host[INET6_ADDRSTRLEN];
     const struct sockaddr *sa = (const struct sockaddr *)&ss;
+    snprintf(from, n, "?");
     if (s->peer_len) {
         sa = (const struct sockaddr *)&s->peer;
     } else if (s->cl.fd == -1 || getpeername(s->cl.fd, (struct sockaddr *)&ss, &len) == -1) {
@@ -47,14 +50,33 @@ void evp_sess_access_line(evp_session *s)
     if (sa && sa->sa_family == AF_INET) {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
-        snprintf(from, sizeof from, "%s:%u", host, ntohs(in4->sin_port));
+        snprintf(from, n, "%s:%u", host, ntohs(in4->sin_port));
     } else if (sa && sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf(from, sizeof from, "[%s]:%u", host, ntohs(in6->sin6_port));
+        snprintf(from, n, "[%s]:%u", host, ntohs(in6->sin6_port));
     }
+}
+
+/* One line in the access log: who, to where, through which inbound and outbound. */
+void evp_sess_access_line(evp_session *s)
+{
+    char from[INET6_ADDRSTRLEN + 16];
+    client_label(s, from, sizeof from);
     const char *user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;
-    evp_access_log(from, s->label, s->in->tag, s->out->tag, user);
+    const evp_access_entry e = {.from = from, .target = s->label, .in_tag = s->in->tag,
+                                .out_tag = s->out->tag, .user = user};
+    evp_access_log_write(&e);
+}
+
+void evp_sess_rejected(evp_session *s, const char *why)
+{
+    evp_warn("rejected a client on [%s]: %s", s->in->tag, why);
+    char from[INET6_ADDRSTRLEN + 16];
+    client_label(s, from, sizeof from);
+    const evp_access_entry e = {.from = from, .reason = why, .in_tag = s->in->tag};
+    evp_access_log_write(&e);
+    evp_stats_handshake_failed(s->in->tag, why);
 }
 
 void evp_session_each_inbound(evp_runtime *rt, void (*fn)(evp_instance *, void *), void *arg)
@@ -63,15 +85,15 @@ void evp_session_each_inbound(evp_runtime *rt, void (*fn)(evp_instance *, void *
         fn(s->in, arg);
 }
 
-void evp_session_each_traffic(evp_runtime *rt,
-                              void (*fn)(const char *inbound, const char *user, uint64_t up,
-                                         uint64_t down, void *arg),
-                              void *arg)
+void evp_session_each_traffic(evp_runtime *rt, evp_traffic_fn *fn, void *arg)
 {
     for (evp_session *s = rt->sessions; s; s = s->next) {
         if (s->state != S_RELAY || s->outs == NULL || s->carrier)
             continue;
-        const char *user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;
-        fn(s->in->tag, user, s->bytes_up, s->bytes_down, arg);
+        const evp_live_traffic t = {
+            .inbound = s->in->tag, .outbound = s->out->tag,
+            .user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL,
+            .up = s->bytes_up, .down = s->bytes_down};
+        fn(&t, arg);
     }
 }

@@ -60,13 +60,14 @@ void evp_sess_stack_failed(evp_session *s, endpoint *ep)
     const char *layer;
     uint32_t drain;
     const char *reason = evp_tstack_error(ep->stack, &layer, &drain);
+    char why[200];
+    snprintf(why, sizeof why, "%stransport %s: %s", ep != &s->cl ? "outbound " : "", layer,
+             reason);
     if (ep != &s->cl) {
-        char why[200];
-        snprintf(why, sizeof why, "outbound transport %s: %s", layer, reason);
         evp_sess_close(s, why);
         return;
     }
-    evp_warn("rejected a client on [%s]: transport %s: %s", s->in->tag, layer, reason);
+    evp_sess_rejected(s, why);
     if (s->state != S_HANDSHAKE)
         drop_server_side(s);
     evp_qbuf_free(&ep->rbuf);

@@ -125,7 +125,8 @@ fi
 read -r DP DK < <(ports 2 | tr "\n" " ")
 cat >"$E2E_TMP/pp.json" <<EOF
 {
-  "log": {"loglevel": "info", "access": "$E2E_TMP/access.log"},
+  "log": {"loglevel": "info", "access": "$E2E_TMP/access.log",
+          "accessFormat": "xray"},
   "inbounds": [
     {
       "tag": "front-in", "listen": "127.0.0.1", "port": $DP, "protocol": "socks",
@@ -152,11 +153,11 @@ pp_send() {
         "$@" >"$E2E_TMP/pp.out" 2>&1
 }
 
-# access_shows FROM [INBOUND]: the access log has a line from FROM (it is written when the
-# target is connected, so it may trail the client by a moment).
+# access_shows FROM [INBOUND]: the access log (Xray's form, naming the inbound) has a line from
+# FROM (it is written when the target is connected, so it may trail the client by a moment).
 access_shows() {
     for _ in $(seq 50); do
-        grep -qF " $1 accepted tcp:127.0.0.1:$ECHO [${2:-front-in} -> direct]" \
+        grep -qF " from $1 accepted tcp:127.0.0.1:$ECHO [${2:-front-in} >> direct]" \
             "$E2E_TMP/access.log" 2>/dev/null && return 0
         sleep 0.1
     done
