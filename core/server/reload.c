@@ -335,6 +335,7 @@ static void on_reload_done(EV_P_ ev_async *w, int revents)
         srv->cfg = cfg;
         watch_files(cfg);
         srv->reloads++;
+        evp_server_metrics_apply(srv, cfg);
         evp_info("reload applied");
     } else {
         srv->reloads_refused++;

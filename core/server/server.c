@@ -96,6 +96,8 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const evp_config_fil
         return -1;
     }
     srv->cfg = cfg;
+    if (evp_server_metrics_apply(srv, cfg) != 0)
+        return -1; /* asked for and not served: say so at start, not at the first scrape */
     ev_signal_init(&srv->sigint, on_stop_signal, SIGINT);
     ev_signal_init(&srv->sigterm, on_stop_signal, SIGTERM);
     ev_signal_init(&srv->sighup, on_hup, SIGHUP);
@@ -140,6 +142,7 @@ void evp_server_stop(evp_server *srv)
 {
     struct ev_loop *loop = srv->loop;
     evp_reload_stop(srv);
+    evp_server_metrics_apply(srv, NULL);
     evp_control_socket_close(srv->control);
     srv->control = NULL;
     evp_workers_stop(srv);

@@ -10,6 +10,7 @@
 typedef struct evp_listener evp_listener;
 typedef struct evp_worker evp_worker;
 struct evp_control_socket;
+struct evp_http_server;
 
 typedef struct evp_server {
     struct ev_loop *loop; /* the main thread's: signals, reload, control; worker 0 runs on it */
@@ -25,6 +26,7 @@ typedef struct evp_server {
     ev_signal sigint, sigterm, sighup;
     ev_timer watch; /* polls clients files for changes (plugin files change on reload) */
     struct evp_control_socket *control; /* when control.path is configured */
+    struct evp_http_server *metrics; /* when metrics.listen is configured */
     ev_async reload_done; /* the reload thread has finished */
     void *reload_job; /* the reload in flight, or NULL */
     int reload_again; /* another reload was asked for meanwhile */

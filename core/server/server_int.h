@@ -84,6 +84,12 @@ void evp_reload_stop(evp_server *srv);
 /* Timeouts, limits and DNS from the config's policy, on the worker owning rt. */
 void evp_server_apply_policy(evp_runtime *rt, const evp_config *cfg);
 
+/* server_metrics.c */
+
+/* Opens, moves or closes the metrics endpoint as cfg's metrics.listen says (NULL cfg: close).
+ * -1 (logged) when the address cannot be bound: no endpoint is left then. */
+int evp_server_metrics_apply(evp_server *srv, const evp_config *cfg);
+
 /* worker.c */
 
 /* How many workers to run: EVPROXY_WORKERS, else the config's "workers", else one per

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Prometheus metrics, the status page and the access log (issue 15), against a real V2Ray:
+#   1. An evproxy VMess server with "metrics": {"listen": ...} and an access log; a V2Ray
+#      client (socks -> vmess) moves BYTES each way to a loopback echo server. /metrics is
+#      scraped before and after (tests/tools/prom_scrape.py checks the text format): the
+#      user's, the inbound's and the outbound's uplink and downlink grow by exactly BYTES
+#      (the counters count relayed plaintext, so there is no tolerance), sessions_total by 1.
+#   2. A client that sends garbage: handshake_failures_total{inbound="vmess-in"} grows.
+#   3. The same transfer and the same garbage through a real V2Ray 4.34 server with an access
+#      log: each evproxy access line equals V2Ray's with the stamp and ports masked (the
+#      rejection's reason aside, which names each one's own code).
+#   4. GET / is an HTML page naming the user; /nope answers 404, POST /metrics 405.
+#   5. SIGHUP: reloads_total{result="applied"} grows; a reload that moves metrics.listen
+#      serves on the new port and no longer on the old one.
+#   6. evproxy -t refuses a metrics.listen that does not parse; Xray's {"tag"} form is
+#      accepted with a warning.
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+if [ "$EVP_IMPL" != evproxy ]; then
+    echo "metrics are evproxy's own: skipped under EVP_IMPL=$EVP_IMPL"
+    finish
+fi
+need_evproxy
+BYTES=${E2E_METRICS_BYTES:-1000003}
+USER_EMAIL=e2e@example.org
+
+start_tool echo echo_server.py --host 127.0.0.1
+ECHO=$TOOL_PORT
+read -r SP CP VP VCP MP MP2 < <(ports 6 | tr '\n' ' ')
+
+# with_extras FILE ACCESS_LOG [METRICS_LISTEN]: adds the access log (and metrics) to FILE.
+with_extras() {
+    "$PY" - "$@" <<'PYEOF'
+import json, sys
+path, access = sys.argv[1], sys.argv[2]
+cfg = json.load(open(path))
+cfg["log"]["access"] = access
+if len(sys.argv) > 3:
+    cfg["metrics"] = {"listen": sys.argv[3]}
+json.dump(cfg, open(path, "w"), indent=2)
+PYEOF
+}
+
+SCFG=$E2E_TMP/server.json
+cfg_vmess_server "$SCFG" "$SP" "$UUID_GOOD" 0
+with_extras "$SCFG" "$E2E_TMP/evproxy.access.log" "127.0.0.1:$MP"
+cfg_vmess_server "$E2E_TMP/v2ray-server.json" "$VP" "$UUID_GOOD" 0
+with_extras "$E2E_TMP/v2ray-server.json" "$E2E_TMP/v2ray.access.log"
+cfg_vmess_client "$E2E_TMP/client.json" "$CP" "$SP" "$UUID_GOOD" 0 aes-128-gcm
+cfg_vmess_client "$E2E_TMP/v2ray-client.json" "$VCP" "$VP" "$UUID_GOOD" 0 aes-128-gcm
+
+start_evproxy server "$SCFG" "$SP" "$MP"
+SERVER=$LAST_PID
+start_v2ray client "$E2E_TMP/client.json" "$CP"
+start_v2ray v2server "$E2E_TMP/v2ray-server.json" "$VP"
+start_v2ray v2client "$E2E_TMP/v2ray-client.json" "$VCP"
+
+scrape() { "$PY" "$TOOLS/prom_scrape.py" "http://127.0.0.1:${2:-$MP}/metrics" >"$1"; }
+# value FILE SAMPLE: the sample's value in a scrape (labels sorted by key), 0 when absent.
+value() { awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$1"; }
+traffic() { echo "evproxy_traffic_bytes_total{direction=\"$2\",name=\"$3\",scope=\"$1\"}"; }
+
+transfer() { # transfer SOCKS_PORT: BYTES each way through the socks port, sha256 checked
+    timeout -k 5 60 "$PY" "$TOOLS/socks5_client.py" --socks "127.0.0.1:$1" \
+        --target "127.0.0.1:$ECHO" --mode echo --bytes "$BYTES" --timeout 30 >/dev/null
+}
+
+garbage() { # garbage PORT: 64 random bytes and an end, as a prober sends
+    "$PY" -c 'import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(os.urandom(64)); s.shutdown(socket.SHUT_WR)
+try:
+    s.recv(16)
+except OSError:
+    pass' "$1"
+}
+
+# --- 1. traffic counters -------------------------------------------------------------------
+scrape "$E2E_TMP/before.txt" || fail "first scrape failed"
+pass "scrape before: $(wc -l <"$E2E_TMP/before.txt") samples, text format 0.0.4"
+transfer "$CP" || fail "transfer through evproxy failed"
+# The counters take a session's bytes as they flow and keep them when it ends; wait (bounded
+# by count) until the session has ended, so every sample reads its final value.
+want_total=$(($(value "$E2E_TMP/before.txt" \
+    "evproxy_sessions_total{name=\"$USER_EMAIL\",scope=\"user\"}") + 1))
+for _ in $(seq 100); do
+    scrape "$E2E_TMP/after.txt" || fail "scrape after the transfer failed"
+    [ "$(value "$E2E_TMP/after.txt" "evproxy_sessions_active{name=\"$USER_EMAIL\",scope=\"user\"}")" = 0 ] &&
+        [ "$(value "$E2E_TMP/after.txt" "evproxy_sessions_total{name=\"$USER_EMAIL\",scope=\"user\"}")" = "$want_total" ] &&
+        break
+    sleep 0.1
+done
+for scope_name in "user $USER_EMAIL" "inbound vmess-in" "outbound direct"; do
+    read -r scope name <<<"$scope_name"
+    for dir in uplink downlink; do
+        key=$(traffic "$scope" "$dir" "$name")
+        grown=$(($(value "$E2E_TMP/after.txt" "$key") - $(value "$E2E_TMP/before.txt" "$key")))
+        if [ "$grown" = "$BYTES" ]; then
+            pass "$scope $name $dir grew by $grown bytes (moved: $BYTES)"
+        else
+            soft_fail "$scope $name $dir grew by $grown bytes, moved $BYTES"
+        fi
+    done
+done
+key="evproxy_sessions_total{name=\"$USER_EMAIL\",scope=\"user\"}"
+if [ "$(value "$E2E_TMP/after.txt" "$key")" = "$want_total" ]; then
+    pass "sessions_total of the user grew by 1"
+else
+    soft_fail "sessions_total: $(grep -F "$key" "$E2E_TMP/after.txt")"
+fi
+for m in process_resident_memory_bytes process_open_fds; do
+    v=$(value "$E2E_TMP/after.txt" "$m{}")
+    if [ "$v" -gt 0 ]; then pass "$m = $v"; else soft_fail "$m missing or 0"; fi
+done
+
+# --- 2. refused handshakes -------------------------------------------------------------------
+garbage "$SP"
+failures() { scrape "$1" && awk '/^evproxy_handshake_failures_total\{inbound="vmess-in",/ {
+    n += $NF } END { print n + 0 }' "$1"; }
+for _ in $(seq 100); do
+    [ "$(failures "$E2E_TMP/failed.txt")" -ge 1 ] && break
+    sleep 0.1
+done
+if [ "$(failures "$E2E_TMP/failed.txt")" -ge 1 ]; then
+    pass "handshake_failures_total: $(grep -m1 handshake_failures "$E2E_TMP/failed.txt")"
+else
+    soft_fail "no handshake failure counted for vmess-in"
+fi
+
+# --- 3. access log lines equal V2Ray's -------------------------------------------------------
+transfer "$VCP" || fail "transfer through V2Ray failed"
+garbage "$VP"
+# mask: the stamp, every port, and what follows "rejected" (each names its own code).
+mask() { sed -E 's#^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} ##; s#:[0-9]+( |$)#:PORT\1#g;
+    s#( rejected  ).*#\1REASON#' "$1"; }
+stamped() { grep -cE '^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} [^ ]' "$1"; }
+for _ in $(seq 100); do
+    [ "$(wc -l <"$E2E_TMP/v2ray.access.log" 2>/dev/null)" -ge 2 ] && break
+    sleep 0.1
+done
+ours=$(mask "$E2E_TMP/evproxy.access.log")
+theirs=$(mask "$E2E_TMP/v2ray.access.log")
+if [ -n "$ours" ] && [ "$ours" = "$theirs" ] &&
+    [ "$(stamped "$E2E_TMP/evproxy.access.log")" = "$(wc -l <"$E2E_TMP/evproxy.access.log")" ]; then
+    pass "access log lines equal V2Ray 4.34's (stamps and ports masked): $(echo "$ours" | tr '\n' '|')"
+else
+    soft_fail "access log differs from V2Ray's"
+    diff <(echo "$theirs") <(echo "$ours") | sed 's/^/  | /'
+    sed 's/^/  | evproxy: /' "$E2E_TMP/evproxy.access.log"
+    sed 's/^/  | v2ray:   /' "$E2E_TMP/v2ray.access.log"
+fi
+
+# --- 4. the status page and other requests ---------------------------------------------------
+page=$(curl -s --max-time 10 "http://127.0.0.1:$MP/")
+if [[ $page == *"<table>"* ]] && [[ $page == *"$USER_EMAIL"* ]] && [[ $page != *"<script"* ]]; then
+    pass "GET / is an HTML status page naming $USER_EMAIL, without script"
+else
+    soft_fail "status page: $(head -c 300 <<<"$page")"
+fi
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+c404=$(code "http://127.0.0.1:$MP/nope")
+c405=$(code -X POST "http://127.0.0.1:$MP/metrics")
+if [ "$c404" = 404 ] && [ "$c405" = 405 ]; then
+    pass "GET /nope answers 404, POST /metrics 405"
+else
+    soft_fail "GET /nope answered $c404, POST /metrics $c405"
+fi
+
+# --- 5. reloads ------------------------------------------------------------------------------
+applied() { scrape "$1" "${2:-$MP}" && value "$1" 'evproxy_reloads_total{result="applied"}'; }
+before=$(applied "$E2E_TMP/r0.txt")
+kill -HUP "$SERVER"
+for _ in $(seq 100); do
+    [ "$(applied "$E2E_TMP/r1.txt")" -gt "$before" ] && break
+    sleep 0.1
+done
+if [ "$(applied "$E2E_TMP/r1.txt")" = $((before + 1)) ]; then
+    pass "reloads_total{result=\"applied\"} grew by 1 on SIGHUP"
+else
+    soft_fail "reloads_total applied: $before before, $(applied "$E2E_TMP/r1.txt") after"
+fi
+sed -i "s/\"127.0.0.1:$MP\"/\"127.0.0.1:$MP2\"/" "$SCFG"
+kill -HUP "$SERVER"
+wait_port "$MP2" 10 tcp "$SERVER" || soft_fail "no metrics listener on $MP2 after the reload"
+for _ in $(seq 100); do
+    ss -ltnH "sport = :$MP" | grep -q . || break
+    sleep 0.1
+done
+if [ "$(applied "$E2E_TMP/r2.txt" "$MP2")" = $((before + 2)) ] &&
+    ! ss -ltnH "sport = :$MP" | grep -q .; then
+    pass "a reload moved metrics.listen from :$MP to :$MP2"
+else
+    soft_fail "metrics.listen not moved by the reload"
+    show_log server
+fi
+
+# --- 6. the config check ---------------------------------------------------------------------
+for bad in "127.0.0.1" "localhost:9100" "127.0.0.1:99999" "::1:9100"; do
+    "$PY" - "$SCFG" "$E2E_TMP/bad.json" "$bad" <<'PYEOF'
+import json, sys
+cfg = json.load(open(sys.argv[1])); cfg["metrics"] = {"listen": sys.argv[3]}
+json.dump(cfg, open(sys.argv[2], "w"))
+PYEOF
+    if out=$("$EVP_BIN" -t -c "$E2E_TMP/bad.json" 2>&1); then
+        soft_fail "-t accepted metrics.listen \"$bad\""
+    elif [[ $out == *"metrics.listen: "* ]]; then
+        pass "-t refuses \"$bad\": $(grep -m1 metrics.listen <<<"$out")"
+    else
+        soft_fail "-t refused \"$bad\" without naming metrics.listen: $out"
+    fi
+done
+"$PY" - "$SCFG" "$E2E_TMP/xray.json" <<'PYEOF'
+import json, sys
+cfg = json.load(open(sys.argv[1])); cfg["metrics"] = {"tag": "metrics_out"}
+json.dump(cfg, open(sys.argv[2], "w"))
+PYEOF
+if out=$("$EVP_BIN" -t -c "$E2E_TMP/xray.json" 2>&1) && [[ $out == *"metrics.tag: "* ]]; then
+    pass "Xray's metrics {\"tag\"} form is accepted with a warning"
+else
+    soft_fail "Xray's metrics form: $out"
+fi
+alive "$SERVER" || fail "the server died ($(death_note "$SERVER"))"
+finish
