@@ -1,16 +1,16 @@
-/* The control socket's listener and connections. The socket is a local admin door inside the
- * proxy's event loop, so nothing a client does may stall the loop: every connection is a
- * small non-blocking state machine (read one request line, then write one reply line),
- * bounded in number, request size and time. The socket path is claimed only when nothing
- * else holds it, and released only if it is still the socket we made. */
+/* The control socket's listener: a Unix socket whose connections each send one request line
+ * and get one reply line (oneshot.c runs them, bounded in number, request size and time). The
+ * socket path is claimed only when nothing else holds it, and released only if it is still
+ * the socket we made. */
 #include "control_socket.h"
 
 #include "control.h"
 
 #include "log.h"
+#include "oneshot.h"
 
 #include <errno.h>
-#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,229 +22,66 @@
 #define MAX_REQUEST 65536   /* bytes of one request line, its newline included */
 #define REQUEST_SECS 5.0    /* from accept to a complete request */
 #define REPLY_SECS 5.0      /* from the request to the last byte of the reply written */
-#define ACCEPTS_PER_WAKE 64 /* then let the rest of the loop run */
-
-typedef struct control_conn control_conn;
-
-typedef struct evp_control_socket control;
 
 struct evp_control_socket {
-    ev_io io;       /* first member: the listening socket */
-    ev_timer pause; /* accepting paused while out of descriptors */
-    struct ev_loop *loop;
+    evp_oneshot *server;
     evp_control_answer *answer;
     void *answer_arg;
-    int fd;
     char *path;
     dev_t dev; /* the socket file we bound, to remove only that one */
     ino_t ino;
-    control_conn *conns; /* open connections, a doubly linked list */
-    int n_conns;
 };
 
-struct control_conn {
-    ev_io io; /* first member */
-    ev_timer deadline;
-    control *owner;
-    control_conn *prev, *next;
-    char *request; /* MAX_REQUEST bytes, owned; NULL once the reply is being written */
-    size_t request_len;
-    char *reply; /* the reply line being written, owned */
-    size_t reply_len, reply_sent;
-};
-
-static void conn_free(control_conn *c)
-{
-    struct ev_loop *loop = c->owner->loop;
-    ev_io_stop(loop, &c->io);
-    ev_timer_stop(loop, &c->deadline);
-    close(c->io.fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->owner->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->owner->n_conns--;
-    free(c->request);
-    free(c->reply);
-    free(c);
-}
-
-/* The JSON reply text (owned, taken) as a line to send; NULL when out of memory. */
-static char *line_of(char *json)
+/* The JSON reply text (owned, taken) as a line to send; no bytes when out of memory. */
+static evp_oneshot_reply line_of(char *json)
 {
     size_t n = json ? strlen(json) : 0;
-    char *line = json ? realloc(json, n + 2) : NULL;
+    char *line = json ? realloc(json, n + 1) : NULL;
     if (line == NULL) {
         free(json);
-        return NULL;
+        return (evp_oneshot_reply){NULL, 0};
     }
     line[n] = '\n';
-    line[n + 1] = '\0';
-    return line;
+    return (evp_oneshot_reply){line, n + 1};
 }
 
-/* Sends a line (owned, taken) on a connection we are about to drop; best effort, never waits:
- * a short line fits in a fresh socket's buffer. */
-static void send_line_now(int fd, char *line)
+/* A request is its first line; one the client ended with EOF instead of a newline counts. */
+static ssize_t line_complete(const char *buf, size_t len, size_t seen, int eof)
 {
-    if (line && send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-        evp_debug("control: could not send a last error line: %s", strerror(errno));
-    free(line);
+    const char *nl = memchr(buf + seen, '\n', len - seen);
+    if (nl)
+        return nl - buf;
+    if (eof)
+        return len ? (ssize_t)len : -2;
+    return -1;
 }
 
-/* Writes what the socket takes now; frees the connection when done or failed. */
-static void conn_write(control_conn *c)
+static evp_oneshot_reply control_reply(void *arg, enum evp_oneshot_why why, const char *req,
+                                       size_t len)
 {
-    while (c->reply_sent < c->reply_len) {
-        ssize_t n =
-            send(c->io.fd, c->reply + c->reply_sent, c->reply_len - c->reply_sent, MSG_NOSIGNAL);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return; /* EV_WRITE brings us back */
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            evp_debug("control: client went away before the reply");
-            break;
-        }
-        c->reply_sent += (size_t)n;
-    }
-    conn_free(c);
-}
-
-/* Takes the reply line (owned) and switches the connection to writing it. */
-static void conn_reply(control_conn *c, char *line)
-{
-    struct ev_loop *loop = c->owner->loop;
-    free(c->request);
-    c->request = NULL;
-    if (line == NULL) {
-        conn_free(c);
-        return;
-    }
-    c->reply = line;
-    c->reply_len = strlen(line);
-    c->reply_sent = 0;
-    ev_io_stop(loop, &c->io);
-    ev_io_set(&c->io, c->io.fd, EV_WRITE);
-    ev_io_start(loop, &c->io);
-    ev_timer_stop(loop, &c->deadline);
-    ev_timer_set(&c->deadline, REPLY_SECS, 0.);
-    ev_timer_start(loop, &c->deadline);
-    conn_write(c);
-}
-
-/* The request (len bytes, newline excluded) is complete: answer it. */
-static void conn_answer(control_conn *c, size_t len)
-{
-    c->request[len] = '\0';
-    conn_reply(c, line_of(c->owner->answer(c->owner->answer_arg, c->request)));
-}
-
-static void conn_read(control_conn *c)
-{
-    for (;;) {
-        size_t room = MAX_REQUEST - c->request_len;
-        if (room == 0) {
-            conn_reply(c, line_of(evp_control_error("request longer than %d bytes", MAX_REQUEST)));
-            return;
-        }
-        ssize_t n = recv(c->io.fd, c->request + c->request_len, room, 0);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || (n == 0 && c->request_len == 0)) {
-            conn_free(c);
-            return;
-        }
-        if (n == 0) { /* the client ended its request with EOF instead of a newline */
-            conn_answer(c, c->request_len);
-            return;
-        }
-        char *nl = memchr(c->request + c->request_len, '\n', (size_t)n);
-        c->request_len += (size_t)n;
-        if (nl) {
-            conn_answer(c, (size_t)(nl - c->request));
-            return;
-        }
+    const evp_control_socket *ctl = arg;
+    switch (why) {
+    case EVP_ONESHOT_REQUEST:
+        return line_of(ctl->answer(ctl->answer_arg, req));
+    case EVP_ONESHOT_TOO_LONG:
+        return line_of(evp_control_error("request longer than %d bytes", MAX_REQUEST));
+    case EVP_ONESHOT_TIMEOUT:
+        return line_of(evp_control_error("no complete request line within %g s", REQUEST_SECS));
+    default:
+        return line_of(evp_control_error(
+            "too many control connections (%d open); try again later", MAX_CONNECTIONS));
     }
 }
 
-static void on_conn_io(EV_P_ ev_io *w, int revents)
-{
-    control_conn *c = (control_conn *)w;
-    if (c->request)
-        conn_read(c);
-    else
-        conn_write(c);
-}
-
-static void on_conn_deadline(EV_P_ ev_timer *w, int revents)
-{
-    control_conn *c = (control_conn *)((char *)w - offsetof(control_conn, deadline));
-    if (c->request)
-        send_line_now(c->io.fd, line_of(evp_control_error("no complete request line within %g s",
-                                                          REQUEST_SECS)));
-    else
-        evp_debug("control: reply not taken within %g s; dropped", REPLY_SECS);
-    conn_free(c);
-}
-
-static void conn_open(control *ctl, int fd)
-{
-    control_conn *c = calloc(1, sizeof *c);
-    char *request = malloc(MAX_REQUEST + 1);
-    if (c == NULL || request == NULL) {
-        free(c);
-        free(request);
-        close(fd);
-        return;
-    }
-    c->owner = ctl;
-    c->request = request;
-    c->next = ctl->conns;
-    if (c->next)
-        c->next->prev = c;
-    ctl->conns = c;
-    ctl->n_conns++;
-    ev_io_init(&c->io, on_conn_io, fd, EV_READ);
-    ev_timer_init(&c->deadline, on_conn_deadline, REQUEST_SECS, 0.);
-    ev_io_start(ctl->loop, &c->io);
-    ev_timer_start(ctl->loop, &c->deadline);
-}
-
-static void on_accept_resume(EV_P_ ev_timer *w, int revents)
-{
-    control *ctl = (control *)((char *)w - offsetof(control, pause));
-    ev_io_start(EV_A, &ctl->io);
-}
-
-static void on_accept(EV_P_ ev_io *w, int revents)
-{
-    control *ctl = (control *)w;
-    for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
-        int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd == -1) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* The pending connection keeps the socket readable: pause, don't spin. */
-                evp_warn("control: accept: %s; pausing 0.2 s", strerror(errno));
-                ev_io_stop(EV_A, &ctl->io);
-                ev_timer_start(EV_A, &ctl->pause);
-            }
-            return;
-        }
-        if (ctl->n_conns >= MAX_CONNECTIONS) {
-            send_line_now(fd, line_of(evp_control_error(
-                                  "too many control connections (%d open); try again later",
-                                  MAX_CONNECTIONS)));
-            close(fd);
-            continue;
-        }
-        conn_open(ctl, fd);
-    }
-}
+static const evp_oneshot_conf control_conf = {
+    .name = "control",
+    .max_conns = MAX_CONNECTIONS,
+    .max_request = MAX_REQUEST,
+    .request_secs = REQUEST_SECS,
+    .reply_secs = REPLY_SECS,
+    .complete = line_complete,
+    .answer = control_reply,
+};
 
 /* Makes path free for our socket: nothing there, or a stale socket (nobody answers on it),
  * which is removed. Anything else is someone's, and left alone. 0 or -1 (logged). */
@@ -302,26 +139,27 @@ evp_control_socket *evp_control_socket_open(struct ev_loop *loop, const char *pa
     int bound = fd != -1 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
     umask(old);
     struct stat st;
-    control *ctl = NULL;
+    evp_control_socket *ctl = NULL;
     if (!bound || stat(path, &st) != 0 || listen(fd, MAX_CONNECTIONS) != 0 ||
-        (ctl = calloc(1, sizeof *ctl)) == NULL) {
+        (ctl = calloc(1, sizeof *ctl)) == NULL || (ctl->path = strdup(path)) == NULL) {
         evp_err("control.path: cannot listen on %s: %s", path, strerror(errno));
         if (bound)
             unlink(path); /* bound just now: ours */
         if (fd != -1)
             close(fd);
+        free(ctl);
         return NULL;
     }
-    ctl->loop = loop;
     ctl->answer = answer;
     ctl->answer_arg = arg;
-    ctl->fd = fd;
-    ctl->path = strdup(path);
     ctl->dev = st.st_dev;
     ctl->ino = st.st_ino;
-    ev_io_init(&ctl->io, on_accept, fd, EV_READ);
-    ev_timer_init(&ctl->pause, on_accept_resume, 0.2, 0.);
-    ev_io_start(loop, &ctl->io);
+    ctl->server = evp_oneshot_start(loop, fd, &control_conf, ctl);
+    if (ctl->server == NULL) {
+        evp_err("control.path: out of memory");
+        evp_control_socket_close(ctl);
+        return NULL;
+    }
     return ctl;
 }
 
@@ -329,11 +167,7 @@ void evp_control_socket_close(evp_control_socket *ctl)
 {
     if (ctl == NULL)
         return;
-    while (ctl->conns)
-        conn_free(ctl->conns);
-    ev_io_stop(ctl->loop, &ctl->io);
-    ev_timer_stop(ctl->loop, &ctl->pause);
-    close(ctl->fd);
+    evp_oneshot_stop(ctl->server);
     /* Someone may have put their own socket at the path since: remove only ours. */
     struct stat st;
     if (ctl->path && lstat(ctl->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == ctl->dev &&

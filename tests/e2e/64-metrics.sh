@@ -9,7 +9,8 @@
 #   3. The same transfer and the same garbage through a real V2Ray 4.34 server with an access
 #      log: each evproxy access line equals V2Ray's with the stamp and ports masked (the
 #      rejection's reason aside, which names each one's own code).
-#   4. GET / is an HTML page naming the user; /nope answers 404, POST /metrics 405.
+#   4. GET / is an HTML page naming the user; /nope answers 404, POST /metrics 405, an
+#      over-long request head 431, an idle client 408 (and scrapes are served meanwhile).
 #   5. SIGHUP: reloads_total{result="applied"} grows; a reload that moves metrics.listen
 #      serves on the new port and no longer on the old one.
 #   6. evproxy -t refuses a metrics.listen that does not parse; Xray's {"tag"} form is
@@ -165,6 +166,30 @@ if [ "$c404" = 404 ] && [ "$c405" = 405 ]; then
     pass "GET /nope answers 404, POST /metrics 405"
 else
     soft_fail "GET /nope answered $c404, POST /metrics $c405"
+fi
+
+# An idle client is answered 408 once its 5 s are up, an over-long head 431; meanwhile (the
+# idle one still open) a scrape is served.
+"$PY" - "$MP" >"$E2E_TMP/slow.txt" 2>&1 <<'PYEOF' &
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+print("idle:", s.recv(64).split(b"\r\n")[0].decode())
+PYEOF
+IDLE=$!
+long=$("$PY" - "$MP" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+s.sendall(b"GET /metrics HTTP/1.1\r\nX-Long: " + b"a" * 9000)
+print(s.recv(64).split(b"\r\n")[0].decode())
+PYEOF
+)
+during=$(code "http://127.0.0.1:$MP/metrics")
+wait "$IDLE"
+if [ "$long" = "HTTP/1.1 431 Request Header Fields Too Large" ] && [ "$during" = 200 ] &&
+    grep -qx "idle: HTTP/1.1 408 Request Timeout" "$E2E_TMP/slow.txt"; then
+    pass "an over-long head gets 431, an idle client 408, and a scrape meanwhile 200"
+else
+    soft_fail "long: '$long', scrape meanwhile: $during, $(cat "$E2E_TMP/slow.txt")"
 fi
 
 # --- 5. reloads ------------------------------------------------------------------------------
