@@ -14,7 +14,7 @@
 #   5. SIGHUP: reloads_total{result="applied"} grows; a reload that moves metrics.listen
 #      serves on the new port and no longer on the old one.
 #   6. evproxy -t refuses a metrics.listen that does not parse; Xray's {"tag"} form is
-#      accepted with a warning.
+#      accepted with a warning; a start whose metrics.listen is taken fails, naming it.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -244,6 +244,21 @@ if out=$("$EVP_BIN" -t -c "$E2E_TMP/xray.json" 2>&1) && [[ $out == *"metrics.tag
     pass "Xray's metrics {\"tag\"} form is accepted with a warning"
 else
     soft_fail "Xray's metrics form: $out"
+fi
+# A second daemon asked to serve metrics where the first does cannot start, and says why.
+read -r SP2 < <(ports 1)
+"$PY" - "$SCFG" "$E2E_TMP/taken.json" "$SP2" "$MP2" <<'PYEOF'
+import json, sys
+cfg = json.load(open(sys.argv[1])); cfg["inbounds"][0]["port"] = int(sys.argv[3])
+cfg["metrics"] = {"listen": "127.0.0.1:" + sys.argv[4]}; cfg["log"].pop("access")
+json.dump(cfg, open(sys.argv[2], "w"))
+PYEOF
+if out=$(timeout 20 "$EVP_BIN" -c "$E2E_TMP/taken.json" 2>&1); then
+    soft_fail "a daemon started with metrics.listen on a port in use"
+elif [[ $out == *"metrics.listen: cannot listen on 127.0.0.1:$MP2"* ]]; then
+    pass "metrics.listen on a port in use stops the start: $(grep -m1 metrics.listen <<<"$out")"
+else
+    soft_fail "start with metrics.listen in use: $out"
 fi
 alive "$SERVER" || fail "the server died ($(death_note "$SERVER"))"
 finish
