@@ -34,13 +34,15 @@ void evp_sess_addr_label(const evp_addr *a, int network, char *out, size_t n)
     }
 }
 
-/* The client's address as the access log writes it ("?" when unknown). */
+/* The client's address as the access log writes it ("?" when unknown). A Mux.Cool sub-stream
+ * names it as V2Ray's mux server does, a destination: "tcp:ADDR:PORT". */
 static void client_label(evp_session *s, char *from, size_t n)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     char host[INET6_ADDRSTRLEN];
     const struct sockaddr *sa = (const struct sockaddr *)&ss;
+    const char *net = s->sub_link ? "tcp:" : "";
     snprintf(from, n, "?");
     if (s->peer_len) {
         sa = (const struct sockaddr *)&s->peer;
@@ -50,17 +52,20 @@ static void client_label(evp_session *s, char *from, size_t n)
     if (sa && sa->sa_family == AF_INET) {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
-        snprintf(from, n, "%s:%u", host, ntohs(in4->sin_port));
+        snprintf(from, n, "%s%s:%u", net, host, ntohs(in4->sin_port));
     } else if (sa && sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf(from, n, "[%s]:%u", host, ntohs(in6->sin6_port));
+        snprintf(from, n, "%s[%s]:%u", net, host, ntohs(in6->sin6_port));
     }
 }
 
-/* One line in the access log: who, to where, through which inbound and outbound. */
+/* One line in the access log: who, to where, through which inbound and outbound. A Mux.Cool
+ * carrier has none (as in V2Ray): each of its sub-streams has its own. */
 void evp_sess_access_line(evp_session *s)
 {
+    if (s->carrier)
+        return;
     char from[INET6_ADDRSTRLEN + 16];
     client_label(s, from, sizeof from);
     const char *user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;

@@ -8,7 +8,8 @@
 #   2. A client that sends garbage: handshake_failures_total{inbound="vmess-in"} grows.
 #   3. The same transfer and the same garbage through a real V2Ray 4.34 server with an access
 #      log: each evproxy access line equals V2Ray's with the stamp and ports masked (the
-#      rejection's reason aside, which names each one's own code).
+#      rejection's reason aside, which names each one's own code); again through Mux.Cool
+#      (V2Ray clients with mux on): a line per sub-stream, none for the carrier.
 #   4. GET / is an HTML page naming the user; /nope answers 404, POST /metrics 405, an
 #      over-long request head 431, an idle client 408 (and scrapes are served meanwhile).
 #   5. SIGHUP: reloads_total{result="applied"} grows; a reload that moves metrics.listen
@@ -150,6 +151,40 @@ else
     diff <(echo "$theirs") <(echo "$ours") | sed 's/^/  | /'
     sed 's/^/  | evproxy: /' "$E2E_TMP/evproxy.access.log"
     sed 's/^/  | v2ray:   /' "$E2E_TMP/v2ray.access.log"
+fi
+
+# The same through Mux.Cool (V2Ray clients with mux on): one line per sub-stream, the client
+# written as a destination (tcp:ADDR:PORT), none for the carrier, as V2Ray's mux server does.
+read -r MCP MVCP < <(ports 2 | tr '\n' ' ')
+for c in "mux-client:$MCP:$SP" "mux-v2client:$MVCP:$VP"; do
+    IFS=: read -r name socks server <<<"$c"
+    cfg_vmess_client "$E2E_TMP/$name.json" "$socks" "$server" "$UUID_GOOD" 0 aes-128-gcm
+    "$PY" - "$E2E_TMP/$name.json" <<'PYEOF'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["outbounds"][0]["mux"] = {"enabled": True, "concurrency": 8}
+json.dump(cfg, open(sys.argv[1], "w"))
+PYEOF
+    start_v2ray "$name" "$E2E_TMP/$name.json" "$socks"
+done
+had_ours=$(wc -l <"$E2E_TMP/evproxy.access.log")
+had_theirs=$(wc -l <"$E2E_TMP/v2ray.access.log")
+for p in "$MCP" "$MCP" "$MVCP" "$MVCP"; do
+    transfer "$p" || soft_fail "a transfer through the mux client on $p failed"
+done
+for _ in $(seq 100); do
+    [ "$(wc -l <"$E2E_TMP/evproxy.access.log")" -ge $((had_ours + 2)) ] &&
+        [ "$(wc -l <"$E2E_TMP/v2ray.access.log")" -ge $((had_theirs + 2)) ] && break
+    sleep 0.1
+done
+ours=$(tail -n +$((had_ours + 1)) "$E2E_TMP/evproxy.access.log" >"$E2E_TMP/mux.ours" && mask "$E2E_TMP/mux.ours")
+theirs=$(tail -n +$((had_theirs + 1)) "$E2E_TMP/v2ray.access.log" >"$E2E_TMP/mux.theirs" &&
+    mask "$E2E_TMP/mux.theirs")
+if [ -n "$ours" ] && [ "$ours" = "$theirs" ]; then
+    pass "Mux.Cool access lines equal V2Ray 4.34's: $(echo "$ours" | tr '\n' '|')"
+else
+    soft_fail "Mux.Cool access lines differ from V2Ray's"
+    diff <(echo "$theirs") <(echo "$ours") | sed 's/^/  | /'
 fi
 
 # --- 4. the status page and other requests ---------------------------------------------------
