@@ -12,7 +12,8 @@
 #      (V2Ray clients with mux on): a line per sub-stream, none for the carrier.
 #   4. GET / is an HTML page naming the user; /nope answers 404, POST /metrics 405, an
 #      over-long request head 431, an idle client 408 (and scrapes are served meanwhile).
-#   5. SIGHUP: reloads_total{result="applied"} grows; a reload that moves metrics.listen
+#   5. SIGHUP: reloads_total{result="applied"} grows, {result="refused"} on a broken config;
+#      a reload that moves metrics.listen
 #      serves on the new port and no longer on the old one.
 #   6. evproxy -t refuses a metrics.listen that does not parse; Xray's {"tag"} form is
 #      accepted with a warning; a start whose metrics.listen is taken fails, naming it.
@@ -239,6 +240,20 @@ if [ "$(applied "$E2E_TMP/r1.txt")" = $((before + 1)) ]; then
     pass "reloads_total{result=\"applied\"} grew by 1 on SIGHUP"
 else
     soft_fail "reloads_total applied: $before before, $(applied "$E2E_TMP/r1.txt") after"
+fi
+refused() { scrape "$1" && value "$1" 'evproxy_reloads_total{result="refused"}'; }
+cp "$SCFG" "$E2E_TMP/good.json"
+echo '{"inbounds": [' >"$SCFG"
+kill -HUP "$SERVER"
+for _ in $(seq 100); do
+    [ "$(refused "$E2E_TMP/r1b.txt")" -ge 1 ] && break
+    sleep 0.1
+done
+cp "$E2E_TMP/good.json" "$SCFG"
+if [ "$(refused "$E2E_TMP/r1b.txt")" = 1 ]; then
+    pass "reloads_total{result=\"refused\"} grew by 1 on a SIGHUP with a broken config"
+else
+    soft_fail "reloads_total refused: $(refused "$E2E_TMP/r1b.txt") after a broken config"
 fi
 sed -i "s/\"127.0.0.1:$MP\"/\"127.0.0.1:$MP2\"/" "$SCFG"
 kill -HUP "$SERVER"
