@@ -106,7 +106,7 @@ check() {
 }
 
 # on_b ID [EMAIL]: sessions the server of ID routed from "dyn" (lines of its access log,
-# evproxy "accepted tcp:HOST:PORT [dyn -> via-dyn]", V2Ray "... [via-dyn]"), optionally
+# "accepted tcp:HOST:PORT [via-dyn]" from both; "[dyn -> via-dyn]" was evproxy's), optionally
 # only those of the user EMAIL.
 on_b() {
     local re='accepted .*\[(dyn -> )?via-dyn\]'
