@@ -4,6 +4,7 @@
 #include "access_log.h"
 #include "errlist.h"
 #include "jsonschema.h"
+#include "legacy_forms.h"
 #include "listen_addr.h"
 #include "log.h"
 #include "router.h"
@@ -330,6 +331,7 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
 {
     evp_errlist errs = {0};
     json_error_t je;
+    char *legacy_note = NULL; /* which modern entries were legacy ones, for the errors */
     evp_config *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
@@ -347,7 +349,9 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     }
     if (path && (c->path = strdup(path)) == NULL)
         goto fail;
-    evp_config_validate(schema_dir, "config", c->root, "", &errs);
+    legacy_note = evp_legacy_forms_apply(c->root, &errs);
+    if (errs.count == 0)
+        evp_config_validate(schema_dir, "config", c->root, "", &errs);
     if (errs.count)
         goto fail;
 
@@ -392,10 +396,14 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     if (errs.count || c->router == NULL)
         goto fail;
     load_mux(c, reg);
+    free(legacy_note);
     return c;
 fail:
     if (errs.count == 0)
         evp_errlist_add(&errs, "%s: out of memory", path ? path : "(embedded)");
+    else if (legacy_note)
+        evp_errlist_add_lines(&errs, legacy_note, 0); /* notes, not errors */
+    free(legacy_note);
     *errors = evp_errlist_take(&errs);
     evp_config_free(c);
     return NULL;
