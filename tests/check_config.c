@@ -48,9 +48,6 @@ static const struct {
      "inbounds[0].protocol: unknown protocol \"nosuch\""},
     {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[{\"protocol\":\"socks\"}]}",
      "outbounds[0].protocol: \"socks\" has no outbound"},
-    {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE "],"
-     "\"routing\":{\"rules\":[{\"inboundTag\":[\"a\"],\"outboundTag\":\"zz\"}]}}",
-     "routing.rules[0].outboundTag: no outbound tagged \"zz\""},
     {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[]}", "outbounds"},
     {"{\"inbounds\":[" IN_SOCKS "]", "(embedded):1:"},
     {"{\"inbounds\":[{\"port\":1080,\"protocol\":\"socks\",\"clientsFile\":\"/nonexistent/c.json\"}],"
@@ -189,6 +186,26 @@ START_TEST(routing_rule_errors_name_path)
 }
 END_TEST
 
+/* V2Ray 4.34 accepts a rule naming no outbound; its dispatcher sends what the rule matches to
+ * the default outbound ("non existing tag"), and the rule still ends the search. */
+START_TEST(unknown_outbound_tag_goes_to_default)
+{
+    const char *text =
+        "{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE ","
+        "{\"tag\":\"x\",\"protocol\":\"blackhole\"}],\"routing\":{\"rules\":["
+        "{\"port\":\"25\",\"outboundTag\":\"zz\"},"
+        "{\"port\":\"25,80\",\"outboundTag\":\"x\"}]}}";
+    char *errors = NULL;
+    evp_config *c = evp_config_load(NULL, text, "schema", &reg, &errors);
+    ck_assert_msg(c != NULL, "refused: %s", errors ? errors : "");
+    evp_addr t = {.type = EVP_ADDR_IPV4, .len = 4, .port = 25, .bytes = {192, 0, 2, 1}};
+    ck_assert_uint_eq(evp_router_pick(c->router, "a", &t, EVP_NET_TCP), 0);
+    t.port = 80;
+    ck_assert_uint_eq(evp_router_pick(c->router, "a", &t, EVP_NET_TCP), 1);
+    evp_config_free(c);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -198,6 +215,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, good_config_routes);
     tcase_add_test(tc, routing_rules_match);
     tcase_add_test(tc, routing_rule_errors_name_path);
+    tcase_add_test(tc, unknown_outbound_tag_goes_to_default);
     suite_add_tcase(s, tc);
     return s;
 }

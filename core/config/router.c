@@ -278,9 +278,11 @@ static int parse_rule(rule *r, json_t *root, json_t *o, size_t ri, const char *c
     for (k = 0; k < n_outs && strcmp(out_tags[k], to) != 0; k++)
         ;
     if (k == n_outs) {
-        evp_errlist_add(errs, "routing.rules[%zu].outboundTag: no outbound tagged \"%s\"", ri,
-                        to);
-        return -1;
+        /* V2Ray 4.34 accepts it, and its dispatcher sends what the rule matches to the
+         * default outbound ("non existing tag"): the rule still ends the search. */
+        evp_warn("routing.rules[%zu].outboundTag: no outbound tagged \"%s\"; what the rule "
+                 "matches goes to the default outbound [%s], as in V2Ray", ri, to, out_tags[0]);
+        k = 0;
     }
     r->outbound = k;
     r->index = ri;

@@ -14,9 +14,10 @@
 typedef struct evp_router evp_router;
 
 /* Compiles root's routing.rules against the outbound tags; NULL with errors added when a
- * rule is malformed or names no outbound. Conditions it cannot check (geosite, other geoip
- * lists, source, user, protocol, attrs) are warned about, and a rule left with a condition
- * that can never be checked is skipped rather than widened. */
+ * rule is malformed. A rule naming no outbound sends what it matches to the default one
+ * (warned about), as V2Ray 4.34 does. Conditions it cannot check (geosite, other geoip lists,
+ * source, user, protocol, attrs) are warned about, and a rule left with a condition that can
+ * never be checked is skipped rather than widened. */
 evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_outs,
                            evp_errlist *errs);
 /* Gives the router its outbound instances (takes a reference to each). */
