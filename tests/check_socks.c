@@ -4,7 +4,7 @@
  * method selection "05 MM", auth status "01 SS", and replies "05 REP 00 01 0.0.0.0 0". */
 #include "builtin/builtin.h"
 #include "builtin/socks_udp.h"
-#include "test_host.h"
+#include "inbound_drive.h"
 
 #include <check.h>
 #include <string.h>
@@ -36,49 +36,9 @@ static void inst_refused(const char *json, const char *want)
     ck_assert_ptr_null(strchr(err, '\n'));
 }
 
-/* A fake host side: the client bytes not yet consumed, and the two outputs. */
-typedef struct drv {
-    void *inst, *sess;
-    evp_buf pending, out, back;
-    evp_io io; /* the last call's */
-} drv;
-
 static void drv_open(drv *d, const char *json)
 {
-    memset(d, 0, sizeof *d);
-    d->inst = inst_new(json);
-    d->sess = ops()->session_new(d->inst);
-    ck_assert_ptr_nonnull(d->sess);
-}
-
-static void drv_close(drv *d)
-{
-    ops()->session_free(d->sess);
-    ops()->instance_free(d->inst);
-    test_buf_free(&d->pending);
-    test_buf_free(&d->out);
-    test_buf_free(&d->back);
-}
-
-/* Appends bytes to pending and runs decode once over all of pending, as the host does. */
-static int drv_decode(drv *d, const void *p, size_t n, int eof)
-{
-    if (n > 0) {
-        uint8_t *dst = test_host_buf_reserve(&d->pending, n);
-        ck_assert_ptr_nonnull(dst);
-        memcpy(dst, p, n);
-        d->pending.len += n;
-    }
-    memset(&d->io, 0, sizeof d->io);
-    d->io.in = d->pending.data;
-    d->io.in_len = d->pending.len;
-    d->io.in_eof = eof;
-    d->io.out = &d->out;
-    d->io.back = &d->back;
-    int r = ops()->decode(d->sess, &d->io);
-    ck_assert_uint_le(d->io.consumed, d->pending.len);
-    test_buf_consume(&d->pending, d->io.consumed);
-    return r;
+    drv_start(d, ops(), inst_new(json));
 }
 
 /* Feeds msg one byte per call until decode returns something other than EVP_OK. */
@@ -90,14 +50,6 @@ static int drv_bytewise(drv *d, const uint8_t *msg, size_t len, size_t *fed)
         r = drv_decode(d, msg + i++, 1, 0);
     *fed = i;
     return r;
-}
-
-static int drv_connected(drv *d, int ok)
-{
-    memset(&d->io, 0, sizeof d->io);
-    d->io.out = &d->out;
-    d->io.back = &d->back;
-    return ops()->connected(d->sess, ok, &d->io);
 }
 
 static void assert_bytes(const evp_buf *b, const uint8_t *want, size_t n)

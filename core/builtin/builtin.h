@@ -6,6 +6,8 @@
 
 /* SOCKS5 server (RFC 1928/1929), inbound only: "socks". */
 const evp_plugin *evp_builtin_socks(void);
+/* HTTP proxy inbound (CONNECT and absolute-URI forwarding), V2Ray's settings: "http". */
+const evp_plugin *evp_builtin_http(void);
 /* Fixed-target inbound: "dokodemo-door". */
 const evp_plugin *evp_builtin_dokodemo(void);
 /* Direct outbound, optionally redirected: "freedom". */

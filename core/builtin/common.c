@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -164,4 +165,35 @@ void *evp_builtin_instance_new(const evp_host *host, const evp_instance_args *ar
     }
     json_decref(o);
     return in;
+}
+
+/* The pointers are copied as bytes: each built-in's session and instance types differ, only
+ * their first members are shared. */
+void *evp_builtin_session_new(void *inst, size_t size)
+{
+    const evp_host *host;
+    memcpy(&host, inst, sizeof host);
+    void *sess = host->calloc(1, size);
+    if (sess != NULL)
+        memcpy(sess, &inst, sizeof inst);
+    return sess;
+}
+
+void evp_builtin_session_free(void *sess)
+{
+    if (sess == NULL)
+        return;
+    void *inst;
+    const evp_host *host;
+    memcpy(&inst, sess, sizeof inst);
+    memcpy(&host, inst, sizeof host);
+    host->free(sess);
+}
+
+void evp_builtin_free_wiped(const evp_host *host, void *p, size_t n)
+{
+    if (p == NULL)
+        return;
+    sodium_memzero(p, n);
+    host->free(p);
 }

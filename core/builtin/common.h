@@ -26,6 +26,14 @@ void *evp_builtin_instance_new(const evp_host *host, const evp_instance_args *ar
                                int (*parse)(void *inst, const json_t *settings, char *err,
                                             size_t errlen),
                                void (*free_fn)(void *inst), char *err, size_t errlen);
+/* Sessions of the built-ins start with a pointer to their instance, and instances with
+ * their `const evp_host *`. A zeroed session of size bytes tied to inst, or NULL. */
+void *evp_builtin_session_new(void *inst, size_t size);
+/* Frees a session made by evp_builtin_session_new (NULL is fine). */
+void evp_builtin_session_free(void *sess);
+/* Wipes n bytes at p (secrets: account passwords) and frees them through host. */
+void evp_builtin_free_wiped(const evp_host *host, void *p, size_t n);
+
 /* *out = the string at key, or def when absent; -1 and err when it is not a string. */
 int evp_builtin_get_str(const json_t *o, const char *key, const char *def, const char **out,
                         char *err, size_t errlen);

@@ -134,18 +134,7 @@ static void *doko_instance_new(const evp_host *host, const evp_instance_args *ar
 
 static void *doko_session_new(void *ip)
 {
-    doko_inst *in = ip;
-    doko_sess *s = in->host->calloc(1, sizeof *s);
-    if (s != NULL)
-        s->inst = in;
-    return s;
-}
-
-static void doko_session_free(void *sp)
-{
-    doko_sess *s = sp;
-    if (s != NULL)
-        s->inst->host->free(s);
+    return evp_builtin_session_new(ip, sizeof(doko_sess));
 }
 
 static int doko_decode(void *sp, evp_io *io)
@@ -173,7 +162,7 @@ static const evp_inbound_ops doko_inbound = {
     .instance_new = doko_instance_new,
     .instance_free = doko_instance_free,
     .session_new = doko_session_new,
-    .session_free = doko_session_free,
+    .session_free = evp_builtin_session_free,
     .decode = doko_decode,
     .encode = doko_encode,
     .flags = EVP_IN_PASS,

@@ -321,20 +321,7 @@ static const char *socks_session_user(void *sp)
 
 static void *socks_session_new(void *ip)
 {
-    socks_inst *in = ip;
-    socks_sess *s = in->host->calloc(1, sizeof *s);
-    if (s == NULL)
-        return NULL;
-    s->inst = in;
-    s->state = ST_GREET;
-    return s;
-}
-
-static void socks_session_free(void *sp)
-{
-    socks_sess *s = sp;
-    if (s != NULL)
-        s->inst->host->free(s);
+    return evp_builtin_session_new(ip, sizeof(socks_sess)); /* ST_GREET is 0 */
 }
 
 static void socks_instance_free(void *ip)
@@ -342,10 +329,7 @@ static void socks_instance_free(void *ip)
     socks_inst *in = ip;
     if (in == NULL)
         return;
-    if (in->accounts != NULL) {
-        sodium_memzero(in->accounts, in->naccounts * sizeof *in->accounts);
-        in->host->free(in->accounts);
-    }
+    evp_builtin_free_wiped(in->host, in->accounts, in->naccounts * sizeof *in->accounts);
     in->host->free(in);
 }
 
@@ -438,7 +422,7 @@ static const evp_inbound_ops socks_inbound = {
     .instance_new = socks_instance_new,
     .instance_free = socks_instance_free,
     .session_new = socks_session_new,
-    .session_free = socks_session_free,
+    .session_free = evp_builtin_session_free,
     .decode = socks_decode,
     .encode = socks_encode,
     .connected = socks_connected,
