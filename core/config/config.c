@@ -3,6 +3,7 @@
 
 #include "access_log.h"
 #include "errlist.h"
+#include "json_comments.h"
 #include "jsonschema.h"
 #include "legacy_forms.h"
 #include "listen_addr.h"
@@ -340,7 +341,7 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
         evp_errlist_add(&errs, "%s: not a regular file", path);
         goto fail;
     }
-    c->root = path ? json_load_file(path, JSON_REJECT_DUPLICATES, &je)
+    c->root = path ? evp_json_load_commented(path, JSON_REJECT_DUPLICATES, &je)
                    : json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (c->root == NULL) {
         evp_errlist_add(&errs, "%s:%d:%d: %s", path ? path : "(embedded)", je.line, je.column,

@@ -2,6 +2,7 @@
  * main/json loader does (v2ray-core infra/conf/v2ray.go Config.Override). */
 #include "config_files.h"
 #include "errlist.h"
+#include "json_comments.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -104,7 +105,7 @@ static int merge_file(json_t **merged, const char *path, evp_errlist *errs)
         return -1;
     }
     json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = evp_json_load_commented(path, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
         evp_errlist_add(errs, "%s:%d:%d: %s", path, je.line, je.column, je.text);
         return -1;

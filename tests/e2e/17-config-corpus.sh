@@ -38,24 +38,24 @@ for f in "$C"/*.json "$C"/dir-*; do
     timeout 20 "$EVP_BIN" -test "${args[@]}" >"$E2E_TMP/$name.evp.log" 2>&1
     erc=$?
     n=$((n + 1))
-    v=accepts e=accepts
-    [ "$vrc" = 0 ] || v=refuses
-    [ "$erc" = 0 ] || e=refuses
+    v=accept e=accept
+    [ "$vrc" = 0 ] || v=refuse
+    [ "$erc" = 0 ] || e=refuse
     want=$(allowed "$name")
     if [ -n "$want" ]; then
-        if [ "$v" = accepts ] && [ "$e" = refuses ] && grep -qF -- "$want" "$E2E_TMP/$name.evp.log"
+        if [ "$v" = accept ] && [ "$e" = refuse ] && grep -qF -- "$want" "$E2E_TMP/$name.evp.log"
         then
             pass "$name: V2Ray accepts, evproxy refuses on purpose ($want)"
         else
             tail -3 "$E2E_TMP/$name.v2.log" "$E2E_TMP/$name.evp.log" | sed 's/^/  | /'
-            soft_fail "$name: listed as refused on purpose, but V2Ray $v and evproxy $e" \
+            soft_fail "$name: listed as refused on purpose, but V2Ray ${v}s and evproxy ${e}s" \
                 "(or evproxy's error lacks \"$want\")"
         fi
     elif [ "$v" = "$e" ]; then
         pass "$name: both $v"
     else
         tail -3 "$E2E_TMP/$name.v2.log" "$E2E_TMP/$name.evp.log" | sed 's/^/  | /'
-        soft_fail "$name: V2Ray $v, evproxy $e"
+        soft_fail "$name: V2Ray ${v}s, evproxy ${e}s"
     fi
 done
 [ "$n" -ge 30 ] || soft_fail "only $n configs in the corpus, want at least 30"
