@@ -93,6 +93,21 @@ static void socks_seeds(void)
     put("fuzz_socks", "datagram", datagram, sizeof(datagram));
 }
 
+static void http_inbound_seeds(void)
+{
+    static const char get[] = "\x00\x10GET http://example.com:8080/a?b HTTP/1.1\r\n"
+                              "Host: example.com\r\nProxy-Connection: keep-alive\r\n\r\n";
+    static const char post[] = "\x00\x30POST http://127.0.0.1/f HTTP/1.1\r\n"
+                               "Content-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n";
+    static const char conn[] = "\x01\x20" "CONNECT [::1]:443 HTTP/1.1\r\n"
+                               "Proxy-Authorization: Basic dTpw\r\n\r\n\x16\x03\x01";
+    static const char transparent[] = "\x02\x08GET /x HTTP/1.0\nHost: h:81\n\n";
+    put("fuzz_http_inbound", "get", get, sizeof get - 1);
+    put("fuzz_http_inbound", "post", post, sizeof post - 1);
+    put("fuzz_http_inbound", "connect-auth", conn, sizeof conn - 1);
+    put("fuzz_http_inbound", "transparent", transparent, sizeof transparent - 1);
+}
+
 /* One whole client stream (header, a request, end) for the inbound's raw mode. */
 static void inbound_stream_seed(int legacy, unsigned sec, int udp)
 {
@@ -517,6 +532,7 @@ int main(int argc, char **argv)
         return 1;
     }
     socks_seeds();
+    http_inbound_seeds();
     ws_seeds();
     vmess_seeds();
     mux_seeds();
