@@ -184,7 +184,7 @@ START_TEST(refusals)
         {"GET http://h/ HTTP/2.0\r\n\r\n", "HTTP/1.1 400 "},
         {"GET http://h/\r\n\r\n", "HTTP/1.1 400 "},
         {"GET http://h/ HTTP/1.1\r\nno colon\r\n\r\n", "HTTP/1.1 400 "},
-        {"CONNECT h HTTP/1.1\r\n\r\n", NULL}, /* no port: 443, as for https */
+        {"CONNECT h HTTP/1.1\r\n\r\n", NULL}, /* no port: 80, as V2Ray's */
         {"CONNECT [::1 HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -193,6 +193,7 @@ START_TEST(refusals)
         int r = feed(&d, cases[i].head);
         if (cases[i].status == NULL) {
             ck_assert_int_eq(r, EVP_TARGET);
+            ck_assert_uint_eq(d.io.target.port, 80);
         } else {
             ck_assert_msg(r == EVP_ERR, "case %zu accepted", i);
             ck_assert_msg(d.back.len > 0 && strncmp((const char *)d.back.data, cases[i].status,

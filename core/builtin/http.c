@@ -185,7 +185,8 @@ static int read_head(http_sess *s, evp_io *io)
         return refuse(s, io, REPLY_407, "proxy authentication missing or wrong");
     io->network = EVP_NET_TCP;
     if (h.method.len == 7 && memcmp(h.method.p, "CONNECT", 7) == 0) {
-        if (evp_http_authority(h.target, 443, &io->target) != 0)
+        /* no port: 80, as V2Ray's (its default is 443 only for an https: URL) */
+        if (evp_http_authority(h.target, 80, &io->target) != 0)
             return refuse(s, io, REPLY_400, "malformed CONNECT authority");
         io->consumed = (size_t)end;
         s->state = ST_TUNNEL;
