@@ -163,7 +163,7 @@ if [ "$EVP_IMPL" = evproxy ]; then
     check_t bad-uuid 1 "inbounds[0].settings.clients[0].id"
     sed 's/"outboundTag": "direct"/"outboundTag": "nowhere"/' "$E2E_TMP/good.json" \
         >"$E2E_TMP/unknown-tag.json"
-    # accepted as V2Ray 4.34 accepts it (e2e 18), with a warning naming the rule
+    # accepted as V2Ray 4.34 accepts it (e2e 11), with a warning naming the rule
     check_t unknown-tag 0 "routing.rules[0].outboundTag"
     head -c 200 "$E2E_TMP/good.json" >"$E2E_TMP/bad-json.json"
     check_t bad-json 1 "bad-json.json"
