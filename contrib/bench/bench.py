@@ -32,6 +32,7 @@ import latency  # noqa: E402
 import measure  # noqa: E402
 import peers  # noqa: E402
 import report  # noqa: E402
+import sslibev  # noqa: E402
 import targets  # noqa: E402
 from measure import Setup  # noqa: E402
 
@@ -65,6 +66,7 @@ def setups(args, ctx, run):
         Setup("8x", streams=8, workers=NPROC),
         Setup("8x-w1", streams=8, workers=1, dirs=("up",)),
         Setup("shadowsocks", cipher="aes-256-gcm", protocol="shadowsocks"),
+        Setup("shadowsocks-chacha20", cipher="chacha20-ietf-poly1305", protocol="shadowsocks"),
     ]
     if not args.setups or "ws+tls" in args.setups:
         out.append(ws_tls_setup(ctx, run))
@@ -120,6 +122,8 @@ class Run:
 
 
 def _chain(ctx, impl, setup, label, server=None):
+    if impl == sslibev.IMPL:
+        return sslibev.Chain(ctx, setup, label)
     server = server or (None if setup.relay else impl)
     return measure.Chain(ctx, impl, server, setup, label)
 
@@ -166,7 +170,7 @@ def throughput(ctx, run, impls, setup, cross=False):
           f"workers {setup.workers or 'default'}:", flush=True)
     out = {}
     chains = {}
-    for impl in impls:
+    for impl in impls + sslibev.sides(setup, impls, cross):
         out[impl] = {d: [] for d in setup.dirs}
         server = {"evproxy": "v2ray", "v2ray": "evproxy"}[impl] if cross else None
         chain = _chain(ctx, impl, setup, f"{name}-{impl}" if cross else name, server=server)
@@ -175,7 +179,7 @@ def throughput(ctx, run, impls, setup, cross=False):
     try:
         for d in setup.dirs:
             print(f"  {d}:", flush=True)
-            store = {impl: out[impl][d] for impl in impls}
+            store = {impl: out[impl][d] for impl in out}
             _rounds(ctx, run, chains, f"{name} {d}", lambda c: measure.timed(c, d == "down"),
                     store)
     finally:
@@ -278,6 +282,7 @@ def _meta(ctx, args, fd_limit):
         "evproxy": _version([os.path.join(ctx.build, "evproxy"), "--version"]),
         "v2ray": _version(["v2ray", "-version"]),
         "iperf3": _version(["iperf3", "--version"]),
+        "ss_libev": _version(["ss-server", "-h"]),
         "rounds": ctx.rounds, "seconds_per_run": ctx.seconds,
         "echo_conns": ctx.conns, "echo_concurrency": ctx.concurrency,
         "echo_ws_tls_conns": ctx.tls_conns,
@@ -306,6 +311,9 @@ def _markdown(res, rws, png_note, wall):
     if res.get("pairs"):
         lines += ["Mixed pairs (aes-128-gcm, Gbit/s):", "", "```",
                   report.pairs_table(report.mixed_rows(res)), "```", ""]
+    if res.get("ss_libev_rows"):
+        lines += [f"Shadowsocks next to {m['ss_libev']} (ss-tunnel -> ss-server), same rounds:",
+                  "", report.ss_libev_table(res["ss_libev_rows"], markdown=True), ""]
     lines += [f"- note: {n}" for n in res["notes"]]
     lines += [f"- not measured: {e}" for e in res["errors"]]
     lines += ["", png_note, ""]
@@ -334,7 +342,8 @@ def _args():
                     help="comma-separated groups to leave out: " + ",".join(GROUPS))
     ap.add_argument("--setups", default=env("BENCH_SETUPS", ""),
                     help="only these throughput setups (comma-separated names: aes-128-gcm,"
-                    "chacha20-poly1305,none,legacy,8x,8x-w1,shadowsocks,ws+tls,relay)")
+                    "chacha20-poly1305,none,legacy,8x,8x-w1,shadowsocks,shadowsocks-chacha20,"
+                    "ws+tls,relay)")
     ap.add_argument("--relay", action="store_true", help="also the relay (no VMess) row")
     ap.add_argument("--mixed", action="store_true", help="also evproxy>v2ray and v2ray>evproxy")
     ap.add_argument("--out", default=None, help="JSON output (default BUILD/bench.json)")
@@ -405,6 +414,7 @@ def finish(res, args, ctx, dirs_of, wall):
     """Rows, the JSON, the markdown copy and the chart; prints the table."""
     rws = report.rows(res, dirs_of)
     res["rows"] = rws
+    res["ss_libev_rows"] = report.ss_libev_rows(res, dirs_of)
     res["meta"]["wall_s"] = round(wall, 1)
     out = args.out or os.path.join(ctx.build, "bench.json")
     png = os.path.join(ctx.build, "bench.png")
@@ -425,6 +435,9 @@ def finish(res, args, ctx, dirs_of, wall):
     if res.get("pairs"):
         print()
         print(report.pairs_table(report.mixed_rows(res)))
+    if res["ss_libev_rows"]:
+        print()
+        print(report.ss_libev_table(res["ss_libev_rows"]))
     lb = m.get("loopback_gbps")
     if lb:
         print(f"\nloopback ceiling (iperf3 alone): up {lb['up']:.2f}, down {lb['down']:.2f} Gbit/s")

@@ -113,12 +113,16 @@ class Proxy:
             argv = ["v2ray", "-config", self.cfg_path]
             if gomaxprocs is not None:  # V2Ray's counterpart of evproxy's "workers"
                 env = dict(os.environ, GOMAXPROCS=str(gomaxprocs))
+        self._launch(argv, port, env)
+
+    def _launch(self, argv, port, env=None):
+        """Start argv (self.impl / self.role, logging to self.log_path) until port listens."""
         try:
             self.proc = spawn(argv, self.log_path, env)
         except OSError as e:
-            raise RuntimeError(f"{impl} {role} did not start: {e}")
+            raise RuntimeError(f"{self.impl} {self.role} did not start: {e}")
         if not wait_listening(self.proc, port):
-            err = f"{impl} {role} did not listen on {port}: {log_tail(self.log_path)}"
+            err = f"{self.impl} {self.role} did not listen on {port}: {log_tail(self.log_path)}"
             stop(self.proc)
             raise RuntimeError(err)
 

@@ -26,6 +26,7 @@ THROUGHPUT_ROWS = [
     ("8x-w1", "8 streams aes-128-gcm, workers 1", None, None),
     ("ws+tls", "1 stream aes-128-gcm over ws+tls", "throughput", "each"),
     ("shadowsocks", "1 stream shadowsocks aes-256-gcm", None, "sum"),
+    ("shadowsocks-chacha20", "1 stream shadowsocks chacha20-ietf-poly1305", None, "sum"),
     ("relay", "relay only, no VMess", None, "one"),
 ]
 
@@ -214,3 +215,54 @@ def pairs_table(mrows):
         lines.append(f"{r['pair']:<18} | {_fmt(r['up']):>7} | {_fmt(r['down']):>7}"
                      + (f"  ({r['error']})" if r["error"] else ""))
     return "\n".join(lines)
+
+
+# The shadowsocks rows measured with a third side, ss-libev (sslibev.py), in the same rounds.
+SS_IMPLS = ("evproxy", "ss-libev", "v2ray")
+SS_HEAD = ["metric [unit] (+ higher / - lower is better)", "evproxy", "ss-libev", "v2ray",
+           "evproxy / ss-libev", "evproxy / v2ray"]
+
+
+def _ss_row(metric, unit, better, rounds):
+    row = {"metric": metric, "unit": unit, "better": better, "rounds": rounds}
+    row.update({i: _median(rounds[i]) for i in SS_IMPLS})
+    for other in ("ss-libev", "v2ray"):
+        ev, them = row["evproxy"], row[other]
+        row[f"ratio_{other}"] = ev / them if ev is not None and them not in (None, 0) else None
+    return row
+
+
+def ss_libev_rows(res, dirs_of):
+    """Throughput per direction and CPU s/GiB of client + server, for each setup that ran
+    with ss-libev beside evproxy and V2Ray; ratios are evproxy over each of the other two."""
+    out = []
+    for setup, label, _, _ in THROUGHPUT_ROWS:
+        if "ss-libev" not in res["throughput"].get(setup, {}):
+            continue
+        dirs = dirs_of[setup]
+        for d in dirs:
+            rounds = {i: [r["bps"] * 1e-9 for r in _runs(res, setup, i, d)] for i in SS_IMPLS}
+            out.append(_ss_row(f"{label} {DIR_NAMES[d]}", "Gbit/s", "higher", rounds))
+        rounds = {i: _cpu_per_gib(res, setup, i, dirs, None) for i in SS_IMPLS}
+        out.append(_ss_row(f"CPU {label}, client + server", "s/GiB", "lower", rounds))
+    return out
+
+
+def _ss_cells(r):
+    sign = "+" if r["better"] == "higher" else "-"
+    ratios = ["n/a" if r[k] is None else fmt_ratio(r[k]) for k in ("ratio_ss-libev",
+                                                                   "ratio_v2ray")]
+    return [f"{r['metric']} [{r['unit']}] ({sign})"] + \
+        [_fmt(r[i], r["unit"]) for i in SS_IMPLS] + ratios
+
+
+def ss_libev_table(ss_rows, markdown=False):
+    """The shadowsocks table: evproxy, ss-libev and V2Ray side by side, two ratios."""
+    cells = [SS_HEAD] + [_ss_cells(r) for r in ss_rows]
+    if markdown:
+        lines = ["| " + " | ".join(c) + " |" for c in cells]
+        return "\n".join(lines[:1] + ["|---|--:|--:|--:|--:|--:|"] + lines[1:])
+    w = [max(len(c[k]) for c in cells) for k in range(len(SS_HEAD))]
+    lines = [" | ".join([c[0].ljust(w[0])] + [c[j].rjust(w[j]) for j in range(1, len(c))])
+             for c in cells]
+    return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:])

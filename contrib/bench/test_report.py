@@ -95,6 +95,38 @@ class Rows(unittest.TestCase):
         idle = _by_metric(rws, "RSS idle")
         self.assertEqual((idle["evproxy"], idle["met"]), (2.0, False))
 
+    def test_ss_libev_rows_give_evproxy_over_each_other_side(self):
+        def sides(ev, ss, v2):
+            return {i: {"up": [_run(b, [c, c])], "down": [_run(b, [c, c])]}
+                    for i, b, c in (("evproxy", ev, 1), ("ss-libev", ss, 2), ("v2ray", v2, 4))}
+        tp = {"shadowsocks": sides(4e9, 2e9, 1e9), "aes-128-gcm": sides(1e9, 1e9, 1e9)}
+        del tp["aes-128-gcm"]["ss-libev"]  # a VMess setup: no ss-libev side, no row here
+        tp["shadowsocks"]["ss-libev"]["down"] = []  # a side that failed a direction: n/a
+        dirs = {"shadowsocks": ("up", "down"), "aes-128-gcm": ("up", "down")}
+        ss = report.ss_libev_rows(_res(tp), dirs)
+        self.assertEqual([r["metric"] for r in ss],
+                         ["1 stream shadowsocks aes-256-gcm up",
+                          "1 stream shadowsocks aes-256-gcm down (-R)",
+                          "CPU 1 stream shadowsocks aes-256-gcm, client + server"])
+        up, down, cpu = ss
+        self.assertEqual((up["evproxy"], up["ss-libev"], up["v2ray"]), (4.0, 2.0, 1.0))
+        self.assertEqual((up["ratio_ss-libev"], up["ratio_v2ray"]), (2.0, 4.0))
+        self.assertEqual((down["ss-libev"], down["ratio_ss-libev"], down["ratio_v2ray"]),
+                         (None, None, 4.0))
+        # ss-libev's CPU pools only the rounds where both directions ran: none here.
+        self.assertEqual((cpu["evproxy"], cpu["v2ray"], cpu["ratio_v2ray"]), (2.0, 8.0, 0.25))
+        self.assertIsNone(cpu["ratio_ss-libev"])
+        text = report.ss_libev_table(ss)
+        self.assertIn("evproxy / ss-libev", text)
+        self.assertRegex(text, r"aes-256-gcm up \[Gbit/s\] \(\+\) +\| +4\.000 \| +2\.000 \| "
+                               r"+1\.000 \| +2\.00x \| +4\.00x")
+        md = report.ss_libev_table(ss, markdown=True).splitlines()
+        self.assertEqual(md[1], "|---|--:|--:|--:|--:|--:|")
+        self.assertEqual(md[4].split(" | ")[-2:], ["n/a", "0.250x |"])
+        # The main table keeps evproxy / V2Ray only: ss-libev's numbers stay out of it.
+        main = _by_metric(report.rows(_res(tp), dirs), "1 stream shadowsocks aes-256-gcm up")
+        self.assertEqual((main["evproxy"], main["v2ray"], main["ratio"]), (4.0, 1.0, 4.0))
+
     def test_chart_is_a_png(self):
         mem = {i: [{"sessions": 100, "held": 100, "idle_kib": [k, k],
                     "per_session_kib": [k, k]}] for i, k in (("evproxy", 1), ("v2ray", 10))}
