@@ -596,6 +596,11 @@ static void conn_close(evp_mux_conn *c, const char *why)
     if (why)
         evp_warn("mux [%s]: %s: the connection and its %zu sub-streams end", c->origin.in->tag,
                  why, c->n_subs);
+    /* A client connection ends with sub-streams open when its server went away: each
+     * session resets its own client rather than end a cut download cleanly. */
+    for (mux_sub *s = c->subs; s && c->client; s = s->next)
+        if (s->link)
+            s->link->failed = 1;
     conn_teardown(c);
     ev_timer_init(&c->timer, on_free, 0., 0.);
     ev_timer_start(c->rt->loop, &c->timer);

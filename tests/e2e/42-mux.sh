@@ -23,6 +23,8 @@ start_tool reset fault_target.py reset --bytes 256K # 256 KiB, then a TCP reset
 RESET=$TOOL_PORT
 start_tool deaf send_close_server.py --bytes 0 --delay 60 # accepts, never reads
 DEAF=$TOOL_PORT
+start_tool hold send_close_server.py --bytes 1M --delay 60 # 1 MiB, then silence
+HOLD=$TOOL_PORT
 
 # with_mux FILE CONCURRENCY: turns mux on for the vmess outbound; the server logs at info.
 with_mux() {
@@ -162,8 +164,38 @@ run_client() {
     stop_pid "$relay"
 }
 
+# The server dies under a download through evproxy's mux client: the local client sees a
+# reset, not a clean end of a cut stream.
+run_client_cut() {
+    local sp cp relay
+    read -r sp cp < <(ports 2 | tr '\n' ' ')
+    cfg_vmess_server "$E2E_TMP/cut.server.json" "$sp" "$UUID_GOOD" 0
+    cfg_vmess_client "$E2E_TMP/cut.client.json" "$cp" "$sp" "$UUID_GOOD" 0 aes-128-gcm
+    with_mux "$E2E_TMP/cut.client.json" 8
+    start_evproxy cut.server "$E2E_TMP/cut.server.json" "$sp"
+    local srv=$LAST_PID
+    start_evproxy cut.client "$E2E_TMP/cut.client.json" "$cp"
+    local cli=$LAST_PID
+    socks_stream "$cp" "127.0.0.1:$HOLD" --mode download --bytes 2M --timeout 30 \
+        >"$E2E_TMP/cut.json" 2>&1 &
+    local dl=$! i
+    for i in $(seq 100); do # until the first MiB went through, at most 10 s
+        [ "$(grep -c '^accept' "$E2E_TMP/hold.stats" 2>/dev/null)" -ge 1 ] && break
+        sleep 0.1
+    done
+    sleep 1
+    kill -KILL "$srv"
+    wait "$dl" && fail "cut: a download cut by the server's death looked complete"
+    grep -q "reset by peer" "$E2E_TMP/cut.json" ||
+        fail "cut: the cut download reached the client as: $(why_of "$E2E_TMP/cut.json")"
+    pass "cut: the server's death reaches a mux client's sessions as resets"
+    alive "$cli" || fail "cut: client died ($(death_note "$cli"))"
+    stop_pid "$cli"
+}
+
 run_concurrency 1
 run_concurrency 8
+run_client_cut
 run_client 1 v2ray
 run_client 8 v2ray
 run_client 8 evproxy
