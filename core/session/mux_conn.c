@@ -12,7 +12,7 @@
  * An End from the client ends the sub-stream's upload (a FIN to its target) and its download
  * goes on until the target ends, as a half-close does; a second End (V2Ray's client answers
  * our Keep for a sub-stream it closed with one) ends it for good. */
-#include "mux_conn.h"
+#include "mux_conn_int.h"
 
 #include "buf.h"
 #include "log.h"
@@ -25,68 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SUBS_MAX 128            /* sub-streams open at once on one connection */
-#define SUB_HIGH (256 * 1024)   /* queued toward one sub-stream: the connection stops reading */
-#define SUB_STALL 10.0          /* seconds a full sub-stream may hold the connection */
-#define OUT_HIGH (512 * 1024)   /* queued toward the client: sub-streams stop being read */
-#define OUT_LOW (128 * 1024)
-#define IN_CHUNK 65536
-#define SUB_CHUNK 16384         /* one read of a sub-stream: one frame */
-#define CLIENT_SUBS_LIFE 128    /* V2Ray 4.34's client: sub-streams over a connection's life */
-#define CLIENT_IDLE 16.0        /* V2Ray 4.34's client: how often an empty connection is looked at */
-
-typedef struct mux_sub {
-    ev_io rio; /* first member: the read callback finds the sub-stream by a cast */
-    ev_io wio;
-    struct evp_mux_conn *c;
-    struct mux_sub *next;
-    evp_sub_link *link; /* the session's, until it ends */
-    uint32_t id;
-    int fd;
-    uint8_t network;
-    uint8_t peer_ended; /* the client's End came: shut the write side once wq is written */
-    uint8_t shut;       /* write side shut, or the session stopped reading: wq is dropped */
-    uint8_t failed;     /* the session said its target failed */
-    uint8_t read_done;  /* client side: the session's upload ended (End sent) */
-    evp_qbuf wq;        /* toward the session */
-    evp_qbuf rq;        /* from the session (UDP): a record not yet whole */
-} mux_sub;
-
-struct evp_mux_conn {
-    ev_io rio; /* first member */
-    ev_io wio;
-    ev_timer timer; /* the stall watch; at the end, the deferred free */
-    evp_runtime *rt;
-    struct evp_mux_conn *prev, *next;
-    int fd;
-    evp_module *mux;
-    const evp_mux_ops *ops;
-    void *conn;
-    evp_sub_origin origin;
-    char *user;
-    evp_qbuf rq; /* the multiplexed stream, read and not yet decoded */
-    evp_qbuf wq; /* frames toward the client */
-    mux_sub *subs;
-    size_t n_subs;
-    mux_sub *blocker; /* the sub-stream whose full queue stopped the reading */
-    double blocked_since;
-    uint8_t eof;      /* the carrying session ended the stream */
-    uint8_t dead;
-    uint8_t decoding; /* inside conn_decode: do not re-enter */
-    uint8_t subs_paused;
-    uint8_t warned_cap;
-    /* The client side (an outbound with "mux"): */
-    uint8_t client;
-    evp_instance *client_out; /* the outbound whose sessions join (owned reference) */
-    unsigned concurrency;     /* sub-streams at once */
-    unsigned opened;          /* sub-streams over its life */
-    uint32_t next_id;
-    ev_timer idle;            /* closes it once it has had no sub-stream for a while */
-};
-
-static void conn_close(evp_mux_conn *c, const char *why);
 static void conn_decode(evp_mux_conn *c);
-static void conn_flush(evp_mux_conn *c);
 
 /* ---- sub-streams ----------------------------------------------------------------------- */
 
@@ -98,7 +37,7 @@ static mux_sub *sub_find(evp_mux_conn *c, uint32_t id)
     return NULL;
 }
 
-static void sub_free(mux_sub *s)
+void evp_mux_sub_free(mux_sub *s)
 {
     evp_mux_conn *c = s->c;
     ev_io_stop(c->rt->loop, &s->rio);
@@ -120,7 +59,7 @@ static void sub_free(mux_sub *s)
 }
 
 /* The link's callback: the sub-stream's session ended (its socket end is closed too). */
-static void sub_session_ended(void *carrier, int failed)
+void evp_mux_sub_ended(void *carrier, int failed)
 {
     mux_sub *s = carrier;
     s->link = NULL;
@@ -128,7 +67,7 @@ static void sub_session_ended(void *carrier, int failed)
 }
 
 /* Appends one event to the client's queue; 0, or -1 when the connection was closed. */
-static int emit(evp_mux_conn *c, uint8_t kind, uint32_t id, int error, const uint8_t *data,
+int evp_mux_emit(evp_mux_conn *c, uint8_t kind, uint32_t id, int error, const uint8_t *data,
                 size_t len)
 {
     evp_mux_event ev;
@@ -139,7 +78,7 @@ static int emit(evp_mux_conn *c, uint8_t kind, uint32_t id, int error, const uin
     ev.data = data;
     ev.len = len;
     if (c->ops->encode(c->conn, &ev, &c->wq.b) != EVP_OK) {
-        conn_close(c, "cannot write a frame (out of memory)");
+        evp_mux_conn_close(c, "cannot write a frame (out of memory)");
         return -1;
     }
     return 0;
@@ -150,10 +89,10 @@ static int sub_end(mux_sub *s, int error)
 {
     evp_mux_conn *c = s->c;
     uint32_t id = s->id;
-    sub_free(s);
-    if (emit(c, EVP_MUX_END, id, error, NULL, 0) != 0)
+    evp_mux_sub_free(s);
+    if (evp_mux_emit(c, EVP_MUX_END, id, error, NULL, 0) != 0)
         return -1;
-    conn_flush(c);
+    evp_mux_conn_flush(c);
     return c->dead ? -1 : 0;
 }
 
@@ -193,7 +132,7 @@ static void sub_flush(mux_sub *s)
             shutdown(s->fd, SHUT_WR);
         }
         if (s->shut && s->read_done) { /* client side: both ways over */
-            sub_free(s);
+            evp_mux_sub_free(s);
             return;
         }
     }
@@ -218,11 +157,11 @@ static void upload_end(mux_sub *s)
     s->read_done = 1;
     ev_io_stop(c->rt->loop, &s->rio);
     if (s->shut) { /* the download is over too */
-        sub_free(s);
+        evp_mux_sub_free(s);
         return;
     }
-    if (emit(c, EVP_MUX_END, s->id, s->failed, NULL, 0) == 0)
-        conn_flush(c);
+    if (evp_mux_emit(c, EVP_MUX_END, s->id, s->failed, NULL, 0) == 0)
+        evp_mux_conn_flush(c);
 }
 
 /* Bytes from a sub-stream's session: TCP bytes go as they come, UDP records one datagram a
@@ -252,7 +191,7 @@ static void on_sub_read(EV_P_ ev_io *w, int revents)
             if (evp_qbuf_len(&s->rq) < 2 + dlen)
                 break;
             /* A datagram the multiplexer cannot carry is lost, as UDP may lose it. */
-            if (dlen <= c->ops->max_data && emit(c, EVP_MUX_DATA, s->id, 0, h + 2, dlen) != 0)
+            if (dlen <= c->ops->max_data && evp_mux_emit(c, EVP_MUX_DATA, s->id, 0, h + 2, dlen) != 0)
                 return;
             evp_qbuf_take(&s->rq, 2 + dlen);
         }
@@ -270,16 +209,16 @@ static void on_sub_read(EV_P_ ev_io *w, int revents)
             sub_end(s, n < 0 || s->failed);
             return;
         }
-        if (emit(c, EVP_MUX_DATA, s->id, 0, buf, (size_t)n) != 0)
+        if (evp_mux_emit(c, EVP_MUX_DATA, s->id, 0, buf, (size_t)n) != 0)
             return;
     }
-    conn_flush(c);
+    evp_mux_conn_flush(c);
 }
 
 /* Starts sub-stream id toward target: its socketpair and its session. */
 /* A sub-stream record on our end (fd) of its socketpair, filed in c; NULL out of memory (fd
- * left open). Reading starts with sub_start. */
-static mux_sub *sub_attach(evp_mux_conn *c, uint32_t id, int fd, uint8_t network)
+ * left open). Reading starts with evp_mux_sub_start. */
+mux_sub *evp_mux_sub_attach(evp_mux_conn *c, uint32_t id, int fd, uint8_t network)
 {
     mux_sub *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -296,7 +235,7 @@ static mux_sub *sub_attach(evp_mux_conn *c, uint32_t id, int fd, uint8_t network
     return s;
 }
 
-static void sub_start(mux_sub *s)
+void evp_mux_sub_start(mux_sub *s)
 {
     if (!s->c->subs_paused)
         ev_io_start(s->c->rt->loop, &s->rio);
@@ -311,7 +250,7 @@ static mux_sub *sub_open(evp_mux_conn *c, uint32_t id, const evp_addr *target, u
         free(link);
         return NULL;
     }
-    mux_sub *s = sub_attach(c, id, pair[0], network);
+    mux_sub *s = evp_mux_sub_attach(c, id, pair[0], network);
     if (s == NULL) {
         close(pair[0]);
         close(pair[1]);
@@ -319,15 +258,15 @@ static mux_sub *sub_open(evp_mux_conn *c, uint32_t id, const evp_addr *target, u
         return NULL;
     }
     link->carrier = s;
-    link->ended = sub_session_ended;
+    link->ended = evp_mux_sub_ended;
     link->user = c->user ? strdup(c->user) : NULL;
     s->link = link;
     if (evp_session_sub(c->rt, pair[1], &c->origin, target, network, link) == NULL) {
         s->link = NULL; /* freed with the session that could not start */
-        sub_free(s);
+        evp_mux_sub_free(s);
         return NULL;
     }
-    sub_start(s);
+    evp_mux_sub_start(s);
     return s;
 }
 
@@ -361,12 +300,12 @@ static void on_new(evp_mux_conn *c, const evp_mux_event *ev)
             evp_warn("mux [%s]: more than %d sub-streams at once: the extra ones are refused",
                      c->origin.in->tag, SUBS_MAX);
         c->warned_cap = 1;
-        emit(c, EVP_MUX_END, ev->id, 1, NULL, 0);
+        evp_mux_emit(c, EVP_MUX_END, ev->id, 1, NULL, 0);
         return;
     }
     mux_sub *s = sub_open(c, ev->id, &ev->target, ev->network);
     if (s == NULL) {
-        emit(c, EVP_MUX_END, ev->id, 1, NULL, 0);
+        evp_mux_emit(c, EVP_MUX_END, ev->id, 1, NULL, 0);
         return;
     }
     if (ev->len && sub_queue(s, ev->data, ev->len) != 0) {
@@ -388,7 +327,7 @@ static void on_event(evp_mux_conn *c, const evp_mux_event *ev)
     case EVP_MUX_DATA:
         s = sub_find(c, ev->id);
         if (s == NULL) { /* gone: tell the client, as V2Ray does, and drop the data */
-            emit(c, EVP_MUX_END, ev->id, 0, NULL, 0);
+            evp_mux_emit(c, EVP_MUX_END, ev->id, 0, NULL, 0);
             return;
         }
         if (sub_queue(s, ev->data, ev->len) != 0) {
@@ -411,7 +350,7 @@ static void on_event(evp_mux_conn *c, const evp_mux_event *ev)
         if (ev->error || s->peer_ended) {
             if (ev->error && s->link) /* its session resets its own peer: a cut stream */
                 s->link->failed = 1;
-            sub_free(s); /* its session sees the end and finishes alone */
+            evp_mux_sub_free(s); /* its session sees the end and finishes alone */
             return;
         }
         s->peer_ended = 1;
@@ -437,7 +376,7 @@ static void conn_decode(evp_mux_conn *c)
         int r = c->ops->decode(c->conn, &io, &ev);
         if (r != EVP_OK) {
             c->decoding = 0;
-            conn_close(c, io.reason[0] ? io.reason : "malformed stream");
+            evp_mux_conn_close(c, io.reason[0] ? io.reason : "malformed stream");
             return;
         }
         if (ev.kind != EVP_MUX_NONE)
@@ -452,9 +391,9 @@ static void conn_decode(evp_mux_conn *c)
     if (c->dead)
         return;
     evp_qbuf_trim(&c->rq);
-    conn_flush(c);
+    evp_mux_conn_flush(c);
     if (!c->dead && c->eof && evp_qbuf_len(&c->rq) == 0)
-        conn_close(c, NULL); /* the carrying session ended the stream */
+        evp_mux_conn_close(c, NULL); /* the carrying session ended the stream */
 }
 
 static void on_conn_read(EV_P_ ev_io *w, int revents)
@@ -462,14 +401,14 @@ static void on_conn_read(EV_P_ ev_io *w, int revents)
     evp_mux_conn *c = (evp_mux_conn *)w;
     uint8_t *p = evp_qbuf_room(&c->rq, IN_CHUNK);
     if (p == NULL) {
-        conn_close(c, "out of memory");
+        evp_mux_conn_close(c, "out of memory");
         return;
     }
     ssize_t n = recv(c->fd, p, IN_CHUNK, 0);
     if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n < 0) {
-        conn_close(c, strerror(errno));
+        evp_mux_conn_close(c, strerror(errno));
         return;
     }
     if (n == 0) {
@@ -496,7 +435,7 @@ static void subs_pause(evp_mux_conn *c, int pause)
     }
 }
 
-static void conn_flush(evp_mux_conn *c)
+void evp_mux_conn_flush(evp_mux_conn *c)
 {
     while (evp_qbuf_len(&c->wq) > 0) {
         ssize_t n = send(c->fd, evp_qbuf_head(&c->wq), evp_qbuf_len(&c->wq), MSG_NOSIGNAL);
@@ -508,7 +447,7 @@ static void conn_flush(evp_mux_conn *c)
             continue;
         if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        conn_close(c, NULL); /* the carrying session is gone */
+        evp_mux_conn_close(c, NULL); /* the carrying session is gone */
         return;
     }
     size_t left = evp_qbuf_len(&c->wq);
@@ -528,7 +467,7 @@ static void conn_flush(evp_mux_conn *c)
 
 static void on_conn_write(EV_P_ ev_io *w, int revents)
 {
-    conn_flush((evp_mux_conn *)((char *)w - offsetof(evp_mux_conn, wio)));
+    evp_mux_conn_flush((evp_mux_conn *)((char *)w - offsetof(evp_mux_conn, wio)));
 }
 
 /* The stall watch: a sub-stream held the reading for SUB_STALL seconds. */
@@ -543,15 +482,6 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
              evp_qbuf_len(&s->wq));
     if (sub_end(s, 1) == 0)
         unblock(c);
-}
-
-/* Client side: a connection that had no sub-stream since the last look closes, as V2Ray's
- * client checks every 16 s; one that has opened its lifetime's worth closes once empty. */
-static void on_idle(EV_P_ ev_timer *w, int revents)
-{
-    evp_mux_conn *c = (evp_mux_conn *)((char *)w - offsetof(evp_mux_conn, idle));
-    if (c->n_subs == 0)
-        conn_close(c, NULL);
 }
 
 /* ---- lifetime -------------------------------------------------------------------------- */
@@ -569,7 +499,7 @@ static void conn_teardown(evp_mux_conn *c)
     ev_timer_stop(c->rt->loop, &c->idle);
     evp_instance_unref(c->client_out);
     while (c->subs)
-        sub_free(c->subs); /* each session sees its client end and finishes alone */
+        evp_mux_sub_free(c->subs); /* each session sees its client end and finishes alone */
     close(c->fd);
     evp_qbuf_free(&c->rq);
     evp_qbuf_free(&c->wq);
@@ -588,7 +518,7 @@ static void conn_teardown(evp_mux_conn *c)
 
 /* Ends the connection and its sub-streams; the memory goes on the next loop turn, so a
  * caller up the stack may still read c->dead. */
-static void conn_close(evp_mux_conn *c, const char *why)
+void evp_mux_conn_close(evp_mux_conn *c, const char *why)
 {
     if (c->dead)
         return;
@@ -606,7 +536,7 @@ static void conn_close(evp_mux_conn *c, const char *why)
     ev_timer_start(c->rt->loop, &c->timer);
 }
 
-static evp_mux_conn *conn_alloc(evp_runtime *rt, int fd, evp_module *mux, void *conn_inst,
+evp_mux_conn *evp_mux_conn_alloc(evp_runtime *rt, int fd, evp_module *mux, void *conn_inst,
                                 const evp_sub_origin *o, const char *user, int server)
 {
     evp_mux_conn *c = calloc(1, sizeof *c);
@@ -633,7 +563,7 @@ static evp_mux_conn *conn_alloc(evp_runtime *rt, int fd, evp_module *mux, void *
     ev_io_init(&c->rio, on_conn_read, fd, EV_READ);
     ev_io_init(&c->wio, on_conn_write, fd, EV_WRITE);
     ev_timer_init(&c->timer, on_timer, SUB_STALL, 0.);
-    ev_timer_init(&c->idle, on_idle, CLIENT_IDLE, CLIENT_IDLE);
+    ev_timer_init(&c->idle, evp_mux_client_idle, CLIENT_IDLE, CLIENT_IDLE);
     c->next = rt->muxes;
     if (rt->muxes)
         rt->muxes->prev = c;
@@ -645,79 +575,7 @@ static evp_mux_conn *conn_alloc(evp_runtime *rt, int fd, evp_module *mux, void *
 evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_module *mux, void *conn_inst,
                                const evp_sub_origin *o, const char *user)
 {
-    return conn_alloc(rt, fd, mux, conn_inst, o, user, 1);
-}
-
-/* ---- the client side ------------------------------------------------------------------- */
-
-/* A new client connection for out: the multiplexer on one end of a socketpair, a session
- * carrying its stream to the server through out on the other. */
-static evp_mux_conn *client_new(evp_runtime *rt, evp_instance *out, const evp_sub_origin *o)
-{
-    int pair[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) == -1)
-        return NULL;
-    evp_mux_conn *c = conn_alloc(rt, pair[0], out->mux, NULL, o, NULL, 0);
-    if (c == NULL) {
-        close(pair[1]);
-        return NULL;
-    }
-    c->client = 1;
-    c->client_out = evp_instance_ref(out);
-    c->concurrency = out->mux_concurrency;
-    ev_timer_start(rt->loop, &c->idle);
-    if (evp_session_mux_carrier(rt, pair[1], o, out, c->ops->target) == NULL) {
-        conn_close(c, NULL);
-        return NULL;
-    }
-    return c;
-}
-
-int evp_mux_client_join(evp_runtime *rt, evp_instance *out, const evp_sub_origin *o,
-                        const evp_addr *target, uint8_t network, evp_sub_link **link)
-{
-    *link = NULL;
-    evp_mux_conn *c;
-    for (c = rt->muxes; c; c = c->next)
-        if (c->client && !c->dead && c->client_out == out && c->n_subs < c->concurrency &&
-            c->opened < CLIENT_SUBS_LIFE)
-            break;
-    if (c == NULL && (c = client_new(rt, out, o)) == NULL)
-        return -1;
-    int pair[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) == -1)
-        return -1;
-    mux_sub *s = sub_attach(c, ++c->next_id, pair[1], network);
-    if (s == NULL) {
-        close(pair[0]);
-        close(pair[1]);
-        return -1;
-    }
-    c->opened++;
-    evp_sub_link *l = calloc(1, sizeof *l);
-    if (l == NULL) {
-        close(pair[0]);
-        sub_free(s);
-        return -1;
-    }
-    l->carrier = s;
-    l->ended = sub_session_ended;
-    s->link = l;
-    sub_start(s);
-    evp_mux_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = EVP_MUX_NEW;
-    ev.id = s->id;
-    ev.network = network;
-    ev.target = *target;
-    if (c->ops->encode(c->conn, &ev, &c->wq.b) != EVP_OK) {
-        close(pair[0]);
-        sub_free(s);
-        return -1;
-    }
-    conn_flush(c);
-    *link = l;
-    return pair[0];
+    return evp_mux_conn_alloc(rt, fd, mux, conn_inst, o, user, 1);
 }
 
 void evp_mux_conn_close_all(evp_runtime *rt)
