@@ -1,6 +1,6 @@
-/* Internals shared by the session files: session.c (lifecycle, handshake, connecting,
- * callbacks), session_relay.c (the relay's start, the two directions, the writing),
- * session_udp.c (UDP sessions and the start of a UDP relay), session_report.c (labels, access
+/* Internals shared by the session files: session.c (lifecycle, handshake, callbacks),
+ * session_dial.c (routing and dialling the outbound), session_relay.c (the relay's start, the
+ * two directions, the writing), session_udp.c (UDP sessions and the start of a UDP relay), session_report.c (labels, access
  * log, counters), session_idle.c (quiet sessions), session_transport.c (endpoints with
  * transport layers), session_sub.c (multiplexed sessions and their sub-streams) and
  * session_fixed.c (the codec of a session whose target is fixed). Nothing outside
@@ -134,9 +134,15 @@ evp_session *evp_sess_new(evp_runtime *rt, int fd, evp_instance *in, evp_router 
  * instead of in's; in is still held for its tag and counters. */
 evp_session *evp_sess_new_host_codec(evp_runtime *rt, int fd, evp_instance *in,
                                      evp_router *router, const evp_inbound_ops *ops);
+
+/* session_dial.c */
 /* The outbound could not be reached: tell the inbound, log why, close once the client has
  * its answer. */
 void evp_sess_connect_failed(evp_session *s, const char *why);
+/* The inbound named the target: route it, ask the outbound where to go and go there. */
+void evp_sess_open_outbound(evp_session *s);
+/* The server socket's connect completed (or failed): start the relay or fail. */
+void evp_sess_on_connected(evp_session *s);
 /* Feeds the inbound what the client sent so far until it names a target or fails. */
 void evp_sess_handshake(evp_session *s);
 /* The one teardown, whatever went wrong; the memory goes on the next loop turn. */

@@ -1,0 +1,225 @@
+/* Dialling the outbound a session's target routes to: routing, the outbound's session, name
+ * resolution, the connect and its failure (the inbound told, the client answered). Where a
+ * target names a multiplexer, or the outbound multiplexes, session_sub.c takes over. */
+#include "session_int.h"
+
+#include "ip_literal.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void evp_sess_connect_failed(evp_session *s, const char *why)
+{
+    const evp_inbound_ops *in = s->inops;
+    if (s->sub_link)
+        s->sub_link->failed = 1; /* its carrier ends the sub-stream with Error */
+    evp_warn("%s: %s", s->label, why);
+    if (in->connected) {
+        evp_io io;
+        memset(&io, 0, sizeof io);
+        io.out = &s->plain.b;
+        io.back = &s->cl.wbuf.b;
+        in->connected(s->ins, 0, &io);
+    }
+    if (s->sv.fd != -1) {
+        ev_io_stop(s->rt->loop, &s->sv.rio);
+        ev_io_stop(s->rt->loop, &s->sv.wio);
+        close(s->sv.fd);
+        s->sv.fd = -1;
+    }
+    s->state = S_CLOSING;
+    s->cl.shut_pending = 1;
+    evp_sess_flush_all(s);
+}
+
+void evp_sess_on_connected(evp_session *s)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s->sv.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+        err = errno;
+    if (err) {
+        char why[160];
+        snprintf(why, sizeof why, "connect failed: %s", strerror(err));
+        evp_sess_connect_failed(s, why);
+        return;
+    }
+    evp_sess_start_relay(s);
+}
+
+static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t len)
+{
+    int dgram = s->network == EVP_NET_UDP && (evp_outops(s->out)->flags & EVP_OUT_DATAGRAM);
+    int fd = socket(sa->sa_family,
+                    (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd == -1) {
+        evp_sess_connect_failed(s, "cannot create socket");
+        return;
+    }
+    if (!dgram) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    s->sv.fd = fd;
+    s->sv.kind = dgram ? EP_DGRAM : EP_STREAM;
+    if (dgram) { /* transport layers carry streams: datagrams go as they are */
+        evp_tstack_free(s->sv.stack);
+        s->sv.stack = NULL;
+    }
+    ev_io_set(&s->sv.rio, fd, EV_READ);
+    ev_io_set(&s->sv.wio, fd, EV_WRITE);
+    if (connect(fd, sa, len) == 0) {
+        evp_sess_start_relay(s);
+        return;
+    }
+    if (errno != EINPROGRESS) {
+        char why[160];
+        snprintf(why, sizeof why, "connect failed: %s", strerror(errno));
+        evp_sess_connect_failed(s, why);
+        return;
+    }
+    s->state = S_CONNECTING;
+    evp_sess_touch(s);
+    evp_sess_update_watchers(s);
+}
+
+/* The target's own name resolved to sa: refuses (1) when an ip rule sends that address
+ * to a blackhole. Routing saw only the name; without this a name pointing into a blocked
+ * range (the server's own network, say) would reach it. A name the outbound dials for
+ * itself (a proxy server's, a redirect) is the config's, not the client's: not checked. */
+static int refused_after_resolve(evp_session *s, const evp_addr *dial, const struct sockaddr *sa)
+{
+    evp_addr addr;
+    size_t rule, k;
+    if (s->target.type != EVP_ADDR_DOMAIN || s->target.len != dial->len ||
+        memcmp(s->target.bytes, dial->bytes, dial->len) != 0 ||
+        evp_addr_from_sockaddr(sa, &addr) != 0 ||
+        !evp_router_ip_blocked(s->router, s->in->tag, &addr, s->network, &rule, &k))
+        return 0;
+    char name[4 * 255 + 1], ip[INET6_ADDRSTRLEN], why[1200];
+    evp_log_escape(s->target.bytes, s->target.len, name, sizeof name);
+    inet_ntop(addr.type == EVP_ADDR_IPV4 ? AF_INET : AF_INET6, addr.bytes, ip, sizeof ip);
+    const evp_instance *out = evp_router_outbound(s->router, k);
+    snprintf(why, sizeof why, "refused: %s resolved to %s, which routing.rules[%zu] sends to "
+             "blackhole [%s]", name, ip, rule, out ? out->tag : "?");
+    evp_sess_connect_failed(s, why);
+    return 1;
+}
+
+static void on_resolved(void *arg, const struct sockaddr *sa, socklen_t len, const char *err)
+{
+    evp_session *s = arg;
+    evp_addr *dial = s->dial;
+    s->resolving = NULL;
+    s->dial = NULL;
+    if (sa == NULL) {
+        char name[4 * 255 + 1], why[1200];
+        evp_log_escape(dial->bytes, dial->len, name, sizeof name);
+        snprintf(why, sizeof why, "cannot resolve %s: %s", name, err ? err : "no address");
+        free(dial);
+        evp_sess_connect_failed(s, why);
+        return;
+    }
+    int refused = refused_after_resolve(s, dial, sa);
+    free(dial);
+    if (!refused)
+        dial_sockaddr(s, sa, len);
+}
+
+/* The inbound named its target: ask the outbound where to go and go there. */
+void evp_sess_open_outbound(evp_session *s)
+{
+    char err[256] = "";
+    evp_addr dial;
+    evp_sess_addr_label(&s->target, s->network, s->label, sizeof s->label);
+    memset(&dial, 0, sizeof dial);
+    if (s->layer_mux) {
+        const evp_tlayer *top = evp_sess_layer_mux(s->in);
+        evp_sess_start_demux(s, top->mod, top->inst);
+        return;
+    }
+    /* A Mux sub-stream cannot carry another; an HTTP/2 request's protocol may. A client
+     * connection's carrier goes where it is sent. */
+    evp_module *mux = s->forced_out || (s->sub_link && !s->sub_link->carries_protocol)
+                          ? NULL
+                          : evp_router_demux(s->router, &s->target);
+    if (mux && s->network == EVP_NET_TCP) {
+        evp_sess_start_demux(s, mux, NULL);
+        return;
+    }
+    /* routing.rules see the target now, as V2Ray's dispatcher does. */
+    if (s->forced_out) {
+        s->out = evp_instance_ref(s->forced_out);
+    } else {
+        size_t k = evp_router_pick(s->router, s->in->tag, &s->target, s->network);
+        s->out = evp_instance_ref(evp_router_outbound(s->router, k));
+        if (s->out->mux_carrier && s->network != EVP_NET_UDP_RELAY) {
+            evp_sess_join_mux(s);
+            return;
+        }
+    }
+    s->outs = evp_outops(s->out)->session_new(s->out->inst, &s->target, (uint8_t)s->network,
+                                              &dial, err, sizeof err);
+    if (s->outs == NULL) {
+        evp_sess_connect_failed(s, err[0] ? err : "outbound refused the session");
+        return;
+    }
+    s->state = S_RESOLVING;
+    evp_sess_update_watchers(s);
+    if (dial.type == EVP_ADDR_NONE) {
+        /* Nowhere to dial (blackhole): let the outbound answer, then close. */
+        evp_io io;
+        s->state = S_RELAY;
+        if (s->inops->connected) {
+            /* V2Ray answers success first, then the blackhole's response. */
+            memset(&io, 0, sizeof io);
+            io.out = &s->plain.b;
+            io.back = &s->cl.wbuf.b;
+            s->inops->connected(s->ins, 1, &io);
+            evp_qbuf_take(&s->plain, evp_qbuf_len(&s->plain));
+        }
+        evp_sess_run_codec(evp_outops(s->out)->decode, s->outs, NULL, 0, 1, &s->plain.b,
+                           &s->sv.wbuf.b, &io);
+        if (evp_qbuf_len(&s->plain))
+            evp_sess_run_codec(s->inops->encode, s->ins, evp_qbuf_head(&s->plain),
+                               evp_qbuf_len(&s->plain), 0, &s->cl.wbuf.b, &s->sv.wbuf.b, &io);
+        evp_qbuf_take(&s->plain, evp_qbuf_len(&s->plain));
+        evp_info("%s blocked [%s -> %s]", s->label, s->in->tag, s->out->tag);
+        s->state = S_CLOSING;
+        s->cl.shut_pending = 1;
+        evp_sess_flush_all(s);
+        return;
+    }
+    if (s->out->transports && evp_sess_stack_client(s, &dial) != 0) {
+        evp_sess_connect_failed(s, "out of memory");
+        return;
+    }
+    struct sockaddr_storage ss;
+    socklen_t ss_len = evp_addr_to_sockaddr(&dial, &ss);
+    if (ss_len) {
+        dial_sockaddr(s, (struct sockaddr *)&ss, ss_len);
+        return;
+    }
+    /* A name: kept on the heap only while it resolves (most sessions never need it). */
+    dial.bytes[dial.len] = '\0';
+    s->dial = malloc(sizeof dial);
+    if (s->dial != NULL)
+        *s->dial = dial;
+    s->resolving = s->dial ? evp_resolve(s->rt->resolver, (const char *)s->dial->bytes,
+                                         dial.port, on_resolved, s)
+                           : NULL;
+    if (s->resolving == NULL) {
+        free(s->dial);
+        s->dial = NULL;
+        evp_sess_connect_failed(s, "cannot start name resolution");
+    }
+}
+
