@@ -9,7 +9,7 @@
 #      Sec-WebSocket-Protocol with ?ed=2048 on the path, and in a named header direct
 #   f: refusals as V2Ray's: another path gets 404, a plain GET 400; the daemon serves on
 #   g: with tls.so built, a and b over ws + tls (a certificate made at test time)
-# E2E_WS_BYTES (4 MiB) each way with sha256.
+# E2E_WS_BYTES (16 MiB) each way with sha256.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -20,7 +20,7 @@ if [ "$EVP_IMPL" != evproxy ]; then
 fi
 [ -f "$EVP_BUILD/plugins/ws.so" ] || fail "$EVP_BUILD/plugins/ws.so not built"
 command -v nginx >/dev/null || fail "nginx is not installed (contrib/install-deps.sh test)"
-SIZE=${E2E_WS_BYTES:-4M}
+SIZE=${E2E_WS_BYTES:-16M}
 
 start_tool echo echo_server.py --host 127.0.0.1
 ECHO=$TOOL_PORT

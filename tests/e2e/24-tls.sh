@@ -2,7 +2,7 @@
 # VMess over TLS (tls.so) against the real V2Ray 4.34, certificates made now with certtool:
 #   a: V2Ray client (vmess + tls)  -> evproxy vmess inbound + tls -> freedom -> echo
 #   b: evproxy client (vmess + tls) -> V2Ray vmess inbound + tls  -> freedom -> echo
-# 4 MiB each way with sha256 (the echo client checks both); a wrong serverName fails in both
+# 16 MiB each way with sha256 (the echo client checks both); a wrong serverName fails in both
 # directions, the evproxy client's log naming the mismatch; a renewed certificate on disk +
 # SIGHUP: a new connection is shown the new certificate while a transfer that began before
 # the reload goes on to its end intact; a broken certificate file refuses the reload.
@@ -11,7 +11,7 @@
 
 need_evproxy
 [ "$EVP_IMPL" = evproxy ] || { echo "| needs evproxy itself (reloads, its log): skipped"; exit 0; }
-SIZE=${E2E_TLS_BYTES:-4M}
+SIZE=${E2E_TLS_BYTES:-16M}
 CERTS=$E2E_TMP/certs
 mkdir -p "$CERTS"
 

@@ -2,7 +2,7 @@
 # HTTP/2 transport (network "http", h2.so) in the real daemon, h2c as V2Ray 4.34's server
 # serves it behind a TLS front, with curl (libcurl's nghttp2) as the client: a dokodemo-door
 # inbound over h2 to loopback targets through freedom.
-#   E2E_H2_BYTES (4 MiB) through an echo target, compared byte for byte and by sha256;
+#   E2E_H2_BYTES (16 MiB) through an echo target, compared byte for byte and by sha256;
 #   40 MiB answered only after the client's END_STREAM, more than curl's 32 MiB stream
 #   window: it arrives whole only if the host reads curl's window updates after the end;
 #   a path or Host the server does not serve gets V2Ray's 404, logged.
@@ -16,7 +16,7 @@
 
 need_evproxy
 SIZE=$("$PY" -c "import sys; sys.path.insert(0, '$TOOLS'); import detdata
-print(detdata.parse_size('${E2E_H2_BYTES:-4M}'))")
+print(detdata.parse_size('${E2E_H2_BYTES:-16M}'))")
 LATE=$((40 * 1024 * 1024))
 start_tool echo echo_server.py --host 127.0.0.1
 ECHO=$TOOL_PORT

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Transports against real peers:
 #   HTTP header (tcpSettings.header.type "http") with the real V2Ray 4.34, both directions,
-#   E2E_HDR_BYTES (4 MiB) each way through socks to a loopback echo server, sha256 checked,
+#   E2E_HDR_BYTES (16 MiB) each way through socks to a loopback echo server, sha256 checked,
 #   each client's first bytes recorded by a relay (they must be V2Ray's request); a V2Ray
 #   client asking for a path the evproxy server does not serve is refused, and curl gets
 #   V2Ray's 404 from it.
@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_evproxy
-SIZE=${E2E_HDR_BYTES:-4M}
+SIZE=${E2E_HDR_BYTES:-16M}
 start_tool echo echo_server.py --host 127.0.0.1
 ECHO=$TOOL_PORT
 
