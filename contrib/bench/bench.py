@@ -37,9 +37,17 @@ import targets  # noqa: E402
 from measure import Setup  # noqa: E402
 
 IMPLS = ("evproxy", "v2ray")
-GROUPS = ("throughput", "echo", "memory")
+GROUPS = ("throughput", "echo", "requests", "memory")
 NPROC = len(os.sched_getaffinity(0))
 LEGACY_ALTER_ID = 4
+MUX_CONCURRENCY = 8
+# Requests through a SOCKS inbound, VMess aes-128-gcm: each on a fresh VMess connection, and
+# each as a sub-stream of a warm Mux.Cool connection (report.ECHO_ROWS labels the keys).
+REQUEST_SETUPS = (
+    ("request_fresh", Setup("request-fresh", socks=True)),
+    ("request_mux", Setup("request-mux", socks=True, client_keys={
+        "mux": {"enabled": True, "concurrency": MUX_CONCURRENCY}})),
+)
 
 
 def ws_tls_setup(ctx, run, name="ws+tls"):
@@ -149,6 +157,9 @@ def _note_losses(run, what, got):
                  "refused or closed (see its log in the bench directory)")
     if got.get("errors"):
         run.note(f"{what}: {got['errors']} of {got['conns']} connections failed")
+    if got.get("done", got.get("conns")) != got.get("conns"):
+        run.note(f"{what}: cut off by its time bound after {got['done']} of {got['conns']} "
+                 "connections")
 
 
 def _brief(got):
@@ -188,9 +199,10 @@ def throughput(ctx, run, impls, setup, cross=False):
     return out
 
 
-def echo(ctx, run, impls, setup, conns):
-    """connect + 1-byte echo through each implementation's chain (setup), rounds alternating.
-    The plain chain ("echo") also measures the client's floor, with no proxy."""
+def echo(ctx, run, impls, setup, conns, round_fn=measure.echo_round):
+    """connect + 1-byte echo through each implementation's chain (setup), rounds alternating;
+    round_fn(chain, conns, concurrency) measures one round (measure.request_round: SOCKS
+    requests after a warm-up). The plain chain ("echo") also measures the client's floor."""
     print(f"connect + 1-byte echo ({setup.name}): {conns} connections, {ctx.concurrency} at "
           "a time:", flush=True)
     target = targets.TargetProcess("echo", ctx.workdir)
@@ -207,7 +219,7 @@ def echo(ctx, run, impls, setup, conns):
             if run.attempt(f"{setup.name} {impl}", measure.start_on_echo, chain, target.port):
                 chains[impl] = chain
         _rounds(ctx, run, chains, setup.name,
-                lambda c: measure.echo_round(c, conns, ctx.concurrency), out)
+                lambda c: round_fn(c, conns, ctx.concurrency), out)
     finally:
         for c in chains.values():
             c.stop()
@@ -285,7 +297,8 @@ def _meta(ctx, args, fd_limit):
         "ss_libev": _version(["ss-server", "-h"]),
         "rounds": ctx.rounds, "seconds_per_run": ctx.seconds,
         "echo_conns": ctx.conns, "echo_concurrency": ctx.concurrency,
-        "echo_ws_tls_conns": ctx.tls_conns,
+        "echo_ws_tls_conns": ctx.tls_conns, "request_conns": ctx.conns,
+        "request_warmup": measure.WARMUP_REQUESTS, "mux_concurrency": MUX_CONCURRENCY,
         "idle_sessions": ctx.sessions, "fd_limit": fd_limit, "legacy_alter_id": LEGACY_ALTER_ID,
         "vmess": "dokodemo-door -> vmess -> vmess -> freedom; AEAD header unless legacy",
     }
@@ -302,7 +315,8 @@ def _markdown(res, rws, png_note, wall):
         f"- medians of {m['rounds']} round(s), evproxy and V2Ray alternating in each; iperf3 "
         f"{m['seconds_per_run']} s per run; {m['echo_conns']} connect + echo connections, "
         f"{m['echo_concurrency']} at a time (no proxy: median {_ms(m.get('echo_floor_ms'))}), "
-        f"{m['echo_ws_tls_conns']} over ws+tls; "
+        f"{m['echo_ws_tls_conns']} over ws+tls; {m['request_conns']} SOCKS requests per shape "
+        f"after {m['request_warmup']} untimed (mux concurrency {m['mux_concurrency']}); "
         f"{m['idle_sessions']} idle sessions (open-file limit {m['fd_limit']})",
         "- ratio = evproxy / v2ray; (+) higher is better, (-) lower is better; "
         "target: issue 11", "",
@@ -402,6 +416,11 @@ def main():
             t = time.monotonic()
             run.res["echo_ws_tls"] = echo(ctx, run, impls, wst, ctx.tls_conns)
             phases["echo_ws_tls"] = round(time.monotonic() - t, 1)
+    if "requests" not in args.skip:
+        for key, st in REQUEST_SETUPS:
+            t = time.monotonic()
+            run.res[key] = echo(ctx, run, impls, st, ctx.conns, measure.request_round)
+            phases[key] = round(time.monotonic() - t, 1)
     if "memory" not in args.skip and ctx.sessions > 0:
         t = time.monotonic()
         run.res["memory"] = memory(ctx, run, impls)

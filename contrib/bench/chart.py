@@ -39,11 +39,18 @@ def _data(rws):
     return lines
 
 
+def left_margin(first_label):
+    """Characters left of the plot: the first x label, rotated 50 degrees in a smaller font,
+    reaches left of its bar by about half its length (a short run may start with a long one)."""
+    return max(12, round(0.55 * len(first_label)))
+
+
 def _script(dat, png, n, title):
-    ratios = []
+    ratios, labels = [], []
     with open(dat) as f:
         for line in f:
             ratios.append(float(line.split("\t")[2]))
+            labels.append(line.split("\t")[1])
     lo = min([0.05] + [r / 2 for r in ratios])
     hi = max([5.0] + [r * 2 for r in ratios])
     ticks = ", ".join(f'"{t:g}" {t:g}' for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4,
@@ -64,7 +71,7 @@ set style fill solid 0.85 border -1
 set boxwidth 0.38
 set key top left
 set bmargin 24
-set lmargin 12
+set lmargin {left_margin(labels[0])}
 set rmargin 4
 plot "{dat}" using ($1-0.2):3:xtic(2) with boxes lc rgb "{EV_COLOUR}" title "evproxy", \\
      "" using ($1+0.2):4 with boxes lc rgb "{V2_COLOUR}" title "V2Ray 4.34", \\

@@ -35,13 +35,20 @@ def _dokodemo(port, target_port):
             "settings": {"address": LOOPBACK, "port": target_port, "network": "tcp"}}
 
 
+def _socks(port):
+    """SOCKS5 without authentication: the client names the target in each CONNECT."""
+    return {"tag": "socks-in", "listen": LOOPBACK, "port": port, "protocol": "socks",
+            "settings": {"auth": "noauth", "udp": False}}
+
+
 def _freedom():
     return {"tag": "direct", "protocol": "freedom", "settings": {}}
 
 
 def vmess_client(listen_port, target_port, server_port, uuid, security, alter_id=0,
-                 extra=None, vmess_keys=None, loglevel="warning"):
-    """dokodemo-door on listen_port (fixed target) -> VMess -> server_port.
+                 extra=None, vmess_keys=None, loglevel="warning", socks=False):
+    """dokodemo-door on listen_port (fixed target) -> VMess -> server_port; with socks, a
+    SOCKS5 inbound on listen_port instead (target_port unused: each CONNECT names one).
 
     alterId 0 is the AEAD header; alterId > 0 makes both implementations use the legacy one.
     vmess_keys go into the VMess outbound object (the place for streamSettings, mux)."""
@@ -50,7 +57,8 @@ def vmess_client(listen_port, target_port, server_port, uuid, security, alter_id
            "settings": {"vnext": [{"address": LOOPBACK, "port": server_port,
                                    "users": [user]}]}}
     out.update(vmess_keys or {})
-    return _routed(_dokodemo(listen_port, target_port), out, loglevel, extra)
+    inb = _socks(listen_port) if socks else _dokodemo(listen_port, target_port)
+    return _routed(inb, out, loglevel, extra)
 
 
 def vmess_server(port, uuid, alter_id=0, extra=None, vmess_keys=None, loglevel="warning"):

@@ -27,13 +27,14 @@ class Setup:
 
     def __init__(self, name, cipher="aes-128-gcm", alter_id=0, workers=None, max_sessions=None,
                  streams=1, dirs=("up", "down"), client_keys=None, server_keys=None,
-                 relay=False, protocol="vmess"):
+                 relay=False, protocol="vmess", socks=False):
         self.name, self.cipher, self.alter_id = name, cipher, alter_id
         self.protocol = protocol  # "vmess", or "shadowsocks" (cipher is then its method)
         self.relay = relay  # one process, dokodemo-door -> freedom: the core without VMess
         self.workers, self.max_sessions = workers, max_sessions
         self.streams, self.dirs = streams, dirs
         self.client_keys, self.server_keys = client_keys, server_keys
+        self.socks = socks  # the client's inbound: SOCKS5 rather than dokodemo-door (VMess)
 
     def extra(self):
         return configs.evproxy_keys(self.workers, self.max_sessions)
@@ -47,6 +48,8 @@ class Chain:
         self.setup, self.label = setup, label
         self.procs = []
         self.port = None
+        self.server_port = None
+        self.socks_target = None  # the port each SOCKS CONNECT names, on a SOCKS chain
 
     def start(self, target_port):
         """Start the processes with dokodemo-door aimed at target_port; returns its listen port."""
@@ -70,7 +73,10 @@ class Chain:
                                             st.server_keys)
                 self.procs.append(self._proxy(self.server_impl, "server", scfg))
                 ccfg = configs.vmess_client(listen, target_port, sport, ctx.uuid, st.cipher,
-                                            st.alter_id, st.extra(), st.client_keys)
+                                            st.alter_id, st.extra(), st.client_keys,
+                                            socks=st.socks)
+                self.server_port = sport
+                self.socks_target = target_port if st.socks else None
                 # Client first: cpu() and rss() report [client, server].
                 self.procs.insert(0, self._proxy(self.client_impl, "client", ccfg))
         except RuntimeError:
@@ -104,7 +110,7 @@ class Chain:
 
 def _probe_running(chain):
     """Bytes must cross a chain aimed at an echo and come back intact before we time anything."""
-    err = targets.probe(chain.port)
+    err = targets.probe(chain.port, socks_target=chain.socks_target)
     if err:
         time.sleep(0.3)  # a crash shows up as a reset before the exit is reaped
         chain.check_alive()
@@ -169,6 +175,33 @@ def timed(chain, reverse):
 def echo_round(chain, conns, concurrency):
     """conns connect + 1-byte echo exchanges through a chain started on an echo target."""
     out = latency.connect_echo(chain.port, conns, concurrency)
+    chain.check_alive()
+    return out
+
+
+# Untimed requests before each timed run, one at a time: the mux connection exists before
+# the first timed request. More than one because evproxy keeps its mux connections per worker
+# (each worker is handed connections by the kernel's SO_REUSEPORT hash): 8 reach both of
+# 2 workers with odds 127/128. Both shapes and both implementations get the same warm-up.
+WARMUP_REQUESTS = 8
+REQUEST_LIMIT_S = 120  # per timed run: no request is started after this
+
+
+def request_round(chain, conns, concurrency):
+    """conns requests, each on a new SOCKS connection (connect, CONNECT, 1 byte, its echo,
+    close), concurrency at a time, after the warm-up; a chain started on an echo target.
+    carriers: connections from the client proxy to the server after the warm-up."""
+    warm = latency.connect_echo(chain.port, WARMUP_REQUESTS, 1, chain.socks_target)
+    if warm["errors"]:
+        chain.check_alive()
+        raise RuntimeError(f"{warm['errors']} of {WARMUP_REQUESTS} warm-up requests failed")
+    carriers = procstat.established_to(chain.server_port)
+    if "mux" in (chain.setup.client_keys or {}) and carriers == 0:
+        raise RuntimeError("no connection to the server is held after the warm-up: "
+                           "the client does not keep a mux connection")
+    out = latency.connect_echo(chain.port, conns, concurrency, chain.socks_target,
+                               REQUEST_LIMIT_S)
+    out["carriers"] = carriers
     chain.check_alive()
     return out
 

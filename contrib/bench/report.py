@@ -103,25 +103,37 @@ def _scaling_row(tput, n):
     return [_finish(row, None)]
 
 
-# Connect + echo chains: the result key, the conns key in meta, and the label's suffix.
-ECHO_ROWS = [("echo", "echo_conns", ""), ("echo_ws_tls", "echo_ws_tls_conns", " over ws+tls")]
+# Connect + echo chains: the result key, the conns key in meta, the metric, what a connection
+# is called in the stalls row, and whether issue 11's targets apply (the request rows, issue
+# 13's warm mux vs fresh VMess connection, have none).
+ECHO_ROWS = [
+    ("echo", "echo_conns", "connect + 1-byte echo", "connections", True),
+    ("echo_ws_tls", "echo_ws_tls_conns", "connect + 1-byte echo over ws+tls",
+     "connections over ws+tls", True),
+    ("request_fresh", "request_conns", "request via SOCKS, fresh (no mux)",
+     "requests via SOCKS, fresh", False),
+    ("request_mux", "request_conns", "request via SOCKS, warm mux {mux}",
+     "requests via SOCKS, warm mux", False),
+]
 
 
-def _echo_rows(res, key, conns_key, over):
+def _echo_rows(res, key, conns_key, metric, what, targets):
     ech = {i: [r for r in res[key].get(i, []) if isinstance(r, dict)] for i in IMPLS}
     n = res["meta"][conns_key]
+    metric = metric.format(mux=res["meta"].get("mux_concurrency"))
     out = [
-        _row(f"connect + 1-byte echo{over}, median", "ms", "lower",
-             {i: [r["median_ms"] for r in ech[i]] for i in IMPLS}, "echo_median"),
-        _row(f"connect + 1-byte echo{over}, p99", "ms", "lower",
+        _row(f"{metric}, median", "ms", "lower",
+             {i: [r["median_ms"] for r in ech[i]] for i in IMPLS},
+             "echo_median" if targets else None),
+        _row(f"{metric}, p99", "ms", "lower",
              {i: [r["p99_ms"] for r in ech[i]] for i in IMPLS}),
     ]
     # Stalls: the worst round, not the median, so one bad round is not hidden.
     rounds = {i: [r["stalls"] for r in ech[i]] for i in IMPLS}
-    row = {"metric": f"stalls > 1 s (or failed) in {n} connections{over}, worst round",
+    row = {"metric": f"stalls > 1 s (or failed) in {n} {what}, worst round",
            "unit": "count", "better": "lower", "rounds": rounds,
            **{i: (max(rounds[i]) if rounds[i] else None) for i in IMPLS}}
-    row = _finish(row, "stalls")
+    row = _finish(row, "stalls" if targets else None)
     row["ratio"] = None  # a count against a count of 0 or 2 says nothing as a ratio
     return out + [row]
 
@@ -145,9 +157,9 @@ def rows(res, dirs_of):
     n = res["meta"]["workers_n"]
     tput, cpu = _throughput_rows(res, dirs_of, n)
     out = tput + _scaling_row(tput, n) + cpu
-    for key, conns_key, over in ECHO_ROWS:
+    for key, *how in ECHO_ROWS:
         if res.get(key):
-            out += _echo_rows(res, key, conns_key, over)
+            out += _echo_rows(res, key, *how)
     if res.get("memory"):
         out += _memory_rows(res)
     return out

@@ -12,10 +12,11 @@ for tool in python3 iperf3 v2ray timeout; do
     fi
 done
 
-# The table's arithmetic first (made-up rounds, 0.1 s): a broken harness stops here.
+# The harness's own checks first (made-up rounds, a stand-in SOCKS proxy; 0.1 s): a broken
+# harness stops here.
 if ! out=$(PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s "$here" 2>&1); then
     echo "$out" >&2
-    echo "bench: the harness's own checks failed (contrib/bench/test_report.py)" >&2
+    echo "bench: the harness's own checks failed (contrib/bench/test_*.py)" >&2
     exit 2
 fi
 

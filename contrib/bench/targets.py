@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+import socks5
+
 
 class _Server:
     def __init__(self):
@@ -102,11 +104,32 @@ class Echo(_Server):
             self._drop(c)
 
 
-def probe(port, size=4096, timeout=5.0):
-    """Send size bytes to port and expect the same bytes back: None on success, else why."""
+def _recv_exactly(s, n):
+    got = b""
+    while len(got) < n:
+        chunk = s.recv(n - len(got))
+        if not chunk:
+            raise OSError(f"closed after {len(got)} of {n} bytes")
+        got += chunk
+    return got
+
+
+def _socks_connect(s, target_port):
+    s.sendall(socks5.GREETING)
+    if _recv_exactly(s, 2) != socks5.CHOSEN:
+        raise OSError("socks: no-auth method refused")
+    s.sendall(socks5.connect_request(target_port))
+    _recv_exactly(s, socks5.reply_rest(_recv_exactly(s, 5)))
+
+
+def probe(port, size=4096, timeout=5.0, socks_target=None):
+    """Send size bytes to port (through a SOCKS5 CONNECT to socks_target, if given) and expect
+    the same bytes back: None on success, else why."""
     payload = bytes((i * 7 + 3) & 0xFF for i in range(size))
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            if socks_target is not None:
+                _socks_connect(s, socks_target)
             s.sendall(payload)
             got = b""
             deadline = time.monotonic() + timeout

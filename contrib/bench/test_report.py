@@ -85,6 +85,27 @@ class Rows(unittest.TestCase):
         self.assertEqual((stalls["evproxy"], stalls["v2ray"], stalls["met"]), (0, 1, True))
         self.assertFalse(any(r["metric"].startswith("connect + 1-byte echo, ") for r in rws))
 
+    def test_request_rows_fresh_and_warm_mux_have_no_target(self):
+        def rnd(med, p99, stalls=0):
+            return {"median_ms": med, "p99_ms": p99, "stalls": stalls, "carriers": 1}
+        res = _res()
+        res["meta"].update(request_conns=300, mux_concurrency=8)
+        res["request_fresh"] = {"evproxy": [rnd(1.0, 2.0), rnd(3.0, 9.0), rnd(2.0, 4.0)],
+                                "v2ray": [rnd(4.0, 16.0)] * 3}
+        res["request_mux"] = {"evproxy": [rnd(1.5, 3.0)], "v2ray": [rnd(1.0, 12.0, 2)]}
+        rws = report.rows(res, {})
+        fresh = _by_metric(rws, "request via SOCKS, fresh (no mux), median")
+        self.assertEqual((fresh["evproxy"], fresh["v2ray"], fresh["ratio"]), (2.0, 4.0, 0.5))
+        self.assertEqual((fresh["target"], fresh["met"]), ("", None))
+        p99 = _by_metric(rws, "request via SOCKS, warm mux 8, p99")
+        self.assertEqual((p99["evproxy"], p99["ratio"]), (3.0, 0.25))
+        self.assertEqual(_by_metric(rws, "request via SOCKS, warm mux 8, median")["ratio"], 1.5)
+        stalls = _by_metric(rws, "stalls > 1 s (or failed) in 300 requests via SOCKS, warm mux")
+        self.assertEqual((stalls["evproxy"], stalls["v2ray"], stalls["met"]), (0, 2, None))
+        # The mux rows follow the fresh ones, after the plain echo rows.
+        names = [r["metric"] for r in rws]
+        self.assertLess(names.index(fresh["metric"]), names.index(p99["metric"]))
+
     def test_memory_rows(self):
         mem = {i: [{"sessions": 100, "held": 100, "idle_kib": [1024, 1024],
                     "per_session_kib": [k, 2 * k]}] for i, k in (("evproxy", 1), ("v2ray", 10))}
@@ -126,6 +147,11 @@ class Rows(unittest.TestCase):
         # The main table keeps evproxy / V2Ray only: ss-libev's numbers stay out of it.
         main = _by_metric(report.rows(_res(tp), dirs), "1 stream shadowsocks aes-256-gcm up")
         self.assertEqual((main["evproxy"], main["v2ray"], main["ratio"]), (4.0, 1.0, 4.0))
+
+    def test_chart_margin_fits_a_long_first_label(self):
+        self.assertEqual(chart.left_margin("RSS idle (-)"), 12)
+        self.assertGreater(chart.left_margin("request via SOCKS, fresh (no mux), median (-)"),
+                           20)
 
     def test_chart_is_a_png(self):
         mem = {i: [{"sessions": 100, "held": 100, "idle_kib": [k, k],
