@@ -166,8 +166,10 @@ def _brief(got):
     if "bps" in got:
         return f"{got['bps'] / 1e9:.2f} Gbit/s, CPU {sum(got['cpu_s']):.1f} s"
     if "median_ms" in got:
+        held = f", connections to the server after warm-up {got['carriers']}" \
+            if "carriers" in got else ""
         return (f"median {got['median_ms'] or 0:.2f} ms, p99 {got['p99_ms'] or 0:.2f} ms, "
-                f"stalls {got['stalls']}")
+                f"stalls {got['stalls']}{held}")
     per = ", ".join(f"{v:.1f}" for v in got["per_session_kib"])
     return (f"RSS idle {got['idle_kib']} KiB, per session {per} KiB "
             f"({got['held']} of {got['sessions']} held)")
