@@ -157,6 +157,9 @@ def _note_losses(run, what, got):
                  "refused or closed (see its log in the bench directory)")
     if got.get("errors"):
         run.note(f"{what}: {got['errors']} of {got['conns']} connections failed")
+    if got.get("warmup_errors"):
+        run.note(f"{what}: {got['warmup_errors']} of {measure.WARMUP_REQUESTS} untimed warm-up "
+                 "requests failed")
     if got.get("done", got.get("conns")) != got.get("conns"):
         run.note(f"{what}: cut off by its time bound after {got['done']} of {got['conns']} "
                  "connections")

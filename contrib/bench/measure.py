@@ -192,16 +192,17 @@ def request_round(chain, conns, concurrency):
     close), concurrency at a time, after the warm-up; a chain started on an echo target.
     carriers: connections from the client proxy to the server after the warm-up."""
     warm = latency.connect_echo(chain.port, WARMUP_REQUESTS, 1, chain.socks_target)
-    if warm["errors"]:
+    # V2Ray's AuthID filter refuses a fresh connection now and then: a loss, noted, not a stop.
+    if warm["errors"] == WARMUP_REQUESTS:
         chain.check_alive()
-        raise RuntimeError(f"{warm['errors']} of {WARMUP_REQUESTS} warm-up requests failed")
+        raise RuntimeError(f"all {WARMUP_REQUESTS} warm-up requests failed")
     carriers = procstat.established_to(chain.server_port)
     if "mux" in (chain.setup.client_keys or {}) and carriers == 0:
         raise RuntimeError("no connection to the server is held after the warm-up: "
                            "the client does not keep a mux connection")
     out = latency.connect_echo(chain.port, conns, concurrency, chain.socks_target,
                                REQUEST_LIMIT_S)
-    out["carriers"] = carriers
+    out["carriers"], out["warmup_errors"] = carriers, warm["errors"]
     chain.check_alive()
     return out
 

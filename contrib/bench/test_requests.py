@@ -7,6 +7,8 @@ import threading
 import unittest
 
 import latency
+import measure
+import peers
 import socks5
 import targets
 
@@ -14,8 +16,9 @@ import targets
 class _FakeSocks:
     """SOCKS5 no-auth server that checks each CONNECT names want_port, then echoes."""
 
-    def __init__(self, want_port, reply_atyp=1):
+    def __init__(self, want_port, reply_atyp=1, drop_first=0):
         self.want_port, self.atyp = want_port, reply_atyp
+        self.drop = drop_first  # connections closed at once, as a refused VMess one ends
         self.lsock = socket.create_server(("127.0.0.1", 0))
         self.port = self.lsock.getsockname()[1]
         self.requests = []
@@ -27,6 +30,10 @@ class _FakeSocks:
                 c, _ = self.lsock.accept()
             except OSError:
                 return
+            if self.drop > 0:
+                self.drop -= 1
+                c.close()
+                continue
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
@@ -52,7 +59,39 @@ class _FakeSocks:
         self.lsock.close()
 
 
+class _Chain:
+    """What request_round reads of a measure.Chain, aimed at a stand-in SOCKS proxy."""
+
+    def __init__(self, port, mux):
+        self.port, self.socks_target = port, 4321
+        self.server_port = peers.free_port()  # nothing connects to it
+        self.setup = measure.Setup("t", socks=True, client_keys={"mux": {"enabled": True}}
+                                   if mux else None)
+
+    def check_alive(self):
+        pass
+
+
 class Requests(unittest.TestCase):
+    def test_a_round_goes_on_after_a_lost_warm_up_request_not_after_all(self):
+        srv = _FakeSocks(4321, drop_first=1)
+        try:
+            got = measure.request_round(_Chain(srv.port, mux=False), 10, 2)
+            self.assertEqual((got["warmup_errors"], got["done"], got["errors"]), (1, 10, 0))
+            srv.drop = measure.WARMUP_REQUESTS
+            with self.assertRaisesRegex(RuntimeError, "all 8 warm-up requests failed"):
+                measure.request_round(_Chain(srv.port, mux=False), 10, 2)
+        finally:
+            srv.close()
+
+    def test_a_mux_client_that_holds_no_connection_is_not_measured(self):
+        srv = _FakeSocks(4321)
+        try:
+            with self.assertRaisesRegex(RuntimeError, "does not keep a mux connection"):
+                measure.request_round(_Chain(srv.port, mux=True), 10, 2)
+        finally:
+            srv.close()
+
     def test_each_request_is_a_socks_connect_then_the_echo(self):
         for atyp in (1, 4):
             srv = _FakeSocks(4321, atyp)
