@@ -128,15 +128,35 @@ static double seconds_or(json_t *obj, const char *key, double dflt)
     return json_is_number(v) && json_number_value(v) >= 0 ? json_number_value(v) : dflt;
 }
 
-/* V2Ray's local policy for level 0 (the one handshakes use). */
+/* V2Ray's local policy: level 0 (the one handshakes use) and the levels users name (their
+ * timeouts apply once the user is known). */
 static void load_policy(evp_config *c)
 {
-    json_t *lvl = json_object_get(
-        json_object_get(json_object_get(c->root, "policy"), "levels"), "0");
+    json_t *levels = json_object_get(json_object_get(c->root, "policy"), "levels");
+    json_t *lvl = json_object_get(levels, "0");
     c->handshake = seconds_or(lvl, "handshake", 4);
     c->conn_idle = seconds_or(lvl, "connIdle", 300);
     c->uplink_only = seconds_or(lvl, "uplinkOnly", 0);
     c->downlink_only = seconds_or(lvl, "downlinkOnly", 0);
+    const char *key;
+    json_t *v;
+    json_object_foreach(levels, key, v) {
+        char *end;
+        long n = strtol(key, &end, 10);
+        if (*key == '\0' || *end != '\0' || n < 0 || n >= 16) {
+            evp_warn("policy.levels.%s: only levels 0..15 are read; its users get V2Ray's "
+                     "defaults", key);
+            continue;
+        }
+        if (n == 0)
+            continue;
+        c->levels[n].conn_idle = seconds_or(v, "connIdle", 300);
+        c->levels[n].uplink_only = seconds_or(v, "uplinkOnly", 0);
+        c->levels[n].downlink_only = seconds_or(v, "downlinkOnly", 0);
+        if (json_object_get(v, "handshake"))
+            evp_warn("policy.levels.%s.handshake: a handshake runs before its user (and so "
+                     "its level) is known: level 0's applies, as in V2Ray", key);
+    }
 }
 
 static unsigned count_or(json_t *obj, const char *key, unsigned dflt)

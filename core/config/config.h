@@ -44,6 +44,10 @@ typedef struct evp_config {
     /* policy.levels["0"], V2Ray's defaults when absent; 0 for uplink/downlinkOnly means
      * "the idle limit" (half-closed sessions are not cut short unless asked) */
     double handshake, conn_idle, uplink_only, downlink_only;
+    /* policy.levels "1".."15" (conn_idle 0 where absent: V2Ray's defaults); [0] unused */
+    struct {
+        double conn_idle, uplink_only, downlink_only;
+    } levels[16];
     int workers; /* event-loop threads; 0: not set (one per core, see worker.c) */
     evp_limits limits; /* the "limits" block, defaults filled in */
     char *dns_servers; /* dns.servers given by IP as "ip:port,[ip6]:port" (owned); NULL: the

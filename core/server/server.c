@@ -23,6 +23,9 @@ void evp_server_apply_policy(evp_runtime *rt, const evp_config *cfg)
     rt->idle_timeout = cfg->conn_idle > 0 ? cfg->conn_idle : 300.0;
     rt->uplink_only = cfg->uplink_only;
     rt->downlink_only = cfg->downlink_only;
+    for (int i = 1; i < EVP_POLICY_LEVELS; i++)
+        rt->levels[i] = (evp_level_policy){cfg->levels[i].conn_idle, cfg->levels[i].uplink_only,
+                                           cfg->levels[i].downlink_only};
     rt->limits = cfg->limits;
     evp_resolver_configure(rt->resolver, &cfg->limits, cfg->dns_servers);
     evp_admission_changed(rt); /* raised caps resume accepting at once */

@@ -52,6 +52,8 @@ void evp_sess_handshake(evp_session *s)
     evp_qbuf_take(&cl->rbuf, io.consumed);
     if (r == EVP_TARGET) {
         handshake_over(s);
+        uint32_t level = s->inops->session_level ? s->inops->session_level(s->ins) : 0;
+        s->level = (uint8_t)(level < EVP_POLICY_LEVELS ? level : EVP_POLICY_LEVELS);
         s->target = io.target;
         if (cl->kind == EP_STREAM && io.network == EVP_NET_UDP_RELAY) {
             evp_sess_start_assoc(s);
@@ -186,6 +188,20 @@ static void on_write(EV_P_ ev_io *w, int revents)
     }
 }
 
+/* The timeouts of s's user's level: level 0's are the runtime's fields; a level not
+ * configured (or above 15) gets V2Ray's defaults (connIdle 300 s). */
+static void level_policy(const evp_session *s, evp_level_policy *p)
+{
+    const evp_runtime *rt = s->rt;
+    *p = (evp_level_policy){rt->idle_timeout, rt->uplink_only, rt->downlink_only};
+    if (s->level == 0)
+        return;
+    if (s->level < EVP_POLICY_LEVELS && rt->levels[s->level].conn_idle > 0)
+        *p = rt->levels[s->level];
+    else
+        *p = (evp_level_policy){300.0, 0, 0};
+}
+
 static void on_timer(EV_P_ ev_timer *w, int revents)
 {
     evp_session *s = (evp_session *)w;
@@ -199,15 +215,17 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
             on_timer(EV_A_ w, revents); /* the idle timer again */
         return;
     }
+    evp_level_policy pol;
+    level_policy(s, &pol);
     double limit = s->state == S_RELAY
-                       ? (s->network == EVP_NET_UDP ? s->rt->udp_timeout : s->rt->idle_timeout)
+                       ? (s->network == EVP_NET_UDP ? s->rt->udp_timeout : pol.conn_idle)
                    : s->state == S_CONNECTING || s->state == S_RESOLVING ? s->rt->connect_timeout
                                                                          : s->rt->handshake_timeout;
     /* V2Ray's policy: once one direction has ended the other gets its own limit. */
-    if (s->state == S_RELAY && s->down_done && s->rt->uplink_only > 0)
-        limit = s->rt->uplink_only;
-    else if (s->state == S_RELAY && s->up_done && s->rt->downlink_only > 0)
-        limit = s->rt->downlink_only;
+    if (s->state == S_RELAY && s->down_done && pol.uplink_only > 0)
+        limit = pol.uplink_only;
+    else if (s->state == S_RELAY && s->up_done && pol.downlink_only > 0)
+        limit = pol.downlink_only;
     double idle = ev_now(EV_A) - s->last_active;
     /* The handshake deadline counts from the accept, as V2Ray's does: a client that drips a
      * byte now and then must not hold a session open forever. */

@@ -57,6 +57,13 @@ typedef struct evp_load {
     atomic_uint dns_inflight; /* lookups out, every worker's resolver together */
 } evp_load;
 
+/* policy.levels entries 1..15 a user's level picks once it is known (level 0 is the
+ * runtime's own fields); conn_idle 0: not configured, V2Ray's defaults apply. */
+#define EVP_POLICY_LEVELS 16
+typedef struct evp_level_policy {
+    double conn_idle, uplink_only, downlink_only;
+} evp_level_policy;
+
 typedef struct evp_runtime {
     struct ev_loop *loop;
     evp_resolver *resolver;
@@ -68,6 +75,7 @@ typedef struct evp_runtime {
     double udp_timeout; /* the same for UDP sessions */
     double uplink_only; /* idle limit once the server side has ended (0: idle_timeout) */
     double downlink_only; /* idle limit once the client side has ended (0: idle_timeout) */
+    evp_level_policy levels[EVP_POLICY_LEVELS]; /* [0] unused: level 0 is the fields above */
     evp_limits limits;
     size_t n_handshakes; /* TCP sessions that have not named a target yet */
     size_t n_assocs;     /* open SOCKS UDP associations */

@@ -82,6 +82,7 @@ struct evp_session {
     uint8_t target_named; /* pass-through inbound: EVP_TARGET given */
     uint8_t handshaking;  /* counted in rt->n_handshakes */
     uint8_t told_idle;    /* the codecs were told the session is quiet (session_idle) */
+    uint8_t level;        /* its user's policy level (EVP_POLICY_LEVELS: one not read) */
     uint8_t carrier;      /* its server side is a multiplexer serving sub-streams (mux_conn.c):
                              they are routed and counted, this session is not */
     uint8_t layer_mux;    /* its inbound's top layer is a multiplexer, served at once: the

@@ -172,6 +172,12 @@ void ss_inbound_session_idle(void *sess)
     ss_aead_idle(&s->tx);
 }
 
+uint32_t ss_inbound_session_level(void *sess)
+{
+    ss_in_session *s = sess;
+    return s->user ? s->user->level : 0;
+}
+
 const char *ss_inbound_session_user(void *sess)
 {
     ss_in_session *s = sess;

@@ -31,6 +31,8 @@ int ss_inbound_decode(void *sess, evp_io *io);
 int ss_inbound_encode(void *sess, evp_io *io);
 void ss_inbound_session_idle(void *sess);
 const char *ss_inbound_session_user(void *sess);
+/* The user's level (ABI 1.7 session_level), 0 before one is found. */
+uint32_t ss_inbound_session_level(void *sess);
 
 /* Users ops (ABI 1.2): the users are the settings' clients (inbound_users.c). */
 char *ss_inbound_users_list(void *inst, unsigned flags);

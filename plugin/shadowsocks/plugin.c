@@ -33,6 +33,7 @@ static const evp_inbound_ops inbound_ops = {
     .instance_free = ss_inbound_free,
     .session_new = ss_inbound_session_new,
     .session_open = ss_inbound_session_open,
+    .session_level = ss_inbound_session_level,
     .session_free = ss_inbound_session_free,
     .decode = ss_inbound_decode,
     .encode = ss_inbound_encode,

@@ -28,6 +28,8 @@ int vmess_inbound_encode(void *sess, evp_io *io);
 void vmess_inbound_session_idle(void *sess);
 /* The matched user's email, or NULL before authentication or when it has none. */
 const char *vmess_inbound_session_user(void *sess);
+/* The authenticated user's level (ABI 1.7 session_level), 0 before. */
+uint32_t vmess_inbound_session_level(void *sess);
 /* Swaps in the user list (and detour/default/disableInsecureEncryption) of new settings;
  * running sessions keep the old table. 0, or -1 and err (nothing changes). */
 int vmess_inbound_update(void *inst, const evp_instance_args *args, char *err, size_t errlen);

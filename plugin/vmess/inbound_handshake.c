@@ -47,6 +47,12 @@ void vmess_inbound_session_idle(void *sess)
         vmess_body_idle_pair(s->rx, s->tx);
 }
 
+uint32_t vmess_inbound_session_level(void *sess)
+{
+    vmess_in_session *s = sess;
+    return s->user ? s->user->level : 0;
+}
+
 const char *vmess_inbound_session_user(void *sess)
 {
     vmess_in_session *s = sess;

@@ -44,6 +44,7 @@ static const evp_inbound_ops inbound_ops = {
     .users_replace = vmess_inbound_users_replace,
     .session_idle = vmess_inbound_session_idle,
     .share_link = vmess_inbound_share_link,
+    .session_level = vmess_inbound_session_level,
 };
 
 static const evp_outbound_ops outbound_ops = {

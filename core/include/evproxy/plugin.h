@@ -43,6 +43,7 @@
  *        link`), in the plugin's own link formats.
  *        evp_inbound_ops.session_open: session_new told whether the connection is a TCP
  *        stream or a UDP peer's datagrams (a protocol that serves both on one port).
+ *        evp_inbound_ops.session_level: the user's policy level.
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -315,6 +316,9 @@ typedef struct evp_inbound_ops {
     /* Optional: as session_new, told what kind of connection it is; the host calls it
      * instead of session_new when set. */
     void *(*session_open)(void *inst, const evp_session_info *info);
+    /* Optional: the authenticated user's policy level (policy.levels), once the target is
+     * named; the host applies that level's timeouts from then on. */
+    uint32_t (*session_level)(void *sess);
 } evp_inbound_ops;
 
 #define EVP_USERS_SECRETS 1u
