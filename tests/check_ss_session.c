@@ -164,6 +164,37 @@ START_TEST(test_probes_close_like_random_bytes)
 }
 END_TEST
 
+/* The host's first encode may bring no bytes at all (in NULL, the client sent nothing within
+ * 100 ms): the salt and a first chunk holding the address alone go, and the server names the
+ * target from them (UBSan saw memcpy from NULL here before). */
+START_TEST(test_first_encode_without_bytes)
+{
+    void *in_inst = ss_test_inbound("{\"method\":\"aes-256-gcm\",\"password\":\"pw\"}");
+    void *out_inst = ss_test_outbound("aes-256-gcm", "pw");
+    evp_addr target = ss_test_domain("example.org", 80), dial;
+    char err[128];
+    ss_conn cli = {0}, srv = {0};
+    cli.sess = ss_outbound_session_new(out_inst, &target, EVP_NET_TCP, &dial, err, sizeof err);
+    ck_assert_ptr_nonnull(cli.sess);
+    evp_buf back = {0};
+    evp_io io = {0};
+    io.out = &cli.out;
+    io.back = &back;
+    ck_assert_int_eq(ss_outbound_encode(cli.sess, &io), EVP_OK);
+    ck_assert_uint_eq(io.consumed, 0);
+    ck_assert_uint_gt(cli.out.len, 32);
+    srv.sess = ss_inbound_session_new(in_inst);
+    ck_assert_int_eq(ss_conn_run(&srv, ss_inbound_decode, cli.out.data, cli.out.len, 0),
+                     EVP_TARGET);
+    ck_assert_mem_eq(srv.target.bytes, "example.org", 11);
+    test_buf_free(&back);
+    ss_conn_free(&srv, ss_inbound_session_free);
+    ss_conn_free(&cli, ss_outbound_session_free);
+    ss_outbound_free(out_inst);
+    ss_inbound_free(in_inst);
+}
+END_TEST
+
 START_TEST(test_udp_round_trip)
 {
     char json[200];
@@ -342,6 +373,7 @@ Suite *ss_session_suite(void)
     tcase_add_loop_test(tc, test_tcp_round_trip, 0, 3);
     tcase_add_test(tc, test_replayed_salt_refused);
     tcase_add_test(tc, test_probes_close_like_random_bytes);
+    tcase_add_test(tc, test_first_encode_without_bytes);
     tcase_add_loop_test(tc, test_udp_round_trip, 0, 3);
     tcase_add_test(tc, test_users_by_key_and_ops);
     tcase_add_test(tc, test_old_host_refused);

@@ -127,7 +127,8 @@ static int start_stream(ss_out_session *s, evp_io *io)
     int alen = ss_addr_encode(&s->target, first);
     size_t take = io->in_len < SS_PAYLOAD_MAX - (size_t)alen ? io->in_len
                                                              : SS_PAYLOAD_MAX - (size_t)alen;
-    memcpy(first + alen, io->in, take);
+    if (take) /* the first encode may come with no bytes (the host's 100 ms wait ran out) */
+        memcpy(first + alen, io->in, take);
     uint8_t *dst = h->buf_reserve(io->out, salt);
     int rc = -1;
     if (dst != NULL) {
