@@ -1,6 +1,8 @@
 /* The mux plugin's ABI 1.7 events (plugin/mux/conn.c) over Mux.Cool frames: one event per
  * frame whatever the pieces the stream comes in, frames with no meaning for the host as
- * EVP_MUX_NONE, an end inside a frame refused, and encode -> decode giving the events back. */
+ * EVP_MUX_NONE, an end inside a frame refused, and encode -> decode giving the events back.
+ * ABI 1.8: XUDP's Global ID and packet addresses, against Xray's bytes, and nothing of them
+ * for a host built before 1.8. */
 #include "mux_fixture.h"
 
 #include "../plugin/mux/conn.h"
@@ -216,6 +218,125 @@ START_TEST(encoded_events_decode_back)
 }
 END_TEST
 
+
+/* XTLS/Xray-core common/xudp/xudp.go PacketWriter's frames (the vectors of
+ * check_vmess_mux_frame.c's vector_xudp_new_with_global_id): to udp:1.1.1.1:53 with Global ID
+ * 0102030405060708 "hi" opens session 0; "yo" goes in a Keep addressed to 8.8.4.4:53. */
+static const char xudp_new_hex[] = "0014 0000 01 01 02 0035 01 01010101 0102030405060708 0002 6869";
+static const char xudp_keep_hex[] = "000c 0000 02 01 02 0035 01 08080404 0002 796f";
+
+static void set_v4(evp_addr *a, const char *hex, uint16_t port)
+{
+    memset(a, 0, sizeof *a);
+    a->type = EVP_ADDR_IPV4;
+    a->len = (uint8_t)unhex(hex, a->bytes);
+    a->port = port;
+}
+
+START_TEST(xudp_frames_give_global_id_and_addresses)
+{
+    uint8_t in[128];
+    size_t n = unhex(xudp_new_hex, in);
+    n += unhex(xudp_keep_hex, in + n);
+    evs o;
+    decode_pieces(in, n, (size_t)_i + 1, &o, NULL);
+    ck_assert_int_eq(o.rc, EVP_OK);
+    ck_assert_uint_eq(o.n, 2);
+    evp_addr want;
+    set_v4(&want, "01010101", 53);
+    ck_assert_int_eq(o.e[0].kind, EVP_MUX_NEW);
+    ck_assert_int_eq(o.e[0].network, EVP_NET_UDP);
+    ck_assert_mem_eq(&o.e[0].target, &want, sizeof want);
+    ck_assert_int_eq(o.e[0].has_global_id, 1);
+    ck_assert_mem_eq(o.e[0].global_id, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+    ck_assert_int_eq(o.e[0].peer.type, EVP_ADDR_NONE);
+    set_v4(&want, "08080404", 53);
+    ck_assert_int_eq(o.e[1].kind, EVP_MUX_DATA);
+    ck_assert_uint_eq(o.e[1].id, 0);
+    ck_assert_mem_eq(&o.e[1].peer, &want, sizeof want);
+    ck_assert_int_eq(o.e[1].has_global_id, 0);
+    ck_assert_uint_eq(o.data.len, 4);
+    ck_assert_mem_eq(o.data.data, "hiyo", 4);
+    evp_buf_free(&o.data);
+}
+END_TEST
+
+START_TEST(xudp_events_encode_as_xray_writes)
+{
+    vmess_mem_adopt(H());
+    void *c = mux_conn_new(NULL, 0);
+    evp_buf out = {0};
+    evp_mux_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = EVP_MUX_NEW;
+    ev.network = EVP_NET_UDP;
+    set_v4(&ev.target, "01010101", 53);
+    ev.has_global_id = 1;
+    memcpy(ev.global_id, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+    ev.data = (const uint8_t *)"hi";
+    ev.len = 2;
+    ck_assert_int_eq(mux_conn_encode(c, &ev, &out), EVP_OK);
+    memset(&ev, 0, sizeof ev);
+    ev.kind = EVP_MUX_DATA;
+    set_v4(&ev.peer, "08080404", 53);
+    ev.data = (const uint8_t *)"yo";
+    ev.len = 2;
+    ck_assert_int_eq(mux_conn_encode(c, &ev, &out), EVP_OK);
+    uint8_t want[128];
+    size_t n = unhex(xudp_new_hex, want);
+    n += unhex(xudp_keep_hex, want + n);
+    ck_assert_uint_eq(out.len, n);
+    ck_assert_mem_eq(out.data, want, n);
+    evp_buf_free(&out);
+    mux_conn_free(c);
+}
+END_TEST
+
+/* A host built before 1.8 has a shorter event: the plugin neither writes past it on decode
+ * nor reads XUDP fields on encode (a V2Ray-shaped Keep, no address). */
+START_TEST(host_before_xudp_sees_no_xudp_fields)
+{
+    vmess_mem_adopt(H());
+    mux_conn_host_abi(7);
+    void *c = mux_conn_new(NULL, 1);
+    uint8_t in[128];
+    size_t n = unhex(xudp_new_hex, in);
+    n += unhex(xudp_keep_hex, in + n);
+    size_t used = 0;
+    int events = 0;
+    while (used < n) {
+        evp_io io;
+        evp_mux_event ev;
+        memset(&io, 0, sizeof io);
+        memset(&ev, 0xa5, sizeof ev);
+        io.in = in + used;
+        io.in_len = n - used;
+        ck_assert_int_eq(mux_conn_decode(c, &io, &ev), EVP_OK);
+        const uint8_t *tail = (const uint8_t *)&ev + offsetof(evp_mux_event, has_global_id);
+        for (size_t k = 0; k < sizeof ev - offsetof(evp_mux_event, has_global_id); k++)
+            ck_assert_uint_eq(tail[k], 0xa5);
+        events += ev.kind != EVP_MUX_NONE;
+        used += io.consumed;
+    }
+    ck_assert_int_eq(events, 2);
+    evp_buf out = {0};
+    evp_mux_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = EVP_MUX_DATA;
+    set_v4(&ev.peer, "08080404", 53);
+    ev.data = (const uint8_t *)"yo";
+    ev.len = 2;
+    ck_assert_int_eq(mux_conn_encode(c, &ev, &out), EVP_OK);
+    uint8_t want[16];
+    size_t wn = unhex("0004 0000 02 01 0002 796f", want);
+    ck_assert_uint_eq(out.len, wn);
+    ck_assert_mem_eq(out.data, want, wn);
+    evp_buf_free(&out);
+    mux_conn_free(c);
+    mux_conn_host_abi(EVP_ABI_MINOR);
+}
+END_TEST
+
 Suite *mux_events_suite(void)
 {
     Suite *s = suite_create("mux_events");
@@ -224,6 +345,9 @@ Suite *mux_events_suite(void)
     tcase_add_test(t, end_inside_a_frame_is_refused);
     tcase_add_test(t, malformed_frame_is_refused_with_reason);
     tcase_add_test(t, encoded_events_decode_back);
+    tcase_add_loop_test(t, xudp_frames_give_global_id_and_addresses, 0, 3);
+    tcase_add_test(t, xudp_events_encode_as_xray_writes);
+    tcase_add_test(t, host_before_xudp_sees_no_xudp_fields);
     suite_add_tcase(s, t);
     return s;
 }

@@ -44,7 +44,8 @@ static evp_mux_conn *client_new(evp_runtime *rt, evp_instance *out, const evp_su
 }
 
 int evp_mux_client_join(evp_runtime *rt, evp_instance *out, const evp_sub_origin *o,
-                        const evp_addr *target, uint8_t network, evp_sub_link **link)
+                        const evp_addr *target, uint8_t network, const uint8_t *xudp_id,
+                        evp_sub_link **link)
 {
     *link = NULL;
     evp_mux_conn *c;
@@ -73,7 +74,16 @@ int evp_mux_client_join(evp_runtime *rt, evp_instance *out, const evp_sub_origin
     l->carrier = s;
     l->ended = evp_mux_sub_ended;
     s->link = l;
+    s->target = *target;
     evp_mux_sub_start(s);
+    if (xudp_id && network == EVP_NET_UDP) {
+        /* XUDP: the New goes with the first datagram (mux_dgram.c), which the Global ID
+         * follows; Xray's server would send an empty New's "datagram" to the target. */
+        s->cone = s->new_pending = 1;
+        memcpy(s->xudp_id, xudp_id, sizeof s->xudp_id);
+        *link = l;
+        return pair[0];
+    }
     evp_mux_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = EVP_MUX_NEW;

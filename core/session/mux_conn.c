@@ -66,6 +66,15 @@ void evp_mux_sub_ended(void *carrier, int failed)
     s->failed |= (uint8_t)failed;
 }
 
+int evp_mux_emit_event(evp_mux_conn *c, const evp_mux_event *ev)
+{
+    if (c->ops->encode(c->conn, ev, &c->wq.b) != EVP_OK) {
+        evp_mux_conn_close(c, "cannot write a frame (out of memory)");
+        return -1;
+    }
+    return 0;
+}
+
 /* Appends one event to the client's queue; 0, or -1 when the connection was closed. */
 int evp_mux_emit(evp_mux_conn *c, uint8_t kind, uint32_t id, int error, const uint8_t *data,
                 size_t len)
@@ -77,11 +86,7 @@ int evp_mux_emit(evp_mux_conn *c, uint8_t kind, uint32_t id, int error, const ui
     ev.error = (uint8_t)(error != 0);
     ev.data = data;
     ev.len = len;
-    if (c->ops->encode(c->conn, &ev, &c->wq.b) != EVP_OK) {
-        evp_mux_conn_close(c, "cannot write a frame (out of memory)");
-        return -1;
-    }
-    return 0;
+    return evp_mux_emit_event(c, &ev);
 }
 
 /* Ends sub-stream s toward the client (End, with Error when it failed) and forgets it. */
@@ -185,17 +190,8 @@ static void on_sub_read(EV_P_ ev_io *w, int revents)
             return;
         }
         s->rq.b.len += (size_t)n;
-        while (evp_qbuf_len(&s->rq) >= 2) {
-            const uint8_t *h = evp_qbuf_head(&s->rq);
-            size_t dlen = ((size_t)h[0] << 8) | h[1];
-            if (evp_qbuf_len(&s->rq) < 2 + dlen)
-                break;
-            /* A datagram the multiplexer cannot carry is lost, as UDP may lose it. */
-            if (dlen <= c->ops->max_data && evp_mux_emit(c, EVP_MUX_DATA, s->id, 0, h + 2, dlen) != 0)
-                return;
-            evp_qbuf_take(&s->rq, 2 + dlen);
-        }
-        evp_qbuf_trim(&s->rq);
+        if (evp_mux_dgram_frame(s) != 0)
+            return;
     } else {
         uint8_t buf[SUB_CHUNK];
         ssize_t n = recv(s->fd, buf, cap, 0);
@@ -242,8 +238,11 @@ void evp_mux_sub_start(mux_sub *s)
 }
 
 /* Server side: starts sub-stream id toward target, its socketpair and its session. */
-static mux_sub *sub_open(evp_mux_conn *c, uint32_t id, const evp_addr *target, uint8_t network)
+static mux_sub *sub_open(evp_mux_conn *c, const evp_mux_event *ev)
 {
+    uint32_t id = ev->id;
+    const evp_addr *target = &ev->target;
+    uint8_t network = ev->network;
     int pair[2];
     evp_sub_link *link = calloc(1, sizeof *link);
     if (link == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair)) {
@@ -261,6 +260,11 @@ static mux_sub *sub_open(evp_mux_conn *c, uint32_t id, const evp_addr *target, u
     link->ended = evp_mux_sub_ended;
     link->user = c->user ? strdup(c->user) : NULL;
     s->link = link;
+    s->target = *target;
+    if (network == EVP_NET_UDP && evp_mux_wants_cone(c, ev)) {
+        s->cone = link->cone = 1;
+        memcpy(link->xudp_id, ev->global_id, sizeof link->xudp_id);
+    }
     if (evp_session_sub(c->rt, pair[1], &c->origin, target, network, link) == NULL) {
         s->link = NULL; /* freed with the session that could not start */
         evp_mux_sub_free(s);
@@ -270,21 +274,19 @@ static mux_sub *sub_open(evp_mux_conn *c, uint32_t id, const evp_addr *target, u
     return s;
 }
 
-/* Queues data for s's session (a record on UDP); 0, or -1 out of memory. */
-static int sub_queue(mux_sub *s, const uint8_t *data, size_t len)
+/* Queues data for s's session (a record on UDP, to peer or its target); 0, or -1 out of
+ * memory. */
+static int sub_queue(mux_sub *s, const evp_addr *peer, const uint8_t *data, size_t len)
 {
     if (s->shut || s->peer_ended)
         return 0; /* its session stopped reading, or the client ended it: dropped */
-    size_t head = s->network == EVP_NET_UDP ? 2 : 0;
-    uint8_t *p = evp_qbuf_room(&s->wq, len + head);
+    if (s->network == EVP_NET_UDP)
+        return evp_mux_dgram_queue(s, peer, data, len);
+    uint8_t *p = evp_qbuf_room(&s->wq, len);
     if (p == NULL)
         return -1;
-    if (head) {
-        p[0] = (uint8_t)(len >> 8);
-        p[1] = (uint8_t)len;
-    }
-    memcpy(p + head, data, len);
-    s->wq.b.len += len + head;
+    memcpy(p, data, len);
+    s->wq.b.len += len;
     return 0;
 }
 
@@ -303,12 +305,12 @@ static void on_new(evp_mux_conn *c, const evp_mux_event *ev)
         evp_mux_emit(c, EVP_MUX_END, ev->id, 1, NULL, 0);
         return;
     }
-    mux_sub *s = sub_open(c, ev->id, &ev->target, ev->network);
+    mux_sub *s = sub_open(c, ev);
     if (s == NULL) {
         evp_mux_emit(c, EVP_MUX_END, ev->id, 1, NULL, 0);
         return;
     }
-    if (ev->len && sub_queue(s, ev->data, ev->len) != 0) {
+    if (ev->len && sub_queue(s, NULL, ev->data, ev->len) != 0) {
         sub_end(s, 1);
         return;
     }
@@ -330,7 +332,7 @@ static void on_event(evp_mux_conn *c, const evp_mux_event *ev)
             evp_mux_emit(c, EVP_MUX_END, ev->id, 0, NULL, 0);
             return;
         }
-        if (sub_queue(s, ev->data, ev->len) != 0) {
+        if (sub_queue(s, &ev->peer, ev->data, ev->len) != 0) {
             sub_end(s, 1);
             return;
         }
@@ -369,6 +371,7 @@ static void conn_decode(evp_mux_conn *c)
         evp_io io;
         evp_mux_event ev;
         memset(&io, 0, sizeof io);
+        memset(&ev, 0, sizeof ev); /* a plugin built before 1.8 leaves the XUDP fields */
         io.in = evp_qbuf_head(&c->rq);
         io.in_len = evp_qbuf_len(&c->rq);
         io.in_eof = c->eof;

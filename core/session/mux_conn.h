@@ -20,7 +20,8 @@ evp_mux_conn *evp_mux_conn_new(evp_runtime *rt, int fd, evp_module *mux, void *c
  * of the sub-stream (a socketpair end it owns) and sets *link (the session owns it: its
  * failed flag says the server ended the sub-stream with Error), or -1. */
 int evp_mux_client_join(evp_runtime *rt, evp_instance *out, const evp_sub_origin *o,
-                        const evp_addr *target, uint8_t network, evp_sub_link **link);
+                        const evp_addr *target, uint8_t network, const uint8_t *xudp_id,
+                        evp_sub_link **link);
 /* Ends every multiplexed connection of rt at once (shutdown). */
 void evp_mux_conn_close_all(evp_runtime *rt);
 

@@ -33,6 +33,10 @@ typedef struct mux_sub {
     uint8_t shut;       /* write side shut, or the session stopped reading: wq is dropped */
     uint8_t failed;     /* the session said its target failed */
     uint8_t read_done;  /* client side: the session's upload ended (End sent) */
+    uint8_t cone;       /* XUDP: its records carry addresses (cone_record.h) */
+    uint8_t new_pending; /* client side, XUDP: the New goes with the first datagram */
+    uint8_t xudp_id[8];
+    evp_addr target;    /* UDP: where a datagram with no address of its own goes */
     evp_qbuf wq;        /* toward the session */
     evp_qbuf rq;        /* from the session (UDP): a record not yet whole */
 } mux_sub;
@@ -84,6 +88,18 @@ void evp_mux_sub_ended(void *carrier, int failed);
 /* Appends one event to the client's queue; 0, or -1 when the connection was closed. */
 int evp_mux_emit(evp_mux_conn *c, uint8_t kind, uint32_t id, int error, const uint8_t *data,
                  size_t len);
+/* Appends ev to the client's queue; 0, or -1 when the connection was closed. */
+int evp_mux_emit_event(evp_mux_conn *c, const evp_mux_event *ev);
+/* mux_dgram.c: UDP sub-streams' datagrams. */
+/* Server side: whether a New opens a full-cone sub-stream (XUDP: a Global ID, and a route to
+ * an outbound that can honour per-datagram addresses). */
+int evp_mux_wants_cone(const evp_mux_conn *c, const evp_mux_event *ev);
+/* Queues one datagram from the client for s's session (its address: peer, or none); 0, or -1
+ * out of memory. One s cannot deliver (another address on a plain sub-stream) is dropped. */
+int evp_mux_dgram_queue(mux_sub *s, const evp_addr *peer, const uint8_t *data, size_t len);
+/* Frames the whole records s->rq holds (read from its session) toward the client: 0, or -1
+ * when the connection was closed. */
+int evp_mux_dgram_frame(mux_sub *s);
 /* Writes what it can toward the client; pauses or resumes reading the sub-streams. */
 void evp_mux_conn_flush(evp_mux_conn *c);
 /* Ends the connection and its sub-streams (why: a warning, or NULL). */

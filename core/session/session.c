@@ -388,6 +388,8 @@ void evp_sess_close(evp_session *s, const char *why)
         const char *user = ops->session_user ? ops->session_user(s->ins) : NULL;
         evp_stats_add(s->in->tag, s->out->tag, user, s->bytes_up, s->bytes_down);
     }
+    if (s->cone)
+        evp_sess_cone_end(s); /* before the socket closes: it may be kept */
     endpoint_free(rt, &s->cl);
     endpoint_free(rt, &s->sv);
     evp_qbuf_free(&s->plain);

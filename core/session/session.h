@@ -168,6 +168,8 @@ typedef struct evp_sub_link {
     uint8_t failed; /* the sub-stream's target failed or was cut (End with Error) */
     uint8_t carries_protocol; /* it runs the inbound's protocol (an HTTP/2 request), which
                                  may itself carry a multiplexer */
+    uint8_t cone;             /* XUDP: its records carry addresses (cone_record.h) */
+    uint8_t xudp_id[8];       /* cone: its Global ID */
 } evp_sub_link;
 
 /* Where a multiplexed session's sub-streams come from: its inbound (tag, counters), router

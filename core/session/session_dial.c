@@ -58,6 +58,19 @@ void evp_sess_on_connected(evp_session *s)
 static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t len)
 {
     int dgram = s->network == EVP_NET_UDP && (evp_outops(s->out)->flags & EVP_OUT_DATAGRAM);
+    if (dgram && s->cone) { /* full cone: one unconnected socket sends everywhere */
+        if (evp_sess_cone_dial(s, sa, len) != 0) {
+            evp_sess_connect_failed(s, "cannot create socket");
+            return;
+        }
+        s->sv.kind = EP_DGRAM;
+        evp_tstack_free(s->sv.stack);
+        s->sv.stack = NULL;
+        ev_io_set(&s->sv.rio, s->sv.fd, EV_READ);
+        ev_io_set(&s->sv.wio, s->sv.fd, EV_WRITE);
+        evp_sess_start_relay(s);
+        return;
+    }
     int fd = socket(sa->sa_family,
                     (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd == -1) {
@@ -165,6 +178,12 @@ void evp_sess_open_outbound(evp_session *s)
             evp_sess_join_mux(s);
             return;
         }
+    }
+    if (s->cone && !(evp_outops(s->out)->flags & EVP_OUT_DATAGRAM)) {
+        /* Its records carry addresses that only a socket of ours or a Mux hop can honour. */
+        evp_sess_connect_failed(s, "XUDP: full-cone UDP goes out only through a datagram "
+                                   "outbound (freedom) or one with mux");
+        return;
     }
     s->outs = evp_outops(s->out)->session_new(s->out->inst, &s->target, (uint8_t)s->network,
                                               &dial, err, sizeof err);

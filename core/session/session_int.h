@@ -30,6 +30,15 @@ enum ep_kind {
     EP_PEER,   /* a peer behind a UDP listener: datagrams are pushed in, sent with sendto */
 };
 
+/* A full-cone UDP session's (XUDP): its records carry addresses (cone_record.h). */
+typedef struct evp_cone {
+    uint8_t id[8];          /* its Global ID: the server keeps its socket under it */
+    uint8_t has_id;
+    uint8_t warned;         /* a datagram it could not send was logged */
+    socklen_t dst_len;      /* the server side: where a record with the target's name goes */
+    struct sockaddr_storage dst;
+} evp_cone;
+
 typedef struct endpoint {
     ev_io rio; /* first member: read callbacks find the endpoint by a cast */
     ev_io wio;
@@ -88,6 +97,7 @@ struct evp_session {
     uint8_t layer_mux;    /* its inbound's top layer is a multiplexer, served at once: the
                              session below it is a connection, not logged */
     evp_sub_link *sub_link; /* a sub-stream's session: shared with its carrier (owned) */
+    evp_cone *cone;         /* full-cone UDP (XUDP), or NULL (owned) */
     evp_instance *forced_out; /* the outbound it goes through whatever the routing (a Mux
                                  client connection's carrier), or NULL (owned reference) */
     int down_err; /* errno of a server read failure after the client's end (S_RESETTING) */
@@ -218,6 +228,26 @@ const evp_tlayer *evp_sess_layer_mux(const evp_instance *in);
 /* session_udp.c */
 /* The inbound asked for a SOCKS UDP relay beside this TCP connection: open it. */
 void evp_sess_start_assoc(evp_session *s);
+
+/* session_cone.c: full-cone UDP (XUDP) */
+/* Makes s full-cone with Global ID id (NULL: none); 0, or -1 out of memory. */
+int evp_sess_cone_begin(evp_session *s, const uint8_t *id);
+/* A SOCKS relay's session about to join a Mux connection: turns it full-cone under an ID of
+ * its client and target, so replies from any address reach the client with theirs. */
+void evp_sess_cone_for_mux(evp_session *s);
+/* The server side of a full-cone session: an unconnected socket (the one kept under its
+ * Global ID if any) with sa as the target's address; 0, or -1 with errno. */
+int evp_sess_cone_dial(evp_session *s, const struct sockaddr *sa, socklen_t len);
+/* Sends one record body (address, datagram) from the server side's socket: the sendto's
+ * result (a datagram that cannot be addressed counts as sent: it is lost). */
+long evp_sess_cone_send(evp_session *s, const uint8_t *rec, size_t n);
+/* Reads one datagram from the server side's socket into q as a record with its source:
+ * as evp_sess_read_endpoint. */
+int evp_sess_cone_recv(evp_session *s, evp_qbuf *q);
+/* Sends one record body to a SOCKS relay's client, from the record's address. */
+long evp_sess_cone_send_peer(evp_session *s, const uint8_t *rec, size_t n);
+/* The session ends: its server socket is kept under its Global ID, and the rest freed. */
+void evp_sess_cone_end(evp_session *s);
 
 /* session_idle.c */
 /* The timer's look at a session idle for `idle` s whose limit is `next` s away: tells a quiet

@@ -38,7 +38,9 @@ static int flush_endpoint(evp_session *s, endpoint *ep)
             if (len < 2 + dlen)
                 break;
             if (ep->kind == EP_DGRAM)
-                n = send(ep->fd, head + 2, dlen, 0);
+                n = s->cone ? evp_sess_cone_send(s, head + 2, dlen) : send(ep->fd, head + 2, dlen, 0);
+            else if (s->cone && s->udp_owner && s->udp_owner->send)
+                n = evp_sess_cone_send_peer(s, head + 2, dlen);
             else if (s->udp_owner && s->udp_owner->send)
                 n = s->udp_owner->send(s->udp_owner, (struct sockaddr *)&s->peer, s->peer_len,
                                        &s->target, head + 2, dlen);
@@ -188,6 +190,8 @@ int evp_sess_encode_out(evp_session *s, const uint8_t *in, size_t len, int eof, 
                               out_for(&s->sv.wbuf, len), &s->cl.wbuf.b, io);
 }
 
+static void finish_down(evp_session *s);
+
 /* Upstream ended: write the outbound's end marker, then FIN toward the server. */
 static void finish_up(evp_session *s)
 {
@@ -199,6 +203,11 @@ static void finish_up(evp_session *s)
         evp_sess_encode_out(s, NULL, 0, 1, &io);
         s->sv.shut_pending = 1;
     }
+    /* A UDP sub-stream whose carrier ended it (End, or the connection gone) is over both
+     * ways, as V2Ray's server closes it: its socket would only wait for the idle timeout
+     * (and a full-cone one could not be kept for its Global ID's next connection). */
+    if (s->sub_link != NULL && s->sv.kind == EP_DGRAM && s->network == EVP_NET_UDP)
+        finish_down(s);
 }
 
 /* Downstream ended: write the inbound's end marker, then FIN toward the client. A server
@@ -453,6 +462,8 @@ int evp_sess_read_endpoint(endpoint *ep)
     uint8_t *p = evp_qbuf_room(q, READ_CHUNK + 2);
     if (p == NULL)
         return -1;
+    if (ep->kind == EP_DGRAM && s->cone)
+        return evp_sess_cone_recv(s, q);
     if (ep->kind == EP_DGRAM) {
         ssize_t n = recv(ep->fd, p + 2, MAX_DATAGRAM, 0);
         if (n == -1)

@@ -150,6 +150,11 @@ evp_session *evp_session_sub(evp_runtime *rt, int fd, const evp_sub_origin *o,
     }
     s->sub_link = link;
     link->carries_protocol = target->type == EVP_ADDR_NONE;
+    if (link->cone && network == EVP_NET_UDP && !link->carries_protocol &&
+        evp_sess_cone_begin(s, link->xudp_id) != 0) {
+        evp_sess_close(s, "out of memory");
+        return NULL;
+    }
     if (!link->carries_protocol) {
         s->target = *target;
         s->network = network;
@@ -171,8 +176,9 @@ void evp_sess_join_mux(evp_session *s)
     evp_sub_origin o;
     evp_instance *out = s->out;
     origin_of(s, &o);
+    evp_sess_cone_for_mux(s);
     int fd = evp_mux_client_join(s->rt, out, &o, &s->target, (uint8_t)s->network,
-                                 &s->sub_link);
+                                 s->cone ? s->cone->id : NULL, &s->sub_link);
     if (fd == -1) {
         evp_sess_connect_failed(s, "cannot open a Mux sub-stream");
         return;

@@ -4,6 +4,7 @@
 
 #include "admission.h"
 #include "buf.h"
+#include "cone_record.h"
 #include "log.h"
 
 #include <errno.h>
@@ -94,17 +95,9 @@ int evp_session_udp_is(const evp_session *s, const struct sockaddr *peer, sockle
     return s->peer_len == peer_len && memcmp(&s->peer, peer, peer_len) == 0;
 }
 
-void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len)
+/* A datagram was queued: the handshake or the relay takes it. */
+static void after_input(evp_session *s)
 {
-    if (s->state == S_DEAD)
-        return; /* owners forget a session as it ends; this is only a second line */
-    uint8_t *p = evp_qbuf_room(&s->cl.rbuf, len + 2);
-    if (p == NULL || evp_qbuf_len(&s->cl.rbuf) > HIGH_WATER)
-        return; /* over the limit: drop, as a full UDP queue would */
-    p[0] = (uint8_t)(len >> 8);
-    p[1] = (uint8_t)len;
-    memcpy(p + 2, data, len);
-    s->cl.rbuf.b.len += len + 2;
     evp_sess_touch(s);
     if (s->state == S_HANDSHAKE)
         evp_sess_handshake(s);
@@ -113,6 +106,27 @@ void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len)
         if (s->state == S_RELAY)
             evp_sess_flush_all(s);
     }
+}
+
+void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len)
+{
+    if (s->state == S_DEAD)
+        return; /* owners forget a session as it ends; this is only a second line */
+    if (s->cone) {
+        if (evp_qbuf_len(&s->cl.rbuf) > HIGH_WATER ||
+            evp_cone_record_put(&s->cl.rbuf, &s->target, data, len) != 0)
+            return;
+        after_input(s);
+        return;
+    }
+    uint8_t *p = evp_qbuf_room(&s->cl.rbuf, len + 2);
+    if (p == NULL || evp_qbuf_len(&s->cl.rbuf) > HIGH_WATER)
+        return; /* over the limit: drop, as a full UDP queue would */
+    p[0] = (uint8_t)(len >> 8);
+    p[1] = (uint8_t)len;
+    memcpy(p + 2, data, len);
+    s->cl.rbuf.b.len += len + 2;
+    after_input(s);
 }
 
 void evp_session_udp_orphan(evp_session *s)

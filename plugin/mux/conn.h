@@ -11,5 +11,7 @@ void mux_conn_free(void *conn);
 int mux_conn_decode(void *conn, evp_io *io, evp_mux_event *ev);
 int mux_conn_encode(void *conn, const evp_mux_event *ev, evp_buf *out);
 void mux_conn_idle(void *conn);
+/* The host's ABI minor (its init's): before 1.8 its events have no XUDP fields. */
+void mux_conn_host_abi(unsigned minor);
 
 #endif

@@ -14,6 +14,7 @@
 static int mux_init(const evp_host *host)
 {
     vmess_mem_adopt(host);
+    mux_conn_host_abi(host->abi_minor);
     return 0;
 }
 

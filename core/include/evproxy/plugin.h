@@ -44,6 +44,10 @@
  *        evp_inbound_ops.session_open: session_new told whether the connection is a TCP
  *        stream or a UDP peer's datagrams (a protocol that serves both on one port).
  *        evp_inbound_ops.session_level: the user's policy level.
+ *   1.8  evp_mux_event.global_id / peer: XUDP (Xray's UDP over Mux.Cool): a UDP sub-stream
+ *        named by a Global ID keeps its outbound socket across connections, and each
+ *        datagram may carry its own far address (full cone). A plugin writes them only when
+ *        host->abi_minor >= 8 (the host's event is shorter before).
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -55,7 +59,7 @@
 #include <stdint.h>
 
 #define EVP_ABI_MAJOR 1
-#define EVP_ABI_MINOR 7
+#define EVP_ABI_MINOR 8
 
 #if defined(__GNUC__)
 #define EVP_EXPORT __attribute__((visibility("default")))
@@ -472,6 +476,12 @@ typedef struct evp_mux_event {
     evp_addr target; /* NEW: where the sub-stream goes */
     const uint8_t *data; /* NEW, DATA: borrowed until the next call on the connection */
     size_t len;
+    /* ---- ABI 1.8 ---- */
+    uint8_t has_global_id; /* NEW on UDP: global_id was sent (XUDP); all zero counts as none */
+    uint8_t global_id[8];
+    /* DATA on UDP: the datagram's far address (XUDP: where it goes, or, toward the client,
+     * where it came from); type EVP_ADDR_NONE: the sub-stream's target. */
+    evp_addr peer;
 } evp_mux_event;
 
 typedef struct evp_mux_ops {
