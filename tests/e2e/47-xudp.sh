@@ -7,8 +7,10 @@
 #     port and the SOCKS client gets the datagram with B's address;
 #   - after the Mux connection is cut, the client's next datagram goes over a new connection
 #     with the same Global ID and leaves the server from the same port (kept for it).
-# And a sub-stream whose route cannot honour addresses (a blackhole here stands for any
-# non-datagram outbound) is refused with a reason.
+# Xray's wire (tests/tools/xudp_xray_wire.py: its VMess outbound's UDP, command 3 with Mux.Cool
+# frames of session 0, a Global ID in the New frame, addresses in Keep frames) into the same
+# server: A and B get their datagrams from one port, and a second connection with the same
+# Global ID reaches A from that port again.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -38,4 +40,9 @@ pass "full cone and a kept port across Mux connections: $(cat "$out")"
 grep -q 'XUDP: goes on from kept port' "$E2E_TMP/server.log" ||
     fail "the server did not log taking the kept port"
 pass "the server logged the kept port"
+
+out=$E2E_TMP/xray.json
+timeout -k 5 60 "$PY" "$TOOLS/xudp_xray_wire.py" --server "127.0.0.1:$SP" --uuid "$UUID_GOOD" \
+    >"$out" 2>&1 || { show_log server 15; fail "Xray's XUDP wire: $(cat "$out")"; }
+pass "Xray's XUDP wire (command 3, session 0, Global ID, addressed Keeps): $(cat "$out")"
 finish
