@@ -204,6 +204,7 @@ START_TEST(scrape_sums_ended_and_live)
     assert_has(s, "\nevproxy_reloads_total{result=\"applied\"} 3\n");
     assert_has(s, "\nevproxy_reloads_total{result=\"refused\"} 1\n");
     assert_has(s, "\n# TYPE process_open_fds gauge\nprocess_open_fds ");
+    assert_has(s, "\n# TYPE evproxy_xudp_ports_kept gauge\nevproxy_xudp_ports_kept ");
     free(s);
     char *page = evp_metrics_status_page(&host);
     ck_assert_ptr_nonnull(page);

@@ -4,6 +4,7 @@
 #include "metrics.h"
 
 #include "prom_text.h"
+#include "xudp_ports.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -189,6 +190,9 @@ char *evp_metrics_text(const evp_metrics_host *host)
                     applied);
     evp_prom_sample(&t, "evproxy_reloads_total", (const char *[]){"result", "refused", NULL},
                     refused);
+    evp_prom_family(&t, "evproxy_xudp_ports_kept", "gauge",
+                    "Outbound UDP sockets kept for an XUDP Global ID's next connection");
+    evp_prom_sample(&t, "evproxy_xudp_ports_kept", NULL, evp_xudp_ports_kept());
     evp_prom_family(&t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes");
     evp_prom_sample(&t, "process_resident_memory_bytes", NULL, resident_bytes());
     evp_prom_family(&t, "process_open_fds", "gauge", "Number of open file descriptors");
