@@ -1,136 +1,61 @@
 /* Routing rules: compiled once per config, matched per session when its target is known. */
 #include "router.h"
 
+#include "balancers.h"
+#include "domain_set.h"
 #include "ip_literal.h"
+#include "ip_set.h"
 #include "log.h"
+#include "route_conds.h"
 
-#include <arpa/inet.h>
-#include <regex.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-enum dom_kind { DOM_SUB, DOM_FULL, DOM_SUFFIX, DOM_REGEX };
-
-typedef struct dom_match {
-    int kind;
-    char *text;
-    regex_t re; /* DOM_REGEX */
-} dom_match;
-
-typedef struct cidr {
-    int family; /* AF_INET or AF_INET6 */
-    uint8_t addr[16];
-    int prefix;
-} cidr;
-
 typedef struct port_range {
     uint16_t lo, hi;
 } port_range;
 
+typedef struct port_list {
+    port_range *ranges;
+    size_t n;
+} port_list;
+
 typedef struct rule {
     char **tags; /* inboundTag, empty: any */
     size_t n_tags;
-    dom_match *doms;
-    size_t n_doms;
-    int has_dom; /* a domain condition was given (even if nothing in it could be used) */
-    cidr *ips;
-    size_t n_ips;
-    int has_ip;
-    port_range *ports;
-    size_t n_ports;
+    char **users; /* user (emails), empty: any */
+    size_t n_users;
+    evp_domain_set *doms; /* domain, NULL: any */
+    evp_ip_set *ips;      /* ip (the target's), NULL: any */
+    evp_ip_set *sources;  /* source (the client's), NULL: any */
+    port_list ports, source_ports;
     int networks; /* bit 1 tcp, bit 2 udp; 0: any */
     size_t outbound;
+    const evp_balancer *balancer; /* balancerTag, or NULL (outbound) */
     size_t index; /* in routing.rules, for the logs */
     int to_blackhole; /* its outbound's protocol is blackhole */
 } rule;
+
+enum domain_strategy { AS_IS, IP_IF_NON_MATCH, IP_ON_DEMAND };
 
 struct evp_router {
     atomic_int refs; /* shared by every worker's listeners and sessions */
     rule *rules;
     size_t n_rules;
+    evp_balancer *balancers;
+    size_t n_balancers;
+    int strategy; /* enum domain_strategy */
     evp_instance **outs;
     size_t n_outs;
     evp_instance *carrier; /* the far side of multiplexed sessions */
     evp_module *demux;     /* the multiplexer a target names, or NULL */
 };
 
-/* The private and reserved ranges V2Ray's geoip.dat lists as "private". */
-static const char *const private_ranges[] = {
-    "0.0.0.0/8",  "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
-    "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/3", "::/127",
-    "fc00::/7",   "fe80::/10",      "ff00::/8",
-};
-
-static int parse_cidr(const char *text, cidr *c)
-{
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", text);
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    memset(c, 0, sizeof *c);
-    if (inet_pton(AF_INET, buf, c->addr) == 1) {
-        c->family = AF_INET;
-        c->prefix = 32;
-    } else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
-        c->family = AF_INET6;
-        c->prefix = 128;
-    } else {
-        return -1;
-    }
-    if (slash) {
-        char *end;
-        long p = strtol(slash + 1, &end, 10);
-        if (*end != '\0' || end == slash + 1 || p < 0 || p > c->prefix)
-            return -1;
-        c->prefix = (int)p;
-    }
-    /* Targets in ::ffff:0:0/96 are matched as IPv4, so such a range is kept as IPv4 too. */
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (c->family == AF_INET6 && c->prefix >= 96 && memcmp(c->addr, mapped, 12) == 0) {
-        memmove(c->addr, c->addr + 12, 4);
-        memset(c->addr + 4, 0, 12);
-        c->family = AF_INET;
-        c->prefix -= 96;
-    }
-    return 0;
-}
-
-static int cidr_has(const cidr *c, const evp_addr *a)
-{
-    if ((c->family == AF_INET) != (a->type == EVP_ADDR_IPV4))
-        return 0;
-    int full = c->prefix / 8, rest = c->prefix % 8;
-    if (memcmp(c->addr, a->bytes, (size_t)full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (c->addr[full] & mask) == (a->bytes[full] & mask);
-}
-
-static int dom_has(const dom_match *d, const char *name)
-{
-    size_t n = strlen(name), t = strlen(d->text);
-    switch (d->kind) {
-    case DOM_FULL:
-        return strcasecmp(name, d->text) == 0;
-    case DOM_SUFFIX:
-        return n >= t && strcasecmp(name + n - t, d->text) == 0 &&
-               (n == t || name[n - t - 1] == '.');
-    case DOM_REGEX:
-        return regexec(&d->re, name, 0, NULL, 0) == 0;
-    default:
-        return strcasestr(name, d->text) != NULL;
-    }
-}
-
-/* Adds "a", "a-b" or "a,b-c" to r's ports; -1 when malformed. */
-static int parse_ports(rule *r, json_t *v)
+/* Adds "a", "a-b" or "a,b-c" to ports; -1 when malformed. */
+static int parse_ports(port_list *pl, json_t *v)
 {
     char text[256];
     if (json_is_integer(v))
@@ -147,22 +72,21 @@ static int parse_ports(rule *r, json_t *v)
             hi = strtol(end + 1, &end, 10);
         if (*end != '\0' || lo < 1 || hi > 65535 || lo > hi)
             return -1;
-        port_range *p = realloc(r->ports, (r->n_ports + 1) * sizeof *p);
+        port_range *p = realloc(pl->ranges, (pl->n + 1) * sizeof *p);
         if (p == NULL)
             return -1;
-        r->ports = p;
-        r->ports[r->n_ports++] = (port_range){(uint16_t)lo, (uint16_t)hi};
+        pl->ranges = p;
+        pl->ranges[pl->n++] = (port_range){(uint16_t)lo, (uint16_t)hi};
     }
     return 0;
 }
 
-static void add_cidr(rule *r, const cidr *c)
+static int ports_have(const port_list *pl, uint16_t port)
 {
-    cidr *p = realloc(r->ips, (r->n_ips + 1) * sizeof *p);
-    if (p) {
-        r->ips = p;
-        r->ips[r->n_ips++] = *c;
-    }
+    for (size_t i = 0; i < pl->n; i++)
+        if (port >= pl->ranges[i].lo && port <= pl->ranges[i].hi)
+            return 1;
+    return 0;
 }
 
 /* A list condition may be a single string in V2Ray's JSON: hand back an array either way. */
@@ -171,81 +95,28 @@ static json_t *as_list(json_t *v)
     return json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
 }
 
-static int parse_ips(rule *r, json_t *list, size_t ri, evp_errlist *errs)
+/* Appends list's strings to *arr; -1 on a non-string or out of memory. */
+static int parse_strings(json_t *list, char ***arr, size_t *n)
 {
     size_t i;
-    json_t *v;
-    r->has_ip = 1;
-    json_array_foreach(list, i, v) {
-        const char *s = json_string_value(v);
-        cidr c;
-        if (s == NULL) {
-            evp_errlist_add(errs, "routing.rules[%zu].ip[%zu]: not a string", ri, i);
+    json_t *t;
+    json_array_foreach(list, i, t) {
+        char **p = realloc(*arr, (*n + 1) * sizeof *p);
+        if (p == NULL)
             return -1;
-        }
-        if (strcasecmp(s, "geoip:private") == 0) {
-            for (size_t k = 0; k < sizeof private_ranges / sizeof private_ranges[0]; k++)
-                if (parse_cidr(private_ranges[k], &c) == 0)
-                    add_cidr(r, &c);
-        } else if (strncmp(s, "geoip:", 6) == 0 || strncmp(s, "ext:", 4) == 0) {
-            evp_warn("routing.rules[%zu].ip[%zu]: \"%s\" needs geoip data; entry ignored", ri,
-                     i, s);
-        } else if (parse_cidr(s, &c) == 0) {
-            add_cidr(r, &c);
-        } else {
-            evp_errlist_add(errs, "routing.rules[%zu].ip[%zu]: \"%s\" is not an IP or CIDR",
-                            ri, i, s);
+        *arr = p;
+        if (!json_is_string(t) || (p[*n] = strdup(json_string_value(t))) == NULL)
             return -1;
-        }
+        ++*n;
     }
     return 0;
 }
 
-static int parse_domains(rule *r, json_t *list, size_t ri, evp_errlist *errs)
+static int has_string(char *const *arr, size_t n, const char *s)
 {
-    size_t i;
-    json_t *v;
-    r->has_dom = 1;
-    json_array_foreach(list, i, v) {
-        const char *s = json_string_value(v);
-        if (s == NULL) {
-            evp_errlist_add(errs, "routing.rules[%zu].domain[%zu]: not a string", ri, i);
-            return -1;
-        }
-        dom_match d = {.kind = DOM_SUB};
-        const char *text = s;
-        if (strncmp(s, "full:", 5) == 0) {
-            d.kind = DOM_FULL;
-            text = s + 5;
-        } else if (strncmp(s, "domain:", 7) == 0) {
-            d.kind = DOM_SUFFIX;
-            text = s + 7;
-        } else if (strncmp(s, "regexp:", 7) == 0) {
-            d.kind = DOM_REGEX;
-            text = s + 7;
-            if (regcomp(&d.re, text, REG_EXTENDED | REG_NOSUB | REG_ICASE) != 0) {
-                evp_errlist_add(errs, "routing.rules[%zu].domain[%zu]: bad regexp \"%s\"", ri,
-                                i, text);
-                return -1;
-            }
-        } else if (strncmp(s, "geosite:", 8) == 0 || strncmp(s, "ext:", 4) == 0) {
-            evp_warn("routing.rules[%zu].domain[%zu]: \"%s\" needs geosite data; entry "
-                     "ignored", ri, i, s);
-            continue;
-        }
-        d.text = strdup(text);
-        dom_match *p = realloc(r->doms, (r->n_doms + 1) * sizeof *p);
-        if (p == NULL || d.text == NULL) {
-            free(d.text);
-            if (d.kind == DOM_REGEX)
-                regfree(&d.re);
-            if (p)
-                r->doms = p;
-            return -1;
-        }
-        r->doms = p;
-        r->doms[r->n_doms++] = d;
-    }
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(arr[i], s) == 0)
+            return 1;
     return 0;
 }
 
@@ -254,26 +125,34 @@ static void rule_free(rule *r)
     for (size_t i = 0; i < r->n_tags; i++)
         free(r->tags[i]);
     free(r->tags);
-    for (size_t i = 0; i < r->n_doms; i++) {
-        if (r->doms[i].kind == DOM_REGEX)
-            regfree(&r->doms[i].re);
-        free(r->doms[i].text);
-    }
-    free(r->doms);
-    free(r->ips);
-    free(r->ports);
+    for (size_t i = 0; i < r->n_users; i++)
+        free(r->users[i]);
+    free(r->users);
+    evp_domain_set_free(r->doms);
+    evp_ip_set_free(r->ips);
+    evp_ip_set_free(r->sources);
+    free(r->ports.ranges);
+    free(r->source_ports.ranges);
 }
 
-/* Fills r from one rule object; 1 to use it, 0 to skip it, -1 on an error. */
-static int parse_rule(rule *r, json_t *root, json_t *o, size_t ri, const char *const *out_tags,
-                      size_t n_outs, evp_errlist *errs)
+/* Where a rule's results go: its outboundTag, else its balancerTag. 0, or -1 on an error. */
+static int parse_target(rule *r, json_t *root, json_t *o, size_t ri, const evp_router *rt,
+                        const char *const *out_tags, size_t n_outs, evp_errlist *errs)
 {
     const char *to = json_string_value(json_object_get(o, "outboundTag"));
-    if (to == NULL) {
-        evp_warn("routing.rules[%zu]: no outboundTag (balancers are not supported); rule "
-                 "ignored", ri);
+    const char *bal = json_string_value(json_object_get(o, "balancerTag"));
+    if ((to == NULL || to[0] == '\0') && bal && bal[0]) {
+        r->balancer = evp_balancer_find(rt->balancers, rt->n_balancers, bal);
+        if (r->balancer == NULL) {
+            evp_errlist_add(errs, "routing.rules[%zu].balancerTag: balancer %s not found", ri,
+                            bal);
+            return -1;
+        }
+        r->index = ri;
         return 0;
     }
+    if (to == NULL)
+        return 1;
     size_t k;
     for (k = 0; k < n_outs && strcmp(out_tags[k], to) != 0; k++)
         ;
@@ -289,61 +168,94 @@ static int parse_rule(rule *r, json_t *root, json_t *o, size_t ri, const char *c
     json_t *out = json_array_get(json_object_get(root, "outbounds"), k);
     const char *proto = json_string_value(json_object_get(out, "protocol"));
     r->to_blackhole = proto != NULL && strcmp(proto, "blackhole") == 0;
+    return 0;
+}
+
+/* One condition key of a rule; 0 done, 1 not one evproxy checks, -1 an error. */
+static int parse_cond(rule *r, const char *key, json_t *v, size_t ri, evp_geo_assets *geo,
+                      evp_errlist *errs)
+{
+    char where[64];
+    json_t *list = as_list(v);
+    int rc = 0;
+    snprintf(where, sizeof where, "routing.rules[%zu].%s", ri, key);
+    if (strcmp(key, "inboundTag") == 0) {
+        rc = parse_strings(list, &r->tags, &r->n_tags);
+    } else if (strcmp(key, "user") == 0) {
+        rc = parse_strings(list, &r->users, &r->n_users);
+    } else if (strcmp(key, "ip") == 0 || strcmp(key, "source") == 0) {
+        evp_ip_set **set = key[0] == 'i' ? &r->ips : &r->sources;
+        if (*set == NULL)
+            *set = evp_ip_set_new();
+        rc = *set ? evp_route_ips(list, geo, *set, where, errs) : -1;
+    } else if (strcmp(key, "domain") == 0 || strcmp(key, "domains") == 0) {
+        if (r->doms == NULL)
+            r->doms = evp_domain_set_new();
+        rc = r->doms ? evp_route_domains(list, geo, r->doms, where, errs) : -1;
+    } else if (strcmp(key, "port") == 0 || strcmp(key, "sourcePort") == 0) {
+        if (parse_ports(key[0] == 'p' ? &r->ports : &r->source_ports, v) != 0) {
+            evp_errlist_add(errs, "%s: not a port, range or list", where);
+            rc = -1;
+        }
+    } else if (strcmp(key, "network") == 0) {
+        const char *n = json_string_value(v);
+        r->networks = (n && strstr(n, "tcp") ? 1 : 0) | (n && strstr(n, "udp") ? 2 : 0);
+        if (r->networks == 0) {
+            evp_errlist_add(errs, "%s: \"tcp\", \"udp\" or \"tcp,udp\"", where);
+            rc = -1;
+        }
+    } else {
+        rc = 1;
+    }
+    json_decref(list);
+    return rc;
+}
+
+/* Fills r from one rule object; 1 to use it, 0 to skip it, -1 on an error. */
+static int parse_rule(rule *r, json_t *root, json_t *o, size_t ri, const evp_router *rt,
+                      const char *const *out_tags, size_t n_outs, evp_geo_assets *geo,
+                      evp_errlist *errs)
+{
+    int rc = parse_target(r, root, o, ri, rt, out_tags, n_outs, errs);
+    if (rc == 1) {
+        evp_warn("routing.rules[%zu]: neither outboundTag nor balancerTag; rule ignored", ri);
+        return 0;
+    }
+    if (rc != 0)
+        return -1;
     const char *key;
     json_t *v;
     int use = 1;
     json_object_foreach(o, key, v) {
-        json_t *list = NULL;
-        int rc = 0;
-        if (strcmp(key, "type") == 0 || strcmp(key, "outboundTag") == 0) {
+        if (strcmp(key, "type") == 0 || strcmp(key, "outboundTag") == 0 ||
+            strcmp(key, "balancerTag") == 0)
             continue;
-        } else if (strcmp(key, "inboundTag") == 0) {
-            list = as_list(v);
-            size_t i;
-            json_t *t;
-            json_array_foreach(list, i, t) {
-                char **tags = realloc(r->tags, (r->n_tags + 1) * sizeof *tags);
-                if (tags == NULL || !json_is_string(t)) {
-                    if (tags)
-                        r->tags = tags;
-                    rc = -1;
-                    break;
-                }
-                r->tags = tags;
-                r->tags[r->n_tags++] = strdup(json_string_value(t));
-            }
-        } else if (strcmp(key, "ip") == 0) {
-            list = as_list(v);
-            rc = parse_ips(r, list, ri, errs);
-        } else if (strcmp(key, "domain") == 0 || strcmp(key, "domains") == 0) {
-            list = as_list(v);
-            rc = parse_domains(r, list, ri, errs);
-        } else if (strcmp(key, "port") == 0) {
-            if (parse_ports(r, v) != 0) {
-                evp_errlist_add(errs, "routing.rules[%zu].port: not a port, range or list", ri);
-                rc = -1;
-            }
-        } else if (strcmp(key, "network") == 0) {
-            const char *n = json_string_value(v);
-            r->networks = (n && strstr(n, "tcp") ? 1 : 0) | (n && strstr(n, "udp") ? 2 : 0);
-            if (r->networks == 0) {
-                evp_errlist_add(errs, "routing.rules[%zu].network: \"tcp\", \"udp\" or "
-                                      "\"tcp,udp\"", ri);
-                rc = -1;
-            }
-        } else {
+        rc = parse_cond(r, key, v, ri, geo, errs);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            /* protocol needs sniffing, attrs HTTP attributes: a rule that needs them never
+             * matches here, rather than matching more than it says. */
             evp_warn("routing.rules[%zu].%s: not supported; rule ignored", ri, key);
             use = 0;
         }
-        json_decref(list);
-        if (rc != 0)
-            return -1;
-    }
-    if ((r->has_ip && r->n_ips == 0) || (r->has_dom && r->n_doms == 0)) {
-        evp_warn("routing.rules[%zu]: nothing in it can be matched here; rule ignored", ri);
-        use = 0;
     }
     return use;
+}
+
+static int parse_strategy(json_t *root, evp_errlist *errs)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(root, "routing"),
+                                                      "domainStrategy"));
+    if (s == NULL || strcasecmp(s, "AsIs") == 0)
+        return AS_IS;
+    if (strcasecmp(s, "IPIfNonMatch") == 0)
+        return IP_IF_NON_MATCH;
+    if (strcasecmp(s, "IPOnDemand") == 0)
+        return IP_ON_DEMAND;
+    evp_errlist_add(errs, "routing.domainStrategy: \"%s\": AsIs, IPIfNonMatch or IPOnDemand",
+                    s);
+    return -1;
 }
 
 evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_outs,
@@ -353,17 +265,19 @@ evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_o
     if (r == NULL)
         return NULL;
     atomic_init(&r->refs, 1);
-    json_t *rules = json_object_get(json_object_get(root, "routing"), "rules");
+    json_t *routing = json_object_get(root, "routing");
+    json_t *rules = json_object_get(routing, "rules");
     size_t n = json_array_size(rules);
     r->rules = calloc(n ? n : 1, sizeof *r->rules);
-    if (r->rules == NULL) {
-        free(r);
-        return NULL;
-    }
-    int failed = 0;
-    for (size_t i = 0; i < n; i++) {
+    evp_geo_assets *geo = evp_geo_assets_new(); /* files read once for all the rules */
+    r->strategy = parse_strategy(root, errs);
+    int failed = r->rules == NULL || geo == NULL || r->strategy < 0 ||
+                 evp_balancers_parse(json_object_get(routing, "balancers"), out_tags, n_outs,
+                                     &r->balancers, &r->n_balancers, errs) != 0;
+    for (size_t i = 0; !failed && i < n; i++) {
         rule *ru = &r->rules[r->n_rules];
-        int use = parse_rule(ru, root, json_array_get(rules, i), i, out_tags, n_outs, errs);
+        int use = parse_rule(ru, root, json_array_get(rules, i), i, r, out_tags, n_outs, geo,
+                             errs);
         if (use == 1) {
             r->n_rules++;
         } else {
@@ -372,6 +286,7 @@ evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_o
             failed |= use < 0;
         }
     }
+    evp_geo_assets_free(geo);
     if (failed) {
         evp_router_unref(r);
         return NULL;
@@ -427,6 +342,7 @@ void evp_router_unref(evp_router *r)
     for (size_t i = 0; i < r->n_rules; i++)
         rule_free(&r->rules[i]);
     free(r->rules);
+    evp_balancers_free(r->balancers, r->n_balancers);
     evp_instance_unref(r->carrier);
     evp_module_unref(r->demux);
     for (size_t i = 0; i < r->n_outs; i++)
@@ -435,74 +351,107 @@ void evp_router_unref(evp_router *r)
     free(r);
 }
 
-static int rule_matches(const rule *ru, const char *tag, const evp_addr *t, int network)
+/* What a rule's ip condition sees: the target's address, else the address its name
+ * resolved to (domainStrategy), else nothing. */
+static const evp_addr *target_ip(const evp_route_query *q, const evp_addr *t)
 {
-    if (ru->n_tags) {
-        size_t i;
-        for (i = 0; i < ru->n_tags && strcmp(ru->tags[i], tag) != 0; i++)
-            ;
-        if (i == ru->n_tags)
-            return 0;
-    }
-    if (ru->networks && !(ru->networks & (network == EVP_NET_UDP ? 2 : 1)))
+    if (t->type != EVP_ADDR_DOMAIN)
+        return t;
+    return q->target_ip;
+}
+
+/* 1 when every condition of ru holds for q (t: q's target in canonical form); -1 when all
+ * but the ip condition hold and it needs the target name's address, which q lacks. */
+static int rule_matches(const rule *ru, const evp_route_query *q, const evp_addr *t,
+                        int want_ip)
+{
+    if (ru->n_tags && !has_string(ru->tags, ru->n_tags, q->inbound_tag))
         return 0;
-    if (ru->n_ports) {
-        size_t i;
-        for (i = 0; i < ru->n_ports && (t->port < ru->ports[i].lo || t->port > ru->ports[i].hi);
-             i++)
-            ;
-        if (i == ru->n_ports)
-            return 0;
-    }
-    if (ru->has_dom) {
-        /* Domain conditions see only domain targets (domainStrategy AsIs). */
-        if (t->type != EVP_ADDR_DOMAIN)
-            return 0;
-        char name[256];
-        memcpy(name, t->bytes, t->len);
-        name[t->len] = '\0';
-        size_t i;
-        for (i = 0; i < ru->n_doms && !dom_has(&ru->doms[i], name); i++)
-            ;
-        if (i == ru->n_doms)
-            return 0;
-    }
-    if (ru->has_ip) {
-        size_t i;
-        for (i = 0; i < ru->n_ips && !cidr_has(&ru->ips[i], t); i++)
-            ;
-        if (i == ru->n_ips)
-            return 0;
+    if (ru->n_users && !has_string(ru->users, ru->n_users, q->user))
+        return 0;
+    if (ru->networks && !(ru->networks & (q->network == EVP_NET_UDP ? 2 : 1)))
+        return 0;
+    if (ru->ports.n && !ports_have(&ru->ports, t->port))
+        return 0;
+    if (ru->source_ports.n && (q->source == NULL || !ports_have(&ru->source_ports,
+                                                                q->source->port)))
+        return 0;
+    if (ru->sources && (q->source == NULL || !evp_ip_set_has(ru->sources, q->source)))
+        return 0;
+    /* Domain conditions see only domain targets, as V2Ray's. */
+    if (ru->doms && (t->type != EVP_ADDR_DOMAIN ||
+                     !evp_domain_set_has(ru->doms, (const char *)t->bytes, t->len)))
+        return 0;
+    if (ru->ips) {
+        const evp_addr *ip = target_ip(q, t);
+        if (ip == NULL)
+            return want_ip && !q->resolved ? -1 : 0;
+        return evp_ip_set_has(ru->ips, ip);
     }
     return 1;
 }
 
-/* The first rule that routes target, or NULL. An IP literal sent as a domain, and an
+/* The first rule that routes q, or NULL; *needs_ip set when the search stopped at a rule
+ * that needs the target name's address (IPOnDemand). An IP literal sent as a domain, and an
  * IPv4-mapped IPv6 address, are matched as the address they are (domain rules no longer
  * see them), so no spelling of an address slips past the ip rules. */
-static const rule *first_match(const evp_router *r, const char *inbound_tag,
-                               const evp_addr *target, int network)
+static const rule *first_match(const evp_router *r, const evp_route_query *q, int *needs_ip)
 {
-    evp_addr t;
-    evp_addr_canonical(target, &t);
-    for (size_t i = 0; i < r->n_rules; i++)
-        if (rule_matches(&r->rules[i], inbound_tag, &t, network))
+    evp_addr t, ip;
+    evp_route_query cq = *q;
+    evp_addr_canonical(q->target, &t);
+    if (q->target_ip) {
+        evp_addr_canonical(q->target_ip, &ip);
+        cq.target_ip = &ip;
+    }
+    int on_demand = r->strategy == IP_ON_DEMAND && !q->as_is;
+    *needs_ip = 0;
+    for (size_t i = 0; i < r->n_rules; i++) {
+        int m = rule_matches(&r->rules[i], &cq, &t, on_demand);
+        if (m < 0) {
+            *needs_ip = 1;
+            return NULL;
+        }
+        if (m)
             return &r->rules[i];
+    }
+    /* IPIfNonMatch: no rule took the name; its address is tried against them all. */
+    if (r->strategy == IP_IF_NON_MATCH && !q->as_is && t.type == EVP_ADDR_DOMAIN &&
+        !q->resolved)
+        *needs_ip = 1;
     return NULL;
+}
+
+static size_t outbound_of(const rule *ru)
+{
+    return ru->balancer ? evp_balancer_pick(ru->balancer, 0) : ru->outbound;
+}
+
+long evp_router_route(const evp_router *r, const evp_route_query *q)
+{
+    int needs_ip;
+    const rule *ru = first_match(r, q, &needs_ip);
+    if (needs_ip)
+        return EVP_ROUTE_NEEDS_IP;
+    return ru ? (long)outbound_of(ru) : 0;
 }
 
 size_t evp_router_pick(const evp_router *r, const char *inbound_tag, const evp_addr *target,
                        int network)
 {
-    const rule *ru = first_match(r, inbound_tag, target, network);
-    return ru ? ru->outbound : 0;
+    const evp_route_query q = {.inbound_tag = inbound_tag, .target = target,
+                               .network = network, .as_is = 1};
+    return (size_t)evp_router_route(r, &q);
 }
 
 int evp_router_ip_blocked(const evp_router *r, const char *inbound_tag, const evp_addr *addr,
                           int network, size_t *rule_index, size_t *outbound)
 {
-    const rule *ru = first_match(r, inbound_tag, addr, network);
-    if (ru == NULL || !ru->has_ip || !ru->to_blackhole)
+    const evp_route_query q = {.inbound_tag = inbound_tag, .target = addr,
+                               .network = network, .as_is = 1};
+    int needs_ip;
+    const rule *ru = first_match(r, &q, &needs_ip);
+    if (ru == NULL || ru->ips == NULL || !ru->to_blackhole || ru->balancer)
         return 0;
     *rule_index = ru->index;
     *outbound = ru->outbound;

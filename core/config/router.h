@@ -1,6 +1,9 @@
-/* routing.rules as V2Ray reads them: the first rule whose every condition holds picks the
- * outbound; no match picks the first outbound. Conditions: inboundTag, domain (substring,
- * "full:", "domain:", "regexp:"), ip (addresses, CIDRs, "geoip:private"), port, network.
+/* routing as V2Ray reads it: the first rule whose every condition holds picks the outbound
+ * (or a balancer, which picks one of its outbounds at random); no match picks the first
+ * outbound. Conditions: inboundTag, user, domain (plain, keyword:, full:, domain:, regexp:,
+ * dotless:, geosite:, ext:), ip and source (addresses, CIDRs, geoip:, ext:), port,
+ * sourcePort, network. domainStrategy IPIfNonMatch / IPOnDemand: the router asks for the
+ * target name's address (EVP_ROUTE_NEEDS_IP) and is asked again with it.
  * A router is immutable once built and refcounted, so sessions keep the one they started
  * with across a reload. */
 #ifndef EVP_ROUTER_H
@@ -13,11 +16,26 @@
 
 typedef struct evp_router evp_router;
 
-/* Compiles root's routing.rules against the outbound tags; NULL with errors added when a
- * rule is malformed. A rule naming no outbound sends what it matches to the default one
- * (warned about), as V2Ray 4.34 does. Conditions it cannot check (geosite, other geoip lists,
- * source, user, protocol, attrs) are warned about, and a rule left with a condition that can
- * never be checked is skipped rather than widened. */
+/* What routing sees of a session. */
+typedef struct evp_route_query {
+    const char *inbound_tag;
+    const evp_addr *target;
+    int network;               /* enum evp_network */
+    const evp_addr *source;    /* the client's address and port, or NULL */
+    const char *user;          /* the user's email, or NULL */
+    const evp_addr *target_ip; /* the address a domain target resolved to, or NULL */
+    int resolved;              /* the target's name was resolved (target_ip NULL: failed) */
+    int as_is;                 /* never ask for the name's address (domainStrategy AsIs) */
+} evp_route_query;
+
+#define EVP_ROUTE_NEEDS_IP (-1L)
+
+/* Compiles root's routing (rules, balancers, domainStrategy) against the outbound tags; NULL
+ * with errors added when a rule is malformed or names data that cannot be read (a geoip.dat
+ * that is not found, a tag not in it). The data files are read once for all the rules. A
+ * rule naming no outbound sends what it matches to the default one (warned about), as V2Ray
+ * 4.34 does. Conditions it cannot check (protocol, attrs) are warned about, and their rule
+ * is skipped rather than widened. */
 evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_outs,
                            evp_errlist *errs);
 /* Gives the router its outbound instances (takes a reference to each). */
@@ -33,9 +51,12 @@ evp_module *evp_router_demux(const evp_router *r, const evp_addr *target);
 evp_instance *evp_router_carrier(const evp_router *r);
 evp_router *evp_router_ref(evp_router *r);
 void evp_router_unref(evp_router *r);
-/* The index of the outbound for a session from inbound_tag to target over network. A domain
- * that is an IP literal (see ip_literal.h) and an IPv4-mapped IPv6 address are routed as
- * the IP they are. */
+/* The index of the outbound for q, or EVP_ROUTE_NEEDS_IP when domainStrategy needs the
+ * address q's domain target resolves to first (ask again with resolved and target_ip set). A
+ * domain that is an IP literal (see ip_literal.h) and an IPv4-mapped IPv6 address are routed
+ * as the IP they are. */
+long evp_router_route(const evp_router *r, const evp_route_query *q);
+/* evp_router_route for inbound_tag, target and network alone, AsIs. */
 size_t evp_router_pick(const evp_router *r, const char *inbound_tag, const evp_addr *target,
                        int network);
 /* A name the session routed as a name has resolved to addr (port: where it will connect):

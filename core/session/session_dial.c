@@ -147,38 +147,12 @@ static void on_resolved(void *arg, const struct sockaddr *sa, socklen_t len, con
         dial_sockaddr(s, sa, len);
 }
 
-/* The inbound named its target: ask the outbound where to go and go there. */
-void evp_sess_open_outbound(evp_session *s)
+/* The session's outbound is chosen: ask it where to go and go there. */
+static void open_chosen(evp_session *s)
 {
     char err[256] = "";
     evp_addr dial;
-    evp_sess_addr_label(&s->target, s->network, s->label, sizeof s->label);
     memset(&dial, 0, sizeof dial);
-    if (s->layer_mux) {
-        const evp_tlayer *top = evp_sess_layer_mux(s->in);
-        evp_sess_start_demux(s, top->mod, top->inst);
-        return;
-    }
-    /* A Mux sub-stream cannot carry another; an HTTP/2 request's protocol may. A client
-     * connection's carrier goes where it is sent. */
-    evp_module *mux = s->forced_out || (s->sub_link && !s->sub_link->carries_protocol)
-                          ? NULL
-                          : evp_router_demux(s->router, &s->target);
-    if (mux && s->network == EVP_NET_TCP) {
-        evp_sess_start_demux(s, mux, NULL);
-        return;
-    }
-    /* routing.rules see the target now, as V2Ray's dispatcher does. */
-    if (s->forced_out) {
-        s->out = evp_instance_ref(s->forced_out);
-    } else {
-        size_t k = evp_router_pick(s->router, s->in->tag, &s->target, s->network);
-        s->out = evp_instance_ref(evp_router_outbound(s->router, k));
-        if (s->out->mux_carrier && s->network != EVP_NET_UDP_RELAY) {
-            evp_sess_join_mux(s);
-            return;
-        }
-    }
     if (s->cone && !(evp_outops(s->out)->flags & EVP_OUT_DATAGRAM)) {
         /* Its records carry addresses that only a socket of ours or a Mux hop can honour. */
         evp_sess_connect_failed(s, "XUDP: full-cone UDP goes out only through a datagram "
@@ -242,3 +216,96 @@ void evp_sess_open_outbound(evp_session *s)
     }
 }
 
+
+static void use_outbound(evp_session *s, size_t k)
+{
+    s->out = evp_instance_ref(evp_router_outbound(s->router, k));
+    if (s->out->mux_carrier && s->network != EVP_NET_UDP_RELAY) {
+        evp_sess_join_mux(s);
+        return;
+    }
+    open_chosen(s);
+}
+
+/* What routing sees of s; source is filled with the client's address when known. */
+static void route_query(evp_session *s, evp_route_query *q, evp_addr *source)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    const struct sockaddr *sa = NULL;
+    if (s->peer_len)
+        sa = &s->peer.sa;
+    else if (s->cl.fd != -1 && getpeername(s->cl.fd, (struct sockaddr *)&ss, &len) == 0)
+        sa = (const struct sockaddr *)&ss;
+    *q = (evp_route_query){.inbound_tag = s->in->tag, .target = &s->target,
+                           .network = s->network};
+    if (sa && evp_addr_from_sockaddr(sa, source) == 0)
+        q->source = source;
+    q->user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;
+}
+
+/* domainStrategy asked for the target name's address: route with it (or without, when the
+ * name did not resolve, as V2Ray's rules then see no IP). */
+static void on_route_resolved(void *arg, const struct sockaddr *sa, socklen_t len,
+                              const char *err)
+{
+    evp_session *s = arg;
+    evp_route_query q;
+    evp_addr source, ip;
+    s->resolving = NULL;
+    route_query(s, &q, &source);
+    q.resolved = 1;
+    if (sa && evp_addr_from_sockaddr(sa, &ip) == 0)
+        q.target_ip = &ip;
+    long k = evp_router_route(s->router, &q);
+    use_outbound(s, k < 0 ? 0 : (size_t)k);
+}
+
+/* Routes s by its target now, as V2Ray's dispatcher does; resolves the target's name first
+ * when domainStrategy needs its address. */
+static void route(evp_session *s)
+{
+    evp_route_query q;
+    evp_addr source;
+    char name[256];
+    route_query(s, &q, &source);
+    long k = evp_router_route(s->router, &q);
+    if (k == EVP_ROUTE_NEEDS_IP) {
+        memcpy(name, s->target.bytes, s->target.len);
+        name[s->target.len] = '\0';
+        s->state = S_RESOLVING;
+        evp_sess_update_watchers(s);
+        s->resolving = evp_resolve(s->rt->resolver, name, s->target.port, on_route_resolved, s);
+        if (s->resolving)
+            return;
+        q.resolved = 1;
+        k = evp_router_route(s->router, &q);
+    }
+    use_outbound(s, k < 0 ? 0 : (size_t)k);
+}
+
+/* The inbound named its target: route it, then open the outbound. */
+void evp_sess_open_outbound(evp_session *s)
+{
+    evp_sess_addr_label(&s->target, s->network, s->label, sizeof s->label);
+    if (s->layer_mux) {
+        const evp_tlayer *top = evp_sess_layer_mux(s->in);
+        evp_sess_start_demux(s, top->mod, top->inst);
+        return;
+    }
+    /* A Mux sub-stream cannot carry another; an HTTP/2 request's protocol may. A client
+     * connection's carrier goes where it is sent. */
+    evp_module *mux = s->forced_out || (s->sub_link && !s->sub_link->carries_protocol)
+                          ? NULL
+                          : evp_router_demux(s->router, &s->target);
+    if (mux && s->network == EVP_NET_TCP) {
+        evp_sess_start_demux(s, mux, NULL);
+        return;
+    }
+    if (s->forced_out) {
+        s->out = evp_instance_ref(s->forced_out);
+        open_chosen(s);
+        return;
+    }
+    route(s);
+}

@@ -2,7 +2,7 @@
 # tests/data/v2ray-configs: configs shaped as tutorials and clients write them (server and
 # client, modern and legacy forms, -confdir dirs). Each runs through the real `v2ray -test`
 # (4.34, with a geoip.dat/geosite.dat made by tests/tools/geodata.py) and `evproxy -test`
-# (-config FILE, or -confdir DIR for a dir-*): both accept or both refuse, except the configs
+# (the same files; -config FILE, or -confdir DIR for a dir-*): both accept or both refuse, except the configs
 # refused-on-purpose.txt lists, which V2Ray must accept and evproxy refuse with the listed
 # text. @CERTDIR@ and @LOGDIR@ are filled in with a certificate and a directory made here.
 # shellcheck source=tests/e2e/lib.sh
@@ -35,7 +35,8 @@ for f in "$C"/*.json "$C"/dir-*; do
     V2RAY_LOCATION_ASSET=$E2E_TMP/assets timeout 20 "$V2RAY" -test "${args[@]}" \
         >"$E2E_TMP/$name.v2.log" 2>&1
     vrc=$?
-    timeout 20 "$EVP_BIN" -test "${args[@]}" >"$E2E_TMP/$name.evp.log" 2>&1
+    V2RAY_LOCATION_ASSET=$E2E_TMP/assets timeout 20 "$EVP_BIN" -test "${args[@]}" \
+        >"$E2E_TMP/$name.evp.log" 2>&1
     erc=$?
     n=$((n + 1))
     v=accept e=accept

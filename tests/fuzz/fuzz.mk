@@ -27,7 +27,13 @@ SS := $(call obj,$(wildcard plugin/shadowsocks/*.c))
 JSONSCHEMA := $(call obj,$(filter-out %_cli.c,$(wildcard core/jsonschema/*.c)))
 # The fuzz host hands out the core's log escaping.
 LOG := $(call obj,core/log.c)
-CORE_ALL := $(call obj,$(filter-out core/main.c,$(wildcard core/*.c core/*/*.c)))
+# The geo data reader is generated from core/route/geodata.proto (as in the Makefile).
+GEN := $(OUT)/gen
+GEO := $(OUT)/obj/gen/geodata.pb-c.o $(call obj,$(wildcard core/route/*.c))
+CORE_ALL := $(call obj,$(filter-out core/main.c,$(wildcard core/*.c core/*/*.c))) \
+    $(OUT)/obj/gen/geodata.pb-c.o
+CFLAGS += -I$(GEN)
+LIBS += -lprotobuf-c
 
 .PHONY: all
 all: $(TARGETS:%=$(OUT)/%) $(OUT)/plugins/vmess.so $(OUT)/plugins-nocov/vmess.so $(OUT)/seeds
@@ -46,6 +52,15 @@ $(OUT)/fuzz_h2_server $(OUT)/fuzz_h2_mux: LIBS += -lnghttp2
 $(OUT)/fuzz_settings: $(BUILTIN) $(VMESS) $(JSONSCHEMA) $(LOG)
 $(OUT)/fuzz_sip003: $(CORE_ALL)
 $(OUT)/fuzz_config: $(CORE_ALL)
+$(OUT)/fuzz_geodata: $(GEO) $(LOG)
+
+$(GEN)/geodata.pb-c.c $(GEN)/geodata.pb-c.h &: core/route/geodata.proto
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=core/route --c_out=$(GEN) geodata.proto
+$(OUT)/obj/gen/geodata.pb-c.o: $(GEN)/geodata.pb-c.c tests/fuzz/fuzz.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(OUT)/obj/core/route/geo_assets.o: $(GEN)/geodata.pb-c.h
 
 $(OUT)/fuzz_%: $(OUT)/obj/tests/fuzz/fuzz_%.o
 	$(FUZZ_CC) -fsanitize=fuzzer $(SAN) $^ -o $@ $(LIBS)
