@@ -29,7 +29,7 @@ JSONSCHEMA := $(call obj,$(filter-out %_cli.c,$(wildcard core/jsonschema/*.c)))
 LOG := $(call obj,core/log.c)
 # The geo data reader is generated from core/route/geodata.proto (as in the Makefile).
 GEN := $(OUT)/gen
-GEO := $(OUT)/obj/gen/geodata.pb-c.o $(call obj,$(wildcard core/route/*.c))
+GEO := $(OUT)/obj/gen/geodata.pb-c.o $(call obj,$(addprefix core/route/,geo_assets.c ip_set.c domain_set.c))
 CORE_ALL := $(call obj,$(filter-out core/main.c,$(wildcard core/*.c core/*/*.c))) \
     $(OUT)/obj/gen/geodata.pb-c.o
 CFLAGS += -I$(GEN)

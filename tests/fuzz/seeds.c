@@ -518,6 +518,22 @@ static void ws_seeds(void)
     put("fuzz_ws_client", "refused", refusal, sizeof(refusal) - 1);
 }
 
+/* fuzz_geodata: a GeoIPList (CN: 1.0.1.0/24, ::1/128) and a GeoSiteList (a Domain entry
+ * with an attribute, a Regex entry), protobuf bytes as geoip.dat / geosite.dat hold them. */
+static void geodata_seeds(void)
+{
+    static const uint8_t geoip[] = {
+        0x0a, 0x25, 0x0a, 0x02, 'C',  'N',  0x12, 0x08, 0x0a, 0x04, 1, 0, 1, 0, 0x10, 24,
+        0x12, 0x15, 0x0a, 0x10, 0,    0,    0,    0,    0,    0,    0, 0, 0, 0, 0,    0,
+        0,    0,    0,    1,    0x10, 0x80, 0x01};
+    static const uint8_t geosite[] = {
+        0x0a, 0x1f, 0x0a, 0x01, 'G', 0x12, 0x10, 0x08, 0x02, 0x12, 0x05, 'g', '.', 'c', 'o',
+        'm',  0x1a, 0x05, 0x0a, 0x01, 'a', 0x10, 0x01, 0x12, 0x08, 0x08, 0x01, 0x12, 0x04,
+        '^',  'a',  '+',  '$'};
+    put("fuzz_geodata", "geoip", geoip, sizeof geoip);
+    put("fuzz_geodata", "geosite", geosite, sizeof geosite);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -538,6 +554,7 @@ int main(int argc, char **argv)
     mux_seeds();
     file_seeds();
     transport_seeds();
+    geodata_seeds();
     printf("seeds: %u files under %s\n", counter, root_dir);
     return 0;
 }

@@ -5,12 +5,18 @@ geosite: lists.
 
     geodata.py DIR    writes DIR/geoip.dat (private, cn) and DIR/geosite.dat (cn,
                       category-ads-all, geolocation-!cn, google)
+    geodata.py DIR --spec SPEC.json
+                      writes the files SPEC names instead: {"FILE": {"TAG": ENTRIES}};
+                      ENTRIES are CIDR strings (a GeoIPList) or [KIND, VALUE, ATTR...]
+                      lists (a GeoSiteList; KIND plain, regex, domain or full)
 
 GeoIPList{repeated GeoIP entry=1}, GeoIP{string country_code=1; repeated CIDR cidr=2},
 CIDR{bytes ip=1; uint32 prefix=2}; GeoSiteList{repeated GeoSite entry=1},
 GeoSite{string country_code=1; repeated Domain domain=2}, Domain{Type type=1 (Plain 0,
-Regex 1, Domain 2, Full 3); string value=2}."""
+Regex 1, Domain 2, Full 3); string value=2; repeated Attribute attribute=3},
+Attribute{string key=1; bool bool_value=2}."""
 import ipaddress
+import json
 import os
 import sys
 
@@ -47,9 +53,12 @@ def uint_field(num, value):
     return varint(num << 3) + varint(value)
 
 
-def geoip():
+KINDS = {"plain": 0, "regex": 1, "domain": 2, "full": 3}
+
+
+def geoip(lists=None):
     out = b""
-    for code, cidrs in GEOIP.items():
+    for code, cidrs in (lists or GEOIP).items():
         entry = field(1, code.encode())
         for c in cidrs:
             net = ipaddress.ip_network(c)
@@ -58,21 +67,39 @@ def geoip():
     return out
 
 
-def geosite():
+def geosite(lists=None):
     out = b""
-    for code, domains in GEOSITE.items():
+    for code, domains in (lists or GEOSITE).items():
         entry = field(1, code.encode())
-        for kind, value in domains:
-            entry += field(2, uint_field(1, kind) + field(2, value.encode()))
+        for kind, value, *attrs in domains:
+            dom = uint_field(1, KINDS.get(kind, kind)) + field(2, value.encode())
+            for a in attrs:
+                dom += field(3, field(1, a.encode()) + uint_field(2, 1))
+            entry += field(2, dom)
         out += field(1, entry)
     return out
 
 
+def from_spec(path):
+    """{"FILE": bytes} for a spec file (see the module doc)."""
+    with open(path) as f:
+        spec = json.load(f)
+    files = {}
+    for name, lists in spec.items():
+        is_ip = all(isinstance(e, str) for entries in lists.values() for e in entries)
+        files[name] = geoip(lists) if is_ip else geosite(lists)
+    return files
+
+
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) == 4 and sys.argv[2] == "--spec":
+        files = from_spec(sys.argv[3])
+    elif len(sys.argv) == 2:
+        files = {"geoip.dat": geoip(), "geosite.dat": geosite()}
+    else:
         raise SystemExit(__doc__)
     os.makedirs(sys.argv[1], exist_ok=True)
-    for name, data in (("geoip.dat", geoip()), ("geosite.dat", geosite())):
+    for name, data in files.items():
         with open(os.path.join(sys.argv[1], name), "wb") as f:
             f.write(data)
 
