@@ -155,17 +155,16 @@ int evp_domain_set_add(evp_domain_set *s, int kind, const char *value)
 
 static int regex_has(const evp_domain_set *s, const char *name, size_t len)
 {
-    for (size_t i = 0; i < s->n_regex; i++) {
-        /* Match data per call keeps the set shareable between worker threads. */
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(s->regex[i], NULL);
-        if (md == NULL)
-            return 0;
-        int rc = pcre2_match(s->regex[i], (PCRE2_SPTR)name, len, 0, 0, md, NULL);
-        pcre2_match_data_free(md);
-        if (rc >= 0)
-            return 1;
-    }
-    return 0;
+    if (s->n_regex == 0)
+        return 0;
+    /* One pair is all a yes/no needs, whatever the pattern; made per call so the set stays
+     * shareable between worker threads. */
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    int found = 0;
+    for (size_t i = 0; md && !found && i < s->n_regex; i++)
+        found = pcre2_match(s->regex[i], (PCRE2_SPTR)name, len, 0, 0, md, NULL) >= 0;
+    pcre2_match_data_free(md);
+    return found;
 }
 
 int evp_domain_set_has(const evp_domain_set *s, const char *name, size_t len)

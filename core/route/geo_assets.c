@@ -69,10 +69,6 @@ void evp_geo_asset_path(const char *file, char *out, size_t n)
     static const char *const shared[] = {"/usr/local/share/v2ray", "/usr/share/v2ray"};
     char dir[4096];
     struct stat st;
-    if (strchr(file, '/')) {
-        snprintf(out, n, "%s", file);
-        return;
-    }
     first_dir(dir, sizeof dir);
     snprintf(out, n, "%s/%s", dir, file);
     if (stat(out, &st) == 0)

@@ -16,7 +16,7 @@ typedef struct evp_geo_assets evp_geo_assets;
 evp_geo_assets *evp_geo_assets_new(void);
 void evp_geo_assets_free(evp_geo_assets *a);
 /* Where file is looked for: the first of V2Ray's places that has it, else the first place
- * (for the error). file with a '/' in it is taken as it is. */
+ * (for the error). Always joined to a place, as V2Ray joins it (even "/x.dat"). */
 void evp_geo_asset_path(const char *file, char *out, size_t n);
 /* Adds the CIDRs of tag (any case) in file, a GeoIPList, to set. -1 with err saying what is
  * missing or broken (the file's path, the tag). */

@@ -253,6 +253,8 @@ static void on_route_resolved(void *arg, const struct sockaddr *sa, socklen_t le
     evp_route_query q;
     evp_addr source, ip;
     s->resolving = NULL;
+    if (s->state != S_RESOLVING)
+        return; /* it timed out meanwhile: nothing more to open */
     route_query(s, &q, &source);
     q.resolved = 1;
     if (sa && evp_addr_from_sockaddr(sa, &ip) == 0)
