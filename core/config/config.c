@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "access_log.h"
+#include "dns_hosts.h"
 #include "errlist.h"
 #include "json_comments.h"
 #include "jsonschema.h"
@@ -218,9 +219,11 @@ static int add_dns_server(char **csv, const char *text, long port)
 /* dns.servers: the plain DNS servers named by IP ("8.8.8.8" or {"address", "port"}) are
  * asked for every domain. V2Ray's other kinds (DoH URLs, fakedns, servers for some domains
  * only) are skipped with a warning; "localhost" or none left means the system's. */
-static void load_dns(evp_config *c)
+static void load_dns(evp_config *c, evp_errlist *errs)
 {
     json_t *servers = json_object_get(json_object_get(c->root, "dns"), "servers");
+    evp_dns_hosts_parse(json_object_get(json_object_get(c->root, "dns"), "hosts"), &c->dns_hosts,
+                        errs);
     size_t i;
     json_t *v;
     json_array_foreach(servers, i, v) {
@@ -387,7 +390,7 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     c->access_format = evp_access_format_parse(str_or(log, "accessFormat", "v2ray"));
     load_policy(c);
     load_limits(c);
-    load_dns(c);
+    load_dns(c, &errs);
     json_t *w = json_object_get(c->root, "workers");
     c->workers = json_is_integer(w) ? (int)json_integer_value(w) : 0;
     c->control_path = str_or(json_object_get(c->root, "control"), "path", NULL);
@@ -452,6 +455,7 @@ void evp_config_free(evp_config *c)
     evp_module_unref(c->carrier);
     free(c->path);
     free(c->dns_servers);
+    evp_dns_hosts_unref(c->dns_hosts);
     json_decref(c->root);
     free(c);
 }

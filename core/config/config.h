@@ -52,6 +52,7 @@ typedef struct evp_config {
     evp_limits limits; /* the "limits" block, defaults filled in */
     char *dns_servers; /* dns.servers given by IP as "ip:port,[ip6]:port" (owned); NULL: the
                         * system's resolvers */
+    struct evp_dns_hosts *dns_hosts; /* dns.hosts compiled (owned reference), or NULL */
     const char *control_path;
     const char *metrics_listen; /* metrics.listen, checked to parse; NULL: no endpoint */
     evp_inbound_conf *inbounds;

@@ -55,6 +55,7 @@ struct evp_resolver {
     atomic_uint *all_inflight; /* every worker's lookups out, which max_inflight bounds */
     double cache_secs, negative_secs;
     char *servers; /* "ip:port,..." wanted; NULL: the system's */
+    evp_dns_hosts *hosts; /* dns.hosts, asked first (a reference), or NULL */
     int servers_dirty; /* to apply once no query is out (c-ares refuses it before) */
     struct ares_addr_port_node *system_servers; /* as c-ares found them at open_channel */
 };
@@ -334,8 +335,12 @@ evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, e
     evp_dns_answer hit;
     lookup *lk = NULL;
     evp_addr literal = {0}; /* port 0: deliver() sets each asker's */
+    char alias[256];
     memset(&hit, 0, sizeof hit);
-    if (evp_ip_literal(name, strlen(name), &literal)) {
+    int mapped = r->hosts ? evp_dns_hosts_lookup(r->hosts, name, &literal, alias) : 0;
+    if (mapped == 2)
+        name = alias; /* dns.hosts names another name: that one is looked up */
+    if (mapped == 1 || evp_ip_literal(name, strlen(name), &literal)) {
         /* Read as the router reads it, not as c-ares would (c-ares looks "127.1" up as a
          * name and reads "0177.0.0.1" as 177.0.0.1). */
         hit.addr_len = evp_addr_to_sockaddr(&literal, &hit.addr);
@@ -421,8 +426,12 @@ void evp_resolver_share(evp_resolver *r, evp_dns_cache *cache, atomic_uint *infl
     r->all_inflight = inflight;
 }
 
-void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers)
+void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers,
+                            evp_dns_hosts *hosts)
 {
+    evp_dns_hosts_ref(hosts);
+    evp_dns_hosts_unref(r->hosts);
+    r->hosts = hosts;
     if (l->dns_cache != r->cache_secs || l->dns_negative_cache != r->negative_secs)
         evp_dns_cache_clear(r->cache);
     r->max_inflight = l->dns_max_inflight;
@@ -448,6 +457,7 @@ static void free_lookups(lookup *lk)
 
 void evp_resolver_free(evp_resolver *r)
 {
+    evp_dns_hosts_unref(r->hosts);
     if (r == NULL)
         return;
     if (r->ch != NULL)

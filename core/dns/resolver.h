@@ -4,6 +4,7 @@
 #define EVP_RESOLVER_H
 
 #include "dns_cache.h"
+#include "dns_hosts.h"
 #include "global_limits.h"
 
 #include <ev.h>
@@ -19,17 +20,19 @@ typedef void (*evp_resolve_cb)(void *arg, const struct sockaddr *addr, socklen_t
 
 /* Starts a resolver on loop; NULL on failure. */
 evp_resolver *evp_resolver_new(struct ev_loop *loop);
-/* Applies the DNS limits (in-flight cap, cache times) and the servers to ask ("ip:port,..."
- * as c-ares reads them; NULL: the system's). New servers take over once no query is out. */
-void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers);
+/* Applies the DNS limits (in-flight cap, cache times), the servers to ask ("ip:port,..."
+ * as c-ares reads them; NULL: the system's) and dns.hosts (referenced; NULL: none). New
+ * servers take over once no query is out; hosts at once. */
+void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers,
+                            evp_dns_hosts *hosts);
 /* Makes r one of a group (one resolver per worker): answers go to and come from cache (not
  * r's; the caller frees it after every resolver), and the in-flight cap bounds the lookups
  * counted in inflight, the group's together. */
 void evp_resolver_share(evp_resolver *r, evp_dns_cache *cache, atomic_uint *inflight);
 /* Cancels every pending query (their callbacks are not called) and frees r. */
 void evp_resolver_free(evp_resolver *r);
-/* Looks up name; cb is called later, never from inside this call. A name that is an IP
- * literal (ip_literal.h) is answered with that address without a lookup. */
+/* Looks up name; cb is called later, never from inside this call. A name dns.hosts maps, or
+ * an IP literal (ip_literal.h), is answered with that address without a lookup. */
 evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, evp_resolve_cb cb,
                              void *arg);
 /* Cancels a pending request: its callback will not be called. */

@@ -27,7 +27,7 @@ void evp_server_apply_policy(evp_runtime *rt, const evp_config *cfg)
         rt->levels[i] = (evp_level_policy){cfg->levels[i].conn_idle, cfg->levels[i].uplink_only,
                                            cfg->levels[i].downlink_only};
     rt->limits = cfg->limits;
-    evp_resolver_configure(rt->resolver, &cfg->limits, cfg->dns_servers);
+    evp_resolver_configure(rt->resolver, &cfg->limits, cfg->dns_servers, cfg->dns_hosts);
     evp_admission_changed(rt); /* raised caps resume accepting at once */
 }
 

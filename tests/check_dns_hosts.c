@@ -1,0 +1,177 @@
+/* dns.hosts (core/dns/dns_hosts.c) as V2Ray 4.34 reads it: a bare name matches itself only,
+ * the prefixed kinds as routing's, keys tried in sorted order, names followed to an IP at most
+ * 5 deep (else the last name goes to DNS), bad keys refused naming them; and the resolver
+ * answering a mapped name without asking any server. */
+#include <check.h>
+#include <ev.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns_hosts.h"
+#include "errlist.h"
+#include "resolver.h"
+
+static evp_dns_hosts *parse(const char *json_text, evp_errlist *errs)
+{
+    json_error_t jerr;
+    json_t *o = json_loads(json_text, 0, &jerr);
+    ck_assert_ptr_nonnull(o);
+    evp_dns_hosts *h = NULL;
+    int rc = evp_dns_hosts_parse(o, &h, errs);
+    json_decref(o);
+    ck_assert_int_eq(rc == 0, h != NULL || errs->count == 0);
+    return h;
+}
+
+/* The dotted IPv4 name maps to, "" when none, "=NAME" for a name left to DNS. */
+static const char *look(const evp_dns_hosts *h, const char *name)
+{
+    static char out[300];
+    evp_addr ip;
+    char alias[256];
+    memset(&ip, 0, sizeof ip);
+    switch (evp_dns_hosts_lookup(h, name, &ip, alias)) {
+    case 1:
+        ck_assert_int_eq(ip.type, EVP_ADDR_IPV4);
+        inet_ntop(AF_INET, ip.bytes, out, sizeof out);
+        return out;
+    case 2:
+        snprintf(out, sizeof out, "=%s", alias);
+        return out;
+    default:
+        return "";
+    }
+}
+
+START_TEST(kinds_match_as_v2ray_reads_them)
+{
+    evp_errlist errs = {0};
+    evp_dns_hosts *h = parse("{\"example.test\": \"127.0.0.2\","
+                             " \"domain:sub.test\": \"127.0.0.3\","
+                             " \"keyword:kw\": \"127.0.0.4\","
+                             " \"regexp:^r[0-9]+\\\\.test$\": \"127.0.0.5\","
+                             " \"full:www.full.test\": \"127.0.0.6\"}",
+                             &errs);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_str_eq(look(h, "example.test"), "127.0.0.2");
+    ck_assert_str_eq(look(h, "EXAMPLE.test"), "127.0.0.2");
+    ck_assert_str_eq(look(h, "www.example.test"), ""); /* a bare name is not a suffix */
+    ck_assert_str_eq(look(h, "sub.test"), "127.0.0.3");
+    ck_assert_str_eq(look(h, "a.b.sub.test"), "127.0.0.3");
+    ck_assert_str_eq(look(h, "notsub.test"), "");
+    ck_assert_str_eq(look(h, "akwb.test"), "127.0.0.4");
+    ck_assert_str_eq(look(h, "r12.test"), "127.0.0.5");
+    ck_assert_str_eq(look(h, "r12.test.x"), "");
+    ck_assert_str_eq(look(h, "www.full.test"), "127.0.0.6");
+    ck_assert_str_eq(look(h, "full.test"), "");
+    evp_dns_hosts_unref(h);
+    free(evp_errlist_take(&errs));
+}
+END_TEST
+
+START_TEST(sorted_keys_first_match_wins)
+{
+    evp_errlist errs = {0};
+    /* "domain:x.test" sorts before "full:www.x.test": its address wins for www.x.test. */
+    evp_dns_hosts *h =
+        parse("{\"full:www.x.test\": \"127.0.0.9\", \"domain:x.test\": \"127.0.0.8\"}", &errs);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_str_eq(look(h, "www.x.test"), "127.0.0.8");
+    evp_dns_hosts_unref(h);
+    free(evp_errlist_take(&errs));
+}
+END_TEST
+
+START_TEST(names_are_followed_five_deep)
+{
+    evp_errlist errs = {0};
+    evp_dns_hosts *h = parse("{\"a.test\": \"b.test\", \"b.test\": \"c.test\","
+                             " \"c.test\": \"127.0.0.7\", \"d.test\": \"elsewhere.test\","
+                             " \"l1.test\": \"l2.test\", \"l2.test\": \"l3.test\","
+                             " \"l3.test\": \"l4.test\", \"l4.test\": \"l5.test\","
+                             " \"l5.test\": \"l6.test\", \"l6.test\": \"127.0.0.1\","
+                             " \"m1.test\": \"m2.test\", \"m2.test\": \"m3.test\","
+                             " \"m3.test\": \"m4.test\", \"m4.test\": \"m5.test\","
+                             " \"m5.test\": \"m6.test\", \"m6.test\": \"m7.test\","
+                             " \"m7.test\": \"127.0.0.1\", \"loop.test\": \"loop.test\"}",
+                             &errs);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_str_eq(look(h, "a.test"), "127.0.0.7");
+    ck_assert_str_eq(look(h, "d.test"), "=elsewhere.test");
+    ck_assert_str_eq(look(h, "l1.test"), "127.0.0.1"); /* 5 names followed, as V2Ray's */
+    ck_assert_str_eq(look(h, "m1.test"), "=m7.test");  /* a 6th is not: DNS gets it */
+    ck_assert_str_eq(look(h, "loop.test"), "=loop.test");
+    evp_dns_hosts_unref(h);
+    free(evp_errlist_take(&errs));
+}
+END_TEST
+
+START_TEST(bad_keys_are_refused_by_name)
+{
+    evp_errlist errs = {0};
+    evp_dns_hosts *h = parse("{\"domain:\": \"127.0.0.1\", \"regexp:(\": \"127.0.0.1\","
+                             " \"geosite:absent-list\": \"127.0.0.1\"}",
+                             &errs);
+    ck_assert_ptr_null(h);
+    ck_assert_uint_eq(errs.count, 3);
+    char *all = evp_errlist_take(&errs);
+    ck_assert_ptr_nonnull(strstr(all, "dns.hosts[\"domain:\"]"));
+    ck_assert_ptr_nonnull(strstr(all, "dns.hosts[\"regexp:(\"]"));
+    ck_assert_ptr_nonnull(strstr(all, "dns.hosts[\"geosite:absent-list\"]"));
+    free(all);
+}
+END_TEST
+
+static int answered;
+static char answer[64];
+
+static void on_answer(void *arg, const struct sockaddr *sa, socklen_t len, const char *err)
+{
+    answered = 1;
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+    if (sa && sa->sa_family == AF_INET)
+        snprintf(answer, sizeof answer, "%s:%u", inet_ntoa(sin->sin_addr), ntohs(sin->sin_port));
+    else
+        snprintf(answer, sizeof answer, "error %s", err ? err : "?");
+}
+
+/* The resolver answers a mapped name from the hosts; its servers (a closed port) are never
+ * asked, so a leak would fail instead of reaching the network. */
+START_TEST(resolver_answers_from_hosts)
+{
+    evp_errlist errs = {0};
+    evp_dns_hosts *h = parse("{\"domain:mapped.test\": \"127.0.0.3\"}", &errs);
+    ck_assert_ptr_nonnull(h);
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    evp_resolver *r = evp_resolver_new(loop);
+    evp_limits l;
+    memset(&l, 0, sizeof l);
+    l.dns_max_inflight = 4;
+    evp_resolver_configure(r, &l, "127.0.0.1:9", h);
+    evp_dns_hosts_unref(h); /* the resolver holds its own reference */
+    answered = 0;
+    ck_assert_ptr_nonnull(evp_resolve(r, "www.mapped.test", 443, on_answer, NULL));
+    ck_assert_int_eq(answered, 0); /* never from inside the call */
+    for (int i = 0; i < 100 && !answered; i++)
+        ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);
+    ck_assert_int_eq(answered, 1);
+    ck_assert_str_eq(answer, "127.0.0.3:443");
+    evp_resolver_free(r);
+    ev_loop_destroy(loop);
+    free(evp_errlist_take(&errs));
+}
+END_TEST
+
+Suite *dns_hosts_suite(void)
+{
+    Suite *s = suite_create("dns_hosts");
+    TCase *t = tcase_create("hosts");
+    tcase_add_test(t, kinds_match_as_v2ray_reads_them);
+    tcase_add_test(t, sorted_keys_first_match_wins);
+    tcase_add_test(t, names_are_followed_five_deep);
+    tcase_add_test(t, bad_keys_are_refused_by_name);
+    tcase_add_test(t, resolver_answers_from_hosts);
+    suite_add_tcase(s, t);
+    return s;
+}
