@@ -2,7 +2,7 @@
  * stream_opts.c): each option's JSON on each side, acme.sh's files as a server's default,
  * each refusal, and evp_sip003_config putting the result on the SIP003 inbound/outbound
  * without handing the options to the vmess plugin. */
-#include "sip003.h"
+#include "sip003_fixture.h"
 #include "stream_opts.h"
 
 #include <check.h>
@@ -219,25 +219,6 @@ START_TEST(test_host_options_are_the_transport_names)
     ck_assert(!evp_sip003_stream_option("Mode"));
 }
 END_TEST
-
-/* The whole SIP003 config for options on the given side (NULL when refused). */
-static json_t *sip003_config(const char *opts)
-{
-    char dir[512], *text = NULL;
-    const char *build_dir = getenv("EVP_BUILD");
-    snprintf(dir, sizeof dir, "%s/plugins", build_dir ? build_dir : "build");
-    setenv("SS_REMOTE_HOST", "127.0.0.1", 1);
-    setenv("SS_REMOTE_PORT", "8388", 1);
-    setenv("SS_LOCAL_HOST", "127.0.0.1", 1);
-    setenv("SS_LOCAL_PORT", "1080", 1);
-    setenv("SS_PLUGIN_OPTIONS", opts, 1);
-    if (evp_sip003_config(dir, &text) != 0)
-        return NULL;
-    json_t *root = json_loads(text, 0, NULL);
-    free(text);
-    ck_assert_ptr_nonnull(root);
-    return root;
-}
 
 /* streamSettings land on the outbound (client) or the inbound (server), and the vmess plugin
  * never sees the transport options (it refuses any option it does not know). */

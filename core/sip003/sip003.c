@@ -147,8 +147,9 @@ static void host_port(char *out, size_t n, const char *host, unsigned port)
     snprintf(out, n, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
 }
 
-/* The protocol SIP003 mode speaks (the mode is "vmess-plugin"). */
-#define SIP003_PROTOCOL "vmess"
+/* The protocol SIP003 mode speaks unless protocol=NAME names another plugin's (the mode is
+ * "vmess-plugin"). */
+#define SIP003_DEFAULT_PROTOCOL "vmess"
 
 /* Options the host takes (here and the transport's); the others are the protocol plugin's. */
 static int host_option(const char *key)
@@ -156,17 +157,17 @@ static int host_option(const char *key)
     if (evp_sip003_stream_option(key))
         return 1;
     static const char *const mine[] = {"server", "clients", "target", "loglevel", "chain",
-                                       "chain_opts", "compat"};
+                                       "chain_opts", "compat", "protocol"};
     for (size_t j = 0; j < sizeof mine / sizeof mine[0]; j++)
         if (strcmp(key, mine[j]) == 0)
             return 1;
     return 0;
 }
 
-/* The protocol plugin's settings for the options it takes (parsed as JSON; new reference),
- * or NULL with a message on stderr. */
-static json_t *plugin_settings(const char *plugin_dir, evp_sip003_args *a, char **keys,
-                               char **values, int n)
+/* The settings of the protocol plugin named protocol for the options it takes (parsed as
+ * JSON; new reference), or NULL with a message on stderr. */
+static json_t *plugin_settings(const char *plugin_dir, const char *protocol, evp_sip003_args *a,
+                               char **keys, char **values, int n)
 {
     const char *pk[MAX_OPTIONS], *pv[MAX_OPTIONS];
     a->size = sizeof *a;
@@ -183,7 +184,7 @@ static json_t *plugin_settings(const char *plugin_dir, evp_sip003_args *a, char 
     char err[512] = "out of memory";
     json_t *settings = NULL;
     evp_module *m = evp_registry_init(&reg, plugin_dir) == 0
-                        ? evp_registry_get(&reg, SIP003_PROTOCOL, err, sizeof err) : NULL;
+                        ? evp_registry_get(&reg, protocol, err, sizeof err) : NULL;
     const evp_plugin *d = m ? m->desc : NULL;
     if (d && (d->size < offsetof(evp_plugin, sip003_settings) + sizeof d->sip003_settings ||
               d->sip003_settings == NULL)) {
@@ -194,7 +195,7 @@ static json_t *plugin_settings(const char *plugin_dir, evp_sip003_args *a, char 
         free(text); /* the host's alloc is malloc */
     }
     if (settings == NULL)
-        fprintf(stderr, "vmess-plugin: %s\n", err);
+        fprintf(stderr, "vmess-plugin: protocol=%s: %s\n", protocol, err);
     evp_module_unref(m);
     evp_registry_free(&reg);
     return settings;
@@ -229,7 +230,7 @@ static int compat_options(const char *compat, char **keys, int n)
         return -1;
     }
     for (int i = 0; i < n; i++)
-        if (!host_option(keys[i])) {
+        if (!host_option(keys[i]) || strcmp(keys[i], "protocol") == 0) {
             fprintf(stderr, "vmess-plugin: compat=v2ray-plugin carries no VMess: %s= is not "
                             "taken (the transport options are)\n", keys[i]);
             return -1;
@@ -261,6 +262,9 @@ int evp_sip003_config(const char *plugin_dir, char **text)
         return -1;
     }
     int server = opt(keys, values, n, "server") != NULL;
+    const char *protocol = opt(keys, values, n, "protocol");
+    if (protocol == NULL)
+        protocol = SIP003_DEFAULT_PROTOCOL;
     const char *clients = opt(keys, values, n, "clients");
     /* ss hosts may pass several hosts joined by '|': we use the first. */
     char first_remote[256];
@@ -315,7 +319,8 @@ int evp_sip003_config(const char *plugin_dir, char **text)
     evp_sip003_args a = {.inbound = server, .users_from_file = clients != NULL,
                          .server_host = chain_cmd ? "127.0.0.1" : first_remote,
                          .server_port = (uint16_t)(chain_cmd ? hop : remote_port)};
-    json_t *settings = compat ? json_object() : plugin_settings(plugin_dir, &a, keys, values, n);
+    json_t *settings = compat ? json_object()
+                              : plugin_settings(plugin_dir, protocol, &a, keys, values, n);
     if (settings == NULL) {
         evp_sip003_free_options(keys, values, n);
         json_decref(stream);
@@ -332,7 +337,7 @@ int evp_sip003_config(const char *plugin_dir, char **text)
         json_t *in = json_pack("{s:s, s:s, s:i, s:s, s:o}", "tag", "sip003-in", "listen",
                                chain_cmd ? "127.0.0.1" : first_remote, "port",
                                chain_cmd ? (int)hop : (int)remote_port, "protocol",
-                               compat ? "dokodemo-door" : SIP003_PROTOCOL, "settings",
+                               compat ? "dokodemo-door" : protocol, "settings",
                                settings);
         if (clients)
             json_object_set_new(in, "clientsFile", json_string(clients));
@@ -379,7 +384,7 @@ int evp_sip003_config(const char *plugin_dir, char **text)
             settings = json_pack("{s:s}", "redirect", addr);
         }
         json_t *out = json_pack("{s:s, s:s, s:o}", "tag", "sip003-out", "protocol",
-                                compat ? "freedom" : SIP003_PROTOCOL, "settings", settings);
+                                compat ? "freedom" : protocol, "settings", settings);
         if (stream)
             json_object_set_new(out, "streamSettings", stream);
         int mux = evp_sip003_mux((const char *const *)keys, (const char *const *)values, n);

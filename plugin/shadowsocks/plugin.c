@@ -5,6 +5,7 @@
 #include "inbound.h"
 #include "mem.h"
 #include "outbound.h"
+#include "sip003.h"
 
 #include <sodium.h>
 
@@ -71,6 +72,7 @@ static const evp_plugin ss_plugin = {
     .fini = NULL,
     .inbound = &inbound_ops,
     .outbound = &outbound_ops,
+    .sip003_settings = ss_sip003_settings,
 };
 
 /* The plugin's descriptor (static storage). */
