@@ -101,65 +101,56 @@ done
 
 # --- cross: the plugin's wire against ss-libev's own shadowsocks ----------------------------
 
-# plain_ss NAME BIN PASSWORD ARGS...: an ss-libev host with no plugin (chacha20, the
-# plugin's default method); sets LAST_PID.
+# plain_ss NAME BIN PASSWORD PORT ARGS...: an ss-libev host with no plugin (chacha20, the
+# plugin's default method; PASSWORD "" for the host's own, $SS_PASS/$SS_METHOD), waited for
+# on PORT; its PID joins CROSS_PIDS.
+CROSS_PIDS=()
 plain_ss() {
-    local name=$1 bin=$2 pw=$3
-    shift 3
-    start_bg "$name" "$bin" -t 30 -k "$pw" -m chacha20-ietf-poly1305 "$@"
+    local name=$1 bin=$2 pw=$3 port=$4
+    shift 4
+    if [ -n "$pw" ]; then
+        start_bg "$name" "$bin" -t 30 -k "$pw" -m chacha20-ietf-poly1305 "$@"
+    else
+        ss_host "$name" "$bin" "$@"
+    fi
+    CROSS_PIDS+=("$LAST_PID")
+    wait_port "$port" 10 tcp "$LAST_PID" || row cross "$name" "" "FAIL did not start"
+}
+
+# cross_fetch CASE SOCKS_PORT LOG...: a page through SOCKS_PORT; the logs shown on failure.
+# Then every CROSS_PIDS process is stopped.
+cross_fetch() {
+    local case=$1 port=$2 p
+    shift 2
+    if fetch "$port"; then
+        row cross "$case" "curl, sha256" PASS
+    else
+        row cross "$case" "curl" "FAIL $(tail -1 "$E2E_TMP/curl.log")"
+        for p in "$@"; do show_log "$p" 5; done
+    fi
+    for p in "${CROSS_PIDS[@]}"; do stop_pid "$p"; done
+    CROSS_PIDS=()
 }
 
 info "cross: vmess-plugin client -> plain ss-server (plugin's password) -> ss-server"
 read -r OUTER INNER LP < <(ports 3 | tr '\n' ' ')
-plain_ss cross.outer ss-server "$PLUG_PW" -s 127.0.0.1 -p "$OUTER"
-CROSS_PIDS=("$LAST_PID")
-wait_port "$OUTER" 10 tcp "$LAST_PID" || row cross "plain ss-server" "" "FAIL did not start"
-ss_host cross.inner ss-server -s 127.0.0.1 -p "$INNER"
-CROSS_PIDS+=("$LAST_PID")
-wait_port "$INNER" 10 tcp "$LAST_PID" || row cross "host's ss-server" "" "FAIL did not start"
-if start_ss cross.local ss-local "$LP" -s 127.0.0.1 -p "$OUTER" -l "$LP" -b 127.0.0.1 \
-    --plugin vmess-plugin --plugin-opts "$SSP;target=127.0.0.1:$INNER"; then
+plain_ss cross.outer ss-server "$PLUG_PW" "$OUTER" -s 127.0.0.1 -p "$OUTER"
+plain_ss cross.inner ss-server "" "$INNER" -s 127.0.0.1 -p "$INNER"
+start_ss cross.local ss-local "$LP" -s 127.0.0.1 -p "$OUTER" -l "$LP" -b 127.0.0.1 \
+    --plugin vmess-plugin --plugin-opts "$SSP;target=127.0.0.1:$INNER" &&
     CROSS_PIDS+=("$SS_PID")
-    if fetch "$LP"; then
-        row cross "vmess-plugin -> ss-server -> ss-server" "curl, sha256" PASS
-    else
-        row cross "vmess-plugin -> ss-server -> ss-server" "curl" \
-            "FAIL $(tail -1 "$E2E_TMP/curl.log")"
-        show_log cross.outer 5
-        show_log cross.local 5
-    fi
-else
-    row cross "ss-local + vmess-plugin" "" "FAIL did not start"
-fi
-for p in "${CROSS_PIDS[@]}"; do stop_pid "$p"; done
+cross_fetch "vmess-plugin -> ss-server -> ss-server" "$LP" cross.outer cross.local
 
 # ss-local (host's password) -> plain ss-tunnel (plugin's password) -> ss-server+vmess-plugin:
 # the server plugin takes ss-libev's shadowsocks and hands the inner stream to ss-server.
 info "cross: plain ss-tunnel (plugin's password) -> vmess-plugin server"
 read -r SP TP LP < <(ports 3 | tr '\n' ' ')
-CROSS_PIDS=()
-if start_ss cross2.server ss-server "$SP" -s 127.0.0.1 -p "$SP" --plugin vmess-plugin \
-    --plugin-opts "server;$SSP"; then
-    CROSS_PIDS+=("$SS_PID")
-    plain_ss cross2.tunnel ss-tunnel "$PLUG_PW" -s 127.0.0.1 -p "$SP" -l "$TP" -b 127.0.0.1 \
-        -L 127.0.0.1:9
-    CROSS_PIDS+=("$LAST_PID")
-    wait_port "$TP" 10 tcp "$LAST_PID" || row cross "plain ss-tunnel" "" "FAIL did not start"
-    ss_host cross2.local ss-local -s 127.0.0.1 -p "$TP" -l "$LP" -b 127.0.0.1
-    CROSS_PIDS+=("$LAST_PID")
-    wait_port "$LP" 10 tcp "$LAST_PID" || row cross "host's ss-local" "" "FAIL did not start"
-    if fetch "$LP"; then
-        row cross "ss-local -> ss-tunnel -> vmess-plugin server" "curl, sha256" PASS
-    else
-        row cross "ss-local -> ss-tunnel -> vmess-plugin server" "curl" \
-            "FAIL $(tail -1 "$E2E_TMP/curl.log")"
-        show_log cross2.server 5
-        show_log cross2.tunnel 5
-    fi
-else
-    row cross "ss-server + vmess-plugin" "" "FAIL did not start"
-fi
-for p in "${CROSS_PIDS[@]}"; do stop_pid "$p"; done
+start_ss cross2.server ss-server "$SP" -s 127.0.0.1 -p "$SP" --plugin vmess-plugin \
+    --plugin-opts "server;$SSP" && CROSS_PIDS+=("$SS_PID")
+plain_ss cross2.tunnel ss-tunnel "$PLUG_PW" "$TP" -s 127.0.0.1 -p "$SP" -l "$TP" \
+    -b 127.0.0.1 -L 127.0.0.1:9
+plain_ss cross2.local ss-local "" "$LP" -s 127.0.0.1 -p "$TP" -l "$LP" -b 127.0.0.1
+cross_fetch "ss-local -> ss-tunnel -> vmess-plugin server" "$LP" cross2.server cross2.tunnel
 
 # --- transports -----------------------------------------------------------------------------
 
@@ -222,25 +213,9 @@ bad_opts "password with clients=" 'password= and clients= together' \
 bad_opts "protocol= with compat=" 'compat=v2ray-plugin .*protocol= is not taken' \
     SS_PLUGIN_OPTIONS="compat=v2ray-plugin;protocol=shadowsocks"
 
-# Under ss-local the refusal stops the host too (rc 255), the message in its log.
-read -r SP LP < <(ports 2 | tr '\n' ' ')
-ss_host bad.local ss-local -s 127.0.0.1 -p "$SP" -l "$LP" -b 127.0.0.1 \
-    --plugin vmess-plugin --plugin-opts "protocol=shadowsocks;method=aes-128-gcm"
-BAD_HOST=$LAST_PID
-CASE="no password under ss-local"
-if gone "$BAD_HOST"; then
-    exit_note RC "$BAD_HOST"
-    if [ "$RC" = "exit 255" ] && grep -q 'password=PASSWORD is required' \
-        "$E2E_TMP/bad.local.log"; then
-        row options "$CASE" "host exit 255, message in its log" PASS
-    else
-        row options "$CASE" "" "FAIL host $RC; log: $(tail -1 \
-            "$E2E_TMP/bad.local.log" | cut -c1-60)"
-    fi
-else
-    row options "$CASE" "" "FAIL host still running after 3 s"
-    stop_pid "$BAD_HOST"
-fi
+# Under ss-local the refusal stops the host too.
+host_refuses "no password under ss-local" "protocol=shadowsocks;method=aes-128-gcm" \
+    'password=PASSWORD is required'
 
 sip003_report
 finish
