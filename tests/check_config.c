@@ -207,6 +207,34 @@ START_TEST(unknown_outbound_tag_goes_to_default)
 }
 END_TEST
 
+/* outbounds[].sendThrough: an IP is kept for the dial; 0.0.0.0 (V2Ray's default) and no
+ * sendThrough bind nothing; a name is refused. */
+START_TEST(send_through_loads)
+{
+    const char *text =
+        "{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE ","
+        "{\"tag\":\"v4\",\"protocol\":\"freedom\",\"sendThrough\":\"127.0.0.2\"},"
+        "{\"tag\":\"v6\",\"protocol\":\"freedom\",\"sendThrough\":\"::1\"},"
+        "{\"tag\":\"any\",\"protocol\":\"freedom\",\"sendThrough\":\"0.0.0.0\"}]}";
+    char *errors = NULL;
+    evp_config *c = evp_config_load(NULL, text, "schema", &reg, &errors);
+    ck_assert_msg(c != NULL, "refused: %s", errors ? errors : "");
+    evp_addr want4 = ip4("127.0.0.2", 0), want6 = ip6("::1", 0);
+    ck_assert_int_eq(c->outbounds[0].send_through.type, EVP_ADDR_NONE);
+    ck_assert_int_eq(c->outbounds[1].send_through.type, EVP_ADDR_IPV4);
+    ck_assert_mem_eq(c->outbounds[1].send_through.bytes, want4.bytes, 4);
+    ck_assert_int_eq(c->outbounds[2].send_through.type, EVP_ADDR_IPV6);
+    ck_assert_mem_eq(c->outbounds[2].send_through.bytes, want6.bytes, 16);
+    ck_assert_int_eq(c->outbounds[3].send_through.type, EVP_ADDR_NONE);
+    evp_config_free(c);
+    errors = load_errors("{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[{\"protocol\":"
+                         "\"freedom\",\"sendThrough\":\"localhost\"}]}");
+    ck_assert_msg(errors && strstr(errors, "outbounds[0].sendThrough") != NULL, "%s",
+                  errors ? errors : "(loaded)");
+    free(errors);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -217,6 +245,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, routing_rules_match);
     tcase_add_test(tc, routing_rule_errors_name_path);
     tcase_add_test(tc, unknown_outbound_tag_goes_to_default);
+    tcase_add_test(tc, send_through_loads);
     suite_add_tcase(s, tc);
     return s;
 }

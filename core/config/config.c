@@ -4,6 +4,7 @@
 #include "access_log.h"
 #include "dns_hosts.h"
 #include "errlist.h"
+#include "ip_literal.h"
 #include "json_comments.h"
 #include "jsonschema.h"
 #include "legacy_forms.h"
@@ -289,6 +290,19 @@ static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema
     ic->settings_json = json_dumps(settings, JSON_COMPACT);
 }
 
+/* outbounds[i].sendThrough: an IP, as V2Ray 4.34 reads it (a name is refused there too). */
+static void load_send_through(evp_outbound_conf *oc, json_t *out, size_t i, evp_errlist *errs)
+{
+    const char *ip = json_string_value(json_object_get(out, "sendThrough"));
+    evp_addr *a = &oc->send_through;
+    memset(a, 0, sizeof *a);
+    if (ip == NULL || strcmp(ip, "0.0.0.0") == 0)
+        return;
+    if (!evp_ip_literal(ip, strlen(ip), a))
+        evp_errlist_add(errs, "outbounds[%zu].sendThrough: \"%s\" is not an IP address", i,
+                        ip);
+}
+
 static void load_outbound(evp_config *c, size_t i, json_t *out, const char *schema_dir,
                           evp_registry *reg, evp_errlist *errs)
 {
@@ -298,6 +312,7 @@ static void load_outbound(evp_config *c, size_t i, json_t *out, const char *sche
     oc->protocol = str_or(out, "protocol", "");
     snprintf(where, sizeof where, "outbounds[%zu]", i);
     evp_stream_conf_load(&oc->stream, out, 0, where, schema_dir, reg, errs);
+    load_send_through(oc, out, i, errs);
     /* V2Ray 4.34's MuxConfig: concurrency 0 means 8, a negative one turns it off. */
     json_t *mux = json_object_get(out, "mux");
     json_t *conc = json_object_get(mux, "concurrency");
@@ -488,7 +503,10 @@ evp_instance *evp_outbound_instance_new(const evp_outbound_conf *oc, char *err, 
 {
     evp_instance *out = named_instance(
         evp_instance_new(oc->mod, 0, oc->tag, oc->settings_json, 0, err, errlen), err, errlen);
-    return attach_transports(out, &oc->stream, 0, err, errlen) == 0 ? out : NULL;
+    if (attach_transports(out, &oc->stream, 0, err, errlen) != 0)
+        return NULL;
+    out->send_through = oc->send_through;
+    return out;
 }
 
 evp_instance *evp_inbound_instance_new(const evp_inbound_conf *ic, char *err, size_t errlen)

@@ -31,6 +31,8 @@ typedef struct evp_outbound_conf {
     char *settings_json; /* owned */
     evp_stream_conf stream; /* its transport layers (streamSettings) */
     unsigned mux_concurrency; /* "mux": sub-streams per connection; 0 off */
+    evp_addr send_through; /* sendThrough: the source address of its sockets; type
+                            * EVP_ADDR_NONE when absent or 0.0.0.0 (V2Ray's default) */
     evp_module *mod; /* owned reference */
 } evp_outbound_conf;
 

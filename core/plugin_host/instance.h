@@ -23,6 +23,9 @@ typedef struct evp_instance {
     unsigned mux_concurrency;
     evp_module *mux;
     struct evp_instance *mux_carrier;
+    /* An outbound's sendThrough: the address its sockets bind before they connect;
+     * EVP_ADDR_NONE: the kernel picks. */
+    evp_addr send_through;
 } evp_instance;
 
 /* Creates the plugin instance (port: an inbound's listening port, else 0); NULL and err on

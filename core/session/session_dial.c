@@ -55,6 +55,35 @@ void evp_sess_on_connected(evp_session *s)
     evp_sess_start_relay(s);
 }
 
+/* The outbound's sendThrough: binds fd to it before the connect to an address of family.
+ * 0, or -1 with why (a family it cannot reach is refused, as V2Ray's dialer refuses it). */
+static int bind_send_through(const evp_session *s, int fd, int family, int stream, char *why,
+                             size_t n)
+{
+    evp_addr src = s->out->send_through;
+    if (src.type == EVP_ADDR_NONE)
+        return 0;
+    char ip[INET6_ADDRSTRLEN];
+    inet_ntop(src.type == EVP_ADDR_IPV4 ? AF_INET : AF_INET6, src.bytes, ip, sizeof ip);
+    struct sockaddr_storage ss;
+    src.port = 0;
+    socklen_t len = evp_addr_to_sockaddr(&src, &ss);
+    if (ss.ss_family != family) {
+        snprintf(why, n, "sendThrough %s cannot reach an %s address", ip,
+                 family == AF_INET6 ? "IPv6" : "IPv4");
+        return -1;
+    }
+    /* The port comes at connect: a bind must not hold one per connection for nothing. */
+    int one = 1;
+    if (stream)
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        snprintf(why, n, "sendThrough %s: %s", ip, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t len)
 {
     int dgram = s->network == EVP_NET_UDP && (evp_outops(s->out)->flags & EVP_OUT_DATAGRAM);
@@ -73,8 +102,14 @@ static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t l
     }
     int fd = socket(sa->sa_family,
                     (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    char why[160];
     if (fd == -1) {
         evp_sess_connect_failed(s, "cannot create socket");
+        return;
+    }
+    if (bind_send_through(s, fd, sa->sa_family, !dgram, why, sizeof why) != 0) {
+        close(fd);
+        evp_sess_connect_failed(s, why);
         return;
     }
     if (!dgram) {
@@ -94,7 +129,6 @@ static void dial_sockaddr(evp_session *s, const struct sockaddr *sa, socklen_t l
         return;
     }
     if (errno != EINPROGRESS) {
-        char why[160];
         snprintf(why, sizeof why, "connect failed: %s", strerror(errno));
         evp_sess_connect_failed(s, why);
         return;
