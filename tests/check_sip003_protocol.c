@@ -166,6 +166,7 @@ START_TEST(test_ss_refusal_messages)
         {0, 0, 2, {"password", "pw", "colour", "blue"}, "unknown option \"colour\""},
         {0, 0, 2, {"password", "pw", "email", "a@b"}, "email= is the server's"},
         {1, 1, 1, {"password", "pw"}, "password= and clients= together"},
+        {1, 1, 1, {"email", "a@b"}, "email= and clients= together"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[256];

@@ -43,10 +43,12 @@ static json_t *settings_of(const evp_sip003_args *a, char *err, size_t errlen)
                  "chacha20-ietf-poly1305)", method);
         return NULL;
     }
+    const char *email = option(a, "email");
     if (a->inbound && a->users_from_file) {
-        if (password != NULL) {
-            snprintf(err, errlen, "password= and clients= together: the users come from the "
-                     "clients file (method= is their default method)");
+        if (password != NULL || email != NULL) {
+            snprintf(err, errlen, "%s= and clients= together: the users come from the "
+                     "clients file (method= is their default method)",
+                     password ? "password" : "email");
             return NULL;
         }
         return json_pack("{s:s, s:[]}", "method", method, "clients");
@@ -60,7 +62,6 @@ static json_t *settings_of(const evp_sip003_args *a, char *err, size_t errlen)
         return json_pack("{s:[{s:s, s:i, s:s, s:s}]}", "servers", "address", a->server_host,
                          "port", (int)a->server_port, "method", method, "password", password);
     json_t *s = json_pack("{s:s, s:s}", "method", method, "password", password);
-    const char *email = option(a, "email");
     if (s && email)
         json_object_set_new(s, "email", json_string(email));
     return s;
@@ -77,12 +78,12 @@ char *ss_sip003_settings(const evp_host *host, const evp_sip003_args *a, char *e
     /* Sized first, then written straight into the host's block. */
     size_t n = json_dumpb(s, NULL, 0, JSON_COMPACT);
     char *text = n ? host->alloc(n + 1) : NULL;
-    if (text && json_dumpb(s, text, n, JSON_COMPACT) == n)
-        text[n] = '\0';
-    else if (text) {
+    if (text && json_dumpb(s, text, n, JSON_COMPACT) != n) {
         host->free(text);
         text = NULL;
     }
+    if (text)
+        text[n] = '\0';
     json_decref(s);
     if (text == NULL)
         snprintf(err, errlen, "out of memory");
