@@ -313,6 +313,9 @@ static void load_outbound(evp_config *c, size_t i, json_t *out, const char *sche
     snprintf(where, sizeof where, "outbounds[%zu]", i);
     evp_stream_conf_load(&oc->stream, out, 0, where, schema_dir, reg, errs);
     load_send_through(oc, out, i, errs);
+    if (json_object_get(out, "proxySettings"))
+        evp_errlist_add(errs, "outbounds[%zu].proxySettings: dialling through another outbound "
+                        "is not supported yet (it would reach its server directly)", i);
     /* V2Ray 4.34's MuxConfig: concurrency 0 means 8, a negative one turns it off. */
     json_t *mux = json_object_get(out, "mux");
     json_t *conc = json_object_get(mux, "concurrency");
