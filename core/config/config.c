@@ -412,6 +412,7 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     json_t *w = json_object_get(c->root, "workers");
     c->workers = json_is_integer(w) ? (int)json_integer_value(w) : 0;
     c->control_path = str_or(json_object_get(c->root, "control"), "path", NULL);
+    c->state_file = str_or(json_object_get(c->root, "control"), "stateFile", NULL);
     load_metrics(c, &errs);
 
     json_t *ins = json_object_get(c->root, "inbounds");

@@ -56,6 +56,7 @@ typedef struct evp_config {
                         * system's resolvers */
     struct evp_dns_hosts *dns_hosts; /* dns.hosts compiled (owned reference), or NULL */
     const char *control_path;
+    const char *state_file; /* control.stateFile: the users' quota usage, or NULL */
     const char *metrics_listen; /* metrics.listen, checked to parse; NULL: no endpoint */
     evp_inbound_conf *inbounds;
     size_t n_inbounds;

@@ -5,10 +5,13 @@
  * (atomically) and the config reloaded, so it survives later reloads; otherwise it lives
  * until the next reload. */
 #include "control.h"
+#include "control_limits.h"
 
 #include "file_replace.h"
+#include "limits_sync.h"
 #include "log.h"
 #include "stats.h"
+#include "user_limits.h"
 #include "users.h"
 
 #include <errno.h>
@@ -96,6 +99,7 @@ static char *apply_change(const evp_control_host *host, const char *tag, evp_ins
         json_decref(before);
         return evp_control_error("%s", err);
     }
+    evp_limits_sync_instance(in, host->schema_dir); /* new handshakes see them at once */
     if (file[0] == '\0')
         return reply_ok(json_pack("{s:b}", "saved", 0));
     json_t *after = evp_users_list(in, EVP_USERS_SECRETS);
@@ -104,6 +108,7 @@ static char *apply_change(const evp_control_host *host, const char *tag, evp_ins
     if (rc != 0) {
         char undo[256];
         evp_users_replace(in, before, undo, sizeof undo);
+        evp_limits_sync_instance(in, host->schema_dir);
         json_decref(before);
         return evp_control_error("cannot write the clients file: %s", after ? err : "no list");
     }
@@ -208,7 +213,9 @@ static void stats_ended(const evp_counter *c, void *rows)
     stats_add(stats_row(rows, c->inbound, c->user), c->up, c->down, c->sessions, 0);
 }
 
-static char *stats(const evp_control_host *host)
+/* The counters so far; with reset, zeroed after the reply is made (the users' quota usage
+ * too: how a quota period is renewed). */
+static char *stats(const evp_control_host *host, int reset)
 {
     json_t *rows = json_object();
     evp_stats_each(stats_ended, rows);
@@ -223,8 +230,13 @@ static char *stats(const evp_control_host *host)
     json_t *workers = json_array();
     if (host->each_worker)
         host->each_worker(host->ctx, worker_row, workers);
-    return reply_ok(json_pack("{s:o, s:o, s:o, s:o}", "inbounds", inbounds, "users", users,
-                              "memory", plugin_memory(module_list(host)), "workers", workers));
+    char *r = reply_ok(json_pack("{s:o, s:o, s:o, s:o}", "inbounds", inbounds, "users", users,
+                                 "memory", plugin_memory(module_list(host)), "workers", workers));
+    if (reset) {
+        evp_stats_clear();
+        evp_limits_reset_usage();
+    }
+    return r;
 }
 
 /* Loaded modules with their versions and how many holders (instances, sessions) each has:
@@ -291,6 +303,31 @@ static char *modules(const evp_control_host *host)
     return reply_ok(json_pack("{s:o}", "modules", module_list(host)));
 }
 
+/* limits: one user's "limits" changed, through replace-users (so a clients file keeps it). */
+static char *set_limits(const evp_control_host *host, const char *tag, evp_instance *in,
+                        json_t *req)
+{
+    const char *label = json_string_value(json_object_get(req, "user"));
+    json_t *set = json_object_get(req, "set");
+    if (label == NULL || !json_is_array(set))
+        return evp_control_error("limits needs a user and a set array of KEY=VALUE");
+    if (!evp_users_supported(in->mod))
+        return evp_control_error("%s inbounds have no users to manage", in->mod->desc->name);
+    char key[64], err[256];
+    if (evp_users_label_key(host->schema_dir, in->mod, key, sizeof key) != 0)
+        return evp_control_error("%s users have no label (x-label) to find one by",
+                                 in->mod->desc->name);
+    json_t *users = evp_users_list(in, EVP_USERS_SECRETS);
+    json_t *changed =
+        users ? evp_control_limits_edit(users, key, label, set, err, sizeof err) : NULL;
+    json_decref(users);
+    if (changed == NULL)
+        return evp_control_error("%s", users ? err : "cannot read the users");
+    char *r = checked_change(host, tag, in, REPLACE_USERS, changed);
+    json_decref(changed);
+    return r;
+}
+
 char *evp_control_handle(const evp_control_host *host, const char *request)
 {
     json_error_t je;
@@ -304,7 +341,7 @@ char *evp_control_handle(const evp_control_host *host, const char *request)
     char *r;
     evp_instance *in = tag ? host->inbound(host->ctx, tag) : NULL;
     if (cmd && strcmp(cmd, "stats") == 0) {
-        r = stats(host);
+        r = stats(host, json_is_true(json_object_get(req, "reset")));
     } else if (cmd && strcmp(cmd, "modules") == 0) {
         r = modules(host);
     } else if (cmd == NULL) {
@@ -319,6 +356,10 @@ char *evp_control_handle(const evp_control_host *host, const char *request)
         json_t *who = json_object_get(req, "user");
         r = json_is_string(who) ? checked_change(host, tag, in, REMOVE_USER, who)
                                 : evp_control_error("remove-user needs a user (email or id)");
+    } else if (strcmp(cmd, "users") == 0) {
+        r = reply_ok(json_pack("{s:o}", "users", evp_control_limit_users(tag)));
+    } else if (strcmp(cmd, "limits") == 0) {
+        r = set_limits(host, tag, in, req);
     } else if (strcmp(cmd, "replace-users") == 0) {
         json_t *users = json_object_get(req, "users");
         r = json_is_array(users) ? checked_change(host, tag, in, REPLACE_USERS, users)
@@ -344,7 +385,10 @@ static void ctl_usage(void)
             "       evproxy ctl [-s SOCKET] replace-users INBOUND_TAG USERS_JSON_ARRAY\n"
             "FIELDs are a user's fields in the order of its plugin's user schema (x-ctl-args),\n"
             "e.g. vmess: UUID [EMAIL [ALTERID [LEVEL]]]\n"
-            "       evproxy ctl [-s SOCKET] stats\n"
+            "       evproxy ctl [-s SOCKET] users INBOUND_TAG\n"
+            "       evproxy ctl [-s SOCKET] limits INBOUND_TAG EMAIL KEY=VALUE...\n"
+            "KEYs: uplinkBps downlinkBps sessions ips quotaBytes expire (VALUE none removes)\n"
+            "       evproxy ctl [-s SOCKET] stats [--reset]\n"
             "       evproxy ctl [-s SOCKET] modules\n"
             "SOCKET defaults to $EVPROXY_CONTROL or /run/evproxy.sock\n");
 }
@@ -408,7 +452,9 @@ int evp_ctl_main(int argc, char **argv)
     int nargs = argc - i - 1;
     char **args = argv + i + 1;
     if ((strcmp(cmd, "stats") == 0 || strcmp(cmd, "modules") == 0) && nargs == 0) {
-    } else if (strcmp(cmd, "list-users") == 0 && nargs == 1) {
+    } else if (strcmp(cmd, "stats") == 0 && nargs == 1 && strcmp(args[0], "--reset") == 0) {
+        json_object_set_new(req, "reset", json_true());
+    } else if ((strcmp(cmd, "list-users") == 0 || strcmp(cmd, "users") == 0) && nargs == 1) {
         json_object_set_new(req, "inbound", json_string(args[0]));
     } else if (strcmp(cmd, "add-user") == 0 && nargs >= 2) {
         json_object_set_new(req, "inbound", json_string(args[0]));
@@ -431,6 +477,13 @@ int evp_ctl_main(int argc, char **argv)
         }
         json_object_set_new(req, "inbound", json_string(args[0]));
         json_object_set_new(req, "users", users);
+    } else if (strcmp(cmd, "limits") == 0 && nargs >= 3) {
+        json_object_set_new(req, "inbound", json_string(args[0]));
+        json_object_set_new(req, "user", json_string(args[1]));
+        json_t *set = json_array();
+        for (int k = 2; k < nargs; k++)
+            json_array_append_new(set, json_string(args[k]));
+        json_object_set_new(req, "set", set);
     } else if (strcmp(cmd, "remove-user") == 0 && nargs == 2) {
         json_object_set_new(req, "inbound", json_string(args[0]));
         json_object_set_new(req, "user", json_string(args[1]));

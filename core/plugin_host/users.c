@@ -90,6 +90,18 @@ int evp_users_validate(const char *schema_dir, const evp_module *mod, json_t *us
     return bad ? -1 : 0;
 }
 
+int evp_users_label_key(const char *schema_dir, const evp_module *mod, char *key, size_t n)
+{
+    char err[512];
+    json_t *schema = schema_json(schema_dir, mod, err, sizeof err);
+    const char *label = json_string_value(json_object_get(schema, "x-label"));
+    int rc = label && strlen(label) < n ? 0 : -1;
+    if (rc == 0)
+        memcpy(key, label, strlen(label) + 1);
+    json_decref(schema);
+    return rc;
+}
+
 /* One positional argument as the schema types it: an integer when it must be one and reads
  * as one, else the string (which the schema check then refuses, naming the field). */
 static json_t *typed_arg(json_t *prop, const char *text)

@@ -20,6 +20,9 @@ int evp_users_validate(const char *schema_dir, const evp_module *mod, json_t *us
  * and err. */
 json_t *evp_users_from_args(const char *schema_dir, const evp_module *mod, json_t *args,
                             char *err, size_t errlen);
+/* The field of a user object that holds the label its sessions carry (session_user), as the
+ * user schema's "x-label" names it, into key (n bytes): 0, or -1 when it names none. */
+int evp_users_label_key(const char *schema_dir, const evp_module *mod, char *key, size_t n);
 /* The users of in as a JSON array (new reference); flags as users_list. NULL on failure. */
 json_t *evp_users_list(evp_instance *in, unsigned flags);
 /* add/remove/replace on the running instance; 0, or -1 and err. */

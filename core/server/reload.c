@@ -336,6 +336,7 @@ static void on_reload_done(EV_P_ ev_async *w, int revents)
         watch_files(cfg);
         srv->reloads++;
         evp_server_metrics_apply(srv, cfg);
+        evp_server_limits_apply(srv, cfg);
         evp_info("reload applied");
     } else {
         srv->reloads_refused++;

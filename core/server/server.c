@@ -99,6 +99,7 @@ int evp_server_start(evp_server *srv, struct ev_loop *loop, const evp_config_fil
         return -1;
     }
     srv->cfg = cfg;
+    evp_server_limits_apply(srv, cfg);
     if (evp_server_metrics_apply(srv, cfg) != 0)
         return -1; /* asked for and not served: say so at start, not at the first scrape */
     ev_signal_init(&srv->sigint, on_stop_signal, SIGINT);
@@ -149,6 +150,7 @@ void evp_server_stop(evp_server *srv)
     evp_control_socket_close(srv->control);
     srv->control = NULL;
     evp_workers_stop(srv);
+    evp_server_limits_stop(srv); /* after the sessions: their last bytes are counted */
     ev_signal_stop(loop, &srv->sigint);
     ev_signal_stop(loop, &srv->sigterm);
     ev_signal_stop(loop, &srv->sighup);

@@ -27,6 +27,8 @@ typedef struct evp_server {
     ev_timer watch; /* polls clients files for changes (plugin files change on reload) */
     struct evp_control_socket *control; /* when control.path is configured */
     struct evp_http_server *metrics; /* when metrics.listen is configured */
+    ev_timer state_save; /* writes control.stateFile now and then (server_limits.c) */
+    char *state_file;    /* the one in use, or NULL */
     ev_async reload_done; /* the reload thread has finished */
     void *reload_job; /* the reload in flight, or NULL */
     int reload_again; /* another reload was asked for meanwhile */

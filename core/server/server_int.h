@@ -90,6 +90,14 @@ void evp_server_apply_policy(evp_runtime *rt, const evp_config *cfg);
  * -1 (logged) when the address cannot be bound: no endpoint is left then. */
 int evp_server_metrics_apply(evp_server *srv, const evp_config *cfg);
 
+/* server_limits.c */
+
+/* Takes the users' limits of every inbound of the running config; loads control.stateFile
+ * on the first call and writes it every minute (a new path from then on). */
+void evp_server_limits_apply(evp_server *srv, const evp_config *cfg);
+/* Writes the state file a last time and stops the timer. */
+void evp_server_limits_stop(evp_server *srv);
+
 /* worker.c */
 
 /* How many workers to run: EVPROXY_WORKERS, else the config's "workers", else one per

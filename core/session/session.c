@@ -54,6 +54,8 @@ void evp_sess_handshake(evp_session *s)
         handshake_over(s);
         uint32_t level = s->inops->session_level ? s->inops->session_level(s->ins) : 0;
         s->level = (uint8_t)(level < EVP_POLICY_LEVELS ? level : EVP_POLICY_LEVELS);
+        if (evp_sess_limits_admit(s) != 0)
+            return; /* refused by its user's limits: closed */
         s->target = io.target;
         if (cl->kind == EP_STREAM && io.network == EVP_NET_UDP_RELAY) {
             evp_sess_start_assoc(s);
@@ -380,6 +382,8 @@ void evp_sess_close(evp_session *s, const char *why)
     if (why)
         evp_info("%s closed: %s", s->label, why);
     ev_timer_stop(rt->loop, &s->timer);
+    if (s->lim)
+        evp_sess_limits_end(s);
     evp_resolve_cancel(s->resolving);
     free(s->dial);
     s->dial = NULL;

@@ -96,6 +96,7 @@ struct evp_session {
                              they are routed and counted, this session is not */
     uint8_t layer_mux;    /* its inbound's top layer is a multiplexer, served at once: the
                              session below it is a connection, not logged */
+    struct evp_sess_lim *lim; /* its user's limits (session_limits.c), NULL: none */
     evp_sub_link *sub_link; /* a sub-stream's session: shared with its carrier (owned) */
     evp_cone *cone;         /* full-cone UDP (XUDP), or NULL (owned) */
     evp_instance *forced_out; /* the outbound it goes through whatever the routing (a Mux
@@ -254,7 +255,24 @@ void evp_sess_cone_end(evp_session *s);
  * relaying session's codecs (session_idle); returns when to look again. */
 double evp_sess_idle_check(evp_session *s, double idle, double next);
 
+/* session_limits.c: per-user limits (core/limits) */
+typedef struct evp_sess_lim evp_sess_lim;
+/* The inbound named the user: take a place for the session, or refuse it (a rejected
+ * handshake naming the limit; the session is closed). 0 admitted or no limits, -1 refused. */
+int evp_sess_limits_admit(evp_session *s);
+/* Charges the bytes relayed since last time (s->lim set): pauses or cuts. */
+void evp_sess_limits_account(evp_session *s);
+/* The session became a Mux carrier: its sub-streams count as sessions, it does not. */
+void evp_sess_limits_carrier(evp_session *s);
+/* The session ends: gives its places back (s->lim set). */
+void evp_sess_limits_end(evp_session *s);
+/* True while reads from the client (down 0) or the server (down 1) are paused. */
+int evp_sess_limits_hold(const evp_session *s, int down);
+
 /* session_report.c */
+/* The client's address: the one a trusted front named, else the socket's peer; NULL when
+ * unknown. ss is the storage it may use. */
+const struct sockaddr *evp_sess_client_sockaddr(evp_session *s, struct sockaddr_storage *ss);
 /* "tcp:host:port" for a, into out. */
 void evp_sess_addr_label(const evp_addr *a, int network, char *out, size_t n);
 /* One line in the access log for s. */

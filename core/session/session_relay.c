@@ -146,17 +146,20 @@ void evp_sess_update_watchers(evp_session *s)
         return;
     endpoint *cl = &s->cl, *sv = &s->sv;
     int relay = s->state == S_RELAY;
+    if (s->lim)
+        evp_sess_limits_account(s);
     if (cl->fd != -1) {
         int read_cl =
             (!cl->eof && (s->state == S_HANDSHAKE || s->state == S_DRAIN || s->state == S_ASSOC ||
                           (relay && !s->up_done && room_in(sv, &cl->rio)))) ||
             (relay && cl->stack && evp_tstack_reading(cl->stack));
-        set_io(s, &cl->rio, read_cl);
+        set_io(s, &cl->rio, read_cl && !(relay && evp_sess_limits_hold(s, 0)));
         set_io(s, &cl->wio, evp_sess_pending(cl) > 0);
     }
     if (sv->fd != -1) {
-        int read_sv = relay && ((!sv->eof && room_in(cl, &sv->rio)) ||
-                                (sv->stack && evp_tstack_reading(sv->stack)));
+        int read_sv = relay && !evp_sess_limits_hold(s, 1) &&
+                      ((!sv->eof && room_in(cl, &sv->rio)) ||
+                       (sv->stack && evp_tstack_reading(sv->stack)));
         set_io(s, &sv->rio, read_sv);
         set_io(s, &sv->wio, s->state == S_CONNECTING || (relay && evp_sess_pending(sv) > 0));
     }

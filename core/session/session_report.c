@@ -36,19 +36,23 @@ void evp_sess_addr_label(const evp_addr *a, int network, char *out, size_t n)
 
 /* The client's address as the access log writes it ("?" when unknown). A Mux.Cool sub-stream
  * names it as V2Ray's mux server does, a destination: "tcp:ADDR:PORT". */
+const struct sockaddr *evp_sess_client_sockaddr(evp_session *s, struct sockaddr_storage *ss)
+{
+    socklen_t len = sizeof *ss;
+    if (s->peer_len)
+        return (const struct sockaddr *)&s->peer;
+    if (s->cl.fd == -1 || getpeername(s->cl.fd, (struct sockaddr *)ss, &len) == -1)
+        return NULL;
+    return (const struct sockaddr *)ss;
+}
+
 static void client_label(evp_session *s, char *from, size_t n)
 {
     struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
     char host[INET6_ADDRSTRLEN];
-    const struct sockaddr *sa = (const struct sockaddr *)&ss;
+    const struct sockaddr *sa = evp_sess_client_sockaddr(s, &ss);
     const char *net = s->sub_link ? "tcp:" : "";
     snprintf(from, n, "?");
-    if (s->peer_len) {
-        sa = (const struct sockaddr *)&s->peer;
-    } else if (s->cl.fd == -1 || getpeername(s->cl.fd, (struct sockaddr *)&ss, &len) == -1) {
-        sa = NULL;
-    }
     if (sa && sa->sa_family == AF_INET) {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);

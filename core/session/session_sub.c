@@ -68,6 +68,7 @@ void evp_sess_start_demux(evp_session *s, evp_module *mux, void *conn_inst)
         return;
     }
     s->carrier = 1;
+    evp_sess_limits_carrier(s); /* its sub-streams count against "sessions" */
     s->sv.fd = pair[0];
     s->sv.kind = EP_STREAM;
     ev_io_set(&s->sv.rio, pair[0], EV_READ);

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Per-user limits (issue 15), through V2Ray 4.34 clients to an evproxy vmess inbound:
+# downlinkBps shared by two sessions (the rate measured here over ~5 s is within 15% of the
+# set one), sessions = 2 refuses the third, ips = 1 refuses a second source address
+# (127.0.0.2, V2Ray's sendThrough), an expired user is refused, and a quota cuts a transfer
+# and is still used up after a restart (control.stateFile). Each refusal names its limit in
+# the server's log.
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+need_evproxy
+start_tool echo echo_server.py --host 127.0.0.1
+ECHO=$TOOL_PORT
+start_tool bulk send_close_server.py --host 127.0.0.1 --bytes 2500000
+BULK=$TOOL_PORT
+start_tool big send_close_server.py --host 127.0.0.1 --bytes 20000000
+BIG=$TOOL_PORT
+read -r SP CR CS CI CI2 CO CQ < <(ports 7 | tr '\n' ' ')
+U_RATE=5b0c6a1e-0001-4a63-8a48-6f1c2b3d4e5f
+U_SESS=5b0c6a1e-0002-4a63-8a48-6f1c2b3d4e5f
+U_IPS=5b0c6a1e-0003-4a63-8a48-6f1c2b3d4e5f
+U_OLD=5b0c6a1e-0004-4a63-8a48-6f1c2b3d4e5f
+U_QUOTA=5b0c6a1e-0005-4a63-8a48-6f1c2b3d4e5f
+RATE=1000000
+QUOTA=3000000
+STATE=$E2E_TMP/usage.json
+CTL_SOCK=$E2E_TMP/ctl.sock
+
+cfg_vmess_server "$E2E_TMP/server.json" "$SP" "$UUID_GOOD" 0
+"$PY" - "$E2E_TMP/server.json" "$STATE" "$CTL_SOCK" "$U_RATE" "$U_SESS" "$U_IPS" "$U_OLD" \
+    "$U_QUOTA" "$RATE" "$QUOTA" <<'PYEOF'
+import json, sys
+path, state, sock, u_rate, u_sess, u_ips, u_old, u_quota, rate, quota = sys.argv[1:]
+cfg = json.load(open(path))
+cfg["control"] = {"path": sock, "stateFile": state}
+def user(uuid, email, limits):
+    return {"id": uuid, "alterId": 0, "email": email, "limits": limits}
+cfg["inbounds"][0]["settings"]["clients"] += [
+    user(u_rate, "rate@example.org", {"downlinkBps": int(rate)}),
+    user(u_sess, "sessions@example.org", {"sessions": 2}),
+    user(u_ips, "ips@example.org", {"ips": 1}),
+    user(u_old, "expired@example.org", {"expire": "2020-01-01T00:00:00Z"}),
+    user(u_quota, "quota@example.org", {"quotaBytes": int(quota)}),
+]
+json.dump(cfg, open(path, "w"), indent=2)
+PYEOF
+cfg_vmess_client "$E2E_TMP/cr.json" "$CR" "$SP" "$U_RATE" 0 aes-128-gcm
+cfg_vmess_client "$E2E_TMP/cs.json" "$CS" "$SP" "$U_SESS" 0 aes-128-gcm
+cfg_vmess_client "$E2E_TMP/ci.json" "$CI" "$SP" "$U_IPS" 0 aes-128-gcm
+cfg_vmess_client "$E2E_TMP/ci2.json" "$CI2" "$SP" "$U_IPS" 0 aes-128-gcm
+cfg_vmess_client "$E2E_TMP/co.json" "$CO" "$SP" "$U_OLD" 0 aes-128-gcm
+cfg_vmess_client "$E2E_TMP/cq.json" "$CQ" "$SP" "$U_QUOTA" 0 aes-128-gcm
+"$PY" - "$E2E_TMP/ci2.json" <<'PYEOF'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["outbounds"][0]["sendThrough"] = "127.0.0.2"  # the second device's address
+json.dump(cfg, open(sys.argv[1], "w"), indent=2)
+PYEOF
+"$EVP_BIN" -t -c "$E2E_TMP/server.json" >"$E2E_TMP/t.out" 2>&1 ||
+    fail "-t refused the limits: $(cat "$E2E_TMP/t.out")"
+start_evproxy server "$E2E_TMP/server.json" "$SP"
+SERVER_PID=$LAST_PID
+for c in cr cs ci ci2 co cq; do
+    port_var=$(echo "$c" | tr '[:lower:]' '[:upper:]')
+    start_v2ray "$c" "$E2E_TMP/$c.json" "${!port_var}"
+done
+probe() { timeout -k 5 120 "$PY" "$TOOLS/user_limits_probe.py" "$@"; }
+field() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
+logged() { # logged TEXT [LOG]: the server's log names a limit
+    grep -qF "$1" "$E2E_TMP/${2:-server}.log" || { show_log "${2:-server}" 10; fail "not logged: $1"; }
+}
+
+# downlinkBps: two downloads of 2.5 MB at once share 1 MB/s.
+probe rate --socks "127.0.0.1:$CR" --target "127.0.0.1:$BULK" --sessions 2 >"$E2E_TMP/rate.out"
+info "rate: $(cat "$E2E_TMP/rate.out")"
+"$PY" - "$E2E_TMP/rate.out" "$RATE" <<'PYEOF' || fail "downlinkBps: $(cat "$E2E_TMP/rate.out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+want = float(sys.argv[2])
+assert r["per_session"] == [2500000, 2500000], r["per_session"]
+print("measured %.0f B/s over %.2f s (set %d B/s, %+.1f%%)" % (
+    r["rate"], r["seconds"], want, (r["rate"] / want - 1) * 100))
+assert abs(r["rate"] / want - 1) <= 0.15, "outside 15%"
+PYEOF
+pass "downlinkBps $RATE shared by two sessions: within 15% over 5 s"
+
+# sessions = 2: a third is refused while two run; one ended, a new one is taken.
+probe hold --socks "127.0.0.1:$CS" --target "127.0.0.1:$ECHO" --count 2 >"$E2E_TMP/hold.out"
+grep -q '"held": 2, "extra": "refused", "after_close": "echoed"' "$E2E_TMP/hold.out" ||
+    { show_log server 10; fail "sessions=2: $(cat "$E2E_TMP/hold.out")"; }
+logged "user sessions@example.org has 2 sessions (limits.sessions)"
+pass "sessions=2: the third refused (logged), a new one taken after one ended"
+
+# ips = 1: while 127.0.0.1 holds a session, 127.0.0.2 is refused.
+probe echo --socks "127.0.0.1:$CI" --target "127.0.0.1:$ECHO" --keep 6 >"$E2E_TMP/ip1.out" &
+IP1=$!
+sleep 2
+probe echo --socks "127.0.0.1:$CI2" --target "127.0.0.1:$ECHO" >"$E2E_TMP/ip2.out"
+wait "$IP1"
+grep -q echoed "$E2E_TMP/ip1.out" || fail "ips=1: the first address: $(cat "$E2E_TMP/ip1.out")"
+grep -q refused "$E2E_TMP/ip2.out" || fail "ips=1: 127.0.0.2 was let in: $(cat "$E2E_TMP/ip2.out")"
+logged "user ips@example.org holds 1 addresses (limits.ips)"
+pass "ips=1: a second source address (127.0.0.2) refused (logged)"
+
+# expire in the past: refused.
+probe echo --socks "127.0.0.1:$CO" --target "127.0.0.1:$ECHO" >"$E2E_TMP/old.out"
+grep -q refused "$E2E_TMP/old.out" || fail "expired user let in: $(cat "$E2E_TMP/old.out")"
+logged "user expired@example.org expired (limits.expire)"
+pass "an expired user is refused (logged)"
+
+# quotaBytes: a 20 MB download is cut near 3 MB; after a restart the user is still refused.
+probe download --socks "127.0.0.1:$CQ" --target "127.0.0.1:$BIG" >"$E2E_TMP/quota.out"
+got=$(field "$E2E_TMP/quota.out" bytes)
+[ "$got" -ge $((QUOTA / 2)) ] && [ "$got" -lt 20000000 ] ||
+    fail "quota: a transfer of $got bytes (quota $QUOTA)"
+logged "user quota@example.org used its quota of $QUOTA bytes (limits.quotaBytes)"
+pass "quotaBytes $QUOTA cut a 20 MB download at $got bytes (logged)"
+"$EVP_BIN" ctl -s "$CTL_SOCK" users vmess-in >"$E2E_TMP/users.out" ||
+    fail "ctl users: $(cat "$E2E_TMP/users.out")"
+"$PY" - "$E2E_TMP/users.out" "$QUOTA" <<'PYEOF' || fail "ctl users: $(cat "$E2E_TMP/users.out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+u = {x["user"]: x for x in d["users"]}
+q = u["quota@example.org"]
+assert q["limits"]["quotaBytes"] == int(sys.argv[2]), q
+assert q["usage"]["usedBytes"] >= int(sys.argv[2]), q
+assert u["sessions@example.org"]["limits"]["sessions"] == 2, u
+PYEOF
+pass "ctl users shows the limits and the quota used"
+
+stop_pid "$SERVER_PID" || fail "the server did not stop"
+"$PY" - "$STATE" "$QUOTA" <<'PYEOF' || fail "state file: $(cat "$STATE")"
+import json, sys
+rows = json.load(open(sys.argv[1]))["users"]
+q = [r for r in rows if r["inbound"] == "vmess-in" and r["user"] == "quota@example.org"]
+assert q and q[0]["usedBytes"] >= int(sys.argv[2]), rows
+PYEOF
+start_evproxy server2 "$E2E_TMP/server.json" "$SP"
+probe echo --socks "127.0.0.1:$CQ" --target "127.0.0.1:$ECHO" >"$E2E_TMP/quota2.out"
+grep -q refused "$E2E_TMP/quota2.out" || fail "quota forgotten by a restart: $(cat "$E2E_TMP/quota2.out")"
+logged "user quota@example.org used its quota of $QUOTA bytes (limits.quotaBytes)" server2
+probe echo --socks "127.0.0.1:$CS" --target "127.0.0.1:$ECHO" >"$E2E_TMP/other.out"
+grep -q echoed "$E2E_TMP/other.out" || fail "after the restart another user: $(cat "$E2E_TMP/other.out")"
+pass "the quota used survives a restart (control.stateFile); other users go on"
+finish

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Client side of the per-user limits e2e test (47-user-limits.sh), through a SOCKS5 proxy
+(a V2Ray client) to targets on loopback. Prints one JSON object; every wait is bounded.
+
+  rate --sessions N             N downloads at once from a send-close server: bytes
+                                received, seconds from the first connect to the last byte
+                                (the close comes later: V2Ray's client passes it on late),
+                                and their ratio (the test judges it)
+  hold --count K                K echo sessions held open, then one more tried while they
+                                are, then again after one of them closed
+  echo [--keep S]               one echo (kept open S seconds after it answered)
+  download                      reads until the end: bytes received
+An echo that does not come back within 5 s, or a connection ended before it, is "refused".
+"""
+import argparse
+import json
+import socket
+import threading
+import time
+
+from socks5_client import socks5_connect
+
+WAIT = 5.0
+
+
+def addr(text):
+    host, port = text.rsplit(":", 1)
+    return host, int(port)
+
+
+def open_echo(args):
+    """A socket whose echo answered, or None when the session was refused."""
+    try:
+        s = socks5_connect(addr(args.socks), *addr(args.target), timeout=WAIT)
+        s.sendall(b"ping")
+        got = b""
+        while len(got) < 4:
+            data = s.recv(4 - len(got))
+            if not data:
+                break
+            got += data
+        if got == b"ping":
+            return s
+        s.close()
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def cmd_echo(args):
+    s = open_echo(args)
+    if s and args.keep:
+        time.sleep(args.keep)
+    print(json.dumps({"echo": "echoed" if s else "refused"}))
+    if s:
+        s.close()
+
+
+def cmd_hold(args):
+    held = [open_echo(args) for _ in range(args.count)]
+    extra = open_echo(args)
+    out = {"held": sum(1 for s in held if s), "extra": "echoed" if extra else "refused"}
+    if extra:
+        extra.close()
+    if held[0]:
+        held[0].close()
+        time.sleep(1)  # the server sees the end
+        again = open_echo(args)
+        out["after_close"] = "echoed" if again else "refused"
+        if again:
+            again.close()
+    for s in held[1:]:
+        if s:
+            s.close()
+    print(json.dumps(out))
+
+
+def download(args, sink, i):
+    n = 0
+    try:
+        s = socks5_connect(addr(args.socks), *addr(args.target), timeout=60)
+        s.settimeout(60)
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            n += len(data)
+            sink["ended"][i] = time.monotonic()  # the last byte's time, not the close's
+        s.close()
+    except (OSError, ValueError) as e:
+        sink["errors"].append(str(e))
+    sink["bytes"][i] = n
+
+
+def cmd_rate(args):
+    sink = {"bytes": [0] * args.sessions, "ended": [0.0] * args.sessions, "errors": []}
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=download, args=(args, sink, i))
+               for i in range(args.sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = max(sink["ended"]) - t0
+    total = sum(sink["bytes"])
+    print(json.dumps({"bytes": total, "per_session": sink["bytes"], "seconds": seconds,
+                      "rate": total / seconds if seconds > 0 else 0,
+                      "errors": sink["errors"]}))
+
+
+def cmd_download(args):
+    sink = {"bytes": [0], "ended": [0.0], "errors": []}
+    download(args, sink, 0)
+    print(json.dumps({"bytes": sink["bytes"][0], "errors": sink["errors"]}))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=["rate", "hold", "echo", "download"])
+    ap.add_argument("--socks", required=True, help="proxy HOST:PORT")
+    ap.add_argument("--target", required=True, help="HOST:PORT")
+    ap.add_argument("--sessions", type=int, default=2)
+    ap.add_argument("--count", type=int, default=2)
+    ap.add_argument("--keep", type=float, default=0)
+    args = ap.parse_args()
+    {"rate": cmd_rate, "hold": cmd_hold, "echo": cmd_echo, "download": cmd_download}[
+        args.mode](args)
+
+
+if __name__ == "__main__":
+    main()
