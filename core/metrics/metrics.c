@@ -4,6 +4,7 @@
 #include "metrics.h"
 
 #include "prom_text.h"
+#include "status_limits.h"
 #include "xudp_ports.h"
 
 #include <dirent.h>
@@ -205,21 +206,6 @@ char *evp_metrics_text(const evp_metrics_host *host)
 
 /* ---- the status page ------------------------------------------------------------------ */
 
-static void human_bytes(evp_text *t, uint64_t n)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        evp_text_printf(t, "%llu B", (unsigned long long)n);
-    else
-        evp_text_printf(t, "%.1f %s", v, units[u]);
-}
-
 static void status_table(evp_text *t, const snapshot *s, enum scope scope, const char *title)
 {
     evp_text_printf(t, "<h2>%s</h2>\n<table>\n<tr><th>name</th><th>uplink</th>"
@@ -234,9 +220,9 @@ static void status_table(evp_text *t, const snapshot *s, enum scope scope, const
         evp_text_printf(t, "<tr><td>");
         evp_html_text(t, r->name);
         evp_text_printf(t, "</td><td>");
-        human_bytes(t, r->up);
+        evp_text_bytes(t, r->up);
         evp_text_printf(t, "</td><td>");
-        human_bytes(t, r->down);
+        evp_text_bytes(t, r->down);
         evp_text_printf(t, "</td><td>%llu</td><td>%llu</td></tr>\n",
                         (unsigned long long)r->active, (unsigned long long)r->total);
     }
@@ -259,6 +245,7 @@ char *evp_metrics_status_page(const evp_metrics_host *host)
     status_table(&t, &s, SCOPE_USER, "Users");
     status_table(&t, &s, SCOPE_INBOUND, "Inbounds");
     status_table(&t, &s, SCOPE_OUTBOUND, "Outbounds");
+    evp_status_limits(&t);
     evp_text_printf(&t, "</body></html>\n");
     if (s.failed)
         t.failed = 1;

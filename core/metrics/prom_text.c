@@ -103,3 +103,18 @@ void evp_html_text(evp_text *t, const char *v)
     static const char *const as[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&#39;"};
     add_escaped(t, v, "&<>\"'", as);
 }
+
+void evp_text_bytes(evp_text *t, uint64_t n)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        evp_text_printf(t, "%llu B", (unsigned long long)n);
+    else
+        evp_text_printf(t, "%.1f %s", v, units[u]);
+}

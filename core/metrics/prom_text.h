@@ -31,5 +31,7 @@ void evp_prom_sample(evp_text *t, const char *name, const char *const *labels, u
 
 /* Appends v with &, <, >, " and ' as HTML character references. */
 void evp_html_text(evp_text *t, const char *v);
+/* n bytes for people: "512 B", "1.5 MiB". */
+void evp_text_bytes(evp_text *t, uint64_t n);
 
 #endif

@@ -15,7 +15,7 @@ start_tool bulk send_close_server.py --host 127.0.0.1 --bytes 2500000
 BULK=$TOOL_PORT
 start_tool big send_close_server.py --host 127.0.0.1 --bytes 20000000
 BIG=$TOOL_PORT
-read -r SP CR CS CI CI2 CO CQ < <(ports 7 | tr '\n' ' ')
+read -r SP CR CS CI CI2 CO CQ SSP SSL MP < <(ports 10 | tr '\n' ' ')
 U_RATE=5b0c6a1e-0001-4a63-8a48-6f1c2b3d4e5f
 U_SESS=5b0c6a1e-0002-4a63-8a48-6f1c2b3d4e5f
 U_IPS=5b0c6a1e-0003-4a63-8a48-6f1c2b3d4e5f
@@ -26,13 +26,19 @@ QUOTA=3000000
 STATE=$E2E_TMP/usage.json
 CTL_SOCK=$E2E_TMP/ctl.sock
 
+CF=$E2E_TMP/ss-clients.json
+printf '{"clients": [{"password": "ss-secret", "email": "ss@e2e", "limits": {"sessions": 1}}]}\n' >"$CF"
 cfg_vmess_server "$E2E_TMP/server.json" "$SP" "$UUID_GOOD" 0
 "$PY" - "$E2E_TMP/server.json" "$STATE" "$CTL_SOCK" "$U_RATE" "$U_SESS" "$U_IPS" "$U_OLD" \
-    "$U_QUOTA" "$RATE" "$QUOTA" <<'PYEOF'
+    "$U_QUOTA" "$RATE" "$QUOTA" "$SSP" "$CF" "$MP" <<'PYEOF'
 import json, sys
-path, state, sock, u_rate, u_sess, u_ips, u_old, u_quota, rate, quota = sys.argv[1:]
+path, state, sock, u_rate, u_sess, u_ips, u_old, u_quota, rate, quota, ssp, cf, mp = sys.argv[1:]
 cfg = json.load(open(path))
 cfg["control"] = {"path": sock, "stateFile": state}
+cfg["metrics"] = {"listen": "127.0.0.1:" + mp}
+cfg["inbounds"].append({"tag": "ss-in", "listen": "127.0.0.1", "port": int(ssp),
+                        "protocol": "shadowsocks", "clientsFile": cf,
+                        "settings": {"method": "chacha20-ietf-poly1305", "clients": []}})
 def user(uuid, email, limits):
     return {"id": uuid, "alterId": 0, "email": email, "limits": limits}
 cfg["inbounds"][0]["settings"]["clients"] += [
@@ -58,8 +64,11 @@ json.dump(cfg, open(sys.argv[1], "w"), indent=2)
 PYEOF
 "$EVP_BIN" -t -c "$E2E_TMP/server.json" >"$E2E_TMP/t.out" 2>&1 ||
     fail "-t refused the limits: $(cat "$E2E_TMP/t.out")"
-start_evproxy server "$E2E_TMP/server.json" "$SP"
+start_evproxy server "$E2E_TMP/server.json" "$SP" "$SSP"
 SERVER_PID=$LAST_PID
+start_bg ss.local ss-local -s 127.0.0.1 -p "$SSP" -k ss-secret -m chacha20-ietf-poly1305 \
+    -b 127.0.0.1 -l "$SSL"
+wait_listening ss.local "$LAST_PID" "$SSL"
 for c in cr cs ci ci2 co cq; do
     port_var=$(echo "$c" | tr '[:lower:]' '[:upper:]')
     start_v2ray "$c" "$E2E_TMP/$c.json" "${!port_var}"
@@ -127,6 +136,38 @@ assert q["usage"]["usedBytes"] >= int(sys.argv[2]), q
 assert u["sessions@example.org"]["limits"]["sessions"] == 2, u
 PYEOF
 pass "ctl users shows the limits and the quota used"
+"$PY" - "$MP" "$E2E_TMP/status.html" <<'PYEOF' || fail "status page: $(cat "$E2E_TMP/status.html")"
+import sys, urllib.request
+page = urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=10).read().decode()
+open(sys.argv[2], "w").write(page)
+row = [l for l in page.splitlines() if "quota@example.org [vmess-in]" in l]
+assert "<h2>Limits</h2>" in page and row, "no Limits row for quota@example.org"
+assert "MiB / 2.9 MiB" in row[0], row  # used (about the quota) / quotaBytes 3000000
+PYEOF
+pass "the status page shows the limits and the quota used"
+
+# ctl limits: in memory for an inbound without a clients file, into the file for one with.
+ctl() { timeout 20 "$EVP_BIN" ctl -s "$CTL_SOCK" "$@" >"$E2E_TMP/ctl.out" 2>&1 || fail "ctl $*: $(cat "$E2E_TMP/ctl.out")"; }
+ctl limits vmess-in expired@example.org expire=none
+probe echo --socks "127.0.0.1:$CO" --target "127.0.0.1:$ECHO" >"$E2E_TMP/old2.out"
+grep -q echoed "$E2E_TMP/old2.out" || fail "expire=none did not let the user in: $(cat "$E2E_TMP/old2.out")"
+pass "ctl limits expire=none lets the expired user in at once"
+timeout 20 "$EVP_BIN" ctl -s "$CTL_SOCK" limits vmess-in expired@example.org speed=1 \
+    >"$E2E_TMP/ctl-bad.out" 2>&1 && fail "ctl limits took an unknown key"
+grep -q 'KEY=VALUE with KEY one of' "$E2E_TMP/ctl-bad.out" || fail "ctl limits: $(cat "$E2E_TMP/ctl-bad.out")"
+
+# shadowsocks (ss-local): sessions = 1, then an expiry set through ctl into its clients file.
+probe hold --socks "127.0.0.1:$SSL" --target "127.0.0.1:$ECHO" --count 1 >"$E2E_TMP/sshold.out"
+grep -q '"held": 1, "extra": "refused", "after_close": "echoed"' "$E2E_TMP/sshold.out" ||
+    { show_log server 10; fail "shadowsocks sessions=1: $(cat "$E2E_TMP/sshold.out")"; }
+logged "user ss@e2e has 1 sessions (limits.sessions)"
+ctl limits ss-in ss@e2e sessions=none expire=2020-01-01T00:00:00Z
+grep -q '"expire": "2020-01-01T00:00:00Z"' "$CF" || fail "the clients file lacks the expiry: $(cat "$CF")"
+grep -q '"sessions"' "$CF" && fail "sessions=none left the key: $(cat "$CF")"
+probe echo --socks "127.0.0.1:$SSL" --target "127.0.0.1:$ECHO" >"$E2E_TMP/ssold.out"
+grep -q refused "$E2E_TMP/ssold.out" || fail "shadowsocks: the expired user let in: $(cat "$E2E_TMP/ssold.out")"
+logged "user ss@e2e expired (limits.expire)"
+pass "shadowsocks: sessions=1 refuses a second; ctl limits writes an expiry to the clients file, applied"
 
 stop_pid "$SERVER_PID" || fail "the server did not stop"
 "$PY" - "$STATE" "$QUOTA" <<'PYEOF' || fail "state file: $(cat "$STATE")"
@@ -135,7 +176,7 @@ rows = json.load(open(sys.argv[1]))["users"]
 q = [r for r in rows if r["inbound"] == "vmess-in" and r["user"] == "quota@example.org"]
 assert q and q[0]["usedBytes"] >= int(sys.argv[2]), rows
 PYEOF
-start_evproxy server2 "$E2E_TMP/server.json" "$SP"
+start_evproxy server2 "$E2E_TMP/server.json" "$SP" "$SSP"
 probe echo --socks "127.0.0.1:$CQ" --target "127.0.0.1:$ECHO" >"$E2E_TMP/quota2.out"
 grep -q refused "$E2E_TMP/quota2.out" || fail "quota forgotten by a restart: $(cat "$E2E_TMP/quota2.out")"
 logged "user quota@example.org used its quota of $QUOTA bytes (limits.quotaBytes)" server2
