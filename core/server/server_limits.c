@@ -5,6 +5,7 @@
 #include "limits_state.h"
 #include "limits_sync.h"
 #include "log.h"
+#include "user_limits.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,4 +50,5 @@ void evp_server_limits_stop(evp_server *srv)
     }
     free(srv->state_file);
     srv->state_file = NULL;
+    evp_limits_clear(); /* the sessions holding entries are gone */
 }
