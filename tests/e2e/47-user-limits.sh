@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Per-user limits (issue 15), through V2Ray 4.34 clients to an evproxy vmess inbound:
-# downlinkBps shared by two sessions (the rate measured here over ~5 s is within 15% of the
-# set one), sessions = 2 refuses the third, ips = 1 refuses a second source address
-# (127.0.0.2, V2Ray's sendThrough), an expired user is refused, and a quota cuts a transfer
-# and is still used up after a restart (control.stateFile). Each refusal names its limit in
-# the server's log.
+# downlinkBps shared by two sessions and uplinkBps (the rates measured here over ~5 s are
+# within 15% of the set one), sessions = 2 refuses the third (also as Mux sub-streams),
+# ips = 1 refuses a second source address (127.0.0.2, V2Ray's sendThrough), an expired user
+# is refused, and a quota cuts a transfer and is still used up after a restart
+# (control.stateFile). A shadowsocks inbound (ss-local) with sessions = 1, then an expiry set
+# by `ctl limits` into its clients file; `ctl users` and the status page show limits and
+# usage. Each refusal names its limit in the server's log.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -15,7 +17,7 @@ start_tool bulk send_close_server.py --host 127.0.0.1 --bytes 2500000
 BULK=$TOOL_PORT
 start_tool big send_close_server.py --host 127.0.0.1 --bytes 20000000
 BIG=$TOOL_PORT
-read -r SP CR CS CI CI2 CO CQ SSP SSL MP < <(ports 10 | tr '\n' ' ')
+read -r SP CR CS CM CI CI2 CO CQ SSP SSL MP < <(ports 11 | tr '\n' ' ')
 U_RATE=5b0c6a1e-0001-4a63-8a48-6f1c2b3d4e5f
 U_SESS=5b0c6a1e-0002-4a63-8a48-6f1c2b3d4e5f
 U_IPS=5b0c6a1e-0003-4a63-8a48-6f1c2b3d4e5f
@@ -42,7 +44,7 @@ cfg["inbounds"].append({"tag": "ss-in", "listen": "127.0.0.1", "port": int(ssp),
 def user(uuid, email, limits):
     return {"id": uuid, "alterId": 0, "email": email, "limits": limits}
 cfg["inbounds"][0]["settings"]["clients"] += [
-    user(u_rate, "rate@example.org", {"downlinkBps": int(rate)}),
+    user(u_rate, "rate@example.org", {"uplinkBps": int(rate), "downlinkBps": int(rate)}),
     user(u_sess, "sessions@example.org", {"sessions": 2}),
     user(u_ips, "ips@example.org", {"ips": 1}),
     user(u_old, "expired@example.org", {"expire": "2020-01-01T00:00:00Z"}),
@@ -52,6 +54,7 @@ json.dump(cfg, open(path, "w"), indent=2)
 PYEOF
 cfg_vmess_client "$E2E_TMP/cr.json" "$CR" "$SP" "$U_RATE" 0 aes-128-gcm
 cfg_vmess_client "$E2E_TMP/cs.json" "$CS" "$SP" "$U_SESS" 0 aes-128-gcm
+cfg_vmess_client "$E2E_TMP/cm.json" "$CM" "$SP" "$U_SESS" 0 aes-128-gcm
 cfg_vmess_client "$E2E_TMP/ci.json" "$CI" "$SP" "$U_IPS" 0 aes-128-gcm
 cfg_vmess_client "$E2E_TMP/ci2.json" "$CI2" "$SP" "$U_IPS" 0 aes-128-gcm
 cfg_vmess_client "$E2E_TMP/co.json" "$CO" "$SP" "$U_OLD" 0 aes-128-gcm
@@ -62,6 +65,12 @@ cfg = json.load(open(sys.argv[1]))
 cfg["outbounds"][0]["sendThrough"] = "127.0.0.2"  # the second device's address
 json.dump(cfg, open(sys.argv[1], "w"), indent=2)
 PYEOF
+"$PY" - "$E2E_TMP/cm.json" <<'PYEOF'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["outbounds"][0]["mux"] = {"enabled": True, "concurrency": 8}  # sub-streams of one carrier
+json.dump(cfg, open(sys.argv[1], "w"), indent=2)
+PYEOF
 "$EVP_BIN" -t -c "$E2E_TMP/server.json" >"$E2E_TMP/t.out" 2>&1 ||
     fail "-t refused the limits: $(cat "$E2E_TMP/t.out")"
 start_evproxy server "$E2E_TMP/server.json" "$SP" "$SSP"
@@ -69,7 +78,7 @@ SERVER_PID=$LAST_PID
 start_bg ss.local ss-local -s 127.0.0.1 -p "$SSP" -k ss-secret -m chacha20-ietf-poly1305 \
     -b 127.0.0.1 -l "$SSL"
 wait_listening ss.local "$LAST_PID" "$SSL"
-for c in cr cs ci ci2 co cq; do
+for c in cr cs cm ci ci2 co cq; do
     port_var=$(echo "$c" | tr '[:lower:]' '[:upper:]')
     start_v2ray "$c" "$E2E_TMP/$c.json" "${!port_var}"
 done
@@ -93,12 +102,31 @@ assert abs(r["rate"] / want - 1) <= 0.15, "outside 15%"
 PYEOF
 pass "downlinkBps $RATE shared by two sessions: within 15% over 5 s"
 
+# uplinkBps: 5 MB sent to an echo server come back no faster than the uplink lets them go.
+probe upload --socks "127.0.0.1:$CR" --target "127.0.0.1:$ECHO" --bytes 5000000 >"$E2E_TMP/up.out"
+info "upload: $(cat "$E2E_TMP/up.out")"
+"$PY" - "$E2E_TMP/up.out" "$RATE" <<'PYEOF' || fail "uplinkBps: $(cat "$E2E_TMP/up.out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+want = float(sys.argv[2])
+assert r["bytes"] == 5000000, r["bytes"]
+print("measured %.0f B/s over %.2f s (set %d B/s, %+.1f%%)" % (
+    r["rate"], r["seconds"], want, (r["rate"] / want - 1) * 100))
+assert abs(r["rate"] / want - 1) <= 0.15, "outside 15%"
+PYEOF
+pass "uplinkBps $RATE: within 15% over 5 s"
+
 # sessions = 2: a third is refused while two run; one ended, a new one is taken.
 probe hold --socks "127.0.0.1:$CS" --target "127.0.0.1:$ECHO" --count 2 >"$E2E_TMP/hold.out"
 grep -q '"held": 2, "extra": "refused", "after_close": "echoed"' "$E2E_TMP/hold.out" ||
     { show_log server 10; fail "sessions=2: $(cat "$E2E_TMP/hold.out")"; }
 logged "user sessions@example.org has 2 sessions (limits.sessions)"
 pass "sessions=2: the third refused (logged), a new one taken after one ended"
+# The same user through V2Ray's Mux: sub-streams count, the carrier does not.
+probe hold --socks "127.0.0.1:$CM" --target "127.0.0.1:$ECHO" --count 2 >"$E2E_TMP/muxhold.out"
+grep -q '"held": 2, "extra": "refused", "after_close": "echoed"' "$E2E_TMP/muxhold.out" ||
+    { show_log server 10; fail "sessions=2 over Mux: $(cat "$E2E_TMP/muxhold.out")"; }
+pass "sessions=2 over Mux.Cool: a third sub-stream refused, a new one taken after one ended"
 
 # ips = 1: while 127.0.0.1 holds a session, 127.0.0.2 is refused.
 probe echo --socks "127.0.0.1:$CI" --target "127.0.0.1:$ECHO" --keep 6 >"$E2E_TMP/ip1.out" &

@@ -6,6 +6,8 @@
                                 received, seconds from the first connect to the last byte
                                 (the close comes later: V2Ray's client passes it on late),
                                 and their ratio (the test judges it)
+  upload --bytes B              B bytes sent to an echo server while its echo is read: seconds
+                                from the connect to the last byte back, and the rate
   hold --count K                K echo sessions held open, then one more tried while they
                                 are, then again after one of them closed
   echo [--keep S]               one echo (kept open S seconds after it answered)
@@ -108,6 +110,33 @@ def cmd_rate(args):
                       "errors": sink["errors"]}))
 
 
+def cmd_upload(args):
+    s = socks5_connect(addr(args.socks), *addr(args.target), timeout=60)
+    s.settimeout(60)
+    t0 = time.monotonic()
+    block = bytes(65536)
+
+    def send():
+        left = args.bytes
+        while left > 0:
+            left -= s.send(block[:min(left, len(block))])
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    got, last = 0, t0
+    while got < args.bytes:
+        data = s.recv(65536)
+        if not data:
+            break
+        got += len(data)
+        last = time.monotonic()
+    sender.join()
+    s.close()
+    seconds = last - t0
+    print(json.dumps({"bytes": got, "seconds": seconds,
+                      "rate": got / seconds if seconds > 0 else 0}))
+
+
 def cmd_download(args):
     sink = {"bytes": [0], "ended": [0.0], "errors": []}
     download(args, sink, 0)
@@ -116,15 +145,16 @@ def cmd_download(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["rate", "hold", "echo", "download"])
+    ap.add_argument("mode", choices=["rate", "upload", "hold", "echo", "download"])
     ap.add_argument("--socks", required=True, help="proxy HOST:PORT")
     ap.add_argument("--target", required=True, help="HOST:PORT")
     ap.add_argument("--sessions", type=int, default=2)
     ap.add_argument("--count", type=int, default=2)
     ap.add_argument("--keep", type=float, default=0)
+    ap.add_argument("--bytes", type=int, default=0)
     args = ap.parse_args()
-    {"rate": cmd_rate, "hold": cmd_hold, "echo": cmd_echo, "download": cmd_download}[
-        args.mode](args)
+    {"rate": cmd_rate, "upload": cmd_upload, "hold": cmd_hold, "echo": cmd_echo,
+     "download": cmd_download}[args.mode](args)
 
 
 if __name__ == "__main__":
