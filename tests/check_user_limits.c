@@ -209,6 +209,8 @@ START_TEST(table_quota_and_expiry)
     evp_limits_reset_usage(); /* ctl stats --reset: a new quota period */
     ck_assert_int_eq(evp_limit_admit(u, a, 1798761000.0, why, sizeof why), 1);
     ck_assert(fabs(evp_limit_expires_in(u, 1798761000.0) - 599) < 1e-6);
+    ck_assert(evp_limit_expires_in(u, 1798761600.0) == 0); /* a second past: now, not never */
+    ck_assert(evp_limit_expires_in(u, 1798762000.0) == 0);
     ck_assert_int_eq(evp_limit_charge(u, 1, 0, 1798761599.0, wait, why, sizeof why), -1);
     ck_assert_str_eq(why, "user a@x expired (limits.expire)");
     ck_assert_int_eq(evp_limit_admit(u, a, 1798761600.0, why, sizeof why), 0);

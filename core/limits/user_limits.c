@@ -209,9 +209,10 @@ int evp_limit_charge(evp_user_limit *u, uint64_t up, uint64_t down, double now,
 double evp_limit_expires_in(evp_user_limit *u, double now)
 {
     pthread_mutex_lock(&lock);
-    double left = u->configured && u->conf.expire > 0 ? u->conf.expire - now : -1;
+    int expires = u->configured && u->conf.expire > 0;
+    double left = expires ? u->conf.expire - now : -1;
     pthread_mutex_unlock(&lock);
-    return left < 0 && left != -1 ? 0 : left;
+    return expires && left < 0 ? 0 : left; /* passed: now */
 }
 
 void evp_limits_each(void (*fn)(const evp_limit_view *v, void *arg), void *arg, double now)
