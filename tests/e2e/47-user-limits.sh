@@ -2,8 +2,9 @@
 # Per-user limits (issue 15), through V2Ray 4.34 clients to an evproxy vmess inbound:
 # downlinkBps shared by two sessions and uplinkBps (the rates measured here over ~5 s are
 # within 15% of the set one), sessions = 2 refuses the third (also as Mux sub-streams),
-# ips = 1 refuses a second source address (127.0.0.2, V2Ray's sendThrough), an expired user
-# is refused, and a quota cuts a transfer and is still used up after a restart
+# ips = 1 refuses a second source address (127.0.0.2, V2Ray's sendThrough; also when a PROXY
+# protocol front names it, the connections all coming from the front), an expired user is
+# refused, and a quota cuts a transfer and is still used up after a restart
 # (control.stateFile). A shadowsocks inbound (ss-local) with sessions = 1, then an expiry set
 # by `ctl limits` into its clients file; `ctl users` and the status page show limits and
 # usage. Each refusal names its limit in the server's log.
@@ -17,12 +18,15 @@ start_tool bulk send_close_server.py --host 127.0.0.1 --bytes 2500000
 BULK=$TOOL_PORT
 start_tool big send_close_server.py --host 127.0.0.1 --bytes 20000000
 BIG=$TOOL_PORT
-read -r SP CR CS CM CI CI2 CO CQ SSP SSL MP < <(ports 11 | tr '\n' ' ')
+read -r SP CR CS CM CI CI2 CO CQ SSP SSL MP VF FC1 FC2 < <(ports 14 | tr '\n' ' ')
+start_tool front proxy_front.py --host 127.0.0.1 --upstream "$VF"
+FRONT=$TOOL_PORT
 U_RATE=5b0c6a1e-0001-4a63-8a48-6f1c2b3d4e5f
 U_SESS=5b0c6a1e-0002-4a63-8a48-6f1c2b3d4e5f
 U_IPS=5b0c6a1e-0003-4a63-8a48-6f1c2b3d4e5f
 U_OLD=5b0c6a1e-0004-4a63-8a48-6f1c2b3d4e5f
 U_QUOTA=5b0c6a1e-0005-4a63-8a48-6f1c2b3d4e5f
+U_FRONT=5b0c6a1e-0006-4a63-8a48-6f1c2b3d4e5f
 RATE=1000000
 QUOTA=3000000
 STATE=$E2E_TMP/usage.json
@@ -32,15 +36,22 @@ CF=$E2E_TMP/ss-clients.json
 printf '{"clients": [{"password": "ss-secret", "email": "ss@e2e", "limits": {"sessions": 1}}]}\n' >"$CF"
 cfg_vmess_server "$E2E_TMP/server.json" "$SP" "$UUID_GOOD" 0
 "$PY" - "$E2E_TMP/server.json" "$STATE" "$CTL_SOCK" "$U_RATE" "$U_SESS" "$U_IPS" "$U_OLD" \
-    "$U_QUOTA" "$RATE" "$QUOTA" "$SSP" "$CF" "$MP" <<'PYEOF'
+    "$U_QUOTA" "$RATE" "$QUOTA" "$SSP" "$CF" "$MP" "$VF" "$U_FRONT" <<'PYEOF'
 import json, sys
-path, state, sock, u_rate, u_sess, u_ips, u_old, u_quota, rate, quota, ssp, cf, mp = sys.argv[1:]
+(path, state, sock, u_rate, u_sess, u_ips, u_old, u_quota, rate, quota, ssp, cf, mp, vf,
+ u_front) = sys.argv[1:]
 cfg = json.load(open(path))
 cfg["control"] = {"path": sock, "stateFile": state}
 cfg["metrics"] = {"listen": "127.0.0.1:" + mp}
 cfg["inbounds"].append({"tag": "ss-in", "listen": "127.0.0.1", "port": int(ssp),
                         "protocol": "shadowsocks", "clientsFile": cf,
                         "settings": {"method": "chacha20-ietf-poly1305", "clients": []}})
+# Behind a PROXY protocol front: every connection comes from it, each names its client.
+cfg["inbounds"].append({"tag": "vmess-front", "listen": "127.0.0.1", "port": int(vf),
+                        "protocol": "vmess", "settings": {"clients": [
+                            {"id": u_front, "email": "front@example.org", "limits": {"ips": 1}}]},
+                        "streamSettings": {"network": "tcp",
+                                           "tcpSettings": {"acceptProxyProtocol": True}}})
 def user(uuid, email, limits):
     return {"id": uuid, "alterId": 0, "email": email, "limits": limits}
 cfg["inbounds"][0]["settings"]["clients"] += [
@@ -59,12 +70,16 @@ cfg_vmess_client "$E2E_TMP/ci.json" "$CI" "$SP" "$U_IPS" 0 aes-128-gcm
 cfg_vmess_client "$E2E_TMP/ci2.json" "$CI2" "$SP" "$U_IPS" 0 aes-128-gcm
 cfg_vmess_client "$E2E_TMP/co.json" "$CO" "$SP" "$U_OLD" 0 aes-128-gcm
 cfg_vmess_client "$E2E_TMP/cq.json" "$CQ" "$SP" "$U_QUOTA" 0 aes-128-gcm
-"$PY" - "$E2E_TMP/ci2.json" <<'PYEOF'
+cfg_vmess_client "$E2E_TMP/fc1.json" "$FC1" "$FRONT" "$U_FRONT" 0 aes-128-gcm
+cfg_vmess_client "$E2E_TMP/fc2.json" "$FC2" "$FRONT" "$U_FRONT" 0 aes-128-gcm
+for c in ci2 fc2; do
+    "$PY" - "$E2E_TMP/$c.json" <<'PYEOF'
 import json, sys
 cfg = json.load(open(sys.argv[1]))
 cfg["outbounds"][0]["sendThrough"] = "127.0.0.2"  # the second device's address
 json.dump(cfg, open(sys.argv[1], "w"), indent=2)
 PYEOF
+done
 "$PY" - "$E2E_TMP/cm.json" <<'PYEOF'
 import json, sys
 cfg = json.load(open(sys.argv[1]))
@@ -73,12 +88,12 @@ json.dump(cfg, open(sys.argv[1], "w"), indent=2)
 PYEOF
 "$EVP_BIN" -t -c "$E2E_TMP/server.json" >"$E2E_TMP/t.out" 2>&1 ||
     fail "-t refused the limits: $(cat "$E2E_TMP/t.out")"
-start_evproxy server "$E2E_TMP/server.json" "$SP" "$SSP"
+start_evproxy server "$E2E_TMP/server.json" "$SP" "$SSP" "$VF"
 SERVER_PID=$LAST_PID
 start_bg ss.local ss-local -s 127.0.0.1 -p "$SSP" -k ss-secret -m chacha20-ietf-poly1305 \
     -b 127.0.0.1 -l "$SSL"
 wait_listening ss.local "$LAST_PID" "$SSL"
-for c in cr cs cm ci ci2 co cq; do
+for c in cr cs cm ci ci2 co cq fc1 fc2; do
     port_var=$(echo "$c" | tr '[:lower:]' '[:upper:]')
     start_v2ray "$c" "$E2E_TMP/$c.json" "${!port_var}"
 done
@@ -138,6 +153,17 @@ grep -q echoed "$E2E_TMP/ip1.out" || fail "ips=1: the first address: $(cat "$E2E
 grep -q refused "$E2E_TMP/ip2.out" || fail "ips=1: 127.0.0.2 was let in: $(cat "$E2E_TMP/ip2.out")"
 logged "user ips@example.org holds 1 addresses (limits.ips)"
 pass "ips=1: a second source address (127.0.0.2) refused (logged)"
+# Behind the front both come from 127.0.0.1; the addresses it names are counted.
+probe echo --socks "127.0.0.1:$FC1" --target "127.0.0.1:$ECHO" --keep 6 >"$E2E_TMP/fip1.out" &
+IP1=$!
+sleep 2
+probe echo --socks "127.0.0.1:$FC2" --target "127.0.0.1:$ECHO" >"$E2E_TMP/fip2.out"
+wait "$IP1"
+grep -q echoed "$E2E_TMP/fip1.out" || fail "ips=1 behind a front: the first: $(cat "$E2E_TMP/fip1.out")"
+grep -q refused "$E2E_TMP/fip2.out" ||
+    fail "ips=1 behind a front: 127.0.0.2 (named by PROXY) let in: $(cat "$E2E_TMP/fip2.out")"
+logged "user front@example.org holds 1 addresses (limits.ips)"
+pass "ips=1 behind a PROXY protocol front: the client address it names counts, not the front's"
 
 # expire in the past: refused.
 probe echo --socks "127.0.0.1:$CO" --target "127.0.0.1:$ECHO" >"$E2E_TMP/old.out"
