@@ -143,25 +143,23 @@ grep -q '"held": 2, "extra": "refused", "after_close": "echoed"' "$E2E_TMP/muxho
     { show_log server 10; fail "sessions=2 over Mux: $(cat "$E2E_TMP/muxhold.out")"; }
 pass "sessions=2 over Mux.Cool: a third sub-stream refused, a new one taken after one ended"
 
-# ips = 1: while 127.0.0.1 holds a session, 127.0.0.2 is refused.
-probe echo --socks "127.0.0.1:$CI" --target "127.0.0.1:$ECHO" --keep 6 >"$E2E_TMP/ip1.out" &
-IP1=$!
-sleep 2
-probe echo --socks "127.0.0.1:$CI2" --target "127.0.0.1:$ECHO" >"$E2E_TMP/ip2.out"
-wait "$IP1"
-grep -q echoed "$E2E_TMP/ip1.out" || fail "ips=1: the first address: $(cat "$E2E_TMP/ip1.out")"
-grep -q refused "$E2E_TMP/ip2.out" || fail "ips=1: 127.0.0.2 was let in: $(cat "$E2E_TMP/ip2.out")"
+# two_devices NAME SOCKS1 SOCKS2: while the first (127.0.0.1) holds a session, the second
+# (127.0.0.2) is refused (ips = 1).
+two_devices() {
+    local name=$1 first
+    probe echo --socks "127.0.0.1:$2" --target "127.0.0.1:$ECHO" --keep 6 >"$E2E_TMP/$name.1" &
+    first=$!
+    sleep 2
+    probe echo --socks "127.0.0.1:$3" --target "127.0.0.1:$ECHO" >"$E2E_TMP/$name.2"
+    wait "$first"
+    grep -q echoed "$E2E_TMP/$name.1" || fail "$name: the first address: $(cat "$E2E_TMP/$name.1")"
+    grep -q refused "$E2E_TMP/$name.2" || fail "$name: 127.0.0.2 was let in: $(cat "$E2E_TMP/$name.2")"
+}
+two_devices ips "$CI" "$CI2"
 logged "user ips@example.org holds 1 addresses (limits.ips)"
 pass "ips=1: a second source address (127.0.0.2) refused (logged)"
 # Behind the front both come from 127.0.0.1; the addresses it names are counted.
-probe echo --socks "127.0.0.1:$FC1" --target "127.0.0.1:$ECHO" --keep 6 >"$E2E_TMP/fip1.out" &
-IP1=$!
-sleep 2
-probe echo --socks "127.0.0.1:$FC2" --target "127.0.0.1:$ECHO" >"$E2E_TMP/fip2.out"
-wait "$IP1"
-grep -q echoed "$E2E_TMP/fip1.out" || fail "ips=1 behind a front: the first: $(cat "$E2E_TMP/fip1.out")"
-grep -q refused "$E2E_TMP/fip2.out" ||
-    fail "ips=1 behind a front: 127.0.0.2 (named by PROXY) let in: $(cat "$E2E_TMP/fip2.out")"
+two_devices front-ips "$FC1" "$FC2"
 logged "user front@example.org holds 1 addresses (limits.ips)"
 pass "ips=1 behind a PROXY protocol front: the client address it names counts, not the front's"
 
