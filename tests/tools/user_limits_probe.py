@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Client side of the per-user limits e2e test (47-user-limits.sh), through a SOCKS5 proxy
+"""Client side of the per-user limits e2e test (49-user-limits.sh), through a SOCKS5 proxy
 (a V2Ray client) to targets on loopback. Prints one JSON object; every wait is bounded.
 
   rate --sessions N             N downloads at once from a send-close server: bytes
