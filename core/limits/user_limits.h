@@ -16,8 +16,8 @@ typedef struct evp_user_limit evp_user_limit;
 
 /* Takes the limits of the users of inbound tag (a JSON array of user objects, as users_list
  * gives them with secrets): users with a "limits" object and a label (the string member
- * label_key) get them, the others of that tag lose theirs. A bad "limits" object is logged and ignored (the schema refuses it
- * before this). */
+ * label_key) get them, the others of that tag lose theirs. A bad "limits" object is logged
+ * and ignored (the schema refuses it before this). */
 void evp_limits_sync(const char *tag, json_t *users, const char *label_key);
 /* The entry of (tag, user) when that user has limits, else NULL: without any limits set,
  * one atomic load and no lock. */

@@ -33,7 +33,8 @@ STATE=$E2E_TMP/usage.json
 CTL_SOCK=$E2E_TMP/ctl.sock
 
 CF=$E2E_TMP/ss-clients.json
-printf '{"clients": [{"password": "ss-secret", "email": "ss@e2e", "limits": {"sessions": 1}}]}\n' >"$CF"
+printf '{"clients": [{"password": "ss-secret", "email": "ss@e2e", "limits": %s}]}\n' \
+    '{"sessions": 1}' >"$CF"
 cfg_vmess_server "$E2E_TMP/server.json" "$SP" "$UUID_GOOD" 0
 "$PY" - "$E2E_TMP/server.json" "$STATE" "$CTL_SOCK" "$U_RATE" "$U_SESS" "$U_IPS" "$U_OLD" \
     "$U_QUOTA" "$RATE" "$QUOTA" "$SSP" "$CF" "$MP" "$VF" "$U_FRONT" <<'PYEOF'
@@ -100,7 +101,8 @@ done
 probe() { timeout -k 5 120 "$PY" "$TOOLS/user_limits_probe.py" "$@"; }
 field() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
 logged() { # logged TEXT [LOG]: the server's log names a limit
-    grep -qF "$1" "$E2E_TMP/${2:-server}.log" || { show_log "${2:-server}" 10; fail "not logged: $1"; }
+    grep -qF "$1" "$E2E_TMP/${2:-server}.log" ||
+        { show_log "${2:-server}" 10; fail "not logged: $1"; }
 }
 
 # downlinkBps: two downloads of 2.5 MB at once share 1 MB/s.
@@ -153,7 +155,8 @@ two_devices() {
     probe echo --socks "127.0.0.1:$3" --target "127.0.0.1:$ECHO" >"$E2E_TMP/$name.2"
     wait "$first"
     grep -q echoed "$E2E_TMP/$name.1" || fail "$name: the first address: $(cat "$E2E_TMP/$name.1")"
-    grep -q refused "$E2E_TMP/$name.2" || fail "$name: 127.0.0.2 was let in: $(cat "$E2E_TMP/$name.2")"
+    grep -q refused "$E2E_TMP/$name.2" ||
+        fail "$name: 127.0.0.2 was let in: $(cat "$E2E_TMP/$name.2")"
 }
 two_devices ips "$CI" "$CI2"
 logged "user ips@example.org holds 1 addresses (limits.ips)"
@@ -199,14 +202,19 @@ PYEOF
 pass "the status page shows the limits and the quota used"
 
 # ctl limits: in memory for an inbound without a clients file, into the file for one with.
-ctl() { timeout 20 "$EVP_BIN" ctl -s "$CTL_SOCK" "$@" >"$E2E_TMP/ctl.out" 2>&1 || fail "ctl $*: $(cat "$E2E_TMP/ctl.out")"; }
+ctl() {
+    timeout 20 "$EVP_BIN" ctl -s "$CTL_SOCK" "$@" >"$E2E_TMP/ctl.out" 2>&1 ||
+        fail "ctl $*: $(cat "$E2E_TMP/ctl.out")"
+}
 ctl limits vmess-in expired@example.org expire=none
 probe echo --socks "127.0.0.1:$CO" --target "127.0.0.1:$ECHO" >"$E2E_TMP/old2.out"
-grep -q echoed "$E2E_TMP/old2.out" || fail "expire=none did not let the user in: $(cat "$E2E_TMP/old2.out")"
+grep -q echoed "$E2E_TMP/old2.out" ||
+    fail "expire=none did not let the user in: $(cat "$E2E_TMP/old2.out")"
 pass "ctl limits expire=none lets the expired user in at once"
 timeout 20 "$EVP_BIN" ctl -s "$CTL_SOCK" limits vmess-in expired@example.org speed=1 \
     >"$E2E_TMP/ctl-bad.out" 2>&1 && fail "ctl limits took an unknown key"
-grep -q 'KEY=VALUE with KEY one of' "$E2E_TMP/ctl-bad.out" || fail "ctl limits: $(cat "$E2E_TMP/ctl-bad.out")"
+grep -q 'KEY=VALUE with KEY one of' "$E2E_TMP/ctl-bad.out" ||
+    fail "ctl limits: $(cat "$E2E_TMP/ctl-bad.out")"
 
 # shadowsocks (ss-local): sessions = 1, then an expiry set through ctl into its clients file.
 probe hold --socks "127.0.0.1:$SSL" --target "127.0.0.1:$ECHO" --count 1 >"$E2E_TMP/sshold.out"
@@ -214,12 +222,14 @@ grep -q '"held": 1, "extra": "refused", "after_close": "echoed"' "$E2E_TMP/sshol
     { show_log server 10; fail "shadowsocks sessions=1: $(cat "$E2E_TMP/sshold.out")"; }
 logged "user ss@e2e has 1 sessions (limits.sessions)"
 ctl limits ss-in ss@e2e sessions=none expire=2020-01-01T00:00:00Z
-grep -q '"expire": "2020-01-01T00:00:00Z"' "$CF" || fail "the clients file lacks the expiry: $(cat "$CF")"
+grep -q '"expire": "2020-01-01T00:00:00Z"' "$CF" ||
+    fail "the clients file lacks the expiry: $(cat "$CF")"
 grep -q '"sessions"' "$CF" && fail "sessions=none left the key: $(cat "$CF")"
 probe echo --socks "127.0.0.1:$SSL" --target "127.0.0.1:$ECHO" >"$E2E_TMP/ssold.out"
-grep -q refused "$E2E_TMP/ssold.out" || fail "shadowsocks: the expired user let in: $(cat "$E2E_TMP/ssold.out")"
+grep -q refused "$E2E_TMP/ssold.out" ||
+    fail "shadowsocks: the expired user let in: $(cat "$E2E_TMP/ssold.out")"
 logged "user ss@e2e expired (limits.expire)"
-pass "shadowsocks: sessions=1 refuses a second; ctl limits writes an expiry to the clients file, applied"
+pass "shadowsocks: sessions=1 refuses a second; ctl limits writes an expiry into the clients file"
 
 stop_pid "$SERVER_PID" || fail "the server did not stop"
 "$PY" - "$STATE" "$QUOTA" <<'PYEOF' || fail "state file: $(cat "$STATE")"
@@ -230,9 +240,11 @@ assert q and q[0]["usedBytes"] >= int(sys.argv[2]), rows
 PYEOF
 start_evproxy server2 "$E2E_TMP/server.json" "$SP" "$SSP"
 probe echo --socks "127.0.0.1:$CQ" --target "127.0.0.1:$ECHO" >"$E2E_TMP/quota2.out"
-grep -q refused "$E2E_TMP/quota2.out" || fail "quota forgotten by a restart: $(cat "$E2E_TMP/quota2.out")"
+grep -q refused "$E2E_TMP/quota2.out" ||
+    fail "quota forgotten by a restart: $(cat "$E2E_TMP/quota2.out")"
 logged "user quota@example.org used its quota of $QUOTA bytes (limits.quotaBytes)" server2
 probe echo --socks "127.0.0.1:$CS" --target "127.0.0.1:$ECHO" >"$E2E_TMP/other.out"
-grep -q echoed "$E2E_TMP/other.out" || fail "after the restart another user: $(cat "$E2E_TMP/other.out")"
+grep -q echoed "$E2E_TMP/other.out" ||
+    fail "after the restart another user: $(cat "$E2E_TMP/other.out")"
 pass "the quota used survives a restart (control.stateFile); other users go on"
 finish
