@@ -256,6 +256,7 @@ typedef struct reload_job {
     evp_config *cfg;
     plan p;
     int ok;
+    unsigned users_gen; /* the server's when the thread started reading */
 } reload_job;
 
 static void *reload_thread(void *arg)
@@ -296,6 +297,7 @@ static int reload_start(evp_server *srv)
     if (job == NULL)
         return -1;
     job->srv = srv;
+    job->users_gen = srv->users_gen;
     srv->reload_job = job;
     if (pthread_create(&job->thread, NULL, reload_thread, job) != 0) {
         evp_err("reload: cannot start a thread");
@@ -304,6 +306,14 @@ static int reload_start(evp_server *srv)
         return -1;
     }
     return 0;
+}
+
+/* Frees what a reload thread built and nobody will apply. */
+static void drop_build(reload_job *job)
+{
+    plan_free(&job->p);
+    evp_config_free(job->cfg);
+    evp_registry_free(&job->fresh);
 }
 
 /* Back on the loop: apply what the thread built, then start a reload asked for meanwhile. */
@@ -315,7 +325,12 @@ static void on_reload_done(EV_P_ ev_async *w, int revents)
         return;
     pthread_join(job->thread, NULL);
     srv->reload_job = NULL;
-    if (job->ok) {
+    if (job->ok && job->users_gen != srv->users_gen && srv->reload_again) {
+        /* A ctl user change came while the files were read: this build has the clients
+         * file from before it and would undo it until the next reload. Drop it; the next
+         * one, asked for by the change, reads the newest file. */
+        drop_build(job);
+    } else if (job->ok) {
         evp_config *cfg = job->cfg;
         if (cfg->loglevel >= 0)
             evp_log_level = cfg->loglevel;
@@ -392,11 +407,8 @@ void evp_reload_stop(evp_server *srv)
         /* Let the thread finish, then drop what it built. */
         reload_job *job = srv->reload_job;
         pthread_join(job->thread, NULL);
-        if (job->ok) {
-            plan_free(&job->p);
-            evp_config_free(job->cfg);
-            evp_registry_free(&job->fresh);
-        }
+        if (job->ok)
+            drop_build(job);
         free(job);
         srv->reload_job = NULL;
     }

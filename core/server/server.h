@@ -32,6 +32,7 @@ typedef struct evp_server {
     ev_async reload_done; /* the reload thread has finished */
     void *reload_job; /* the reload in flight, or NULL */
     int reload_again; /* another reload was asked for meanwhile */
+    unsigned users_gen; /* counts ctl user changes: a reload read before one is stale */
     unsigned reloads, reloads_refused;
     int exit_code;
 } evp_server;

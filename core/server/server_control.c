@@ -19,6 +19,7 @@ static void ctl_clients_file(void *srv, const char *tag, char *out, size_t n)
 
 static int ctl_reload(void *srv)
 {
+    ((evp_server *)srv)->users_gen++; /* a user change is in memory and in its file */
     return evp_server_reload(srv);
 }
 
