@@ -120,16 +120,12 @@ START_TEST(allocate_always_kept_as_range)
 }
 END_TEST
 
-START_TEST(allocate_random_refused_with_path)
+START_TEST(allocate_random_left_for_the_reader)
 {
-    assert_refused("{\"inboundDetour\":[{\"port\":1},{\"port\":\"1000-1010\",\"allocate\":"
+    assert_rewrite("{\"inboundDetour\":[{\"port\":\"1000-1010\",\"allocate\":"
                    "{\"strategy\":\"random\",\"concurrency\":3}}]}",
-                   "inboundDetour[1].allocate: dynamic port (allocate) is not supported yet");
-    assert_refused("{\"inbounds\":[{\"port\":\"1000-1010\",\"allocate\":{\"strategy\":"
-                   "\"external\"}}]}",
-                   "inbounds[0].allocate: dynamic port (allocate) is not supported yet");
-    assert_refused("{\"inbounds\":[{\"allocate\":{\"strategy\":\"sometimes\"}}]}",
-                   "inbounds[0].allocate.strategy: unknown allocation strategy \"sometimes\"");
+                   "{\"inbounds\":[{\"allocate\":{\"concurrency\":3,\"strategy\":"
+                   "\"random\"},\"port\":\"1000-1010\"}]}");
 }
 END_TEST
 
@@ -183,7 +179,7 @@ Suite *legacy_forms_suite(void)
     tcase_add_test(tc, routing_settings_after_rules);
     tcase_add_test(tc, transport_fills_missing_pieces);
     tcase_add_test(tc, allocate_always_kept_as_range);
-    tcase_add_test(tc, allocate_random_refused_with_path);
+    tcase_add_test(tc, allocate_random_left_for_the_reader);
     tcase_add_test(tc, bad_legacy_shapes_name_path);
     tcase_add_test(tc, legacy_config_loads);
     suite_add_tcase(s, tc);

@@ -4,6 +4,7 @@
  * and a client rebuilt with the same tag and settings keeps its switched account. Servers
  * run in copies loaded through the loader, on their modules' host tables; the client is the
  * copy linked into the test binary, on the test host. */
+#include "../plugin/vmess/detour.h"
 #include "module.h"
 #include "vmess_wire.h"
 
@@ -192,6 +193,49 @@ START_TEST(no_target_no_switch)
 }
 END_TEST
 
+/* The host announces dyn's dynamic ports (allocate "random", refresh 3 min, picked 70 s ago):
+ * the SwitchAccount names one of them and the 2 minutes left (V2Ray: refresh minus whole
+ * minutes since the pick), and the switched client dials it and is accepted there. */
+START_TEST(dynamic_ports_announced)
+{
+    evp_module *m = wire_load_vmess();
+    void *main_in = main_server(m, "main-dp", "dyn-dp", "dp@x");
+    void *dyn_in = dyn_server(m, "dyn-dp");
+    vmess_switch_account sa;
+    ck_assert_int_eq(vmess_detour_switch(test_host_get(), "dyn-dp", "dp@x", &sa), 0);
+    ck_assert_uint_eq(sa.port, DYN_PORT); /* no ports announced: the fixed one */
+    ck_assert_uint_eq(sa.valid_min, 255);
+    uint64_t ms = (uint64_t)((test_host_get()->monotonic() - 70) * 1000);
+    uint8_t v[1 + 4 + 8 + 2 + 4] = {1, 0, 0, 0, 3};
+    for (int i = 0; i < 8; i++)
+        v[5 + i] = (uint8_t)(ms >> (56 - 8 * i));
+    v[14] = 2;
+    v[15] = 21001 >> 8, v[16] = 21001 & 0xff, v[17] = 21002 >> 8, v[18] = 21002 & 0xff;
+    ck_assert_int_eq(test_host_get()->state_put(EVP_STATE_NS_PORTS, "dyn-dp", 6, v, sizeof v,
+                                                0, 0), 0);
+    int seen[2] = {0};
+    for (int k = 0; k < 64; k++) {
+        ck_assert_int_eq(vmess_detour_switch(test_host_get(), "dyn-dp", "dp@x", &sa), 0);
+        ck_assert_msg(sa.port == 21001 || sa.port == 21002, "port %u announced", sa.port);
+        ck_assert_uint_eq(sa.valid_min, 2);
+        seen[sa.port - 21001] = 1;
+    }
+    ck_assert(seen[0] && seen[1]);
+    void *cli = client("cli-dp");
+    switch_once(m, main_in, cli);
+    evp_addr dial;
+    char why[128];
+    int rc = connect_once(m, dyn_in, cli, &dial, why);
+    ck_assert_msg(dial.port == 21001 || dial.port == 21002, "dialled %u", dial.port);
+    ck_assert_msg(rc == EVP_TARGET, "the detour target refused the switched client: %s", why);
+    test_host_get()->state_del(EVP_STATE_NS_PORTS, "dyn-dp", 6);
+    m->desc->inbound->instance_free(main_in);
+    m->desc->inbound->instance_free(dyn_in);
+    evp_module_unref(m);
+    evp_plugin_entry()->outbound->instance_free(cli);
+}
+END_TEST
+
 Suite *vmess_detour_state_suite(void)
 {
     Suite *s = suite_create("vmess_detour_state");
@@ -201,6 +245,7 @@ Suite *vmess_detour_state_suite(void)
     tcase_add_test(tc, account_survives_reload);
     tcase_add_test(tc, switched_client_survives_reload);
     tcase_add_test(tc, no_target_no_switch);
+    tcase_add_test(tc, dynamic_ports_announced);
     suite_add_tcase(s, tc);
     return s;
 }

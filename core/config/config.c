@@ -258,6 +258,10 @@ static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema
         snprintf(where, sizeof where, "inbounds[%zu].port", i);
         evp_errlist_add(errs, "%s: must be a port 1..65535, a range \"from-to\" or \"env:NAME\" "
                         "naming one", where);
+    } else {
+        snprintf(where, sizeof where, "inbounds[%zu].allocate", i);
+        evp_allocate_parse(json_object_get(in, "allocate"), ic->port, ic->port_last, where,
+                           &ic->alloc, errs);
     }
     snprintf(where, sizeof where, "inbounds[%zu]", i);
     evp_stream_conf_load(&ic->stream, in, 1, where, schema_dir, reg, errs);

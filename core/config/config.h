@@ -2,6 +2,7 @@
 #ifndef EVP_CONFIG_H
 #define EVP_CONFIG_H
 
+#include "allocate.h"
 #include "global_limits.h"
 #include "instance.h"
 #include "module.h"
@@ -16,6 +17,7 @@ typedef struct evp_inbound_conf {
     const char *listen; /* "0.0.0.0" when absent, as V2Ray */
     uint16_t port; /* the first port */
     uint16_t port_last; /* the last of a "from-to" range, else port */
+    evp_allocate alloc; /* which ports of the range listen ("allocate") */
     const char *protocol;
     char *settings_json; /* owned */
     const char *clients_file; /* NULL when absent */

@@ -31,26 +31,14 @@ static void note_range(origin_note *n, const char *modern, size_t at, size_t cou
         n->len += (size_t)w < room ? (size_t)w : room - 1;
 }
 
-/* allocate on the inbound at path: "always" listens on every port of the range, as a plain
- * range does, so it is dropped; "random" and "external" are refused. */
-static void check_allocate(json_t *in, const char *path, evp_errlist *errs)
+/* allocate on an inbound: "always" listens on every port of the range, as a plain range does,
+ * so it is dropped; anything else stays for the config reader (allocate.c) to check. */
+static void check_allocate(json_t *in)
 {
     json_t *alloc = json_object_get(in, "allocate");
-    if (alloc == NULL || json_is_null(alloc)) {
-        json_object_del(in, "allocate");
-        return;
-    }
     const char *strategy = json_string_value(json_object_get(alloc, "strategy"));
-    if (!json_is_object(alloc) || strategy == NULL)
-        evp_errlist_add(errs, "%s.allocate: must be an object with a \"strategy\"", path);
-    else if (strcasecmp(strategy, "always") == 0)
+    if (alloc != NULL && (json_is_null(alloc) || (strategy && !strcasecmp(strategy, "always"))))
         json_object_del(in, "allocate");
-    else if (strcasecmp(strategy, "random") == 0 || strcasecmp(strategy, "external") == 0)
-        evp_errlist_add(errs, "%s.allocate: dynamic port (allocate) is not supported yet "
-                        "(strategy \"%s\"; \"always\" over a port range is)", path, strategy);
-    else
-        evp_errlist_add(errs, "%s.allocate.strategy: unknown allocation strategy \"%s\"", path,
-                        strategy);
 }
 
 /* Appends entry to list when it is an object (an error naming path otherwise); inbounds have
@@ -63,7 +51,7 @@ static void take_entry(json_t *list, json_t *entry, const char *path, int inboun
         return;
     }
     if (inbound)
-        check_allocate(entry, path, errs);
+        check_allocate(entry);
     json_array_append(list, entry);
 }
 

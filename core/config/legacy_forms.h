@@ -16,7 +16,7 @@
  * - the global "transport" fills in each inbound's and outbound's streamSettings pieces
  *   (tcpSettings, kcpSettings, wsSettings, httpSettings, dsSettings) it lacks;
  * - "allocate": strategy "always" is dropped (a port range already listens on every port);
- *   any other strategy is an error naming its path (dynamic port is not supported yet).
+ *   any other is left for the config reader (allocate.h).
  * Errors are added to errs with the paths as written. Returns a malloc'd note saying which
  * inbounds[i]/outbounds[i] came from which legacy key (NULL when none did), for the caller to
  * add after errors found later, which name the modern paths. */

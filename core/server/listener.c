@@ -274,4 +274,9 @@ void evp_server_replace_inbound(evp_server *srv, evp_instance *old, evp_instance
 {
     replacing r = {old, replacement};
     evp_workers_run(srv, replace_on_worker, &r);
+    for (size_t i = 0; i < srv->n_allocs; i++) /* listeners a re-pick opens serve it too */
+        if (srv->allocs[i] && srv->allocs[i]->in == old) {
+            evp_instance_unref(old);
+            srv->allocs[i]->in = evp_instance_ref(replacement);
+        }
 }

@@ -34,6 +34,7 @@ typedef struct plan {
     size_t n_ins, n_outs;
     evp_listener *fresh; /* listeners to add (bound, not started), one per worker each */
     evp_router *router; /* the config's rules with these outbounds */
+    evp_port_alloc **allocs; /* per inbound: its dynamic ports, or NULL */
 } plan;
 
 static void plan_free(plan *p)
@@ -42,6 +43,10 @@ static void plan_free(plan *p)
         evp_instance_unref(p->ins[i]);
     for (size_t i = 0; i < p->n_outs; i++)
         evp_instance_unref(p->outs[i]);
+    for (size_t i = 0; p->allocs && i < p->n_ins; i++)
+        evp_port_alloc_free(p->allocs[i]);
+    free(p->allocs);
+    p->allocs = NULL;
     free(p->ins);
     free(p->outs);
     evp_router_unref(p->router);
@@ -78,7 +83,8 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
     memset(p, 0, sizeof *p);
     p->ins = calloc(cfg->n_inbounds, sizeof *p->ins);
     p->outs = calloc(cfg->n_outbounds, sizeof *p->outs);
-    if (p->ins == NULL || p->outs == NULL)
+    p->allocs = calloc(cfg->n_inbounds, sizeof *p->allocs);
+    if (p->ins == NULL || p->outs == NULL || p->allocs == NULL)
         return -1;
     for (size_t i = 0; i < cfg->n_outbounds; i++, p->n_outs++) {
         evp_outbound_conf *oc = &cfg->outbounds[i];
@@ -105,9 +111,12 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
             evp_err("inbounds[%zu].%s", i, err);
             return -1;
         }
+        if (evp_port_alloc_plan(srv, ic, p->ins[i], p->router, &p->allocs[i]) != 0)
+            return -1;
         for (unsigned port = ic->port; port <= ic->port_last; port++)
         for (int udp = 0; udp <= 1; udp++) {
-            if (!(udp ? ic->want_udp : ic->want_tcp))
+            if (!(udp ? ic->want_udp : ic->want_tcp) ||
+                !evp_port_alloc_wants(p->allocs[i], port))
                 continue;
             /* Worker 0's list is read here on the reload thread: only a commit changes it,
              * and none runs while a plan is built. */
@@ -169,7 +178,8 @@ static void commit_on_worker(evp_worker *w, void *arg)
         evp_inbound_conf *ic = &cfg->inbounds[i];
         for (unsigned port = ic->port; port <= ic->port_last; port++)
         for (int udp = 0; udp <= 1; udp++) {
-            if (!(udp ? ic->want_udp : ic->want_tcp))
+            if (!(udp ? ic->want_udp : ic->want_tcp) ||
+                !evp_port_alloc_wants(p->allocs[i], port))
                 continue;
             evp_listener *l = evp_listener_find(w->listeners, ic->listen, (uint16_t)port, udp);
             if (l && !l->keep) {
@@ -198,6 +208,8 @@ static void plan_commit(evp_server *srv, evp_config *cfg, plan *p)
 {
     commit c = {cfg, p};
     evp_workers_run(srv, commit_on_worker, &c);
+    evp_port_allocs_adopt(srv, p->allocs, p->n_ins);
+    p->allocs = NULL;
     plan_free(p); /* drops the plan's references; listeners hold their own */
 }
 
@@ -399,6 +411,7 @@ void evp_reload_init(evp_server *srv, const evp_config *cfg)
     ev_timer_start(srv->loop, &srv->watch);
     ev_async_init(&srv->reload_done, on_reload_done);
     ev_async_start(srv->loop, &srv->reload_done);
+    evp_port_allocs_init(srv);
 }
 
 void evp_reload_stop(evp_server *srv)
@@ -414,6 +427,7 @@ void evp_reload_stop(evp_server *srv)
     }
     ev_async_stop(srv->loop, &srv->reload_done);
     ev_timer_stop(srv->loop, &srv->watch);
+    evp_port_allocs_stop(srv);
     for (size_t i = 0; i < n_watch; i++)
         free(watch_list[i].path);
     free(watch_list);

@@ -34,6 +34,9 @@ typedef struct evp_server {
     int reload_again; /* another reload was asked for meanwhile */
     unsigned users_gen; /* counts ctl user changes: a reload read before one is stale */
     unsigned reloads, reloads_refused;
+    struct evp_port_alloc **allocs; /* per inbound: its dynamic ports, or NULL */
+    size_t n_allocs;
+    ev_timer repick; /* re-picks dynamic ports when due */
     int exit_code;
 } evp_server;
 

@@ -51,6 +51,21 @@ struct evp_listener {
     int keep; /* reload bookkeeping */
 };
 
+/* An inbound with allocate "random" (dynamic_port.c): the ports it listens on. As in V2Ray,
+ * two picks are open at once: the newest, which clients are told of, and the one before it,
+ * kept one more refresh for clients told of it then; a pick avoids the ports still open. */
+typedef struct evp_port_alloc {
+    char *tag, *listen; /* owned copies */
+    uint16_t first, last;
+    evp_allocate a;
+    int want_tcp, want_udp;
+    uint16_t *cur, *prev; /* a.concurrency room each */
+    size_t n_cur, n_prev;
+    double picked; /* monotonic seconds of the newest pick */
+    evp_instance *in; /* references: what new listeners serve */
+    evp_router *router;
+} evp_port_alloc;
+
 /* listener.c */
 
 /* A listener bound to host:port (not started, serving nothing yet); NULL with the reason in
@@ -78,6 +93,23 @@ int evp_reload_apply_now(evp_server *srv, evp_config *cfg);
 void evp_reload_init(evp_server *srv, const evp_config *cfg);
 /* Waits for a reload in flight and drops what it built; stops the watch. */
 void evp_reload_stop(evp_server *srv);
+
+/* dynamic_port.c */
+
+/* For inbound ic (instance in, router) of a new config: *out is NULL unless it allocates
+ * "random"; then its ports, carried over from the running one with the same tag, listen
+ * address, range and allocate, else a first pick. Reload thread; 0, or -1 out of memory. */
+int evp_port_alloc_plan(evp_server *srv, const evp_inbound_conf *ic, evp_instance *in,
+                        evp_router *router, evp_port_alloc **out);
+/* Whether port of its range should listen (a NULL a: every port). */
+int evp_port_alloc_wants(const evp_port_alloc *a, unsigned port);
+void evp_port_alloc_free(evp_port_alloc *a);
+/* Main thread, once a config is committed: the server runs allocs (n of them, NULL entries
+ * fine; taken over) from now, the old ones are freed, and the ports are announced. */
+void evp_port_allocs_adopt(evp_server *srv, evp_port_alloc **allocs, size_t n);
+/* Starts and stops the timer that re-picks ports when their refresh is due. */
+void evp_port_allocs_init(evp_server *srv);
+void evp_port_allocs_stop(evp_server *srv);
 
 /* server.c */
 

@@ -114,6 +114,33 @@ static int visit_target(void *ctx, const void *key, size_t key_len, const void *
     return 0;
 }
 
+/* The port and minutes to announce for a target with dynamic ports (allocate "random"): a
+ * random one of the host's current pick, and what is left of its refresh, counted as V2Ray
+ * 4.34 does (refresh minus whole minutes since the pick; at least 1, at most 255). 0 when
+ * the host announces no ports for tag: the target listens on its fixed port. */
+static int dynamic_port(const evp_host *h, const char *tag, uint16_t *port, uint8_t *minutes)
+{
+    uint8_t v[EVP_STATE_VALUE_MAX];
+    long n = h->state_get(EVP_STATE_NS_PORTS, tag, strlen(tag), v, sizeof v);
+    enum { HEAD = 1 + 4 + 8 + 2 };
+    if (n < HEAD || v[0] != 1)
+        return 0;
+    uint32_t refresh = (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4];
+    uint64_t picked_ms = 0;
+    for (int i = 0; i < 8; i++)
+        picked_ms = picked_ms << 8 | v[5 + i];
+    size_t count = get16(v + 13);
+    if (count == 0 || n < HEAD + 2 * (long)count)
+        return 0;
+    uint32_t r;
+    h->random_bytes(&r, sizeof r);
+    *port = get16(v + HEAD + 2 * (r % count));
+    double since = h->monotonic() - (double)picked_ms / 1000;
+    double left = (double)refresh - (since > 0 ? (double)(uint64_t)(since / 60) : 0);
+    *minutes = left < 1 ? 1 : left > VALID_MIN ? VALID_MIN : (uint8_t)left;
+    return 1;
+}
+
 /* ---- accounts ------------------------------------------------------------------------ */
 
 static size_t account_encode(uint8_t *v, unsigned flags, const uint8_t uuid[16], uint16_t alter,
@@ -257,10 +284,11 @@ int vmess_detour_switch(const evp_host *h, const char *to, const char *email,
         if (!(val[1] & ACC_CONFIGURED)) /* this client may use it VALID_MIN more minutes */
             h->state_put(NS_USERS, key, kn, val, (size_t)n, ACCOUNT_TTL, 0);
         sa->port = t.port;
+        sa->valid_min = VALID_MIN;
+        dynamic_port(h, to, &sa->port, &sa->valid_min);
         memcpy(sa->uuid, val + 2, 16);
         sa->alter_id = get16(val + 18);
         sa->level = val[20]; /* one byte on the wire, as V2Ray truncates it */
-        sa->valid_min = VALID_MIN;
         rc = 0;
     }
     sodium_memzero(val, sizeof val);

@@ -146,6 +146,10 @@ typedef int (*evp_state_fn)(void *ctx, const void *key, size_t key_len, const vo
 #define EVP_STATE_CREATE 1u       /* state_put: keep a live value already there */
 #define EVP_STATE_KEY_MAX 255     /* longest key, bytes */
 #define EVP_STATE_VALUE_MAX 4096  /* longest value, bytes */
+/* Written by the host (no ABI change: a host that does not write it has no dynamic port):
+ * the ports an inbound with allocate "random" announces now, key its tag, value: 1 (format),
+ * refresh minutes (BE32), monotonic ms of the last pick (BE64), count (BE16), ports (BE16). */
+#define EVP_STATE_NS_PORTS "evp.inbound.ports"
 
 /* Services the host hands to a plugin; a plugin never calls host symbols directly. */
 typedef struct evp_host evp_host;
