@@ -89,6 +89,7 @@ static void on_accept(EV_P_ ev_io *w, int revents)
             return;
         }
         l->w->accepted++;
+        evp_debug("accepted tcp on %s:%u", l->listen, l->port); /* which dynamic port */
         evp_session_tcp(&l->w->rt, fd, l->in, l->router);
         evp_admission_unreserve(&l->w->rt); /* when the session could not start */
     }

@@ -205,6 +205,8 @@ show_log() {
 
 # ports N: prints N distinct free loopback ports (not handed out to anyone in the last 30 min).
 ports() { "$PY" "$TOOLS/free_ports.py" "$1" --used "$E2E_PORTS_USED"; }
+# port_run N: N consecutive free ports (for a port range), one per line.
+port_run() { "$PY" "$TOOLS/free_ports.py" "$1" --consecutive --used "$E2E_PORTS_USED"; }
 
 # wait_port PORT [SECONDS] [tcp|udp] [PID]: polls until something listens there; gives up
 # early when PID (the process meant to listen) is gone. Uses `ss`, so nothing connects to

@@ -41,6 +41,8 @@ def main():
     ap.add_argument("--used", default="/tmp/evp-e2e-ports.used",
                     help="file of 'port time' lines handed out recently")
     ap.add_argument("--ttl", type=float, default=1800.0)
+    ap.add_argument("--consecutive", action="store_true",
+                    help="one run of COUNT consecutive ports (a port range)")
     args = ap.parse_args()
     now = time.time()
     out = []
@@ -55,6 +57,13 @@ def main():
         for _ in range(20000):
             if len(out) == args.count:
                 break
+            if args.consecutive:
+                first = random.randrange(LOW, HIGH - args.count)
+                run = range(first, first + args.count)
+                if all(p not in used and bindable(p) for p in run):
+                    out = list(run)
+                    used.update((p, now) for p in run)
+                continue
             p = random.randrange(LOW, HIGH)
             if p not in used and bindable(p):
                 used[p] = now
