@@ -195,7 +195,8 @@ END_TEST
 
 /* The host announces dyn's dynamic ports (allocate "random", refresh 3 min, picked 70 s ago):
  * the SwitchAccount names one of them and the 2 minutes left (V2Ray: refresh minus whole
- * minutes since the pick), and the switched client dials it and is accepted there. */
+ * minutes since the pick), and the switched client dials it and is accepted there; an
+ * announcement with no ports (none could be opened) means no switch. */
 START_TEST(dynamic_ports_announced)
 {
     evp_module *m = wire_load_vmess();
@@ -228,6 +229,12 @@ START_TEST(dynamic_ports_announced)
     int rc = connect_once(m, dyn_in, cli, &dial, why);
     ck_assert_msg(dial.port == 21001 || dial.port == 21002, "dialled %u", dial.port);
     ck_assert_msg(rc == EVP_TARGET, "the detour target refused the switched client: %s", why);
+    /* None of its ports could be opened: no switch (not the fixed port, which nothing may
+     * serve). */
+    v[14] = 0;
+    ck_assert_int_eq(test_host_get()->state_put(EVP_STATE_NS_PORTS, "dyn-dp", 6, v, 15, 0, 0),
+                     0);
+    ck_assert_int_eq(vmess_detour_switch(test_host_get(), "dyn-dp", "dp@x", &sa), -1);
     test_host_get()->state_del(EVP_STATE_NS_PORTS, "dyn-dp", 6);
     m->desc->inbound->instance_free(main_in);
     m->desc->inbound->instance_free(dyn_in);

@@ -232,6 +232,56 @@ static void repick_on_worker(evp_worker *w, void *arg)
     }
 }
 
+/* Drops from list[0..*n) the ports bind_port could not bind. */
+static void bind_list(evp_server *srv, const evp_port_alloc *a, uint16_t *list, size_t *n,
+                      evp_listener **fresh)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (bind_port(srv, a, list[i], fresh) == 0)
+            list[kept++] = list[i];
+    *n = kept;
+}
+
+/* Binds the pick's ports; one that cannot be bound is replaced by another free port of the
+ * range, a bounded number of times (V2Ray would simply go without it). */
+static void bind_pick(evp_server *srv, evp_port_alloc *a, evp_listener **fresh)
+{
+    enum { RETRIES = 16 };
+    uint16_t *avoid = malloc((a->n_prev + a->n_cur + RETRIES) * sizeof *avoid);
+    if (avoid == NULL) {
+        bind_list(srv, a, a->cur, &a->n_cur, fresh);
+        return;
+    }
+    size_t n_avoid = 0, failed = 0, kept = 0;
+    for (size_t i = 0; i < a->n_prev; i++)
+        avoid[n_avoid++] = a->prev[i];
+    for (size_t i = 0; i < a->n_cur; i++)
+        avoid[n_avoid++] = a->cur[i];
+    for (size_t i = 0; i < a->n_cur; i++) {
+        uint16_t port = a->cur[i];
+        while (port != 0 && bind_port(srv, a, port, fresh) != 0) {
+            if (failed == RETRIES ||
+                evp_allocate_pick(a->first, a->last, 1, avoid, n_avoid, NULL, &port) == 0) {
+                port = 0;
+            } else {
+                avoid[n_avoid++] = port; /* tried: not picked again */
+                failed++;
+            }
+        }
+        if (port != 0)
+            a->cur[kept++] = port;
+    }
+    a->n_cur = kept;
+    free(avoid);
+}
+
+void evp_port_alloc_bind(evp_server *srv, evp_port_alloc *a, evp_listener **fresh)
+{
+    bind_pick(srv, a, fresh);
+    bind_list(srv, a, a->prev, &a->n_prev, fresh);
+}
+
 /* The pick becomes the one before; a new pick avoids it; the one before that closes. */
 static void repick_ports(evp_server *srv, evp_port_alloc *a, double now)
 {
@@ -243,11 +293,7 @@ static void repick_ports(evp_server *srv, evp_port_alloc *a, double now)
                                  NULL, a->cur);
     a->picked = now;
     repick r = {a, NULL};
-    size_t kept = 0;
-    for (size_t i = 0; i < a->n_cur; i++)
-        if (bind_port(srv, a, a->cur[i], &r.fresh) == 0)
-            a->cur[kept++] = a->cur[i];
-    a->n_cur = kept;
+    evp_port_alloc_bind(srv, a, &r.fresh);
     evp_workers_run(srv, repick_on_worker, &r);
     announce(a);
     log_pick(a);

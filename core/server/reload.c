@@ -113,6 +113,10 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
         }
         if (evp_port_alloc_plan(srv, ic, p->ins[i], p->router, &p->allocs[i]) != 0)
             return -1;
+        if (p->allocs[i] != NULL && srv->n_workers) {
+            evp_port_alloc_bind(srv, p->allocs[i], &p->fresh);
+            continue;
+        }
         for (unsigned port = ic->port; port <= ic->port_last; port++)
         for (int udp = 0; udp <= 1; udp++) {
             if (!(udp ? ic->want_udp : ic->want_tcp) ||

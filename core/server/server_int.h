@@ -101,6 +101,10 @@ void evp_reload_stop(evp_server *srv);
  * address, range and allocate, else a first pick. Reload thread; 0, or -1 out of memory. */
 int evp_port_alloc_plan(evp_server *srv, const evp_inbound_conf *ic, evp_instance *in,
                         evp_router *router, evp_port_alloc **out);
+/* Binds, one socket per worker each, a's ports not open on worker 0 yet, onto *fresh (with
+ * l->worker set); a port that cannot be bound is warned about and replaced by another free
+ * one of the range when there is one, else left out (as V2Ray goes on without it). */
+void evp_port_alloc_bind(evp_server *srv, evp_port_alloc *a, evp_listener **fresh);
 /* Whether port of its range should listen (a NULL a: every port). */
 int evp_port_alloc_wants(const evp_port_alloc *a, unsigned port);
 void evp_port_alloc_free(evp_port_alloc *a);

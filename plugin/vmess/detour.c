@@ -116,8 +116,9 @@ static int visit_target(void *ctx, const void *key, size_t key_len, const void *
 
 /* The port and minutes to announce for a target with dynamic ports (allocate "random"): a
  * random one of the host's current pick, and what is left of its refresh, counted as V2Ray
- * 4.34 does (refresh minus whole minutes since the pick; at least 1, at most 255). 0 when
- * the host announces no ports for tag: the target listens on its fixed port. */
+ * 4.34 does (refresh minus whole minutes since the pick; at least 1, at most 255): 1. 0 when
+ * the host announces no ports for tag: the target listens on its fixed port. -1 when none
+ * of its ports could be opened: no switch then (V2Ray has no worker to name either). */
 static int dynamic_port(const evp_host *h, const char *tag, uint16_t *port, uint8_t *minutes)
 {
     uint8_t v[EVP_STATE_VALUE_MAX];
@@ -131,7 +132,7 @@ static int dynamic_port(const evp_host *h, const char *tag, uint16_t *port, uint
         picked_ms = picked_ms << 8 | v[5 + i];
     size_t count = get16(v + 13);
     if (count == 0 || n < HEAD + 2 * (long)count)
-        return 0;
+        return -1;
     uint32_t r;
     h->random_bytes(&r, sizeof r);
     *port = get16(v + HEAD + 2 * (r % count));
@@ -278,14 +279,17 @@ int vmess_detour_switch(const evp_host *h, const char *to, const char *email,
     size_t kn = make_key(key, to, email, strlen(email), 1);
     if (!t.found || t.port == 0 || kn == 0)
         return -1;
+    uint16_t port = t.port;
+    uint8_t minutes = VALID_MIN;
+    if (dynamic_port(h, to, &port, &minutes) < 0)
+        return -1;
     long n = get_or_make(h, key, kn, &t, email, val);
     int rc = -1;
     if (n >= ACC_HEAD && n <= ACC_MAX && val[0] == FORMAT) {
         if (!(val[1] & ACC_CONFIGURED)) /* this client may use it VALID_MIN more minutes */
             h->state_put(NS_USERS, key, kn, val, (size_t)n, ACCOUNT_TTL, 0);
-        sa->port = t.port;
-        sa->valid_min = VALID_MIN;
-        dynamic_port(h, to, &sa->port, &sa->valid_min);
+        sa->port = port;
+        sa->valid_min = minutes;
         memcpy(sa->uuid, val + 2, 16);
         sa->alter_id = get16(val + 18);
         sa->level = val[20]; /* one byte on the wire, as V2Ray truncates it */

@@ -28,52 +28,6 @@ start_tool echo echo_server.py --host 127.0.0.1
 ECHO=$TOOL_PORT
 info "echo server on 127.0.0.1:$ECHO"
 
-# cfg_detour_server FILE PORT_A PORT_B TO AID [B_PROTOCOL]: vmess-in on A (detour to TO),
-# an inbound tagged "dyn" on B (vmess with default alterId AID, or B_PROTOCOL). Sessions from
-# "dyn" leave by their own freedom outbound "via-dyn", so the access log of either server
-# (V2Ray 4.34 names only the outbound) tells which inbound took each session.
-cfg_detour_server() {
-    local f=$1 a=$2 b=$3 to=$4 aid=$5 bproto=${6:-vmess} bset
-    bset="{\"clients\": [], \"default\": {\"alterId\": $aid, \"level\": 0}}"
-    [ "$bproto" = socks ] && bset='{"auth": "noauth", "udp": false}'
-    cat >"$f" <<EOF
-{
-  "log": {"loglevel": "info", "access": "${f%.json}.access.log"},
-  "inbounds": [
-    {
-      "tag": "vmess-in",
-      "listen": "127.0.0.1",
-      "port": $a,
-      "protocol": "vmess",
-      "settings": {
-        "clients": [
-          {"id": "$UUID_GOOD", "alterId": 0, "level": 0, "email": "e@x"}
-        ],
-        "detour": {"to": "$to"}
-      }
-    },
-    {
-      "tag": "dyn",
-      "listen": "127.0.0.1",
-      "port": $b,
-      "protocol": "$bproto",
-      "settings": $bset
-    }
-  ],
-  "outbounds": [
-    {"tag": "direct", "protocol": "freedom", "settings": {}},
-    {"tag": "via-dyn", "protocol": "freedom", "settings": {}}
-  ],
-  "routing": {
-    "rules": [
-      {"type": "field", "inboundTag": ["vmess-in"], "outboundTag": "direct"},
-      {"type": "field", "inboundTag": ["dyn"], "outboundTag": "via-dyn"}
-    ]
-  }
-}
-EOF
-}
-
 # cfg_client FILE SOCKS_PORT SERVER_PORT: lib.sh's socks -> vmess (alterId 0, aes-128-gcm)
 # client at loglevel info (evproxy logs the switch it makes).
 cfg_client() {

@@ -364,6 +364,54 @@ cfg_vmess_server() {
 EOF
 }
 
+# cfg_detour_server FILE PORT_A PORT_B TO AID [B_PROTOCOL] [B_EXTRA]: vmess-in on A (detour
+# to TO, user e@x), an inbound tagged "dyn" on B (vmess with default alterId AID, or
+# B_PROTOCOL; B may be a range "\"from-to\""; B_EXTRA: more members of it, e.g. an
+# allocate). Sessions from "dyn" leave by their own freedom outbound "via-dyn", so the access
+# log of either server (V2Ray 4.34 names only the outbound) tells which inbound took each
+# session. Logs at info, the access log beside FILE.
+cfg_detour_server() {
+    local f=$1 a=$2 b=$3 to=$4 aid=$5 bproto=${6:-vmess} extra=${7:-} bset
+    bset="{\"clients\": [], \"default\": {\"alterId\": $aid, \"level\": 0}}"
+    [ "$bproto" = socks ] && bset='{"auth": "noauth", "udp": false}'
+    cat >"$f" <<EOF
+{
+  "log": {"loglevel": "info", "access": "${f%.json}.access.log"},
+  "inbounds": [
+    {
+      "tag": "vmess-in",
+      "listen": "127.0.0.1",
+      "port": $a,
+      "protocol": "vmess",
+      "settings": {
+        "clients": [
+          {"id": "$UUID_GOOD", "alterId": 0, "level": 0, "email": "e@x"}
+        ],
+        "detour": {"to": "$to"}
+      }
+    },
+    {
+      "tag": "dyn",
+      "listen": "127.0.0.1",
+      "port": $b,$extra
+      "protocol": "$bproto",
+      "settings": $bset
+    }
+  ],
+  "outbounds": [
+    {"tag": "direct", "protocol": "freedom", "settings": {}},
+    {"tag": "via-dyn", "protocol": "freedom", "settings": {}}
+  ],
+  "routing": {
+    "rules": [
+      {"type": "field", "inboundTag": ["vmess-in"], "outboundTag": "direct"},
+      {"type": "field", "inboundTag": ["dyn"], "outboundTag": "via-dyn"}
+    ]
+  }
+}
+EOF
+}
+
 # cfg_vmess_client FILE SOCKS_PORT SERVER_PORT UUID ALTERID SECURITY [UDP_PORT UDP_TARGET]
 # socks inbound on 127.0.0.1:SOCKS_PORT (plus, with UDP_PORT, a dokodemo-door UDP inbound
 # forwarding to UDP_TARGET=HOST:PORT) -> vmess outbound to 127.0.0.1:SERVER_PORT.
