@@ -116,9 +116,9 @@ static void announce(const evp_port_alloc *a)
         v[HEAD + 2 * i + 1] = (uint8_t)a->cur[i];
     }
     /* Gone on its own once the pick and the one after it would have closed. */
-    uint32_t ttl = a->a.refresh_min * 120u + 60u;
-    if (evp_host_state_put(EVP_STATE_NS_PORTS, a->tag, strlen(a->tag), v, HEAD + 2 * n, ttl,
-                           0) != 0)
+    uint64_t ttl = (uint64_t)a->a.refresh_min * 120 + 60;
+    if (evp_host_state_put(EVP_STATE_NS_PORTS, a->tag, strlen(a->tag), v, HEAD + 2 * n,
+                           ttl > UINT32_MAX ? UINT32_MAX : (uint32_t)ttl, 0) != 0)
         evp_warn("inbound [%s]: cannot announce its ports (state store full)", a->tag);
 }
 
