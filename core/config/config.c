@@ -11,6 +11,7 @@
 #include "listen_addr.h"
 #include "log.h"
 #include "router.h"
+#include "sniff_conf.h"
 #include "stream_settings.h"
 #include "users.h"
 
@@ -265,6 +266,8 @@ static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema
     }
     snprintf(where, sizeof where, "inbounds[%zu]", i);
     evp_stream_conf_load(&ic->stream, in, 1, where, schema_dir, reg, errs);
+    if (evp_sniff_conf(in, where, &ic->sniff, err, sizeof err) != 0)
+        evp_errlist_add(errs, "%s", err);
     json_t *settings = settings_of(in);
     json_t *users = NULL;
     if (ic->clients_file) {
@@ -524,6 +527,7 @@ evp_instance *evp_inbound_instance_new(const evp_inbound_conf *ic, char *err, si
         errlen);
     if (attach_transports(in, &ic->stream, 1, err, errlen) != 0)
         return NULL;
+    in->sniff = ic->sniff;
     if (ic->users_json == NULL)
         return in;
     json_t *users = json_loads(ic->users_json, 0, NULL);

@@ -24,6 +24,7 @@ typedef struct evp_inbound_conf {
     char *users_json; /* owned: clientsFile's users (a JSON array text, opaque), or NULL */
     int want_tcp, want_udp; /* from settings.network ("tcp" default) or socks udp */
     evp_stream_conf stream; /* its transport layers (streamSettings) */
+    uint8_t sniff; /* "sniffing": EVP_SNIFF_* bits (sniff.h), 0 off */
     evp_module *mod; /* owned reference */
 } evp_inbound_conf;
 

@@ -26,6 +26,7 @@ typedef struct evp_instance {
     /* An outbound's sendThrough: the address its sockets bind before they connect;
      * EVP_ADDR_NONE: the kernel picks. */
     evp_addr send_through;
+    uint8_t sniff; /* an inbound's "sniffing" (EVP_SNIFF_* bits, sniff.h), 0 off */
 } evp_instance;
 
 /* Creates the plugin instance (port: an inbound's listening port, else 0); NULL and err on

@@ -120,6 +120,9 @@ static void on_client_read(EV_P_ ev_io *w, int revents)
     case S_HANDSHAKE:
         evp_sess_handshake(s);
         return;
+    case S_SNIFF:
+        evp_sess_sniff_input(s);
+        return;
     case S_ASSOC:
         evp_qbuf_free(&ep->rbuf); /* nothing is expected on the control connection */
         if (ep->eof) {
@@ -209,6 +212,10 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
     evp_session *s = (evp_session *)w;
     if (s->state == S_RESETTING) {
         evp_sess_reset_client(s);
+        return;
+    }
+    if (s->state == S_SNIFF) {
+        evp_sess_sniff_timeout(s); /* one wait for the first payload ran out */
         return;
     }
     if (s->first_wait) {
@@ -387,6 +394,8 @@ void evp_sess_close(evp_session *s, const char *why)
     evp_resolve_cancel(s->resolving);
     free(s->dial);
     s->dial = NULL;
+    free(s->access_to);
+    s->access_to = NULL;
     if (s->outs && was != S_DRAIN && !s->carrier) {
         const evp_inbound_ops *ops = s->inops;
         const char *user = ops->session_user ? ops->session_user(s->ins) : NULL;

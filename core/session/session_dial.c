@@ -22,7 +22,7 @@ void evp_sess_connect_failed(evp_session *s, const char *why)
     if (s->sub_link)
         s->sub_link->failed = 1; /* its carrier ends the sub-stream with Error */
     evp_warn("%s: %s", s->label, why);
-    if (in->connected) {
+    if (in->connected && !s->answered) { /* answered: V2Ray's client sees a close too */
         evp_io io;
         memset(&io, 0, sizeof io);
         io.out = &s->plain.b;
@@ -205,14 +205,14 @@ static void open_chosen(evp_session *s)
         /* Nowhere to dial (blackhole): let the outbound answer, then close. */
         evp_io io;
         s->state = S_RELAY;
-        if (s->inops->connected) {
+        if (s->inops->connected && !s->answered) {
             /* V2Ray answers success first, then the blackhole's response. */
             memset(&io, 0, sizeof io);
             io.out = &s->plain.b;
             io.back = &s->cl.wbuf.b;
             s->inops->connected(s->ins, 1, &io);
-            evp_qbuf_take(&s->plain, evp_qbuf_len(&s->plain));
         }
+        evp_qbuf_take(&s->plain, evp_qbuf_len(&s->plain)); /* and what sniffing decoded */
         evp_sess_run_codec(evp_outops(s->out)->decode, s->outs, NULL, 0, 1, &s->plain.b,
                            &s->sv.wbuf.b, &io);
         if (evp_qbuf_len(&s->plain))
@@ -338,6 +338,15 @@ void evp_sess_open_outbound(evp_session *s)
         evp_sess_start_demux(s, mux, NULL);
         return;
     }
+    if (evp_sess_sniff_wanted(s)) {
+        evp_sess_sniff_start(s); /* which routes once it is over */
+        return;
+    }
+    evp_sess_route(s);
+}
+
+void evp_sess_route(evp_session *s)
+{
     if (s->forced_out) {
         s->out = evp_instance_ref(s->forced_out);
         open_chosen(s);

@@ -3,7 +3,8 @@
  * two directions, the writing), session_udp.c (UDP sessions and the start of a UDP relay), session_report.c (labels, access
  * log, counters), session_idle.c (quiet sessions), session_transport.c (endpoints with
  * transport layers), session_sub.c (multiplexed sessions and their sub-streams) and
- * session_fixed.c (the codec of a session whose target is fixed). Nothing outside
+ * session_fixed.c (the codec of a session whose target is fixed) and session_sniff.c (the
+ * first payload read for a domain before routing). Nothing outside
  * core/session/session*.c
  * includes it. */
 #ifndef EVP_SESSION_INT_H
@@ -11,6 +12,7 @@
 
 #include "buf.h"
 #include "session.h"
+#include "sniff.h"
 #include "transport_stack.h"
 
 #include <ev.h>
@@ -61,6 +63,7 @@ enum pass {
 
 enum state {
     S_HANDSHAKE, /* the inbound has not named a target yet */
+    S_SNIFF,     /* the target is named; its first payload is read for a domain (sniffing) */
     S_RESOLVING,
     S_CONNECTING,
     S_RELAY,
@@ -97,6 +100,13 @@ struct evp_session {
     uint8_t layer_mux;    /* its inbound's top layer is a multiplexer, served at once: the
                              session below it is a connection, not logged */
     struct evp_sess_lim *lim; /* its user's limits (session_limits.c), NULL: none */
+    uint8_t answered;     /* the inbound's connected() ran before the dial (sniffing) */
+    uint8_t sniffed;      /* sniffing is over: route */
+    uint8_t sniff_reads;  /* reads of the first payload so far (at most EVP_SNIFF_READS) */
+    evp_sniffer sniffer;
+    const char *sniffed_protocol; /* "http1", "tls", "bittorrent" (static), or NULL */
+    char *access_to; /* the target the client named, for the access log, when sniffing
+                        replaced it (owned), else NULL */
     evp_sub_link *sub_link; /* a sub-stream's session: shared with its carrier (owned) */
     evp_cone *cone;         /* full-cone UDP (XUDP), or NULL (owned) */
     evp_instance *forced_out; /* the outbound it goes through whatever the routing (a Mux
@@ -153,6 +163,8 @@ evp_session *evp_sess_new_host_codec(evp_runtime *rt, int fd, evp_instance *in,
 void evp_sess_connect_failed(evp_session *s, const char *why);
 /* The inbound named the target: route it, ask the outbound where to go and go there. */
 void evp_sess_open_outbound(evp_session *s);
+/* Its second half, after sniffing: routing.rules pick the outbound, which is dialled. */
+void evp_sess_route(evp_session *s);
 /* The server socket's connect completed (or failed): start the relay or fail. */
 void evp_sess_on_connected(evp_session *s);
 /* Feeds the inbound what the client sent so far until it names a target or fails. */
@@ -225,6 +237,15 @@ evp_session *evp_sess_new_layer_carrier(evp_runtime *rt, int fd, evp_instance *i
                                         evp_router *router);
 /* The top layer of the inbound's stack when it is a multiplexer (server side), else NULL. */
 const evp_tlayer *evp_sess_layer_mux(const evp_instance *in);
+
+/* session_sniff.c */
+/* s is to be sniffed before it is routed (its inbound's "sniffing", a TCP target). */
+int evp_sess_sniff_wanted(const evp_session *s);
+/* Starts the sniff (S_SNIFF): answers the client if its inbound answers before the dial. */
+void evp_sess_sniff_start(evp_session *s);
+/* S_SNIFF: the client sent bytes (or ended); its wait ran out. Either may end the sniff. */
+void evp_sess_sniff_input(evp_session *s);
+void evp_sess_sniff_timeout(evp_session *s);
 
 /* session_udp.c */
 /* The inbound asked for a SOCKS UDP relay beside this TCP connection: open it. */

@@ -150,7 +150,8 @@ void evp_sess_update_watchers(evp_session *s)
         evp_sess_limits_account(s);
     if (cl->fd != -1) {
         int read_cl =
-            (!cl->eof && (s->state == S_HANDSHAKE || s->state == S_DRAIN || s->state == S_ASSOC ||
+            (!cl->eof && (s->state == S_HANDSHAKE || s->state == S_SNIFF || s->state == S_DRAIN ||
+                          s->state == S_ASSOC ||
                           (relay && !s->up_done && room_in(sv, &cl->rio)))) ||
             (relay && cl->stack && evp_tstack_reading(cl->stack));
         set_io(s, &cl->rio, read_cl && !(relay && evp_sess_limits_hold(s, 0)));
@@ -229,6 +230,8 @@ static void finish_down(evp_session *s)
 
 /* ---- starting ----------------------------------------------------------------------- */
 
+static int send_early(evp_session *s);
+
 /* The outbound's first encode, with the client's first bytes if they came: V2Ray's client
  * sends its request header together with the first payload (proxy/vmess/outbound:
  * CopyOnceTimeout, 100 ms), so a one-request protocol costs one segment, not two. */
@@ -236,6 +239,8 @@ void evp_sess_first_encode(evp_session *s)
 {
     evp_io io;
     s->first_wait = 0;
+    if (send_early(s) != 0)
+        return;
     evp_sess_pump_up(s);
     if (s->state == S_RELAY && !s->out_started &&
         evp_sess_encode_out(s, NULL, 0, 0, &io) == EVP_ERR) {
@@ -264,7 +269,7 @@ void evp_sess_start_relay(evp_session *s)
     evp_sess_wake(s); /* the timer now watches for quiet spells (session_idle) */
     evp_sess_touch(s);
     const evp_inbound_ops *in = s->inops;
-    if (in->connected) {
+    if (in->connected && !s->answered) {
         memset(&io, 0, sizeof io);
         io.out = &s->plain.b;
         io.back = &s->cl.wbuf.b;
@@ -282,8 +287,8 @@ void evp_sess_start_relay(evp_session *s)
                  ind->name, ind->version ? ind->version : "?", outd->name,
                  outd->version ? outd->version : "?");
     }
-    if (evp_qbuf_len(&s->cl.rbuf) == 0 && !s->cl.eof && s->cl.kind == EP_STREAM &&
-        !(s->pass & PASS_OUT)) {
+    if (evp_qbuf_len(&s->cl.rbuf) == 0 && evp_qbuf_len(&s->plain) == 0 && !s->cl.eof &&
+        s->cl.kind == EP_STREAM && !(s->pass & PASS_OUT)) {
         /* Nothing from the client yet: its first bytes, its end or the timer ends the wait
          * (a protocol whose server speaks first waits at most this long). An outbound that
          * passes bytes through has no header to wait with. */
@@ -409,6 +414,30 @@ static void pump(evp_session *s, const direction *d)
     }
     evp_qbuf_trim(&from->rbuf);
     evp_qbuf_trim(&s->plain);
+}
+
+/* What the client sent before there was an outbound (read while sniffing) goes first. When
+ * both sides pass bytes through, or the outbound does and they are decoded already, the
+ * buffer holding them becomes the server's write buffer: moved, not copied. 0, or -1 when
+ * the session was closed. */
+static int send_early(evp_session *s)
+{
+    int both = s->pass == (PASS_IN | PASS_OUT);
+    evp_qbuf *q = both ? &s->cl.rbuf : &s->plain;
+    size_t len = evp_qbuf_len(q);
+    if (len == 0 || s->up_done)
+        return 0;
+    if ((s->pass & PASS_OUT) && evp_qbuf_len(&s->sv.wbuf) == 0) {
+        evp_qbuf empty = s->sv.wbuf;
+        s->sv.wbuf = *q;
+        *q = empty;
+        s->bytes_up += len;
+        return 0;
+    }
+    if (both)
+        return 0; /* the pump takes them from the read buffer */
+    direction d = dir_up(s);
+    return encode_from(s, &d, &s->plain);
 }
 
 void evp_sess_pump_up(evp_session *s)

@@ -73,7 +73,9 @@ void evp_sess_access_line(evp_session *s)
     char from[INET6_ADDRSTRLEN + 16];
     client_label(s, from, sizeof from);
     const char *user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;
-    const evp_access_entry e = {.from = from, .target = s->label, .in_tag = s->in->tag,
+    /* Sniffing may have replaced the target: V2Ray logs the one the client named. */
+    const char *to = s->access_to ? s->access_to : s->label;
+    const evp_access_entry e = {.from = from, .target = to, .in_tag = s->in->tag,
                                 .out_tag = s->out->tag, .user = user};
     evp_access_log_write(&e);
 }
