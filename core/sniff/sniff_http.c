@@ -138,8 +138,10 @@ static int take_host(const uint8_t *v, size_t n, evp_sniffed *out)
         v++, n--;
     while (n > 0 && is_space(v[n - 1]))
         n--;
-    if (n >= sizeof raw)
-        return EVP_SNIFF_NOT; /* no name is that long */
+    /* No name is that long; a NUL inside would cut it short for the resolver, so that it
+     * were routed as one name and dialled as another (found by fuzz_sniff). */
+    if (n >= sizeof raw || memchr(v, '\0', n) != NULL)
+        return EVP_SNIFF_NOT;
     out->len = 0;
     out->domain[0] = '\0'; /* an empty one clears an earlier one, as in V2Ray */
     if (n == 0)

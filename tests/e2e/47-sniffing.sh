@@ -6,6 +6,7 @@
 # first outbound, a blackhole. Every probe names an IP target (127.0.0.9:9), so only a
 # sniffed domain can reach "hit":
 #   - HTTP with Host: example.test (and EXAMPLE.test:8080) echoes; Host: other.test is closed;
+#     three of V2Ray's quirks give V2Ray's answers;
 #   - real ClientHellos (openssl s_client -servername, gnutls-cli --sni-hostname, captured
 #     and replayed) with SNI example.test echo; SNI other.test or none are closed;
 #   - the same through the inbound without sniffing: closed;
@@ -30,6 +31,11 @@ mkdir -p "$P"
 printf 'GET / HTTP/1.1\r\nHost: example.test\r\nUser-Agent: e2e\r\n\r\n' >"$P/http"
 printf 'POST /x HTTP/1.1\r\nhost: EXAMPLE.test:8080\r\nContent-Length: 0\r\n\r\n' >"$P/http_port"
 printf 'GET / HTTP/1.1\r\nHost: other.test\r\n\r\n' >"$P/http_other"
+# V2Ray's reading, quirks included: a port in Go's base-0 syntax; lines split at '\n' only,
+# so a "Host:" after the CRLF blank line still counts; a port that does not parse fails it.
+printf 'GET / HTTP/1.1\r\nHost: example.test:0x50\r\n\r\n' >"$P/http_hexport"
+printf 'GET / HTTP/1.1\r\n\r\nHost: example.test\r\n' >"$P/http_bodyline"
+printf 'GET / HTTP/1.1\r\nHost: example.test:http\r\n\r\n' >"$P/http_badport"
 : >"$P/none"
 # capture NAME CLIENT...: the first TLS record CLIENT sends to a capture port, as P/NAME.
 capture() {
@@ -107,6 +113,8 @@ start_v2ray cem "$E2E_TMP/cem.json" "$CEM"
 start_v2ray cvm "$E2E_TMP/cvm.json" "$CVM"
 
 CASES=(http="$P/http" http_port="$P/http_port" http_other="$P/http_other"
+    http_hexport="$P/http_hexport" http_bodyline="$P/http_bodyline"
+    http_badport="$P/http_badport"
     tls_openssl="$P/tls_openssl" tls_gnutls="$P/tls_gnutls" tls_other="$P/tls_other"
     tls_nosni="$P/tls_nosni")
 # probe_all SNIFF PLAIN VMESS_CLIENT MUX_CLIENT: one line per case and way in.
@@ -133,6 +141,9 @@ cat >"$E2E_TMP/expected" <<EOF
 socks http echo
 socks http_port echo
 socks http_other closed
+socks http_hexport echo
+socks http_bodyline echo
+socks http_badport closed
 socks tls_openssl echo
 socks tls_gnutls echo
 socks tls_other closed

@@ -52,6 +52,7 @@ $(OUT)/fuzz_h2_server $(OUT)/fuzz_h2_mux: LIBS += -lnghttp2
 $(OUT)/fuzz_settings: $(BUILTIN) $(VMESS) $(JSONSCHEMA) $(LOG)
 $(OUT)/fuzz_sip003: $(CORE_ALL)
 $(OUT)/fuzz_config: $(CORE_ALL)
+$(OUT)/fuzz_sniff: $(call obj,core/sniff/sniff.c core/sniff/sniff_http.c core/sniff/sniff_tls.c)
 $(OUT)/fuzz_geodata: $(GEO) $(LOG)
 
 $(GEN)/geodata.pb-c.c $(GEN)/geodata.pb-c.h &: core/route/geodata.proto

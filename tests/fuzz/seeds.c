@@ -468,6 +468,27 @@ static void transport_seeds(void)
     put("fuzz_h2_server", "http1", "\x41GET / HTTP/1.1\r\n\r\n", 19);
 }
 
+/* fuzz_sniff (byte 0: where the first read ends): HTTP requests, a ClientHello naming
+ * a.test after a supported_versions extension, a BitTorrent handshake. */
+static void sniff_seeds(void)
+{
+    static const char *const http[] = {
+        "\x40GET / HTTP/1.1\r\nHost: Example.TEST:8080\r\nAccept: */*\r\n\r\n",
+        "\xffOPTIONS * HTTP/1.1\nhost: [::1]:0x50\n\n",
+        "\x10post / HTTP/1.0\r\n\r\nHost: body.test\r\n",
+    };
+    for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
+        put("fuzz_sniff", "http", http[i], strlen(http[i]));
+    static const uint8_t hello[] = {
+        128, 22, 3, 1, 0, 69, 1, 0, 0, 65, 3, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+        15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 0, 0, 2, 19, 1,
+        1, 0, 0, 22, 0, 43, 0, 3, 2, 3, 4, 0, 0, 0, 11, 0, 9, 0, 0, 6, 'a', '.', 't', 'e', 's',
+        't'};
+    put("fuzz_sniff", "tls", hello, sizeof(hello));
+    static const char bt[] = "\x01\x13" "BitTorrent protocol" "\0\0\0\0\0\x10\0\x05";
+    put("fuzz_sniff", "bittorrent", bt, sizeof(bt) - 1);
+}
+
 /* fuzz_ws_server: upgrade requests (byte 0 the settings and peer, byte 1 the split), then
  * masked frames: data, a ping, fragments, a Close. */
 static void ws_seeds(void)
@@ -555,6 +576,7 @@ int main(int argc, char **argv)
     file_seeds();
     transport_seeds();
     geodata_seeds();
+    sniff_seeds();
     printf("seeds: %u files under %s\n", counter, root_dir);
     return 0;
 }
