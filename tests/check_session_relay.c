@@ -3,7 +3,9 @@
  * Bytes pass both ways intact; a side that stops reading stops the relay reading the other
  * side once the session holds HIGH_WATER bytes, and reading resumes below LOW_WATER;
  * half-closes pass through; a target's reset after the client's end reaches the client as a
- * reset. Looks inside the session (session_int.h) to see its buffers and watchers. */
+ * reset. With sniffing, a silent client's session goes on after the waits and an HTTP Host
+ * redirects the dial. Looks inside the session (session_int.h) to see its buffers and
+ * watchers. */
 #include "buf.h"
 #include "session_fixture.h"
 #include "session_int.h"
@@ -58,6 +60,8 @@ static int listen_loopback(uint16_t *port)
     return fd;
 }
 
+static const char *doko_address = "127.0.0.1"; /* where dokodemo-door sends its sessions */
+
 /* dokodemo-door -> the outbound that outbound_json writes for a target on port. */
 static void setup_with(void (*outbound_json)(char *json, size_t n, uint16_t port),
                        const char *plugin_dir)
@@ -68,9 +72,9 @@ static void setup_with(void (*outbound_json)(char *json, size_t n, uint16_t port
     outbound_json(outbound, sizeof outbound, port);
     snprintf(text, sizeof text,
              "{\"inbounds\":[{\"tag\":\"d\",\"port\":1081,\"protocol\":\"dokodemo-door\","
-             "\"settings\":{\"address\":\"127.0.0.1\",\"port\":%u,\"network\":\"tcp\"}}],"
+             "\"settings\":{\"address\":\"%s\",\"port\":%u,\"network\":\"tcp\"}}],"
              "\"outbounds\":[%s]}",
-             port, outbound);
+             doko_address, port, outbound);
     fixture_start_with(&fx, text, plugin_dir);
     client = target = -1;
 }
@@ -82,7 +86,26 @@ static void freedom_json(char *json, size_t n, uint16_t port)
 
 static void setup(void)
 {
+    doko_address = "127.0.0.1";
     setup_with(freedom_json, "/nonexistent");
+}
+
+/* Sniffing HTTP; dokodemo-door's target is address (127.0.0.2: nobody listens there). */
+static void setup_sniff_to(const char *address)
+{
+    doko_address = address;
+    setup_with(freedom_json, "/nonexistent");
+    fx.in->sniff = EVP_SNIFF_ON | EVP_SNIFF_HTTP;
+}
+
+static void setup_sniff(void)
+{
+    setup_sniff_to("127.0.0.1");
+}
+
+static void setup_sniff_elsewhere(void)
+{
+    setup_sniff_to("127.0.0.2");
 }
 
 /* The target plays a VMess server: it sees the client's request as it comes on the wire. */
@@ -140,8 +163,9 @@ static evp_session *session(void)
     return fx.rt.sessions;
 }
 
-/* client -> session -> target, with every socket buffer small. */
-static void open_session(void)
+/* client -> session -> target, with every socket buffer small; the client sends first
+ * (NULL: nothing) before the session runs. */
+static void open_session_sending(const char *first)
 {
     uint16_t port;
     int front = listen_loopback(&port);
@@ -150,6 +174,8 @@ static void open_session(void)
     client = socket(AF_INET, SOCK_STREAM, 0);
     set_buffers(client, SO_SNDBUF);
     ck_assert_int_eq(connect(client, (struct sockaddr *)&a, sizeof a), 0);
+    if (first != NULL)
+        ck_assert_int_eq(send(client, first, strlen(first), 0), (ssize_t)strlen(first));
     int accepted = accept(front, NULL, NULL);
     ck_assert_int_ne(accepted, -1);
     close(front);
@@ -162,6 +188,11 @@ static void open_session(void)
     set_buffers(target, SO_SNDBUF);
     set_buffers(session()->sv.fd, SO_SNDBUF);
     set_buffers(session()->sv.fd, SO_RCVBUF);
+}
+
+static void open_session(void)
+{
+    open_session_sending(NULL);
 }
 
 /* One direction of test data: a pattern of `total` bytes written to `from`, read and
@@ -520,6 +551,42 @@ START_TEST(stream_cut_mid_record_ends_the_session)
 }
 END_TEST
 
+static int client_got_banner(void *unused)
+{
+    char b[8];
+    return recv(client, b, sizeof b, MSG_PEEK) == 3;
+}
+
+/* A client that sends nothing (the server speaks first): both reads of the sniff pass
+ * empty, the session goes on to its target, and the server's first words reach the client. */
+START_TEST(sniff_gives_up_on_a_silent_client)
+{
+    open_session();
+    evp_session *s = session();
+    ck_assert_uint_eq(s->sniff_reads, EVP_SNIFF_READS);
+    ck_assert_ptr_null(s->sniffed_protocol);
+    ck_assert_int_eq(send(target, "220", 3, 0), 3);
+    ck_assert_msg(spin(client_got_banner, NULL), "the server's banner never came");
+}
+END_TEST
+
+/* dokodemo-door names 127.0.0.2, where nobody listens; the Host names 127.0.0.1 (the
+ * target's listener), port kept: only the sniffed address reaches it, with the request
+ * intact and once. */
+START_TEST(sniffed_host_is_dialled)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    open_session_sending(req);
+    ck_assert_str_eq(session()->sniffed_protocol, "http1");
+    ck_assert_ptr_nonnull(session()->access_to); /* the access log keeps 127.0.0.2 */
+    size_t sent = sizeof req - 1;
+    ck_assert_msg(spin(payload_written, &sent), "the request never went out");
+    char got[sizeof req + 16];
+    ck_assert_int_eq(recv(target, got, sizeof got, 0), (ssize_t)sent);
+    ck_assert(memcmp(got, req, sent) == 0);
+}
+END_TEST
+
 Suite *session_relay_suite(void)
 {
     Suite *s = suite_create("session_relay");
@@ -539,5 +606,15 @@ Suite *session_relay_suite(void)
     tcase_add_test(vm, silent_client_header_goes_alone);
     tcase_add_test(vm, stream_cut_mid_record_ends_the_session);
     suite_add_tcase(s, vm);
+    TCase *sn = tcase_create("sniffing");
+    tcase_add_checked_fixture(sn, setup_sniff, teardown);
+    tcase_set_timeout(sn, 120);
+    tcase_add_test(sn, sniff_gives_up_on_a_silent_client);
+    suite_add_tcase(s, sn);
+    TCase *sn2 = tcase_create("sniffing elsewhere");
+    tcase_add_checked_fixture(sn2, setup_sniff_elsewhere, teardown);
+    tcase_set_timeout(sn2, 120);
+    tcase_add_test(sn2, sniffed_host_is_dialled);
+    suite_add_tcase(s, sn2);
     return s;
 }
