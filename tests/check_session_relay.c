@@ -587,6 +587,15 @@ START_TEST(sniffed_host_is_dialled)
 }
 END_TEST
 
+static TCase *sniff_case(Suite *s, const char *name, void (*setup_fn)(void))
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, setup_fn, teardown);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
 Suite *session_relay_suite(void)
 {
     Suite *s = suite_create("session_relay");
@@ -606,15 +615,8 @@ Suite *session_relay_suite(void)
     tcase_add_test(vm, silent_client_header_goes_alone);
     tcase_add_test(vm, stream_cut_mid_record_ends_the_session);
     suite_add_tcase(s, vm);
-    TCase *sn = tcase_create("sniffing");
-    tcase_add_checked_fixture(sn, setup_sniff, teardown);
-    tcase_set_timeout(sn, 120);
-    tcase_add_test(sn, sniff_gives_up_on_a_silent_client);
-    suite_add_tcase(s, sn);
-    TCase *sn2 = tcase_create("sniffing elsewhere");
-    tcase_add_checked_fixture(sn2, setup_sniff_elsewhere, teardown);
-    tcase_set_timeout(sn2, 120);
-    tcase_add_test(sn2, sniffed_host_is_dialled);
-    suite_add_tcase(s, sn2);
+    tcase_add_test(sniff_case(s, "sniffing", setup_sniff), sniff_gives_up_on_a_silent_client);
+    tcase_add_test(sniff_case(s, "sniffing elsewhere", setup_sniff_elsewhere),
+                   sniffed_host_is_dialled);
     return s;
 }
