@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sniffing probes (e2e 47): what a proxy with inbound sniffing does with a first payload.
+"""Sniffing probes (e2e 49): what a proxy with inbound sniffing does with a first payload.
 
   sniff_probe.py capture --ready-file F --out FILE
       serves one TCP connection on loopback: saves its first TLS record (a real client's
