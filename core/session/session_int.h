@@ -103,6 +103,7 @@ struct evp_session {
     uint8_t answered;     /* the inbound's connected() ran before the dial (sniffing) */
     uint8_t sniffed;      /* sniffing is over: route */
     uint8_t sniff_reads;  /* reads of the first payload so far (at most EVP_SNIFF_READS) */
+    uint16_t sniff_seen;  /* plaintext bytes the last of them saw */
     evp_sniffer sniffer;
     const char *sniffed_protocol; /* "http1", "tls", "bittorrent" (static), or NULL */
     char *access_to; /* the target the client named, for the access log, when sniffing

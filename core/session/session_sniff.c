@@ -101,6 +101,7 @@ static void sniff_read(evp_session *s)
     evp_qbuf *q = sniff_bytes(s);
     size_t n = evp_qbuf_len(q);
     s->sniff_reads++;
+    s->sniff_seen = (uint16_t)(n < EVP_SNIFF_MAX ? n : EVP_SNIFF_MAX); /* more ends the sniff */
     if (n > 0) {
         evp_sniffed f;
         int r = evp_sniffer_run(&s->sniffer, evp_qbuf_head(q),
@@ -151,15 +152,13 @@ void evp_sess_sniff_start(evp_session *s)
 
 void evp_sess_sniff_input(evp_session *s)
 {
-    size_t before = evp_qbuf_len(&s->plain);
-    if (!passes_in(s)) {
-        if (decode_some(s) != 0)
-            return;
-        /* A read that decoded to nothing yet (half a record) is not one of V2Ray's reads. */
-        if (evp_qbuf_len(&s->plain) == before && !s->cl.eof) {
-            evp_sess_flush_all(s);
-            return;
-        }
+    if (!passes_in(s) && decode_some(s) != 0)
+        return;
+    /* A read that brought no plaintext yet (half a record, a layer's partial frame) is not
+     * one of V2Ray's reads: its pipe sees nothing. */
+    if (evp_qbuf_len(sniff_bytes(s)) == s->sniff_seen && !s->cl.eof) {
+        evp_sess_flush_all(s);
+        return;
     }
     sniff_read(s);
 }
