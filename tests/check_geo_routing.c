@@ -307,6 +307,26 @@ START_TEST(source_and_user_conditions)
 }
 END_TEST
 
+/* The protocol condition as V2Ray 4.34's ProtocolMatcher: the sniffed protocol starts with
+ * one of the names ("http" takes "http1"); nothing sniffed matches no protocol rule. */
+START_TEST(protocol_condition_takes_prefixes)
+{
+    evp_config *c = load_ok(
+        "{\"rules\":[{\"type\":\"field\",\"protocol\":[\"http\"],\"outboundTag\":\"block\"},"
+        "{\"type\":\"field\",\"protocol\":[\"bittorrent\", \"\"],\"outboundTag\":\"proxy-1\"}]}");
+    evp_addr t = addr("example.org");
+    evp_route_query q = {.inbound_tag = "a", .target = &t, .network = EVP_NET_TCP};
+    ck_assert_int_eq(evp_router_route(c->router, &q), 0); /* nothing sniffed */
+    q.protocol = "http1";
+    ck_assert_int_eq(evp_router_route(c->router, &q), 1);
+    q.protocol = "tls";
+    ck_assert_int_eq(evp_router_route(c->router, &q), 0);
+    q.protocol = "bittorrent";
+    ck_assert_int_eq(evp_router_route(c->router, &q), 2);
+    evp_config_free(c);
+}
+END_TEST
+
 /* IPIfNonMatch asks for the address only when no rule took the name; IPOnDemand as soon as
  * an ip rule is reached; AsIs never. */
 START_TEST(domain_strategy_asks_for_address)
@@ -360,6 +380,7 @@ Suite *geo_routing_suite(void)
     tcase_add_test(tc, missing_geoip_file);
     tcase_add_test(tc, balancer_spreads);
     tcase_add_test(tc, source_and_user_conditions);
+    tcase_add_test(tc, protocol_condition_takes_prefixes);
     tcase_add_test(tc, domain_strategy_asks_for_address);
     suite_add_tcase(s, tc);
     return s;

@@ -28,6 +28,8 @@ typedef struct rule {
     size_t n_tags;
     char **users; /* user (emails), empty: any */
     size_t n_users;
+    char **protocols; /* protocol (prefixes of the sniffed protocol), empty: any */
+    size_t n_protocols;
     evp_domain_set *doms; /* domain, NULL: any */
     evp_ip_set *ips;      /* ip (the target's), NULL: any */
     evp_ip_set *sources;  /* source (the client's), NULL: any */
@@ -112,6 +114,16 @@ static int parse_strings(json_t *list, char ***arr, size_t *n)
     return 0;
 }
 
+/* V2Ray 4.34's protocol condition: the sniffed protocol ("http1", "tls", "bittorrent")
+ * starts with one of the rule's names (so "http" takes "http1"); an empty name never. */
+static int has_prefix_of(char *const *arr, size_t n, const char *s)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (arr[i][0] != '\0' && strncmp(s, arr[i], strlen(arr[i])) == 0)
+            return 1;
+    return 0;
+}
+
 static int has_string(char *const *arr, size_t n, const char *s)
 {
     for (size_t i = 0; s && i < n; i++)
@@ -128,6 +140,9 @@ static void rule_free(rule *r)
     for (size_t i = 0; i < r->n_users; i++)
         free(r->users[i]);
     free(r->users);
+    for (size_t i = 0; i < r->n_protocols; i++)
+        free(r->protocols[i]);
+    free(r->protocols);
     evp_domain_set_free(r->doms);
     evp_ip_set_free(r->ips);
     evp_ip_set_free(r->sources);
@@ -183,6 +198,8 @@ static int parse_cond(rule *r, const char *key, json_t *v, size_t ri, evp_geo_as
         rc = parse_strings(list, &r->tags, &r->n_tags);
     } else if (strcmp(key, "user") == 0) {
         rc = parse_strings(list, &r->users, &r->n_users);
+    } else if (strcmp(key, "protocol") == 0) {
+        rc = parse_strings(list, &r->protocols, &r->n_protocols);
     } else if (strcmp(key, "ip") == 0 || strcmp(key, "source") == 0) {
         evp_ip_set **set = key[0] == 'i' ? &r->ips : &r->sources;
         if (*set == NULL)
@@ -234,8 +251,8 @@ static int parse_rule(rule *r, json_t *root, json_t *o, size_t ri, const evp_rou
         if (rc < 0)
             return -1;
         if (rc == 1) {
-            /* protocol needs sniffing, attrs HTTP attributes: a rule that needs them never
-             * matches here, rather than matching more than it says. */
+            /* attrs needs HTTP attributes: a rule that needs them never matches here,
+             * rather than matching more than it says. */
             evp_warn("routing.rules[%zu].%s: not supported; rule ignored", ri, key);
             use = 0;
         }
@@ -368,6 +385,8 @@ static int rule_matches(const rule *ru, const evp_route_query *q, const evp_addr
     if (ru->n_tags && !has_string(ru->tags, ru->n_tags, q->inbound_tag))
         return 0;
     if (ru->n_users && !has_string(ru->users, ru->n_users, q->user))
+        return 0;
+    if (ru->n_protocols && !has_prefix_of(ru->protocols, ru->n_protocols, q->protocol))
         return 0;
     if (ru->networks && !(ru->networks & (q->network == EVP_NET_UDP ? 2 : 1)))
         return 0;

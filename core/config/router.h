@@ -23,6 +23,7 @@ typedef struct evp_route_query {
     int network;               /* enum evp_network */
     const evp_addr *source;    /* the client's address and port, or NULL */
     const char *user;          /* the user's email, or NULL */
+    const char *protocol;      /* what sniffing found ("http1", "tls", ...), or NULL */
     const evp_addr *target_ip; /* the address a domain target resolved to, or NULL */
     int resolved;              /* the target's name was resolved (target_ip NULL: failed) */
     int as_is;                 /* never ask for the name's address (domainStrategy AsIs) */
@@ -34,7 +35,7 @@ typedef struct evp_route_query {
  * with errors added when a rule is malformed or names data that cannot be read (a geoip.dat
  * that is not found, a tag not in it). The data files are read once for all the rules. A
  * rule naming no outbound sends what it matches to the default one (warned about), as V2Ray
- * 4.34 does. Conditions it cannot check (protocol, attrs) are warned about, and their rule
+ * 4.34 does. A condition it cannot check (attrs) is warned about, and its rule
  * is skipped rather than widened. */
 evp_router *evp_router_new(json_t *root, const char *const *out_tags, size_t n_outs,
                            evp_errlist *errs);

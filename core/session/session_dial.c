@@ -276,6 +276,7 @@ static void route_query(evp_session *s, evp_route_query *q, evp_addr *source)
     if (sa && evp_addr_from_sockaddr(sa, source) == 0)
         q->source = source;
     q->user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL;
+    q->protocol = s->sniffed_protocol;
 }
 
 /* domainStrategy asked for the target name's address: route with it (or without, when the
