@@ -9,7 +9,7 @@ declare -A SETS=(
   [build]="build-essential pkg-config libev-dev libsodium-dev nettle-dev libgnutls28-dev libjansson-dev libc-ares-dev libpcre2-dev libnghttp2-dev libqrencode-dev libpng-dev libprotobuf-c-dev protobuf-c-compiler"
   [fuzz]="clang libclang-rt-14-dev libpcre2-dev"
   [bench]="python3 iperf3 v2ray gnuplot-nox gnutls-bin shadowsocks-libev"
-  [test]="check v2ray shadowsocks-libev simple-obfs shadowsocks-v2ray-plugin json-schema-test-suite curl python3 python3-cryptography iperf3 faketime iproute2 procps psmisc nginx libnginx-mod-stream gnutls-bin haproxy openssl zbar-tools man-db groff"
+  [test]="check v2ray shadowsocks-libev simple-obfs shadowsocks-v2ray-plugin json-schema-test-suite curl python3 python3-cryptography iperf3 faketime iproute2 procps psmisc nginx libnginx-mod-stream gnutls-bin haproxy openssl zbar-tools man-db groff chromium"
 )
 
 want=()

@@ -10,7 +10,8 @@
 #      log: each evproxy access line equals V2Ray's with the stamp and ports masked (the
 #      rejection's reason aside, which names each one's own code); again through Mux.Cool
 #      (V2Ray clients with mux on): a line per sub-stream, none for the carrier.
-#   4. GET / is an HTML page naming the user; /nope answers 404, POST /metrics 405, an
+#   4. GET / is an HTML page naming the user, which headless Chromium renders (its DOM names
+#      the user; its screenshot is a page with text); /nope answers 404, POST /metrics 405, an
 #      over-long request head 431, an idle client 408 (and scrapes are served meanwhile).
 #   5. SIGHUP: reloads_total{result="applied"} grows, {result="refused"} on a broken config;
 #      a reload that moves metrics.listen
@@ -194,6 +195,20 @@ if [[ $page == *"<table>"* ]] && [[ $page == *"$USER_EMAIL"* ]] && [[ $page != *
     pass "GET / is an HTML status page naming $USER_EMAIL, without script"
 else
     soft_fail "status page: $(head -c 300 <<<"$page")"
+fi
+# The page as a person sees it: headless Chromium (Debian's) renders it, its DOM names the
+# user, and the screenshot (kept with the logs) is a page with text, not a blank one.
+chrome=(timeout -k 5 60 env HOME="$E2E_TMP" chromium --headless --no-sandbox --disable-gpu
+    --hide-scrollbars --window-size=1000,700)
+"${chrome[@]}" --dump-dom "http://127.0.0.1:$MP/" >"$E2E_TMP/status.dom" 2>"$E2E_TMP/chromium.err"
+"${chrome[@]}" --screenshot="$E2E_TMP/status.png" "http://127.0.0.1:$MP/" \
+    >>"$E2E_TMP/chromium.err" 2>&1
+if grep -q "$USER_EMAIL" "$E2E_TMP/status.dom" &&
+    "$PY" "$TOOLS/png_check.py" --min-colours 8 "$E2E_TMP/status.png" >"$E2E_TMP/png.json"; then
+    pass "Chromium renders the status page (DOM names $USER_EMAIL): $(cat "$E2E_TMP/png.json")"
+else
+    soft_fail "Chromium: DOM $(grep -c "$USER_EMAIL" "$E2E_TMP/status.dom") user lines," \
+        "screenshot $(cat "$E2E_TMP/png.json" 2>/dev/null); $(tail -3 "$E2E_TMP/chromium.err")"
 fi
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
 c404=$(code "http://127.0.0.1:$MP/nope")
