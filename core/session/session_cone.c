@@ -24,6 +24,7 @@ int evp_sess_cone_begin(evp_session *s, const uint8_t *id)
     s->cone = calloc(1, sizeof *s->cone);
     if (s->cone == NULL)
         return -1;
+    atomic_init(&s->cone->stolen, 0);
     if (id && evp_xudp_id_set(id)) {
         memcpy(s->cone->id, id, sizeof s->cone->id);
         s->cone->has_id = 1;
@@ -72,6 +73,10 @@ int evp_sess_cone_dial(evp_session *s, const struct sockaddr *sa, socklen_t len)
     memcpy(&c->dst, sa, len);
     c->dst_len = len;
     s->sv.fd = fd;
+    if (c->has_id) {
+        evp_xudp_port_hold(c->id, fd, &c->stolen);
+        c->held = 1;
+    }
     return 0;
 }
 
@@ -123,6 +128,12 @@ int evp_sess_cone_recv(evp_session *s, evp_qbuf *q)
     struct sockaddr_storage from;
     socklen_t flen = 0;
     evp_addr peer;
+    if (atomic_load(&s->cone->stolen)) {
+        /* A sub-stream with its Global ID came on another connection and took the socket:
+         * this one (its client gone quiet) ends, leaving the replies to the new one. */
+        errno = ECONNABORTED;
+        return -1;
+    }
     ssize_t n = evp_recv_dgram(s->rt, s->sv.fd, &dgram, &from, &flen);
     if (n >= 0 && dgram == NULL)
         return 2; /* no memory for the buffer: dropped */
@@ -153,10 +164,10 @@ void evp_sess_cone_end(evp_session *s)
 {
     evp_cone *c = s->cone;
     s->cone = NULL;
-    if (c->has_id && s->sv.kind == EP_DGRAM && s->sv.fd != -1) {
+    if (c->held && s->sv.kind == EP_DGRAM && s->sv.fd != -1) {
         ev_io_stop(s->rt->loop, &s->sv.rio);
         ev_io_stop(s->rt->loop, &s->sv.wio);
-        evp_xudp_port_keep(c->id, s->sv.fd);
+        evp_xudp_port_release(c->id, s->sv.fd, &c->stolen); /* kept, or closed if taken */
         s->sv.fd = -1;
     }
     free(c);

@@ -16,6 +16,7 @@
 #include "transport_stack.h"
 
 #include <ev.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdint.h>
 
@@ -37,6 +38,8 @@ typedef struct evp_cone {
     uint8_t id[8];          /* its Global ID: the server keeps its socket under it */
     uint8_t has_id;
     uint8_t warned;         /* a datagram it could not send was logged */
+    uint8_t held;           /* its socket is recorded under its ID (xudp_ports.c) */
+    atomic_int stolen;      /* a sub-stream with its ID took the socket over: stop */
     socklen_t dst_len;      /* the server side: where a record with the target's name goes */
     struct sockaddr_storage dst;
 } evp_cone;

@@ -7,7 +7,8 @@ session 0: New, network UDP, the target, an 8-byte Global ID, then the first dat
 datagrams in Keep frames carrying their own address.
 Checks at the far end: target A gets the first datagram and remote B the second (sent to B's
 address in a Keep) from the same server port (one full-cone socket); after that connection
-closes, a second connection with the same Global ID reaches A from the same port again.
+closes, a second connection with the same Global ID reaches A from the same port again, and
+so does a third opened while the second is still open (it takes the port over).
 Prints one JSON line; exit 0 only when all of that held."""
 import argparse
 import json
@@ -96,10 +97,21 @@ def main():
     c2.sendall(request_header(args.uuid) + chunk(frame_new(a.getsockname(), b"again")))
     got, again = receive(a, args.timeout)
     res["a_port_again"] = again
-    c2.close()
     if again != pa:
+        c2.close()
         return done("a new connection with the same Global ID came from port %s, not %s" %
                     (again, pa))
+    # A client back on a new connection while its old one still looks alive to the server
+    # (a phone that changed networks): the new sub-stream takes the port over at once.
+    c3 = socket.create_connection((host, int(port)), timeout=args.timeout)
+    c3.sendall(request_header(args.uuid) + chunk(frame_new(a.getsockname(), b"taken")))
+    got, taken = receive(a, args.timeout)
+    res["a_port_taken_over"] = taken
+    c2.close()
+    c3.close()
+    if got != b"taken" or taken != pa:
+        return done("a connection with the Global ID of one still open came from port %s, "
+                    "not %s (%r)" % (taken, pa, got))
     res["ok"] = True
     return done()
 
