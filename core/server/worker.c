@@ -11,6 +11,7 @@
 #include "log.h"
 #include "memtrim.h"
 #include "udp_assoc.h"
+#include "xudp_ports.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -201,6 +202,7 @@ void evp_workers_stop(evp_server *srv)
     /* Every worker stops before any loop is destroyed: the wake-ups a closing session sends
      * other workers find their loop still there. */
     evp_workers_run(srv, stop_one, NULL);
+    evp_xudp_ports_clear(); /* the sockets XUDP IDs kept: every session that held one ended */
     evp_memtrim_stop(srv->loop);
     for (unsigned i = 0; i < srv->n_workers; i++) {
         evp_worker *w = &srv->workers[i];
