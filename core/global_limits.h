@@ -30,6 +30,13 @@
 #define EVP_LIMITS_DNS_NEGATIVE_CACHE 10.0
 #define EVP_DNS_CACHE_MAX 4096
 
+/* policy.levels.N.bufferSize: the bytes a session queues per direction before it stops
+ * reading the side that fills them. The default is V2Ray 4.34's on amd64 (features/policy);
+ * a negative one (V2Ray: unlimited) or a larger one gets the max, so that one session cannot
+ * take the memory of all. */
+#define EVP_RELAY_BUFFER_DEFAULT (512 * 1024)
+#define EVP_RELAY_BUFFER_MAX_KIB (64 * 1024)
+
 typedef struct evp_limits {
     unsigned max_sessions;   /* TCP and UDP sessions; UDP ASSOCIATE control ones included */
     unsigned max_handshakes; /* TCP sessions that have not named a target yet */

@@ -35,6 +35,15 @@ static char *load_errors(const char *text)
     return errors;
 }
 
+/* Loads text, which must load. */
+static evp_config *load_ok(const char *text)
+{
+    char *errors = NULL;
+    evp_config *c = evp_config_load(NULL, text, "schema", &reg, &errors);
+    ck_assert_msg(c != NULL, "%s", errors ? errors : "");
+    return c;
+}
+
 #define IN_SOCKS "{\"tag\":\"a\",\"listen\":\"127.0.0.1\",\"port\":1080,\"protocol\":\"socks\"}"
 #define OUT_FREE "{\"tag\":\"d\",\"protocol\":\"freedom\"}"
 
@@ -60,6 +69,22 @@ static const struct {
     {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE ",{\"protocol\":\"freedom\","
      "\"proxySettings\":{\"tag\":\"d\"}}]}",
      "outbounds[1].proxySettings: dialling through another outbound is not supported yet"},
+    /* What V2Ray's int32 bufferSize refuses. */
+    {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE "],"
+     "\"policy\":{\"levels\":{\"1\":{\"bufferSize\":\"16\"}}}}",
+     "policy.levels.1.bufferSize: must be an integer number of KiB"},
+    {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE "],"
+     "\"policy\":{\"levels\":{\"0\":{\"bufferSize\":1.5}}}}",
+     "policy.levels.0.bufferSize: must be an integer number of KiB"},
+    {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE "],"
+     "\"policy\":{\"levels\":{\"2\":{\"bufferSize\":3000000000}}}}",
+     "policy.levels.2.bufferSize: 3000000000 is out of range"},
+    {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE "],"
+     "\"policy\":{\"levels\":{\"3\":{\"bufferSize\":-2147483649}}}}",
+     "policy.levels.3.bufferSize: -2147483649 is out of range"},
+    {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE "],"
+     "\"policy\":{\"levels\":{\"1\":{\"bufferSize\":true}}}}",
+     "policy.levels.1.bufferSize: must be an integer number of KiB"},
 };
 
 START_TEST(bad_config_names_path)
@@ -93,6 +118,33 @@ START_TEST(good_config_routes)
     ck_assert_int_eq(c->inbounds[1].want_tcp, 1);
     ck_assert_str_eq(c->inbounds[1].listen, "0.0.0.0");
     ck_assert_int_eq(c->loglevel, 3);
+    evp_config_free(c);
+}
+END_TEST
+
+/* bufferSize per level, in KiB: V2Ray's default where absent (a level not named too), 0
+ * kept, a negative one (V2Ray: unlimited) or one past the max capped at the max. */
+START_TEST(buffer_size_per_level)
+{
+    evp_config *c = load_ok("{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE "],"
+                            "\"policy\":{\"levels\":{\"0\":{\"bufferSize\":16},"
+                            "\"1\":{\"bufferSize\":256},\"2\":{\"bufferSize\":0},"
+                            "\"3\":{\"bufferSize\":-1},\"4\":{\"bufferSize\":2147483647},"
+                            "\"5\":{\"connIdle\":7},\"6\":{\"bufferSize\":null},"
+                            "\"20\":{\"bufferSize\":1}}}}");
+    const size_t max = (size_t)EVP_RELAY_BUFFER_MAX_KIB * 1024;
+    const size_t want[5] = {16 * 1024, 256 * 1024, 0, max, max};
+    for (int i = 0; i < 16; i++) {
+        size_t w = i < 5 ? want[i] : EVP_RELAY_BUFFER_DEFAULT;
+        ck_assert_msg(c->buffer_bytes[i] == w, "level %d: %zu bytes, want %zu", i,
+                      c->buffer_bytes[i], w);
+    }
+    ck_assert_double_eq(c->levels[5].conn_idle, 7);
+    evp_config_free(c);
+    /* No policy at all: every level gets the default (512 KiB, what the relay always held). */
+    c = load_ok("{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE "]}");
+    for (int i = 0; i < 16; i++)
+        ck_assert_uint_eq(c->buffer_bytes[i], 512 * 1024);
     evp_config_free(c);
 }
 END_TEST
@@ -246,6 +298,7 @@ Suite *config_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, bad_config_names_path, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_test(tc, good_config_routes);
+    tcase_add_test(tc, buffer_size_per_level);
     tcase_add_test(tc, routing_rules_match);
     tcase_add_test(tc, routing_rule_errors_name_path);
     tcase_add_test(tc, unknown_outbound_tag_goes_to_default);

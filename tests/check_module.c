@@ -29,6 +29,8 @@ static void setup(void)
     rt.loop = ev_loop_new(EVFLAG_AUTO);
     rt.handshake_timeout = rt.connect_timeout = rt.idle_timeout = rt.udp_timeout = 30;
     rt.limits = evp_limits_default();
+    for (int i = 0; i < EVP_POLICY_LEVELS; i++)
+        rt.relay_buffer[i] = EVP_RELAY_BUFFER_DEFAULT;
 }
 
 static void teardown(void)

@@ -1,7 +1,7 @@
 /* The TCP relay of a real session, driven in a private loop: a client socket -> a
  * dokodemo-door session -> freedom -> a target socket, all on loopback and all owned here.
  * Bytes pass both ways intact; a side that stops reading stops the relay reading the other
- * side once the session holds HIGH_WATER bytes, and reading resumes below LOW_WATER;
+ * side once the session holds its level's bufferSize, and reading resumes below a quarter of it;
  * half-closes pass through; a target's reset after the client's end reaches the client as a
  * reset. With sniffing, a silent client's session goes on after the waits and an HTTP Host
  * redirects the dial. Looks inside the session (session_int.h) to see its buffers and
@@ -346,33 +346,52 @@ static int all_delivered(void *arg)
     return w->st->received >= w->st->sent;
 }
 
+/* The session's level and the bufferSize the runtime gives that level and level 0. */
+static const struct {
+    unsigned level;
+    size_t level_cap, level0_cap;
+    size_t want; /* the limit the relay must keep */
+} caps[] = {
+    {0, EVP_RELAY_BUFFER_DEFAULT, EVP_RELAY_BUFFER_DEFAULT, EVP_RELAY_BUFFER_DEFAULT},
+    {3, 16 * 1024, EVP_RELAY_BUFFER_DEFAULT, 16 * 1024},
+    {5, 0, EVP_RELAY_BUFFER_DEFAULT, 0}, /* nothing beyond one read */
+    {0, 256 * 1024, 256 * 1024, 256 * 1024},
+    {EVP_POLICY_LEVELS, 0, 16 * 1024, EVP_RELAY_BUFFER_DEFAULT}, /* a level not read */
+};
+
 START_TEST(slow_target_stops_reading_the_client)
 {
     unsigned long long m0 = evp_buf_moved_bytes();
+    if (caps[_i].level < EVP_POLICY_LEVELS)
+        fx.rt.relay_buffer[caps[_i].level] = caps[_i].level_cap;
+    fx.rt.relay_buffer[0] = caps[_i].level0_cap;
     open_session();
+    session()->level = (uint8_t)caps[_i].level; /* as its user's, before any byte came */
+    size_t cap = caps[_i].want;
+    ck_assert_uint_eq(evp_runtime_buffer_cap(&fx.rt, caps[_i].level), cap);
     stream up = {.from = client, .to = target, .total = 16 * MIB, .reading = 0};
     watch w = {.st = &up};
     ck_assert_msg(spin(client_stalled, &w),
                   "the client never stalled: sent %zu, the session holds %zu", up.sent,
                   held_up(session()));
     evp_session *s = session();
-    /* It stopped once its output passed HIGH_WATER, having read at most one read (a block)
-     * more. */
-    ck_assert_uint_ge(w.most_held, HIGH_WATER);
-    ck_assert_msg(w.most_held <= HIGH_WATER + EVP_BUF_BLOCK, "the session held %zu bytes",
-                  w.most_held);
+    /* It stopped once its output reached the level's bufferSize, having read at most one
+     * read (a block) more. */
+    ck_assert_uint_ge(w.most_held, cap > 0 ? cap : 1);
+    ck_assert_msg(w.most_held <= cap + EVP_BUF_BLOCK, "case %d: the session held %zu bytes",
+                  _i, w.most_held);
     ck_assert(!ev_is_active(&s->cl.rio));
 
-    /* The target reads again: the session resumes reading only once below LOW_WATER. */
+    /* The target reads again: the session resumes reading only below a quarter of it. */
     up.total = up.sent; /* the client sends no more */
     up.reading = 1;
     ck_assert_msg(spin(reading_resumed, &w), "reading never resumed");
-    ck_assert_msg(w.held_at_resume < LOW_WATER, "resumed reading with %zu bytes pending",
-                  w.held_at_resume);
+    ck_assert_msg(evp_sess_below(w.held_at_resume, cap / 4),
+                  "resumed reading with %zu bytes pending", w.held_at_resume);
     ck_assert(spin(all_delivered, &w));
     ck_assert_uint_eq(up.received, up.sent);
     ck_assert_msg(up.bad_at == 0, "byte %zu differs", up.bad_at - 1);
-    ck_assert_msg(w.most_held <= HIGH_WATER + EVP_BUF_BLOCK, "the session held %zu bytes",
+    ck_assert_msg(w.most_held <= cap + EVP_BUF_BLOCK, "the session held %zu bytes",
                   w.most_held);
     /* A backed-up write buffer is sent from its offset, not moved after each partial send
      * (before: 4,014,080 bytes moved to relay 598,016). */
@@ -603,7 +622,8 @@ Suite *session_relay_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bytes_flow_both_ways_intact);
-    tcase_add_test(tc, slow_target_stops_reading_the_client);
+    tcase_add_loop_test(tc, slow_target_stops_reading_the_client, 0,
+                        (int)(sizeof caps / sizeof caps[0]));
     tcase_add_loop_test(tc, half_close_carried_through, 0, 2);
     tcase_add_test(tc, target_reset_after_client_end_resets_client);
     tcase_add_test(tc, quiet_session_told_once_per_spell);

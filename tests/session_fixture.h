@@ -25,8 +25,8 @@ static inline void fixture_tick(EV_P_ ev_timer *w, int revents)
 }
 
 /* Loads config text (built-ins and the plugins in plugin_dir), makes its first inbound and
- * outbound and the runtime; every timeout 120 s, the default limits. Fails the test on any
- * error. */
+ * outbound and the runtime; every timeout 120 s, the default limits and buffer sizes.
+ * Fails the test on any error. */
 static inline void fixture_start_with(session_fixture *f, const char *text,
                                       const char *plugin_dir)
 {
@@ -46,6 +46,8 @@ static inline void fixture_start_with(session_fixture *f, const char *text,
     f->rt.handshake_timeout = f->rt.connect_timeout = f->rt.idle_timeout = 120;
     f->rt.udp_timeout = 120;
     f->rt.limits = evp_limits_default();
+    for (int i = 0; i < EVP_POLICY_LEVELS; i++)
+        f->rt.relay_buffer[i] = EVP_RELAY_BUFFER_DEFAULT;
     ev_timer_init(&f->tick, fixture_tick, 0.002, 0.002);
     ev_timer_start(f->rt.loop, &f->tick);
 }

@@ -10,6 +10,7 @@
 #include "legacy_forms.h"
 #include "listen_addr.h"
 #include "log.h"
+#include "policy_conf.h"
 #include "router.h"
 #include "sniff_conf.h"
 #include "stream_settings.h"
@@ -125,43 +126,6 @@ static json_t *settings_of(json_t *bound)
     return s;
 }
 
-static double seconds_or(json_t *obj, const char *key, double dflt)
-{
-    json_t *v = json_object_get(obj, key);
-    return json_is_number(v) && json_number_value(v) >= 0 ? json_number_value(v) : dflt;
-}
-
-/* V2Ray's local policy: level 0 (the one handshakes use) and the levels users name (their
- * timeouts apply once the user is known). */
-static void load_policy(evp_config *c)
-{
-    json_t *levels = json_object_get(json_object_get(c->root, "policy"), "levels");
-    json_t *lvl = json_object_get(levels, "0");
-    c->handshake = seconds_or(lvl, "handshake", 4);
-    c->conn_idle = seconds_or(lvl, "connIdle", 300);
-    c->uplink_only = seconds_or(lvl, "uplinkOnly", 0);
-    c->downlink_only = seconds_or(lvl, "downlinkOnly", 0);
-    const char *key;
-    json_t *v;
-    json_object_foreach(levels, key, v) {
-        char *end;
-        long n = strtol(key, &end, 10);
-        if (*key == '\0' || *end != '\0' || n < 0 || n >= 16) {
-            evp_warn("policy.levels.%s: only levels 0..15 are read; its users get V2Ray's "
-                     "defaults", key);
-            continue;
-        }
-        if (n == 0)
-            continue;
-        c->levels[n].conn_idle = seconds_or(v, "connIdle", 300);
-        c->levels[n].uplink_only = seconds_or(v, "uplinkOnly", 0);
-        c->levels[n].downlink_only = seconds_or(v, "downlinkOnly", 0);
-        if (json_object_get(v, "handshake"))
-            evp_warn("policy.levels.%s.handshake: a handshake runs before its user (and so "
-                     "its level) is known: level 0's applies, as in V2Ray", key);
-    }
-}
-
 static unsigned count_or(json_t *obj, const char *key, unsigned dflt)
 {
     json_t *v = json_object_get(obj, key);
@@ -176,10 +140,11 @@ static void load_limits(evp_config *c)
     c->limits.max_sessions = count_or(l, "maxSessions", d.max_sessions);
     c->limits.max_handshakes = count_or(l, "maxHandshakes", d.max_handshakes);
     c->limits.max_udp_assocs = count_or(l, "maxUdpAssociations", d.max_udp_assocs);
-    c->limits.udp_idle = seconds_or(l, "udpIdle", d.udp_idle);
+    c->limits.udp_idle = evp_conf_seconds_or(l, "udpIdle", d.udp_idle);
     c->limits.dns_max_inflight = count_or(l, "dnsMaxInflight", d.dns_max_inflight);
-    c->limits.dns_cache = seconds_or(l, "dnsCacheSeconds", d.dns_cache);
-    c->limits.dns_negative_cache = seconds_or(l, "dnsNegativeCacheSeconds", d.dns_negative_cache);
+    c->limits.dns_cache = evp_conf_seconds_or(l, "dnsCacheSeconds", d.dns_cache);
+    c->limits.dns_negative_cache =
+        evp_conf_seconds_or(l, "dnsNegativeCacheSeconds", d.dns_negative_cache);
 }
 
 /* metrics.listen must parse before anything starts; Xray's {"tag": ...} form (metrics served
@@ -413,7 +378,7 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
     if (c->access_log && c->access_log[0] == '\0')
         c->access_log = NULL;
     c->access_format = evp_access_format_parse(str_or(log, "accessFormat", "v2ray"));
-    load_policy(c);
+    evp_policy_load(c, &errs);
     load_limits(c);
     load_dns(c, &errs);
     json_t *w = json_object_get(c->root, "workers");

@@ -53,6 +53,7 @@ typedef struct evp_config {
     struct {
         double conn_idle, uplink_only, downlink_only;
     } levels[16];
+    size_t buffer_bytes[16]; /* policy.levels.N.bufferSize in bytes, N 0..15 (policy_conf.h) */
     int workers; /* event-loop threads; 0: not set (one per core, see worker.c) */
     evp_limits limits; /* the "limits" block, defaults filled in */
     char *dns_servers; /* dns.servers given by IP as "ip:port,[ip6]:port" (owned); NULL: the

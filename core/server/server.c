@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Timeouts from the config's policy (level 0, as V2Ray applies to handshakes). */
+/* Timeouts (level 0's, as V2Ray applies to handshakes) and per-level buffer sizes from the
+ * config's policy. */
 void evp_server_apply_policy(evp_runtime *rt, const evp_config *cfg)
 {
     rt->handshake_timeout = cfg->handshake > 0 ? cfg->handshake : 4.0;
@@ -26,6 +27,8 @@ void evp_server_apply_policy(evp_runtime *rt, const evp_config *cfg)
     for (int i = 1; i < EVP_POLICY_LEVELS; i++)
         rt->levels[i] = (evp_level_policy){cfg->levels[i].conn_idle, cfg->levels[i].uplink_only,
                                            cfg->levels[i].downlink_only};
+    for (int i = 0; i < EVP_POLICY_LEVELS; i++)
+        rt->relay_buffer[i] = cfg->buffer_bytes[i];
     rt->limits = cfg->limits;
     evp_resolver_configure(rt->resolver, &cfg->limits, cfg->dns_servers, cfg->dns_hosts);
     evp_admission_changed(rt); /* raised caps resume accepting at once */

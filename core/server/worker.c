@@ -126,6 +126,8 @@ static int worker_init(evp_server *srv, evp_worker *w, unsigned id)
     rt->connect_timeout = 10.0;
     rt->idle_timeout = 300.0;
     rt->udp_timeout = 60.0;
+    for (int i = 0; i < EVP_POLICY_LEVELS; i++)
+        rt->relay_buffer[i] = EVP_RELAY_BUFFER_DEFAULT;
     rt->limits = evp_limits_default();
     rt->load = &srv->load;
     evp_resolver_share(rt->resolver, srv->dns_cache, &srv->load.dns_inflight);

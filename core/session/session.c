@@ -4,8 +4,8 @@
  *
  * Up: client bytes -> inbound.decode -> plain -> outbound.encode -> server wbuf.
  * Down: server bytes -> outbound.decode -> plain -> inbound.encode -> client wbuf.
- * A side stops reading while the opposite wbuf is above HIGH_WATER and resumes below
- * LOW_WATER. An end of stream (FIN or the protocol's own marker) is passed on as the
+ * A side stops reading while the opposite wbuf holds its level's bufferSize and resumes
+ * below a quarter of it (evp_sess_high, evp_sess_low). An end of stream (FIN or the protocol's own marker) is passed on as the
  * protocol's marker plus shutdown(SHUT_WR), so half-closes are carried through. */
 #include "session_int.h"
 
@@ -179,11 +179,12 @@ static void on_write(EV_P_ ev_io *w, int revents)
         return;
     }
     evp_sess_touch(s);
-    int was_full = evp_sess_pending(ep) >= LOW_WATER;
+    int was_full = !evp_sess_below(evp_sess_pending(ep), evp_sess_low(s));
     if (evp_sess_flush_all(s))
         return;
     /* Room again: take the input that waited for it. */
-    if (was_full && evp_sess_pending(ep) < LOW_WATER && s->state == S_RELAY) {
+    if (was_full && evp_sess_below(evp_sess_pending(ep), evp_sess_low(s)) &&
+        s->state == S_RELAY) {
         if (ep == &s->sv)
             evp_sess_pump_up(s);
         else

@@ -76,6 +76,9 @@ typedef struct evp_runtime {
     double uplink_only; /* idle limit once the server side has ended (0: idle_timeout) */
     double downlink_only; /* idle limit once the client side has ended (0: idle_timeout) */
     evp_level_policy levels[EVP_POLICY_LEVELS]; /* [0] unused: level 0 is the fields above */
+    /* policy.levels.N.bufferSize in bytes, levels 0..15: what a session of that level queues
+     * per direction before it stops reading (evp_sess_buffer_cap) */
+    size_t relay_buffer[EVP_POLICY_LEVELS];
     evp_limits limits;
     size_t n_handshakes; /* TCP sessions that have not named a target yet */
     size_t n_assocs;     /* open SOCKS UDP associations */
@@ -93,6 +96,13 @@ typedef struct evp_runtime {
     uint8_t *dgram; /* evp_recv_dgram's buffer; whoever ends the runtime frees it */
     struct evp_mux_conn *muxes; /* multiplexed connections being served (mux_conn.c) */
 } evp_runtime;
+
+/* What a session of level queues per direction: its bufferSize; a level above 15 (not read)
+ * gets V2Ray's default, as V2Ray gives a level it has no policy for. */
+static inline size_t evp_runtime_buffer_cap(const evp_runtime *rt, unsigned level)
+{
+    return level < EVP_POLICY_LEVELS ? rt->relay_buffer[level] : EVP_RELAY_BUFFER_DEFAULT;
+}
 
 #define EVP_DGRAM_MAX 65536
 /* Receives one datagram from fd into rt->dgram, made with the first (a static _Thread_local

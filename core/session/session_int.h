@@ -23,8 +23,7 @@
 #define READ_CHUNK 65536 /* the least a relay read asks for: it asks for all the room */
 #define HANDSHAKE_READ 4096 /* one read before the target is named */
 #define FIRST_PAYLOAD_WAIT 0.1 /* V2Ray's client waits this long to send data with its header */
-#define HIGH_WATER (512 * 1024)
-#define LOW_WATER (128 * 1024)
+#define UDP_QUEUE_MAX (512 * 1024) /* datagrams pushed in beyond this queue are dropped */
 #define MAX_DATAGRAM 65535
 
 enum ep_kind {
@@ -143,6 +142,26 @@ void evp_sess_wake(evp_session *s);
 static inline size_t evp_sess_pending(const endpoint *ep)
 {
     return evp_qbuf_len(&ep->wbuf) + (ep->stack ? evp_tstack_queued_down(ep->stack) : 0);
+}
+
+/* Whether a queue of pending bytes is below limit: an empty one always is, so that a limit
+ * of 0 still lets one read through (V2Ray's pipe takes a write while it holds <= its limit). */
+static inline int evp_sess_below(size_t pending, size_t limit)
+{
+    return pending < limit || pending == 0;
+}
+
+/* s's per-direction queue limit: its user's level's bufferSize. A side reads on while the
+ * other side's queue is below it; once stopped, it reads again only below a quarter of it,
+ * so that it does not flip on and off with every write near the mark. */
+static inline size_t evp_sess_high(const evp_session *s)
+{
+    return evp_runtime_buffer_cap(s->rt, s->level);
+}
+
+static inline size_t evp_sess_low(const evp_session *s)
+{
+    return evp_sess_high(s) / 4;
 }
 
 /* Marks the session alive now (for the idle timer). */

@@ -132,12 +132,11 @@ static void set_io(evp_session *s, ev_io *w, int want)
         ev_io_stop(s->rt->loop, w);
 }
 
-/* Room in out for what reading would add: a side reads on until out passes HIGH_WATER, and
- * once stopped reads again only below LOW_WATER, so it does not flip on and off with every
- * write near the mark. */
-static int room_in(const endpoint *out, const ev_io *reader)
+/* Room in out for what reading would add (evp_sess_high, evp_sess_low). */
+static int room_in(const evp_session *s, const endpoint *out, const ev_io *reader)
 {
-    return evp_sess_pending(out) < (ev_is_active(reader) ? HIGH_WATER : LOW_WATER);
+    return evp_sess_below(evp_sess_pending(out),
+                          ev_is_active(reader) ? evp_sess_high(s) : evp_sess_low(s));
 }
 
 void evp_sess_update_watchers(evp_session *s)
@@ -152,14 +151,14 @@ void evp_sess_update_watchers(evp_session *s)
         int read_cl =
             (!cl->eof && (s->state == S_HANDSHAKE || s->state == S_SNIFF || s->state == S_DRAIN ||
                           s->state == S_ASSOC ||
-                          (relay && !s->up_done && room_in(sv, &cl->rio)))) ||
+                          (relay && !s->up_done && room_in(s, sv, &cl->rio)))) ||
             (relay && cl->stack && evp_tstack_reading(cl->stack));
         set_io(s, &cl->rio, read_cl && !(relay && evp_sess_limits_hold(s, 0)));
         set_io(s, &cl->wio, evp_sess_pending(cl) > 0);
     }
     if (sv->fd != -1) {
         int read_sv = relay && !evp_sess_limits_hold(s, 1) &&
-                      ((!sv->eof && room_in(cl, &sv->rio)) ||
+                      ((!sv->eof && room_in(s, cl, &sv->rio)) ||
                        (sv->stack && evp_tstack_reading(sv->stack)));
         set_io(s, &sv->rio, read_sv);
         set_io(s, &sv->wio, s->state == S_CONNECTING || (relay && evp_sess_pending(sv) > 0));
@@ -383,7 +382,7 @@ static void pump(evp_session *s, const direction *d)
     endpoint *from = d->from;
     int waiting = 0;
     while (s->state == S_RELAY && !*d->done && evp_qbuf_len(&from->rbuf) > 0 &&
-           evp_sess_pending(d->to) < HIGH_WATER) {
+           evp_sess_below(evp_sess_pending(d->to), evp_sess_high(s))) {
         size_t consumed = 0;
         int r = EVP_OK;
         if (d->dec_pass) { /* the bytes read are the plaintext */

@@ -113,14 +113,14 @@ void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len)
     if (s->state == S_DEAD)
         return; /* owners forget a session as it ends; this is only a second line */
     if (s->cone) {
-        if (evp_qbuf_len(&s->cl.rbuf) > HIGH_WATER ||
+        if (evp_qbuf_len(&s->cl.rbuf) > UDP_QUEUE_MAX ||
             evp_cone_record_put(&s->cl.rbuf, &s->target, data, len) != 0)
             return;
         after_input(s);
         return;
     }
     uint8_t *p = evp_qbuf_room(&s->cl.rbuf, len + 2);
-    if (p == NULL || evp_qbuf_len(&s->cl.rbuf) > HIGH_WATER)
+    if (p == NULL || evp_qbuf_len(&s->cl.rbuf) > UDP_QUEUE_MAX)
         return; /* over the limit: drop, as a full UDP queue would */
     p[0] = (uint8_t)(len >> 8);
     p[1] = (uint8_t)len;
