@@ -6,6 +6,7 @@
  * until the next reload. */
 #include "control.h"
 #include "control_limits.h"
+#include "control_sessions.h"
 
 #include "file_replace.h"
 #include "limits_sync.h"
@@ -344,6 +345,8 @@ char *evp_control_handle(const evp_control_host *host, const char *request)
         r = stats(host, json_is_true(json_object_get(req, "reset")));
     } else if (cmd && strcmp(cmd, "modules") == 0) {
         r = modules(host);
+    } else if (cmd && strcmp(cmd, "sessions") == 0) {
+        r = reply_ok(json_pack("{s:o}", "sessions", evp_control_sessions(host)));
     } else if (cmd == NULL) {
         r = evp_control_error("request has no \"cmd\"");
     } else if (tag == NULL || in == NULL) {
@@ -390,6 +393,7 @@ static void ctl_usage(void)
             "KEYs: uplinkBps downlinkBps sessions ips quotaBytes expire (VALUE none removes)\n"
             "       evproxy ctl [-s SOCKET] stats [--reset]\n"
             "       evproxy ctl [-s SOCKET] modules\n"
+            "       evproxy ctl [-s SOCKET] sessions\n"
             "SOCKET defaults to $EVPROXY_CONTROL or /run/evproxy.sock\n");
 }
 
@@ -451,7 +455,9 @@ int evp_ctl_main(int argc, char **argv)
     json_t *req = json_pack("{s:s}", "cmd", cmd);
     int nargs = argc - i - 1;
     char **args = argv + i + 1;
-    if ((strcmp(cmd, "stats") == 0 || strcmp(cmd, "modules") == 0) && nargs == 0) {
+    if ((strcmp(cmd, "stats") == 0 || strcmp(cmd, "modules") == 0 ||
+         strcmp(cmd, "sessions") == 0) &&
+        nargs == 0) {
     } else if (strcmp(cmd, "stats") == 0 && nargs == 1 && strcmp(args[0], "--reset") == 0) {
         json_object_set_new(req, "reset", json_true());
     } else if ((strcmp(cmd, "list-users") == 0 || strcmp(cmd, "users") == 0) && nargs == 1) {

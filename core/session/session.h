@@ -189,6 +189,7 @@ typedef struct evp_sub_origin {
     evp_router *router;
     struct sockaddr_storage from;
     socklen_t from_len; /* 0: unknown */
+    uint8_t level; /* the carrier's user's policy level: its sub-streams' too, as in V2Ray */
 } evp_sub_origin;
 
 /* Starts a sub-stream's session on fd (one end of a socketpair whose other end the carrier

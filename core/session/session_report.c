@@ -104,7 +104,9 @@ void evp_session_each_traffic(evp_runtime *rt, evp_traffic_fn *fn, void *arg)
         const evp_live_traffic t = {
             .inbound = s->in->tag, .outbound = s->out->tag,
             .user = s->inops->session_user ? s->inops->session_user(s->ins) : NULL,
-            .up = s->bytes_up, .down = s->bytes_down};
+            .up = s->bytes_up, .down = s->bytes_down, .level = s->level,
+            .queued_up = evp_qbuf_len(&s->cl.rbuf) + evp_sess_pending(&s->sv),
+            .queued_down = evp_qbuf_len(&s->sv.rbuf) + evp_sess_pending(&s->cl)};
         fn(&t, arg);
     }
 }

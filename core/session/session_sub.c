@@ -17,6 +17,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Set from the carrier's before the handshake reads it (evp_session_sub). */
+static uint32_t sub_level(void *sess)
+{
+    return ((evp_session *)sess)->level;
+}
+
 static void sub_free(void *sess);
 
 /* ---- the carrier ----------------------------------------------------------------------- */
@@ -27,6 +33,7 @@ static void origin_of(const evp_session *s, evp_sub_origin *o)
     memset(o, 0, sizeof *o);
     o->in = s->in;
     o->router = s->router;
+    o->level = s->level;
     if (s->peer_len) {
         memcpy(&o->from, &s->peer, s->peer_len);
         o->from_len = s->peer_len;
@@ -133,6 +140,7 @@ static const evp_inbound_ops sub_ops = {
     .decode = evp_sess_fixed_decode,
     .encode = evp_sess_fixed_encode,
     .session_user = sub_user,
+    .session_level = sub_level,
     .flags = EVP_IN_PASS,
 };
 
@@ -150,6 +158,7 @@ evp_session *evp_session_sub(evp_runtime *rt, int fd, const evp_sub_origin *o,
         return NULL;
     }
     s->sub_link = link;
+    s->level = o->level;
     link->carries_protocol = target->type == EVP_ADDR_NONE;
     if (link->cone && network == EVP_NET_UDP && !link->carries_protocol &&
         evp_sess_cone_begin(s, link->xudp_id) != 0) {

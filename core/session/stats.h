@@ -18,6 +18,8 @@ typedef struct evp_live_traffic {
     const char *inbound, *outbound; /* tags */
     const char *user; /* the inbound's user label, or NULL */
     uint64_t up, down;
+    unsigned level; /* its user's policy level (16: one above those read) */
+    size_t queued_up, queued_down; /* read from one side, not yet written to the other */
 } evp_live_traffic;
 typedef void evp_traffic_fn(const evp_live_traffic *t, void *arg);
 
