@@ -2,9 +2,9 @@
 # policy.levels.N.bufferSize (issue 14): what a session queues per direction is its user's
 # level's. A vmess inbound with a level-1 user (bufferSize 16 KiB) and a level-2 user
 # (256 KiB), each behind its own V2Ray 4.34 client, and a level-1 user whose client speaks
-# Mux.Cool (the sub-stream's session has its carrier's level, as in V2Ray); all upload to a target that accepts and
-# never reads (its receive buffer, and the client's send buffer, kept small so the kernel does
-# not hide the queue). While the uploads push, `ctl sessions` is sampled: each session's
+# Mux.Cool (the sub-stream's session has its carrier's level, as in V2Ray); all upload to a
+# target that accepts and never reads (its receive buffer, and the client's send buffer, kept
+# small so the kernel does not hide the queue). While the uploads push, `ctl sessions` is sampled: each session's
 # queuedUp stays within its level's bufferSize plus one read (68 KiB) and the rest of a VMess
 # chunk that read left incomplete, and the level-2 session does queue its 256 KiB (more than
 # the level-1 bound). -t refuses a bufferSize that is not an integer, naming its path.
