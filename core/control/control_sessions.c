@@ -3,11 +3,13 @@
 
 static void session_row(const evp_live_traffic *t, void *rows)
 {
-    json_array_append_new(
-        rows, json_pack("{s:s, s:s, s:s?, s:i, s:I, s:I, s:I, s:I}", "inbound", t->inbound,
-                        "outbound", t->outbound, "user", t->user, "level", (int)t->level, "up",
-                        (json_int_t)t->up, "down", (json_int_t)t->down, "queuedUp",
-                        (json_int_t)t->queued_up, "queuedDown", (json_int_t)t->queued_down));
+    json_t *row = json_pack("{s:s, s:s, s:s?, s:i}", "inbound", t->inbound, "outbound",
+                            t->outbound, "user", t->user, "policyLevel", (int)t->level);
+    json_object_update_new(row, json_pack("{s:I, s:I, s:I, s:I}", "up", (json_int_t)t->up,
+                                          "down", (json_int_t)t->down, "queuedUp",
+                                          (json_int_t)t->queued_up, "queuedDown",
+                                          (json_int_t)t->queued_down));
+    json_array_append_new(rows, row);
 }
 
 json_t *evp_control_sessions(const evp_control_host *host)

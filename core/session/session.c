@@ -5,8 +5,9 @@
  * Up: client bytes -> inbound.decode -> plain -> outbound.encode -> server wbuf.
  * Down: server bytes -> outbound.decode -> plain -> inbound.encode -> client wbuf.
  * A side stops reading while the opposite wbuf holds its level's bufferSize and resumes
- * below a quarter of it (evp_sess_high, evp_sess_low). An end of stream (FIN or the protocol's own marker) is passed on as the
- * protocol's marker plus shutdown(SHUT_WR), so half-closes are carried through. */
+ * below a quarter of it (evp_sess_high, evp_sess_low). An end of stream (FIN or the
+ * protocol's own marker) is passed on as the protocol's marker plus shutdown(SHUT_WR), so
+ * half-closes are carried through. */
 #include "session_int.h"
 
 #include "admission.h"

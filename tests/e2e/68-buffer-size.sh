@@ -4,10 +4,11 @@
 # (256 KiB), each behind its own V2Ray 4.34 client, and a level-1 user whose client speaks
 # Mux.Cool (the sub-stream's session has its carrier's level, as in V2Ray); all upload to a
 # target that accepts and never reads (its receive buffer, and the client's send buffer, kept
-# small so the kernel does not hide the queue). While the uploads push, `ctl sessions` is sampled: each session's
-# queuedUp stays within its level's bufferSize plus one read (68 KiB) and the rest of a VMess
-# chunk that read left incomplete, and the level-2 session does queue its 256 KiB (more than
-# the level-1 bound). -t refuses a bufferSize that is not an integer, naming its path.
+# small so the kernel does not hide the queue). While the uploads push, `ctl sessions` is
+# sampled: each session's queuedUp stays within its level's bufferSize plus one read (68 KiB)
+# and the rest of a VMess chunk that read left incomplete, and the level-2 session does queue
+# its 256 KiB (more than the level-1 bound). -t refuses a bufferSize that is not an integer,
+# naming its path.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -120,7 +121,10 @@ print("sent", sent)
 print("reached" if after >= 20 else "short")
 PYEOF
 rc=$?
-[ $rc -eq 0 ] || { show_log server 8; fail "the upload script failed: $(tail -c 400 "$E2E_TMP/queue.out")"; }
+if [ $rc -ne 0 ]; then
+    show_log server 8
+    fail "the upload script failed: $(tail -c 400 "$E2E_TMP/queue.out")"
+fi
 # One read (EVP_BUF_BLOCK, 68 KiB) and the incomplete rest of a VMess chunk (16 KiB + 34).
 SLACK=$((69632 + 16384 + 34))
 small=$(awk '$1 == "small@example.org" {print $2}' "$E2E_TMP/queue.out")
@@ -135,11 +139,11 @@ grep -q '^reached' "$E2E_TMP/queue.out" ||
     fail "the level-1 session (bufferSize 16) queued $small bytes, more than $((16 * 1024 + SLACK))"
 pass "level 1 (bufferSize 16 KiB): at most $small bytes queued (bound $((16 * 1024 + SLACK)))"
 [ "$large" -le $((256 * 1024 + SLACK)) ] ||
-    fail "the level-2 session (bufferSize 256) queued $large bytes, more than $((256 * 1024 + SLACK))"
+    fail "the level-2 session (bufferSize 256) queued $large bytes, over $((256 * 1024 + SLACK))"
 [ "$large" -gt $((16 * 1024 + SLACK)) ] ||
     fail "the level-2 session queued only $large bytes: no more than level 1 may"
 pass "level 2 (bufferSize 256 KiB): at most $large bytes queued, above level 1's bound"
 [ "$mux" -le $((16 * 1024 + SLACK)) ] ||
-    fail "the level-1 user's Mux.Cool sub-stream queued $mux bytes, more than $((16 * 1024 + SLACK))"
+    fail "the level-1 user's Mux.Cool sub-stream queued $mux bytes, over $((16 * 1024 + SLACK))"
 pass "a level-1 user's Mux.Cool sub-stream: at most $mux bytes queued (its carrier's level)"
 finish
