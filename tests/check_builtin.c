@@ -398,6 +398,27 @@ START_TEST(blackhole_settings)
 }
 END_TEST
 
+/* settings.userLevel is the policy level of every session of the inbound (V2Ray's socks, http
+ * and dokodemo-door servers take their policy from it); 0 when absent. */
+START_TEST(user_level_is_the_session_level)
+{
+    const evp_plugin *p = _i == 0 ? evp_builtin_socks() : _i == 1 ? evp_builtin_http()
+                                                                   : evp_builtin_dokodemo();
+    const char *json[2] = {_i == 2 ? "{\"address\":\"127.0.0.1\",\"port\":1,\"userLevel\":7}"
+                                   : "{\"userLevel\":7}",
+                           _i == 2 ? "{\"address\":\"127.0.0.1\",\"port\":1}" : "{}"};
+    const uint32_t want[2] = {7, 0};
+    for (int k = 0; k < 2; k++) {
+        void *inst = in_new(p, json[k]);
+        void *sess = p->inbound->session_new(inst);
+        ck_assert_ptr_nonnull(p->inbound->session_level);
+        ck_assert_uint_eq(p->inbound->session_level(sess), want[k]);
+        p->inbound->session_free(sess);
+        p->inbound->instance_free(inst);
+    }
+}
+END_TEST
+
 Suite *builtin_suite(void)
 {
     Suite *s = suite_create("builtin");
@@ -411,6 +432,7 @@ Suite *builtin_suite(void)
     tcase_add_test(tc, blackhole_http);
     tcase_add_test(tc, blackhole_none);
     tcase_add_test(tc, blackhole_settings);
+    tcase_add_loop_test(tc, user_level_is_the_session_level, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }

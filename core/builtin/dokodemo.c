@@ -157,6 +157,12 @@ static int doko_encode(void *sp, evp_io *io)
     return evp_builtin_pass(s->inst->host, io);
 }
 
+/* settings.userLevel: the policy level of every session, as in V2Ray. */
+static uint32_t doko_session_level(void *sp)
+{
+    return ((doko_sess *)sp)->inst->level;
+}
+
 static const evp_inbound_ops doko_inbound = {
     .size = sizeof(evp_inbound_ops),
     .instance_new = doko_instance_new,
@@ -165,6 +171,7 @@ static const evp_inbound_ops doko_inbound = {
     .session_free = evp_builtin_session_free,
     .decode = doko_decode,
     .encode = doko_encode,
+    .session_level = doko_session_level,
     .flags = EVP_IN_PASS,
 };
 

@@ -47,6 +47,7 @@ typedef struct http_account {
 typedef struct http_inst {
     const evp_host *host;
     int transparent; /* allowTransparent */
+    uint32_t level;  /* userLevel: the policy level of its sessions */
     size_t naccounts;
     http_account *accounts; /* owned */
 } http_inst;
@@ -266,6 +267,12 @@ static const char *http_session_user(void *sp)
     return s->user[0] ? s->user : NULL;
 }
 
+/* settings.userLevel: the policy level of every session, as V2Ray's HTTP server applies. */
+static uint32_t http_session_level(void *sp)
+{
+    return ((http_sess *)sp)->inst->level;
+}
+
 static void *http_session_new(void *ip)
 {
     return evp_builtin_session_new(ip, sizeof(http_sess)); /* ST_HEAD is 0 */
@@ -304,11 +311,12 @@ static int parse_settings(void *ip, const json_t *o, char *err, size_t errlen)
 {
     http_inst *in = ip;
     long long timeout, level;
-    /* timeout and userLevel are V2Ray's; read for their types, the policy's limits apply */
+    /* timeout is V2Ray's; read for its type, the policy's limits apply */
     if (evp_builtin_get_bool(o, "allowTransparent", 0, &in->transparent, err, errlen) != 0 ||
         evp_builtin_get_int(o, "timeout", 0, UINT32_MAX, 0, &timeout, err, errlen) != 0 ||
         evp_builtin_get_int(o, "userLevel", 0, UINT32_MAX, 0, &level, err, errlen) != 0)
         return -1;
+    in->level = (uint32_t)level;
     const json_t *acc = json_object_get(o, "accounts");
     if (acc != NULL && !json_is_null(acc) && !json_is_array(acc)) {
         snprintf(err, errlen, "settings.accounts: not an array");
@@ -343,6 +351,7 @@ static const evp_inbound_ops http_inbound = {
     .encode = http_encode,
     .connected = http_connected,
     .session_user = http_session_user,
+    .session_level = http_session_level,
     /* no EVP_IN_PASS: a forwarded request's decode counts its body and drops what follows */
 };
 

@@ -319,6 +319,12 @@ static const char *socks_session_user(void *sp)
     return s->user[0] ? s->user : NULL;
 }
 
+/* settings.userLevel: the policy level of every session, as V2Ray's socks server applies. */
+static uint32_t socks_session_level(void *sp)
+{
+    return ((socks_sess *)sp)->inst->level;
+}
+
 static void *socks_session_new(void *ip)
 {
     return evp_builtin_session_new(ip, sizeof(socks_sess)); /* ST_GREET is 0 */
@@ -427,6 +433,7 @@ static const evp_inbound_ops socks_inbound = {
     .encode = socks_encode,
     .connected = socks_connected,
     .session_user = socks_session_user,
+    .session_level = socks_session_level,
     .flags = EVP_IN_PASS, /* after a CONNECT (a UDP relay's control connection never relays) */
 };
 
