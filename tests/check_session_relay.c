@@ -293,11 +293,12 @@ START_TEST(bytes_flow_both_ways_intact)
 }
 END_TEST
 
-/* Backpressure watch: what the session holds for the slow target, and when it reads. */
+/* Backpressure watch: what the session holds for the slow side, and when it reads the other. */
 typedef struct watch {
     stream *st;
+    int down;              /* the client is the slow side (else the target) */
     size_t most_held;      /* the most the session held at once, over all turns */
-    int blocked_turns;     /* turns in a row with the client blocked and not read */
+    int blocked_turns;     /* turns in a row with the fast side blocked and not read */
     size_t held_at_resume; /* what it held for the target then */
 } watch;
 
@@ -307,20 +308,33 @@ static size_t held_up(evp_session *s)
     return evp_qbuf_len(&s->sv.wbuf) + evp_qbuf_len(&s->cl.rbuf) + evp_qbuf_len(&s->plain);
 }
 
+/* What it holds from the fast side for the slow one, and the fast side's reader. */
+static size_t held(const watch *w, evp_session *s)
+{
+    if (!w->down)
+        return held_up(s);
+    return evp_qbuf_len(&s->cl.wbuf) + evp_qbuf_len(&s->sv.rbuf) + evp_qbuf_len(&s->plain);
+}
+
+static ev_io *fast_reader(const watch *w, evp_session *s)
+{
+    return w->down ? &s->sv.rio : &s->cl.rio;
+}
+
 static void observe(watch *w)
 {
     evp_session *s = session();
-    int was_reading = ev_is_active(&s->cl.rio);
+    int was_reading = ev_is_active(fast_reader(w, s));
     stream_step(w->st);
-    if (held_up(s) > w->most_held)
-        w->most_held = held_up(s);
+    if (held(w, s) > w->most_held)
+        w->most_held = held(w, s);
     if (!was_reading && w->st->sender_blocked)
         w->blocked_turns++;
     else
         w->blocked_turns = 0;
 }
 
-static int client_stalled(void *arg)
+static int fast_side_stalled(void *arg)
 {
     watch *w = arg;
     observe(w);
@@ -331,8 +345,8 @@ static int reading_resumed(void *arg)
 {
     watch *w = arg;
     evp_session *s = session();
-    if (ev_is_active(&s->cl.rio)) { /* as the last turn left it */
-        w->held_at_resume = evp_qbuf_len(&s->sv.wbuf);
+    if (ev_is_active(fast_reader(w, s))) { /* as the last turn left it */
+        w->held_at_resume = evp_qbuf_len(w->down ? &s->cl.wbuf : &s->sv.wbuf);
         return 1;
     }
     observe(w);
@@ -359,9 +373,15 @@ static const struct {
     {EVP_POLICY_LEVELS, 0, 16 * 1024, EVP_RELAY_BUFFER_DEFAULT}, /* a level not read */
 };
 
-START_TEST(slow_target_stops_reading_the_client)
+#define N_CAPS (int)(sizeof caps / sizeof caps[0])
+
+/* _i < N_CAPS: the target is slow, the session stops reading the client; from N_CAPS on the
+ * client is slow and the target is not read. */
+START_TEST(slow_side_stops_reading_the_other)
 {
     unsigned long long m0 = evp_buf_moved_bytes();
+    int down = _i >= N_CAPS;
+    _i %= N_CAPS;
     if (caps[_i].level < EVP_POLICY_LEVELS)
         fx.rt.relay_buffer[caps[_i].level] = caps[_i].level_cap;
     fx.rt.relay_buffer[0] = caps[_i].level0_cap;
@@ -369,21 +389,22 @@ START_TEST(slow_target_stops_reading_the_client)
     session()->level = (uint8_t)caps[_i].level; /* as its user's, before any byte came */
     size_t cap = caps[_i].want;
     ck_assert_uint_eq(evp_runtime_buffer_cap(&fx.rt, caps[_i].level), cap);
-    stream up = {.from = client, .to = target, .total = 16 * MIB, .reading = 0};
-    watch w = {.st = &up};
-    ck_assert_msg(spin(client_stalled, &w),
-                  "the client never stalled: sent %zu, the session holds %zu", up.sent,
-                  held_up(session()));
+    stream up = {.from = down ? target : client, .to = down ? client : target,
+                 .total = 16 * MIB, .reading = 0};
+    watch w = {.st = &up, .down = down};
+    ck_assert_msg(spin(fast_side_stalled, &w),
+                  "the fast side never stalled: sent %zu, the session holds %zu", up.sent,
+                  held(&w, session()));
     evp_session *s = session();
     /* It stopped once its output reached the level's bufferSize, having read at most one
      * read (a block) more. */
     ck_assert_uint_ge(w.most_held, cap > 0 ? cap : 1);
     ck_assert_msg(w.most_held <= cap + EVP_BUF_BLOCK, "case %d: the session held %zu bytes",
                   _i, w.most_held);
-    ck_assert(!ev_is_active(&s->cl.rio));
+    ck_assert(!ev_is_active(fast_reader(&w, s)));
 
-    /* The target reads again: the session resumes reading only below a quarter of it. */
-    up.total = up.sent; /* the client sends no more */
+    /* The slow side reads again: the session resumes reading only below a quarter of it. */
+    up.total = up.sent; /* the fast side sends no more */
     up.reading = 1;
     ck_assert_msg(spin(reading_resumed, &w), "reading never resumed");
     ck_assert_msg(evp_sess_below(w.held_at_resume, cap / 4),
@@ -622,8 +643,7 @@ Suite *session_relay_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bytes_flow_both_ways_intact);
-    tcase_add_loop_test(tc, slow_target_stops_reading_the_client, 0,
-                        (int)(sizeof caps / sizeof caps[0]));
+    tcase_add_loop_test(tc, slow_side_stops_reading_the_other, 0, 2 * N_CAPS);
     tcase_add_loop_test(tc, half_close_carried_through, 0, 2);
     tcase_add_test(tc, target_reset_after_client_end_resets_client);
     tcase_add_test(tc, quiet_session_told_once_per_spell);
