@@ -148,7 +148,12 @@ START_TEST(resolver_answers_from_hosts)
     evp_limits l;
     memset(&l, 0, sizeof l);
     l.dns_max_inflight = 4;
-    evp_resolver_configure(r, &l, "127.0.0.1:9", h);
+    json_t *closed = json_loads("[{\"address\": \"127.0.0.1\", \"port\": 9}]", 0, NULL);
+    evp_dns_servers *servers = NULL;
+    ck_assert_int_eq(evp_dns_servers_parse(closed, &servers, &errs), 0);
+    json_decref(closed);
+    evp_resolver_configure(r, &l, servers, h);
+    evp_dns_servers_unref(servers);
     evp_dns_hosts_unref(h); /* the resolver holds its own reference */
     answered = 0;
     ck_assert_ptr_nonnull(evp_resolve(r, "www.mapped.test", 443, on_answer, NULL));

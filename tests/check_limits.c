@@ -3,6 +3,7 @@
 #include "admission.h"
 #include "config.h"
 #include "dns_cache.h"
+#include "dns_servers.h"
 #include "registry.h"
 
 #include <arpa/inet.h>
@@ -80,7 +81,11 @@ START_TEST(dns_servers_by_ip)
                          "{\"address\":\"10.0.0.1\",\"domains\":[\"corp.example\"]}]}",
                          &errors);
     ck_assert_msg(c != NULL, "%s", errors ? errors : "");
-    ck_assert_str_eq(c->dns_servers, "8.8.8.8:53,[::1]:5353");
+    ck_assert_ptr_nonnull(c->dns_servers);
+    ck_assert_uint_eq(evp_dns_servers_count(c->dns_servers), 3); /* one has domains: split */
+    ck_assert_str_eq(evp_dns_servers_csv(c->dns_servers, 0), "8.8.8.8:53");
+    ck_assert_str_eq(evp_dns_servers_csv(c->dns_servers, 1), "[::1]:5353");
+    ck_assert_str_eq(evp_dns_servers_csv(c->dns_servers, 2), "10.0.0.1:53");
     evp_config_free(c);
 }
 END_TEST

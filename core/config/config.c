@@ -3,6 +3,7 @@
 
 #include "access_log.h"
 #include "dns_hosts.h"
+#include "dns_servers.h"
 #include "errlist.h"
 #include "ip_literal.h"
 #include "json_comments.h"
@@ -16,7 +17,6 @@
 #include "stream_settings.h"
 #include "users.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,50 +165,12 @@ static void load_metrics(evp_config *c, evp_errlist *errs)
         evp_errlist_add(errs, "metrics.listen: %s", err);
 }
 
-/* Appends "ip:port" (IPv6 in brackets) to the comma-separated list *csv; -1 when text is not
- * an IP address. */
-static int add_dns_server(char **csv, const char *text, long port)
-{
-    unsigned char bin[16];
-    int v6 = inet_pton(AF_INET6, text, bin) == 1;
-    if (!v6 && inet_pton(AF_INET, text, bin) != 1)
-        return -1;
-    size_t have = *csv ? strlen(*csv) : 0, need = have + strlen(text) + 12;
-    char *grown = realloc(*csv, need);
-    if (grown == NULL)
-        return 0; /* out of memory: the system's resolvers are used */
-    snprintf(grown + have, need - have, "%s%s%s%s:%ld", have ? "," : "", v6 ? "[" : "", text,
-             v6 ? "]" : "", port);
-    *csv = grown;
-    return 0;
-}
-
-/* dns.servers: the plain DNS servers named by IP ("8.8.8.8" or {"address", "port"}) are
- * asked for every domain. V2Ray's other kinds (DoH URLs, fakedns, servers for some domains
- * only) are skipped with a warning; "localhost" or none left means the system's. */
+/* dns.servers (dns_servers.h) and dns.hosts (dns_hosts.h). */
 static void load_dns(evp_config *c, evp_errlist *errs)
 {
-    json_t *servers = json_object_get(json_object_get(c->root, "dns"), "servers");
-    evp_dns_hosts_parse(json_object_get(json_object_get(c->root, "dns"), "hosts"), &c->dns_hosts,
-                        errs);
-    size_t i;
-    json_t *v;
-    json_array_foreach(servers, i, v) {
-        json_t *addr = json_is_object(v) ? json_object_get(v, "address") : v;
-        json_t *port = json_is_object(v) ? json_object_get(v, "port") : NULL;
-        const char *text = json_string_value(addr);
-        if (text && strcmp(text, "localhost") == 0)
-            continue; /* the system's resolvers, as when no server is given */
-        if (json_array_size(json_object_get(v, "domains")) > 0) {
-            evp_warn("dns.servers[%zu]: a server for some domains only is not supported; "
-                     "skipped", i);
-            continue;
-        }
-        if (text == NULL ||
-            add_dns_server(&c->dns_servers, text, port ? (long)json_integer_value(port) : 53))
-            evp_warn("dns.servers[%zu]: \"%s\" is not an IP address; skipped (evproxy asks "
-                     "plain DNS servers by IP)", i, text ? text : "?");
-    }
+    json_t *dns = json_object_get(c->root, "dns");
+    evp_dns_servers_parse(json_object_get(dns, "servers"), &c->dns_servers, errs);
+    evp_dns_hosts_parse(json_object_get(dns, "hosts"), &c->dns_hosts, errs);
 }
 
 static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema_dir,
@@ -445,7 +407,7 @@ void evp_config_free(evp_config *c)
     evp_module_unref(c->mux);
     evp_module_unref(c->carrier);
     free(c->path);
-    free(c->dns_servers);
+    evp_dns_servers_unref(c->dns_servers);
     evp_dns_hosts_unref(c->dns_hosts);
     json_decref(c->root);
     free(c);

@@ -56,8 +56,8 @@ typedef struct evp_config {
     size_t buffer_bytes[16]; /* policy.levels.N.bufferSize in bytes, N 0..15 (policy_conf.h) */
     int workers; /* event-loop threads; 0: not set (one per core, see worker.c) */
     evp_limits limits; /* the "limits" block, defaults filled in */
-    char *dns_servers; /* dns.servers given by IP as "ip:port,[ip6]:port" (owned); NULL: the
-                        * system's resolvers */
+    struct evp_dns_servers *dns_servers; /* dns.servers given by IP (owned reference); NULL:
+                                          * the system's resolvers */
     struct evp_dns_hosts *dns_hosts; /* dns.hosts compiled (owned reference), or NULL */
     const char *control_path;
     const char *state_file; /* control.stateFile: the users' quota usage, or NULL */

@@ -1,9 +1,12 @@
-/* c-ares driven by libev: one io watcher per c-ares socket and one timer. In front of it,
- * recent answers come from a cache, lookups of a name already being looked up wait for that
- * one, and at most limits.dnsMaxInflight names are asked at once; the rest wait in order. */
+/* c-ares on the loop (dns_channels.h), one channel per server asked on its own. In front of
+ * it, recent answers come from a cache, lookups of a name already being looked up wait for
+ * that one, and at most limits.dnsMaxInflight names are asked at once; the rest wait in
+ * order. A name is asked of dns.servers in V2Ray's order (dns_servers.h), one after the
+ * other, until one answers. */
 #include "resolver.h"
 
 #include "dns_cache.h"
+#include "dns_channels.h"
 #include "ip_literal.h"
 #include "log.h"
 
@@ -13,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define MAX_FDS 16
 
 struct evp_resolve_req {
     ev_timer defer; /* first member: answers are always delivered from the loop */
@@ -33,20 +34,15 @@ typedef struct lookup {
     struct lookup *next;
     evp_resolver *r;
     evp_resolve_req *waiters;
+    uint8_t order[EVP_DNS_SERVERS_MAX]; /* the channels to ask, first to last */
+    uint8_t n_order, step;               /* order[step] is being asked */
     char name[];
 } lookup;
 
-typedef struct fd_watch {
-    ev_io io; /* first member: the callback casts back */
-    evp_resolver *r;
-} fd_watch;
-
 struct evp_resolver {
     struct ev_loop *loop;
-    ares_channel ch; /* made by the first lookup (open_channel); NULL until then */
-    ev_timer timer;
+    evp_dns_channels *chans;
     ev_timer kick; /* starts queued lookups and applies new servers, from the loop */
-    fd_watch fds[MAX_FDS];
     evp_dns_cache *cache;
     int own_cache; /* 0: the workers' shared one, freed by the server */
     evp_resolve_req *reqs;
@@ -54,60 +50,10 @@ struct evp_resolver {
     unsigned inflight, max_inflight;
     atomic_uint *all_inflight; /* every worker's lookups out, which max_inflight bounds */
     double cache_secs, negative_secs;
-    char *servers; /* "ip:port,..." wanted; NULL: the system's */
+    evp_dns_servers *servers; /* wanted (a reference); NULL: the system's */
     evp_dns_hosts *hosts; /* dns.hosts, asked first (a reference), or NULL */
-    int servers_dirty; /* to apply once no query is out (c-ares refuses it before) */
-    struct ares_addr_port_node *system_servers; /* as c-ares found them at open_channel */
+    int servers_dirty; /* to apply once no query is out (lookups hold channel numbers) */
 };
-
-static void arm_timer(evp_resolver *r)
-{
-    struct timeval tv, *t = ares_timeout(r->ch, NULL, &tv);
-    ev_timer_stop(r->loop, &r->timer);
-    if (t) {
-        ev_timer_set(&r->timer, (double)t->tv_sec + (double)t->tv_usec / 1e6 + 0.001, 0.);
-        ev_timer_start(r->loop, &r->timer);
-    }
-}
-
-static void on_fd(EV_P_ ev_io *w, int revents)
-{
-    fd_watch *fw = (fd_watch *)w;
-    ares_process_fd(fw->r->ch, (revents & EV_READ) ? w->fd : ARES_SOCKET_BAD,
-                    (revents & EV_WRITE) ? w->fd : ARES_SOCKET_BAD);
-    arm_timer(fw->r);
-}
-
-static void on_timer(EV_P_ ev_timer *w, int revents)
-{
-    evp_resolver *r = (evp_resolver *)((char *)w - offsetof(evp_resolver, timer));
-    ares_process_fd(r->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-    arm_timer(r);
-}
-
-/* c-ares tells us which sockets to watch. */
-static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
-{
-    evp_resolver *r = data;
-    fd_watch *slot = NULL;
-    for (int i = 0; i < MAX_FDS; i++)
-        if (ev_is_active(&r->fds[i].io) && r->fds[i].io.fd == fd)
-            slot = &r->fds[i];
-    if (slot)
-        ev_io_stop(r->loop, &slot->io);
-    if (!readable && !writable)
-        return;
-    if (slot == NULL)
-        for (int i = 0; i < MAX_FDS && slot == NULL; i++)
-            if (!ev_is_active(&r->fds[i].io))
-                slot = &r->fds[i];
-    if (slot == NULL) {
-        evp_err("resolver: too many c-ares sockets");
-        return;
-    }
-    ev_io_set(&slot->io, fd, (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
-    ev_io_start(r->loop, &slot->io);
-}
 
 /* ---- delivering ------------------------------------------------------------------------ */
 
@@ -185,17 +131,71 @@ static void unlink_started(evp_resolver *r, lookup *lk)
         }
 }
 
+/* Hands every asker of the started lookup lk answer a, caches it (a failure only when
+ * cache_failure) and frees lk. */
+static void finish_lookup(evp_resolver *r, lookup *lk, const evp_dns_answer *a, int ttl,
+                          int cache_failure)
+{
+    double now = ev_now(r->loop);
+    if (a->addr_len) /* never longer than the record's own TTL */
+        evp_dns_cache_put(r->cache, lk->name, a,
+                          now + (ttl < r->cache_secs ? ttl : r->cache_secs), now);
+    else if (cache_failure)
+        evp_dns_cache_put(r->cache, lk->name, a, now + r->negative_secs, now);
+    unlink_started(r, lk);
+    release_slot(r);
+    while (lk->waiters) {
+        evp_resolve_req *req = lk->waiters;
+        lk->waiters = req->wait_next;
+        deliver(req, a);
+    }
+    free(lk);
+    kick(r); /* a slot is free */
+}
+
+static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo *res);
+
+/* Asks the server at lk's step; one whose channel cannot open is passed over. */
+static void ask(evp_resolver *r, lookup *lk)
+{
+    while (evp_dns_channels_ask(r->chans, lk->order[lk->step], lk->name, on_result, lk) != 0)
+        if (++lk->step == lk->n_order) {
+            evp_dns_answer none = {.err = "no DNS resolver (c-ares failed to start)"};
+            evp_err("resolver: cannot start c-ares");
+            finish_lookup(r, lk, &none, 0, 0);
+            return;
+        }
+}
+
+/* As V2Ray 4.34 (app/dns/dns.go), the next server is asked only when one timed out (or was
+ * unreachable, which V2Ray sees as a time-out) or its answer held none of its expectIPs; any
+ * other failure (no such name, no record, a refusal) is the answer. */
+static int ask_next(int status, int unexpected)
+{
+    return unexpected || status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED;
+}
+
 static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
     lookup *lk = arg;
     evp_resolver *r = lk->r;
+    const evp_dns_servers *servers = evp_dns_channels_servers(r->chans);
     evp_dns_answer a;
     memset(&a, 0, sizeof a);
     struct ares_addrinfo_node *n = (status == ARES_SUCCESS && res) ? res->nodes : NULL;
+    int unexpected = 0; /* addresses came, none in the server's expectIPs */
+    for (; n; n = n->ai_next) {
+        if (n->ai_addrlen <= sizeof a.addr &&
+            evp_dns_servers_expects(servers, lk->order[lk->step], n->ai_addr))
+            break;
+        unexpected = 1;
+    }
     int ttl = n ? n->ai_ttl : 0;
-    if (n && n->ai_addrlen <= sizeof a.addr) {
+    if (n) {
         memcpy(&a.addr, n->ai_addr, n->ai_addrlen);
         a.addr_len = (socklen_t)n->ai_addrlen;
+    } else if (unexpected) {
+        a.err = "no address in the expectIPs of the DNS server";
     } else {
         a.err = ares_strerror(status == ARES_SUCCESS ? ARES_ENODATA : status);
     }
@@ -203,21 +203,12 @@ static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo 
         ares_freeaddrinfo(res);
     if (status == ARES_EDESTRUCTION)
         return; /* evp_resolver_free frees the lookup and its waiters */
-    double now = ev_now(r->loop);
-    if (a.addr_len) /* never longer than the record's own TTL */
-        evp_dns_cache_put(r->cache, lk->name, &a,
-                          now + (ttl < r->cache_secs ? ttl : r->cache_secs), now);
-    else if (status != ARES_ENOMEM && status != ARES_ECANCELLED)
-        evp_dns_cache_put(r->cache, lk->name, &a, now + r->negative_secs, now);
-    unlink_started(r, lk);
-    release_slot(r);
-    while (lk->waiters) {
-        evp_resolve_req *req = lk->waiters;
-        lk->waiters = req->wait_next;
-        deliver(req, &a);
+    if (n == NULL && ask_next(status, unexpected) && lk->step + 1 < lk->n_order) {
+        lk->step++;
+        ask(r, lk);
+        return;
     }
-    free(lk);
-    kick(r); /* a slot is free */
+    finish_lookup(r, lk, &a, ttl, status != ARES_ENOMEM && status != ARES_ECANCELLED);
 }
 
 static int has_live_waiter(const lookup *lk)
@@ -226,34 +217,6 @@ static int has_live_waiter(const lookup *lk)
         if (!q->cancelled)
             return 1;
     return 0;
-}
-
-static void apply_servers(evp_resolver *r)
-{
-    int rc = r->servers ? ares_set_servers_ports_csv(r->ch, r->servers)
-                        : ares_set_servers_ports(r->ch, r->system_servers);
-    if (rc == ARES_ENOTIMP)
-        return; /* a query is still out: the next kick tries again */
-    if (rc != ARES_SUCCESS)
-        evp_warn("dns.servers: %s: %s; the previous servers stay", r->servers ? r->servers : "",
-                 ares_strerror(rc));
-    r->servers_dirty = 0;
-    evp_dns_cache_clear(r->cache);
-}
-
-/* Makes the c-ares channel. Not at start: a channel holds ~74 KiB of query tables, which a
- * worker that never looks a name up (IP targets, an idle daemon) has no use for. The wanted
- * servers are applied to it next, by start_queued. */
-static int open_channel(evp_resolver *r)
-{
-    struct ares_options opts = {.sock_state_cb = sock_state, .sock_state_cb_data = r};
-    if (ares_init_options(&r->ch, &opts, ARES_OPT_SOCK_STATE_CB) != ARES_SUCCESS) {
-        r->ch = NULL;
-        return 0;
-    }
-    ares_get_servers_ports(r->ch, &r->system_servers);
-    r->servers_dirty = r->servers != NULL;
-    return 1;
 }
 
 /* Answers every asker of lk with err, without a query, and frees lk. */
@@ -268,26 +231,18 @@ static void end_lookup(lookup *lk, const char *err)
     free(lk);
 }
 
-/* Starts queued lookups while slots are free (new servers first, once none is out). */
+/* Starts queued lookups while slots are free (new servers first, once none is out: lookups
+ * out hold the channels' numbers). */
 static void start_queued(evp_resolver *r)
 {
-    if (r->ch == NULL && r->queued != NULL && !open_channel(r)) {
-        evp_err("resolver: cannot start c-ares");
-        while (r->queued) {
-            lookup *lk = r->queued;
-            r->queued = lk->next;
-            end_lookup(lk, "no DNS resolver (c-ares failed to start)");
-        }
-        r->queued_tail = NULL;
-    }
-    if (r->ch == NULL)
-        return; /* nothing looked up yet */
     if (r->servers_dirty) {
-        if (r->inflight == 0)
-            apply_servers(r);
-        if (r->servers_dirty)
-            return;
+        if (r->inflight > 0)
+            return; /* the last answer kicks again */
+        evp_dns_channels_reset(r->chans, r->servers);
+        evp_dns_cache_clear(r->cache);
+        r->servers_dirty = 0;
     }
+    const evp_dns_servers *servers = evp_dns_channels_servers(r->chans);
     while (r->queued && take_slot(r)) {
         lookup *lk = r->queued;
         r->queued = lk->next;
@@ -301,11 +256,9 @@ static void start_queued(evp_resolver *r)
         }
         lk->next = r->started;
         r->started = lk;
-        struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC,
-                                            .ai_socktype = SOCK_STREAM};
-        ares_getaddrinfo(r->ch, lk->name, NULL, &hints, on_result, lk);
+        lk->n_order = servers ? (uint8_t)evp_dns_servers_order(servers, lk->name, lk->order) : 1;
+        ask(r, lk);
     }
-    arm_timer(r);
 }
 
 static void on_kick(EV_P_ ev_timer *w, int revents)
@@ -388,12 +341,6 @@ void evp_resolve_cancel(evp_resolve_req *req)
 
 evp_resolver *evp_resolver_new(struct ev_loop *loop)
 {
-    static int lib_ready;
-    if (!lib_ready) {
-        if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
-            return NULL;
-        lib_ready = 1;
-    }
     evp_resolver *r = calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
@@ -404,16 +351,14 @@ evp_resolver *evp_resolver_new(struct ev_loop *loop)
     r->negative_secs = d.dns_negative_cache;
     r->cache = evp_dns_cache_new(EVP_DNS_CACHE_MAX);
     r->own_cache = 1;
-    if (r->cache == NULL) {
+    r->chans = evp_dns_channels_new(loop);
+    if (r->cache == NULL || r->chans == NULL) {
+        evp_dns_cache_free(r->cache);
+        evp_dns_channels_free(r->chans);
         free(r);
         return NULL;
     }
-    ev_timer_init(&r->timer, on_timer, 0., 0.);
     ev_timer_init(&r->kick, on_kick, 0., 0.);
-    for (int i = 0; i < MAX_FDS; i++) {
-        ev_io_init(&r->fds[i].io, on_fd, -1, 0);
-        r->fds[i].r = r;
-    }
     return r;
 }
 
@@ -426,7 +371,7 @@ void evp_resolver_share(evp_resolver *r, evp_dns_cache *cache, atomic_uint *infl
     r->all_inflight = inflight;
 }
 
-void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers,
+void evp_resolver_configure(evp_resolver *r, const evp_limits *l, evp_dns_servers *servers,
                             evp_dns_hosts *hosts)
 {
     evp_dns_hosts_ref(hosts);
@@ -437,10 +382,10 @@ void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *se
     r->max_inflight = l->dns_max_inflight;
     r->cache_secs = l->dns_cache;
     r->negative_secs = l->dns_negative_cache;
-    if ((servers == NULL) != (r->servers == NULL) ||
-        (servers && strcmp(servers, r->servers) != 0)) {
-        free(r->servers);
-        r->servers = servers ? strdup(servers) : NULL;
+    if (!evp_dns_servers_same(servers, r->servers)) {
+        evp_dns_servers_ref(servers);
+        evp_dns_servers_unref(r->servers);
+        r->servers = servers;
         r->servers_dirty = 1;
     }
     kick(r);
@@ -457,17 +402,13 @@ static void free_lookups(lookup *lk)
 
 void evp_resolver_free(evp_resolver *r)
 {
-    evp_dns_hosts_unref(r->hosts);
     if (r == NULL)
         return;
-    if (r->ch != NULL)
-        ares_destroy(r->ch); /* started lookups are called back with ARES_EDESTRUCTION */
+    /* started lookups are called back with ARES_EDESTRUCTION, and left to free_lookups */
+    evp_dns_channels_free(r->chans);
     if (r->all_inflight) /* their slots, which those callbacks left alone */
         atomic_fetch_sub(r->all_inflight, r->inflight);
-    ev_timer_stop(r->loop, &r->timer);
     ev_timer_stop(r->loop, &r->kick);
-    for (int i = 0; i < MAX_FDS; i++)
-        ev_io_stop(r->loop, &r->fds[i].io);
     free_lookups(r->started);
     free_lookups(r->queued);
     while (r->reqs) {
@@ -476,9 +417,9 @@ void evp_resolver_free(evp_resolver *r)
         ev_timer_stop(r->loop, &req->defer);
         free(req);
     }
-    ares_free_data(r->system_servers);
     if (r->own_cache)
         evp_dns_cache_free(r->cache);
-    free(r->servers);
+    evp_dns_hosts_unref(r->hosts);
+    evp_dns_servers_unref(r->servers);
     free(r);
 }

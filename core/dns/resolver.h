@@ -5,6 +5,7 @@
 
 #include "dns_cache.h"
 #include "dns_hosts.h"
+#include "dns_servers.h"
 #include "global_limits.h"
 
 #include <ev.h>
@@ -20,10 +21,10 @@ typedef void (*evp_resolve_cb)(void *arg, const struct sockaddr *addr, socklen_t
 
 /* Starts a resolver on loop; NULL on failure. */
 evp_resolver *evp_resolver_new(struct ev_loop *loop);
-/* Applies the DNS limits (in-flight cap, cache times), the servers to ask ("ip:port,..."
- * as c-ares reads them; NULL: the system's) and dns.hosts (referenced; NULL: none). New
- * servers take over once no query is out; hosts at once. */
-void evp_resolver_configure(evp_resolver *r, const evp_limits *l, const char *servers,
+/* Applies the DNS limits (in-flight cap, cache times), dns.servers (referenced; NULL: the
+ * system's resolvers) and dns.hosts (referenced; NULL: none). New servers take over once no
+ * query is out (servers read from the same text are kept); hosts at once. */
+void evp_resolver_configure(evp_resolver *r, const evp_limits *l, evp_dns_servers *servers,
                             evp_dns_hosts *hosts);
 /* Makes r one of a group (one resolver per worker): answers go to and come from cache (not
  * r's; the caller frees it after every resolver), and the in-flight cap bounds the lookups

@@ -167,7 +167,7 @@ static int regex_has(const evp_domain_set *s, const char *name, size_t len)
     return found;
 }
 
-int evp_domain_set_has(const evp_domain_set *s, const char *name, size_t len)
+int evp_domain_set_rank(const evp_domain_set *s, const char *name, size_t len)
 {
     char low[256];
     if (len >= sizeof low)
@@ -176,18 +176,23 @@ int evp_domain_set_has(const evp_domain_set *s, const char *name, size_t len)
         low[i] = (char)tolower((unsigned char)name[i]);
     low[len] = '\0';
     if (hash_has(&s->full, low, len))
-        return 1;
-    /* The name itself, then what follows each dot: "a.b.c", "b.c", "c". */
+        return EVP_DOM_RANK_FULL;
+    /* The name itself, then what follows each dot: "a.b.c", "b.c", "c" (longest first). */
     if (s->suffix.used) {
         for (size_t at = 0; at < len; at++) {
             if ((at == 0 || low[at - 1] == '.') && hash_has(&s->suffix, low + at, len - at))
-                return 1;
+                return EVP_DOM_RANK_SUFFIX + (int)(len - at);
         }
     }
     for (size_t i = 0; i < s->n_plain; i++)
         if (strstr(low, s->plain[i]))
-            return 1;
-    return regex_has(s, low, len);
+            return EVP_DOM_RANK_OTHER;
+    return regex_has(s, low, len) ? EVP_DOM_RANK_OTHER : 0;
+}
+
+int evp_domain_set_has(const evp_domain_set *s, const char *name, size_t len)
+{
+    return evp_domain_set_rank(s, name, len) != 0;
 }
 
 size_t evp_domain_set_size(const evp_domain_set *s)

@@ -18,6 +18,14 @@ void evp_domain_set_free(evp_domain_set *s);
 int evp_domain_set_add(evp_domain_set *s, int kind, const char *value);
 /* 1 when name (len bytes, any case) meets one of the matchers. */
 int evp_domain_set_has(const evp_domain_set *s, const char *name, size_t len);
+/* How name (len bytes, any case) meets the set, for ordering as V2Ray's MatcherGroup returns
+ * its matches: 0 not at all; EVP_DOM_RANK_FULL a Full name; EVP_DOM_RANK_SUFFIX plus the
+ * length of the longest Domain suffix met (a deeper suffix ranks higher); EVP_DOM_RANK_OTHER
+ * a Plain substring or a Regex only. */
+#define EVP_DOM_RANK_OTHER 1
+#define EVP_DOM_RANK_SUFFIX 256
+#define EVP_DOM_RANK_FULL 512
+int evp_domain_set_rank(const evp_domain_set *s, const char *name, size_t len);
 /* How many matchers were added (for the tests). */
 size_t evp_domain_set_size(const evp_domain_set *s);
 

@@ -2,10 +2,11 @@
 """A tiny DNS server on loopback that counts what it is asked.
 
 Every name under .test is known: names starting with "nx" get NXDOMAIN, the others an A
-record 127.0.0.1 (TTL 300) and an empty answer for other types. Names starting with "slow"
-are answered after --slow seconds. After each query, --stats FILE is rewritten as JSON:
-{"queries": {name: count}, "max_names_pending": n} where the second is the most names that
-were waiting for an answer at once (what a client's in-flight cap bounds).
+record --answer (127.0.0.1 unless told, TTL 300) and an empty answer for other types. Names
+starting with "slow" are answered after --slow seconds. After each query, --stats FILE is
+rewritten as JSON: {"queries": {name: count}, "max_names_pending": n} where the second is
+the most names that were waiting for an answer at once (what a client's in-flight cap
+bounds).
 """
 import argparse
 import json
@@ -37,13 +38,13 @@ def parse_question(pkt):
     return qid, flags, ".".join(labels), qtype, pkt[12:i + 4]
 
 
-def answer(qid, flags, name, qtype, question):
-    """The response packet for one question."""
+def answer(qid, flags, name, qtype, question, addr="127.0.0.1"):
+    """The response packet for one question (an A record holds addr)."""
     nx = name.split(".")[0].startswith("nx")
     rcode = 3 if nx else 0
     records = b""
     if not nx and qtype == 1:
-        records = struct.pack(">HHHIH", 0xC00C, 1, 1, 300, 4) + socket.inet_aton("127.0.0.1")
+        records = struct.pack(">HHHIH", 0xC00C, 1, 1, 300, 4) + socket.inet_aton(addr)
     hdr = struct.pack(">HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1,
                       1 if records else 0, 0, 0)
     return hdr + question + records
@@ -52,6 +53,7 @@ def answer(qid, flags, name, qtype, question):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     tcpserver.add_args(ap)
+    ap.add_argument("--answer", default="127.0.0.1", help="the IPv4 address of every A record")
     ap.add_argument("--slow", type=float, default=1.5, help="delay for slow* names, seconds")
     args = ap.parse_args()
     socks, port = tcpserver.bind_all(args, socket.SOCK_DGRAM)
@@ -80,7 +82,7 @@ def main():
             qid, flags, name, qtype, question = parse_question(pkt)
         except (ValueError, IndexError):
             continue
-        resp = answer(qid, flags, name, qtype, question)
+        resp = answer(qid, flags, name, qtype, question, args.answer)
         with lock:
             queries[name] = queries.get(name, 0) + 1
             pending[name] = pending.get(name, 0) + 1

@@ -6,6 +6,7 @@ exits by itself after --lifetime seconds. --stats FILE gets "accept <n>" per acc
 connection and "conn <n> in <bytes received> out <bytes sent>" when it ends.
 """
 import argparse
+import ipaddress
 import os
 import socket
 import sys
@@ -15,9 +16,18 @@ import time
 LOOPBACK = ("127.0.0.1", "::1")
 
 
+def is_loopback(host):
+    """True for an address in 127.0.0.0/8 or ::1 (a test may listen on 127.0.0.2 too)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def add_args(ap):
     """Adds --host/--port/--ready-file/--lifetime/--stats to an ArgumentParser."""
-    ap.add_argument("--host", action="append", help="127.0.0.1 (default) and/or ::1")
+    ap.add_argument("--host", action="append",
+                    help="127.0.0.1 (default), another 127.0.0.0/8 address and/or ::1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--ready-file", help="written with the port once listening")
     ap.add_argument("--lifetime", type=float, default=300.0, help="exit after this many s")
@@ -30,7 +40,7 @@ def bind_all(args, kind=socket.SOCK_STREAM, prepare=None):
     hosts = args.host or ["127.0.0.1"]
     socks, port = [], args.port
     for h in hosts:
-        if h not in LOOPBACK:
+        if not is_loopback(h):
             sys.exit("refusing to bind %s: loopback only" % h)
         fam = socket.AF_INET6 if ":" in h else socket.AF_INET
         s = socket.socket(fam, kind)
