@@ -168,9 +168,10 @@ static void load_metrics(evp_config *c, evp_errlist *errs)
 /* dns.servers (dns_servers.h) and dns.hosts (dns_hosts.h). */
 static void load_dns(evp_config *c, evp_errlist *errs)
 {
-    json_t *dns = json_object_get(c->root, "dns");
-    evp_dns_servers_parse(json_object_get(dns, "servers"), &c->dns_servers, errs);
-    evp_dns_hosts_parse(json_object_get(dns, "hosts"), &c->dns_hosts, errs);
+    json_t *servers = json_object_get(json_object_get(c->root, "dns"), "servers");
+    evp_dns_servers_parse(servers, &c->dns_servers, errs);
+    evp_dns_hosts_parse(json_object_get(json_object_get(c->root, "dns"), "hosts"), &c->dns_hosts,
+                        errs);
 }
 
 static void load_inbound(evp_config *c, size_t i, json_t *in, const char *schema_dir,
