@@ -14,6 +14,8 @@ const evp_plugin *evp_builtin_dokodemo(void);
 const evp_plugin *evp_builtin_freedom(void);
 /* Outbound that dials nothing and drops everything: "blackhole". */
 const evp_plugin *evp_builtin_blackhole(void);
+/* DNS outbound: A/AAAA answered by the resolver, other queries forwarded: "dns". */
+const evp_plugin *evp_builtin_dns(void);
 /* The far side of a multiplexed session (ABI 1.7), dialling nothing: "mux-carrier". */
 const evp_plugin *evp_builtin_carrier(void);
 /* Transport layer reading a PROXY protocol v1/v2 header on inbounds: "proxy-protocol". */

@@ -44,7 +44,7 @@ int evp_registry_init(evp_registry *r, const char *plugin_dir)
 {
     static const evp_plugin *(*const builtins[])(void) = {
         evp_builtin_socks, evp_builtin_dokodemo, evp_builtin_freedom, evp_builtin_blackhole,
-        evp_builtin_carrier, evp_builtin_http};
+        evp_builtin_carrier, evp_builtin_http, evp_builtin_dns};
     memset(r, 0, sizeof *r);
     r->plugin_dir = strdup(plugin_dir ? plugin_dir : ".");
     if (r->plugin_dir == NULL)

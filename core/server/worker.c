@@ -8,6 +8,7 @@
 
 #include "admission.h"
 #include "buf.h"
+#include "dns_answerer.h"
 #include "log.h"
 #include "memtrim.h"
 #include "udp_assoc.h"
@@ -169,6 +170,7 @@ int evp_workers_start(evp_server *srv, unsigned n)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0) {
         evp_memtrim_start(srv->loop, &srv->workers[0].rt);
+        evp_dns_answerer_start(srv->loop, srv->workers[0].rt.resolver); /* logs a failure */
         evp_info("%u worker%s", n, n == 1 ? "" : "s");
     }
     return rc;
@@ -183,6 +185,8 @@ static void stop_one(evp_worker *w, void *arg)
         evp_listener_free(l);
     }
     evp_session_close_all(&w->rt);
+    if (w->id == 0)
+        evp_dns_answerer_stop(); /* its lookups are worker 0's resolver's */
     evp_resolver_free(w->rt.resolver);
     w->rt.resolver = NULL;
     free(w->rt.dgram);
