@@ -164,10 +164,9 @@ START_TEST(settings_as_v2ray_reads_them)
 {
     char err[256] = "";
     const evp_outbound_ops *ops = evp_builtin_dns()->outbound;
-    ck_assert_ptr_null(out_new("{\"network\": \"sctp\"}", err, sizeof err));
-    ck_assert_ptr_nonnull(strstr(err, "settings.network"));
     ck_assert_ptr_null(out_new("{\"address\": \"not an address\"}", err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, "settings.address"));
+    ck_assert_ptr_null(out_new("{\"port\": 65536}", err, sizeof err));
     void *in = out_new("{\"network\": \"tcp\", \"address\": \"127.0.0.9\", \"port\": 5353}",
                        err, sizeof err);
     ck_assert_msg(in != NULL, "%s", err);
@@ -208,6 +207,20 @@ START_TEST(settings_as_v2ray_reads_them)
     ck_assert_int_eq(ops->decode(s, &io), EVP_OK);
     ck_assert_uint_eq(io.consumed, 4);
     ck_assert_uint_eq(out.len, 4);
+    ops->session_free(s);
+    ops->instance_free(in);
+    /* A network V2Ray does not know ("sctp", read as unset) keeps the session's; a name
+     * is sent as a name (the answerer resolves it). */
+    in = out_new("{\"network\": \"sctp\", \"address\": \"dns.example\"}", err, sizeof err);
+    ck_assert_msg(in != NULL, "%s", err);
+    s = ops->session_new(in, &target, EVP_NET_UDP, &dial, err, sizeof err);
+    ck_assert_msg(s != NULL, "%s", err);
+    out.len = 0;
+    io = (evp_io){.out = &out, .back = &back};
+    ck_assert_int_eq(ops->encode(s, &io), EVP_OK);
+    const uint8_t named[] = {EVP_NET_UDP, EVP_ADDR_DOMAIN, 11, 0, 53, 'd', 'n', 's', '.', 'e'};
+    ck_assert_mem_eq(out.data + EVP_DNS_OUT_SECRET, named, sizeof named);
+    ck_assert_uint_eq(out.len, EVP_DNS_OUT_HEADER_FIXED + 11);
     ops->session_free(s);
     ops->instance_free(in);
     evp_host_state_del(EVP_DNS_OUT_STATE_NS, EVP_DNS_OUT_STATE_KEY,
@@ -255,7 +268,7 @@ static ssize_t read_reply(struct ev_loop *loop, int fd, uint8_t *buf, size_t cap
 START_TEST(answerer_answers_from_hosts_and_checks_its_secret)
 {
     json_error_t jerr;
-    json_t *hj = json_loads("{\"mapped.test\": \"10.9.8.7\"}", 0, &jerr);
+    json_t *hj = json_loads("{\"mapped.test\": \"10.9.8.7\", \"resp.test\": \"127.0.0.1\"}", 0, &jerr);
     evp_errlist errs = {0};
     evp_dns_hosts *h = NULL;
     ck_assert_int_eq(evp_dns_hosts_parse(hj, &h, &errs), 0);
@@ -287,8 +300,50 @@ START_TEST(answerer_answers_from_hosts_and_checks_its_secret)
     ck_assert_mem_eq(rep + got - 4, ip, 4);
     close(fd);
 
+    /* A TXT query to a destination given by name (dns.hosts maps it to our UDP socket):
+     * resolved, sent there as a datagram, and the reply comes back framed. */
+    int up = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sin;
+    ck_assert_int_eq(bind(up, (struct sockaddr *)&sin, sizeof sin), 0);
+    ck_assert_int_eq(getsockname(up, (struct sockaddr *)&sin, &sl), 0);
+    fcntl(up, F_SETFL, O_NONBLOCK);
+    fd = connect_answerer(secret);
+    n = sizeof secret;
+    const uint8_t named[] = {EVP_NET_UDP, EVP_ADDR_DOMAIN, 9};
+    memcpy(msg + n, named, sizeof named);
+    n += sizeof named;
+    msg[n++] = (uint8_t)(ntohs(sin.sin_port) >> 8);
+    msg[n++] = (uint8_t)ntohs(sin.sin_port);
+    memcpy(msg + n, "resp.test", 9);
+    n += 9;
+    q = query(msg + n + 2, "txt.test", 16);
+    msg[n] = 0;
+    msg[n + 1] = (uint8_t)q;
+    n += 2 + q;
+    ck_assert_int_eq(send(fd, msg, n, 0), (ssize_t)n);
+    ssize_t seen = -1;
+    struct sockaddr_in from;
+    for (int i = 0; i < 2000 && seen < 0; i++) {
+        ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);
+        sl = sizeof from;
+        seen = recvfrom(up, rep, sizeof rep, 0, (struct sockaddr *)&from, &sl);
+        if (seen < 0)
+            usleep(1000);
+    }
+    ck_assert_int_eq(seen, (ssize_t)q);
+    ck_assert_mem_eq(rep, msg + n - q, q); /* the query unchanged */
+    rep[2] |= 0x80;
+    ck_assert_int_eq(sendto(up, rep, q, 0, (struct sockaddr *)&from, sl), (ssize_t)q);
+    got = read_reply(loop, fd, rep, sizeof rep);
+    ck_assert_int_eq(got, 2 + q);
+    ck_assert_uint_eq(rep[4] & 0x80, 0x80); /* our "reply", relayed */
+    close(fd);
+    close(up);
+
     /* A wrong secret: the connection is closed unanswered. */
     fd = connect_answerer(secret);
+    memcpy(msg, secret, sizeof secret);
     msg[0] ^= 1;
     ck_assert_int_eq(send(fd, msg, n, 0), (ssize_t)n);
     ck_assert_int_eq(read_reply(loop, fd, rep, sizeof rep), 0);

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef EVP_VERSION
 #define EVP_VERSION "0"
@@ -38,14 +39,14 @@ static int parse_settings(dns_inst *in, const json_t *o, char *err, size_t errle
         evp_builtin_get_str(o, "address", "", &address, err, errlen) != 0 ||
         evp_builtin_get_int(o, "port", 0, 65535, 0, &port, err, errlen) != 0)
         return -1;
-    if (strcmp(network, "tcp") == 0) {
+    if (strcasecmp(network, "tcp") == 0)
         in->network = EVP_NET_TCP;
-    } else if (strcmp(network, "udp") == 0) {
+    else if (strcasecmp(network, "udp") == 0)
         in->network = EVP_NET_UDP;
-    } else if (network[0] != '\0') {
-        snprintf(err, errlen, "settings.network: \"%s\" is neither \"tcp\" nor \"udp\"", network);
-        return -1;
-    }
+    else if (network[0] != '\0') /* V2Ray reads any other word as "not set" */
+        in->host->log(EVP_LOG_WARNING,
+                      "dns: settings.network \"%s\" is neither tcp nor udp: the session's own",
+                      network);
     if (address[0] != '\0' && evp_builtin_host_addr(&in->address, address) != 0) {
         snprintf(err, errlen, "settings.address: \"%s\" is not an address", address);
         return -1;

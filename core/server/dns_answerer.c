@@ -51,6 +51,8 @@ struct conn {
     evp_addr dest;
     lookup *lookups;
     unsigned n_lookups, forwarded;
+    evp_resolve_req *dest_req; /* the destination's name, resolving */
+    int dest_failed;
 };
 
 static struct {
@@ -162,13 +164,10 @@ static int open_upstream(conn *c)
 {
     struct sockaddr_storage ss;
     socklen_t len = evp_addr_to_sockaddr(&c->dest, &ss);
-    if (len == 0) {
-        evp_warn("dns outbound: destination is a name, not an address: query dropped");
-        return -1;
-    }
     int udp = c->dest_net == EVP_NET_UDP;
-    int fd =
-        socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = len == 0 ? -1
+                      : socket(ss.ss_family,
+                               (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
@@ -183,13 +182,46 @@ static int open_upstream(conn *c)
     return 0;
 }
 
-/* One query to the destination: a datagram, or framed on its TCP stream. */
+/* Sends the framed queries waiting in up.out as datagrams (a UDP destination). */
+static void send_queued_datagrams(conn *c)
+{
+    size_t at = 0;
+    while (c->up.out.len - at >= 2) {
+        size_t m = (size_t)(c->up.out.data[at] << 8 | c->up.out.data[at + 1]);
+        if (send(c->up.fd, c->up.out.data + at + 2, m, 0) < 0)
+            evp_debug("dns outbound: send to the destination: %s", strerror(errno));
+        at += 2 + m;
+    }
+    c->up.out.len = 0;
+}
+
+/* The destination's name resolved (or not): its queries go, or are dropped. */
+static void on_dest_resolved(void *arg, const struct sockaddr *sa, socklen_t len, const char *err)
+{
+    conn *c = arg;
+    c->dest_req = NULL;
+    if (sa == NULL || evp_addr_from_sockaddr(sa, &c->dest) != 0 || open_upstream(c) != 0) {
+        evp_info("dns outbound: destination %s: %s: its queries are dropped",
+                 (const char *)c->dest.bytes, err ? err : "cannot connect");
+        c->dest_failed = 1;
+        c->up.out.len = 0;
+        c->forwarded = 0;
+    } else if (c->dest_net == EVP_NET_UDP) {
+        send_queued_datagrams(c);
+    }
+    pump(c);
+}
+
+/* One query to the destination: a datagram, or framed on its TCP stream; queued while the
+ * destination's name resolves. A query that cannot go is dropped, as one to an unreachable
+ * server: the client times out. */
 static int forward(conn *c, const uint8_t *msg, size_t len)
 {
-    if (c->up.fd < 0 && open_upstream(c) != 0)
-        return 0; /* dropped, as a query to an unreachable server: the client times out */
+    int named = c->dest.type == EVP_ADDR_DOMAIN;
+    if (c->dest_failed || (c->up.fd < 0 && !named && open_upstream(c) != 0))
+        return 0;
     c->forwarded++;
-    if (c->dest_net == EVP_NET_UDP) {
+    if (c->up.fd >= 0 && c->dest_net == EVP_NET_UDP) {
         if (send(c->up.fd, msg, len, 0) < 0)
             evp_debug("dns outbound: send to the destination: %s", strerror(errno));
         return 0;
@@ -198,6 +230,13 @@ static int forward(conn *c, const uint8_t *msg, size_t len)
     if (c->up.out.len + len > MAX_PENDING_OUT || evp_buf_append(&c->up.out, head, 2) != 0 ||
         evp_buf_append(&c->up.out, msg, len) != 0)
         return -1;
+    if (c->up.fd < 0 && c->dest_req == NULL) {
+        c->dest.bytes[c->dest.len] = '\0';
+        c->dest_req =
+            evp_resolve(A.resolver, (const char *)c->dest.bytes, c->dest.port, on_dest_resolved, c);
+        if (c->dest_req == NULL)
+            return -1;
+    }
     return 0;
 }
 
@@ -357,7 +396,8 @@ static void on_cl_write(EV_P_ ev_io *w, int revents)
  * it nothing more. */
 static void pump(conn *c)
 {
-    int owed = c->n_lookups > 0 || (c->up.fd >= 0 && c->forwarded > 0) || c->cl.out.len > 0;
+    int owed = c->n_lookups > 0 || c->dest_req != NULL || (c->up.fd >= 0 && c->forwarded > 0) ||
+               c->cl.out.len > 0;
     if (c->cl_eof && !owed) {
         conn_free(c);
         return;
@@ -375,6 +415,8 @@ static void on_idle(EV_P_ ev_timer *w, int revents)
 
 static void conn_free(conn *c)
 {
+    if (c->dest_req)
+        evp_resolve_cancel(c->dest_req);
     while (c->lookups) {
         lookup *lk = c->lookups;
         c->lookups = lk->next;

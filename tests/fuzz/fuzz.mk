@@ -54,6 +54,7 @@ $(OUT)/fuzz_sip003: $(CORE_ALL)
 $(OUT)/fuzz_config: $(CORE_ALL)
 $(OUT)/fuzz_sniff: $(call obj,core/sniff/sniff.c core/sniff/sniff_http.c core/sniff/sniff_tls.c)
 $(OUT)/fuzz_geodata: $(GEO) $(LOG)
+$(OUT)/fuzz_dns_msg: $(call obj,core/builtin/dns_msg.c)
 
 $(GEN)/geodata.pb-c.c $(GEN)/geodata.pb-c.h &: core/route/geodata.proto
 	@mkdir -p $(GEN)

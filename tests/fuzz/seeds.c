@@ -539,6 +539,20 @@ static void ws_seeds(void)
     put("fuzz_ws_client", "refused", refusal, sizeof(refusal) - 1);
 }
 
+/* fuzz_dns_msg: an A and an AAAA query, one with a pointer back into the header, a TXT
+ * query (forwarded, not parsed further). */
+static void dns_msg_seeds(void)
+{
+    static const uint8_t a[] = {0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w', 'w',
+                                4,    't',  'e', 's', 't', 0, 0, 1, 0, 1};
+    static const uint8_t aaaa_ptr[] = {0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'v',
+                                       0xC0, 11, 0, 28, 0, 1};
+    static const uint8_t txt[] = {0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 't', 0, 0, 16, 0, 1};
+    put("fuzz_dns_msg", "a", a, sizeof a);
+    put("fuzz_dns_msg", "aaaa-pointer", aaaa_ptr, sizeof aaaa_ptr);
+    put("fuzz_dns_msg", "txt", txt, sizeof txt);
+}
+
 /* fuzz_geodata: a GeoIPList (CN: 1.0.1.0/24, ::1/128) and a GeoSiteList (a Domain entry
  * with an attribute, a Regex entry), protobuf bytes as geoip.dat / geosite.dat hold them. */
 static void geodata_seeds(void)
@@ -577,6 +591,7 @@ int main(int argc, char **argv)
     transport_seeds();
     geodata_seeds();
     sniff_seeds();
+    dns_msg_seeds();
     printf("seeds: %u files under %s\n", counter, root_dir);
     return 0;
 }
