@@ -2,8 +2,8 @@
  * dns_msg.c) on good and hostile queries, the outbound's settings and the header its session
  * writes, and the core's answerer (core/server/dns_answerer.c) answering an A query from
  * dns.hosts and refusing a header without its secret. */
-#include <check.h>
 #include <arpa/inet.h>
+#include <check.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -138,9 +138,9 @@ START_TEST(reply_carries_id_question_and_addresses)
     size_t len = evp_dns_build_reply(&q, 0, ips, 3, r, sizeof r);
     ck_assert_uint_eq(len, n + 2 * 16);
     ck_assert_uint_eq(r[0] << 8 | r[1], 0xBEEF);
-    ck_assert_uint_eq(r[2], 0x81); /* QR, RD */
-    ck_assert_uint_eq(r[3], 0x80); /* RA, NOERROR */
-    ck_assert_uint_eq(r[7], 2);    /* two A answers: the IPv6 address is skipped */
+    ck_assert_uint_eq(r[2], 0x81);            /* QR, RD */
+    ck_assert_uint_eq(r[3], 0x80);            /* RA, NOERROR */
+    ck_assert_uint_eq(r[7], 2);               /* two A answers: the IPv6 address is skipped */
     ck_assert_mem_eq(r + 12, m + 12, n - 12); /* the question as asked */
     const uint8_t a1[] = {0xC0, 12, 0, 1, 0, 1, 0, 0, 0x02, 0x58, 0, 4, 10, 0, 0, 1};
     ck_assert_mem_eq(r + n, a1, sizeof a1); /* TTL 600, as V2Ray */
@@ -167,14 +167,13 @@ START_TEST(settings_as_v2ray_reads_them)
     ck_assert_ptr_null(out_new("{\"address\": \"not an address\"}", err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, "settings.address"));
     ck_assert_ptr_null(out_new("{\"port\": 65536}", err, sizeof err));
-    void *in = out_new("{\"network\": \"tcp\", \"address\": \"127.0.0.9\", \"port\": 5353}",
-                       err, sizeof err);
+    void *in = out_new("{\"network\": \"tcp\", \"address\": \"127.0.0.9\", \"port\": 5353}", err,
+                       sizeof err);
     ck_assert_msg(in != NULL, "%s", err);
     evp_addr target = {.type = EVP_ADDR_IPV4, .len = 4, .port = 53, .bytes = {8, 8, 8, 8}};
     evp_addr dial;
     /* No answerer announced: a clear reason, no session. */
-    evp_host_state_del(EVP_DNS_OUT_STATE_NS, EVP_DNS_OUT_STATE_KEY,
-                       strlen(EVP_DNS_OUT_STATE_KEY));
+    evp_host_state_del(EVP_DNS_OUT_STATE_NS, EVP_DNS_OUT_STATE_KEY, strlen(EVP_DNS_OUT_STATE_KEY));
     ck_assert_ptr_null(ops->session_new(in, &target, EVP_NET_UDP, &dial, err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, "answerer is not running"));
     uint8_t v[2 + EVP_DNS_OUT_SECRET];
@@ -223,8 +222,7 @@ START_TEST(settings_as_v2ray_reads_them)
     ck_assert_uint_eq(out.len, EVP_DNS_OUT_HEADER_FIXED + 11);
     ops->session_free(s);
     ops->instance_free(in);
-    evp_host_state_del(EVP_DNS_OUT_STATE_NS, EVP_DNS_OUT_STATE_KEY,
-                       strlen(EVP_DNS_OUT_STATE_KEY));
+    evp_host_state_del(EVP_DNS_OUT_STATE_NS, EVP_DNS_OUT_STATE_KEY, strlen(EVP_DNS_OUT_STATE_KEY));
     free(out.data);
     free(back.data);
 }
@@ -239,7 +237,8 @@ static int connect_answerer(uint8_t *secret)
                                         strlen(EVP_DNS_OUT_STATE_KEY), v, sizeof v),
                      (long)sizeof v);
     memcpy(secret, v + 2, EVP_DNS_OUT_SECRET);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(v[0] << 8 | v[1]),
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons(v[0] << 8 | v[1]),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
@@ -268,7 +267,8 @@ static ssize_t read_reply(struct ev_loop *loop, int fd, uint8_t *buf, size_t cap
 START_TEST(answerer_answers_from_hosts_and_checks_its_secret)
 {
     json_error_t jerr;
-    json_t *hj = json_loads("{\"mapped.test\": \"10.9.8.7\", \"resp.test\": \"127.0.0.1\"}", 0, &jerr);
+    json_t *hj =
+        json_loads("{\"mapped.test\": \"10.9.8.7\", \"resp.test\": \"127.0.0.1\"}", 0, &jerr);
     evp_errlist errs = {0};
     evp_dns_hosts *h = NULL;
     ck_assert_int_eq(evp_dns_hosts_parse(hj, &h, &errs), 0);
@@ -276,7 +276,12 @@ START_TEST(answerer_answers_from_hosts_and_checks_its_secret)
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     evp_resolver *r = evp_resolver_new(loop);
     evp_limits l = evp_limits_default();
-    evp_resolver_configure(r, &l, "127.0.0.1:9", h); /* a closed port: nothing leaves */
+    json_t *closed = json_loads("[{\"address\": \"127.0.0.1\", \"port\": 9}]", 0, NULL);
+    evp_dns_servers *servers = NULL; /* a closed port: nothing leaves the machine */
+    ck_assert_int_eq(evp_dns_servers_parse(closed, &servers, &errs), 0);
+    json_decref(closed);
+    evp_resolver_configure(r, &l, servers, h);
+    evp_dns_servers_unref(servers);
     evp_dns_hosts_unref(h);
     ck_assert_int_eq(evp_dns_answerer_start(loop, r), 0);
 
