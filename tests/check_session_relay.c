@@ -415,9 +415,12 @@ START_TEST(slow_side_stops_reading_the_other)
     ck_assert_msg(w.most_held <= cap + EVP_BUF_BLOCK, "the session held %zu bytes",
                   w.most_held);
     /* A backed-up write buffer is sent from its offset, not moved after each partial send
-     * (before: 4,014,080 bytes moved to relay 598,016). */
+     * (before: 4,014,080 bytes moved to relay 598,016, 6.7 x). What waits still moves when
+     * the tail lacks room for a read, and how often depends on how the kernel takes the
+     * partial sends: a loaded ASan run moved 483,328 to relay 622,592. So the bound is 1 x. */
     unsigned long long moved = evp_buf_moved_bytes() - m0;
-    ck_assert_msg(moved <= up.sent / 8, "%llu bytes moved to relay %zu", moved, up.sent);
+    ck_assert_msg(moved <= up.sent, "case %d: %llu bytes moved to relay %zu", _i, moved,
+                  up.sent);
 }
 END_TEST
 
