@@ -65,10 +65,10 @@ static const struct {
     {"{\"inbounds\":[{\"port\":1080,\"protocol\":\"socks\",\"settings\":{\"auth\":\"x\"}}],"
      "\"outbounds\":[" OUT_FREE "]}",
      "inbounds[0].settings.auth"},
-    /* Not read yet: refused, never dialled directly past the outbound it names. */
+    /* never dialled directly past the outbound it names (tests/check_proxy_chain.c) */
     {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE ",{\"protocol\":\"freedom\","
-     "\"proxySettings\":{\"tag\":\"d\"}}]}",
-     "outbounds[1].proxySettings: dialling through another outbound is not supported yet"},
+     "\"proxySettings\":{\"tag\":\"nope\"}}]}",
+     "outbounds[1].proxySettings.tag: no outbound is tagged \"nope\""},
     /* What V2Ray's int32 bufferSize refuses. */
     {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[" OUT_FREE "],"
      "\"policy\":{\"levels\":{\"1\":{\"bufferSize\":\"16\"}}}}",

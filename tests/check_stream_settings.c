@@ -4,6 +4,7 @@
  * from tests/plugins (stand-in tls.so and ws.so). */
 #include "config.h"
 #include "registry.h"
+#include "testplug_registry.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -15,10 +16,7 @@ static evp_registry reg;
 
 static void setup(void)
 {
-    char dir[512];
-    const char *build = getenv("EVP_BUILD");
-    snprintf(dir, sizeof dir, "%s/tests/plugins", build ? build : "build");
-    ck_assert_int_eq(evp_registry_init(&reg, dir), 0);
+    testplug_registry_init(&reg);
 }
 
 static void teardown(void)

@@ -12,6 +12,7 @@
 #include "listen_addr.h"
 #include "log.h"
 #include "policy_conf.h"
+#include "proxy_chain.h"
 #include "router.h"
 #include "sniff_conf.h"
 #include "stream_settings.h"
@@ -248,9 +249,7 @@ static void load_outbound(evp_config *c, size_t i, json_t *out, const char *sche
     snprintf(where, sizeof where, "outbounds[%zu]", i);
     evp_stream_conf_load(&oc->stream, out, 0, where, schema_dir, reg, errs);
     load_send_through(oc, out, i, errs);
-    if (json_object_get(out, "proxySettings"))
-        evp_errlist_add(errs, "outbounds[%zu].proxySettings: dialling through another outbound "
-                        "is not supported yet (it would reach its server directly)", i);
+    evp_proxy_settings_load(oc, out, i, errs);
     /* V2Ray 4.34's MuxConfig: concurrency 0 means 8, a negative one turns it off. */
     json_t *mux = json_object_get(out, "mux");
     json_t *conc = json_object_get(mux, "concurrency");
@@ -368,6 +367,8 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
         load_inbound(c, i, json_array_get(ins, i), schema_dir, reg, &errs);
     for (size_t i = 0; i < c->n_outbounds; i++)
         load_outbound(c, i, json_array_get(outs, i), schema_dir, reg, &errs);
+    if (errs.count == 0)
+        evp_proxy_chains_check(c, &errs);
     if (errs.count)
         goto fail;
     load_routing(c, &errs);
@@ -445,6 +446,8 @@ evp_instance *evp_outbound_instance_new(const evp_outbound_conf *oc, char *err, 
     if (attach_transports(out, &oc->stream, 0, err, errlen) != 0)
         return NULL;
     out->send_through = oc->send_through;
+    out->proxied = oc->proxy_tag != NULL;
+    out->proxy_via = oc->proxy_index;
     return out;
 }
 

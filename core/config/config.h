@@ -36,6 +36,9 @@ typedef struct evp_outbound_conf {
     unsigned mux_concurrency; /* "mux": sub-streams per connection; 0 off */
     evp_addr send_through; /* sendThrough: the source address of its sockets; type
                             * EVP_ADDR_NONE when absent or 0.0.0.0 (V2Ray's default) */
+    const char *proxy_tag; /* proxySettings.tag: reached through that outbound, or NULL */
+    size_t proxy_index;    /* proxy_tag's outbound (set by evp_proxy_chains_check) */
+    uint8_t proxy_transport_layer; /* proxySettings.transportLayer: keep all stream layers */
     evp_module *mod; /* owned reference */
 } evp_outbound_conf;
 

@@ -26,6 +26,10 @@ typedef struct evp_instance {
     /* An outbound's sendThrough: the address its sockets bind before they connect;
      * EVP_ADDR_NONE: the kernel picks. */
     evp_addr send_through;
+    /* proxySettings: its server is reached through the outbound at index proxy_via of the
+     * router it was built with (session_chain.c), not a socket of its own. */
+    uint8_t proxied;
+    size_t proxy_via;
     uint8_t sniff; /* an inbound's "sniffing" (EVP_SNIFF_* bits, sniff.h), 0 off */
 } evp_instance;
 

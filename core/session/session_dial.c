@@ -229,6 +229,10 @@ static void open_chosen(evp_session *s)
         evp_sess_connect_failed(s, "out of memory");
         return;
     }
+    if (s->out->proxied) {
+        evp_sess_dial_chained(s, &dial);
+        return;
+    }
     struct sockaddr_storage ss;
     socklen_t ss_len = evp_addr_to_sockaddr(&dial, &ss);
     if (ss_len) {
@@ -251,14 +255,20 @@ static void open_chosen(evp_session *s)
 }
 
 
-static void use_outbound(evp_session *s, size_t k)
+/* s->out is chosen: join its Mux connections when it multiplexes, else dial it. */
+static void open_or_join(evp_session *s)
 {
-    s->out = evp_instance_ref(evp_router_outbound(s->router, k));
     if (s->out->mux_carrier && s->network != EVP_NET_UDP_RELAY) {
         evp_sess_join_mux(s);
         return;
     }
     open_chosen(s);
+}
+
+static void use_outbound(evp_session *s, size_t k)
+{
+    s->out = evp_instance_ref(evp_router_outbound(s->router, k));
+    open_or_join(s);
 }
 
 /* What routing sees of s; source is filled with the client's address when known. */
@@ -349,8 +359,13 @@ void evp_sess_open_outbound(evp_session *s)
 void evp_sess_route(evp_session *s)
 {
     if (s->forced_out) {
+        /* A Mux connection's carrier is the multiplexed stream: it dials. A hop goes as
+         * any session through its outbound does. */
         s->out = evp_instance_ref(s->forced_out);
-        open_chosen(s);
+        if (s->chained)
+            open_or_join(s);
+        else
+            open_chosen(s);
         return;
     }
     route(s);

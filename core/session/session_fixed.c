@@ -1,5 +1,6 @@
 /* The host's own codec for sessions whose target is known before they start: a SOCKS UDP
- * destination (session_udp.c) and a Mux sub-stream (session_sub.c). The target goes to the
+ * destination (session_udp.c), a Mux sub-stream (session_sub.c) and a proxySettings hop
+ * (session_chain.c). The target goes to the
  * router at once; then bytes pass unchanged. */
 #include "session_int.h"
 
@@ -22,3 +23,15 @@ int evp_sess_fixed_encode(void *sess, evp_io *io)
     io->consumed = io->in_len;
     return EVP_OK;
 }
+
+static void fixed_free(void *sess)
+{
+}
+
+const evp_inbound_ops evp_sess_fixed_ops = {
+    .size = sizeof(evp_inbound_ops),
+    .session_free = fixed_free,
+    .decode = evp_sess_fixed_decode,
+    .encode = evp_sess_fixed_encode,
+    .flags = EVP_IN_PASS,
+};

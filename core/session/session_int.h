@@ -3,8 +3,8 @@
  * two directions, the writing), session_udp.c (UDP sessions and the start of a UDP relay), session_report.c (labels, access
  * log, counters), session_idle.c (quiet sessions), session_transport.c (endpoints with
  * transport layers), session_sub.c (multiplexed sessions and their sub-streams) and
- * session_fixed.c (the codec of a session whose target is fixed) and session_sniff.c (the
- * first payload read for a domain before routing). Nothing outside
+ * session_fixed.c (the codec of a session whose target is fixed), session_sniff.c (the
+ * first payload read for a domain before routing) and session_chain.c (proxySettings). Nothing outside
  * core/session/session*.c
  * includes it. */
 #ifndef EVP_SESSION_INT_H
@@ -97,8 +97,10 @@ struct evp_session {
     uint8_t handshaking;  /* counted in rt->n_handshakes */
     uint8_t told_idle;    /* the codecs were told the session is quiet (session_idle) */
     uint8_t level;        /* its user's policy level (EVP_POLICY_LEVELS: one not read) */
-    uint8_t carrier;      /* its server side is a multiplexer serving sub-streams (mux_conn.c):
-                             they are routed and counted, this session is not */
+    uint8_t carrier;      /* its server side is a multiplexer serving sub-streams (mux_conn.c),
+                             or it is a proxySettings hop (chained): they are routed and
+                             counted, this session is not */
+    uint8_t chained;      /* a proxySettings hop (session_chain.c): forced_out may multiplex */
     uint8_t layer_mux;    /* its inbound's top layer is a multiplexer, served at once: the
                              session below it is a connection, not logged */
     struct evp_sess_lim *lim; /* its user's limits (session_limits.c), NULL: none */
@@ -240,11 +242,18 @@ evp_qbuf *evp_sess_stack_encode(endpoint *ep);
 /* A layer of ep failed: log it, then close (or drain a client still in its handshake). */
 void evp_sess_stack_failed(evp_session *s, endpoint *ep);
 
+/* session_chain.c */
+/* s's outbound is proxied: reach dial through the outbound its proxySettings name (a hop on
+ * a socketpair), then start the relay, or fail the session. */
+void evp_sess_dial_chained(evp_session *s, const evp_addr *dial);
+
 /* session_fixed.c: the host's codec for sessions whose target is fixed before they start
  * (its session is the evp_session): decode names s->target over s->network at once, then
  * both copy bytes unchanged. */
 int evp_sess_fixed_decode(void *sess, evp_io *io);
 int evp_sess_fixed_encode(void *sess, evp_io *io);
+/* Those two as a pass-through inbound whose session needs no freeing (EVP_IN_PASS). */
+extern const evp_inbound_ops evp_sess_fixed_ops;
 
 /* session_sub.c */
 /* The target names a multiplexer (mux, from the router; conn_inst NULL), or the inbound's top

@@ -83,14 +83,6 @@ void evp_sess_start_demux(evp_session *s, evp_module *mux, void *conn_inst)
     evp_sess_start_relay(s);
 }
 
-static const evp_inbound_ops layer_carrier_ops = {
-    .size = sizeof(evp_inbound_ops),
-    .session_free = sub_free,
-    .decode = evp_sess_fixed_decode,
-    .encode = evp_sess_fixed_encode,
-    .flags = EVP_IN_PASS,
-};
-
 const evp_tlayer *evp_sess_layer_mux(const evp_instance *in)
 {
     const evp_transports *t = in->transports;
@@ -103,7 +95,7 @@ const evp_tlayer *evp_sess_layer_mux(const evp_instance *in)
 evp_session *evp_sess_new_layer_carrier(evp_runtime *rt, int fd, evp_instance *in,
                                         evp_router *router)
 {
-    evp_session *s = evp_sess_new_host_codec(rt, fd, in, router, &layer_carrier_ops);
+    evp_session *s = evp_sess_new_host_codec(rt, fd, in, router, &evp_sess_fixed_ops);
     if (s != NULL) {
         s->layer_mux = 1;
         s->network = EVP_NET_TCP; /* the target stays none: the requests name theirs */
