@@ -12,6 +12,9 @@
 #   - the same with "mux" on the vmess outbound: the transfers share 1..2 connections (one per
 #     worker at most) through the middle;
 #   - a freedom outbound with proxySettings: its targets are dialled through the hop;
+#   - ws + tls in the vmess outbound's streamSettings: only tls goes over the hop, as V2Ray
+#     4.34 does (a V2Ray tcp + tls server; V2Ray's client with the same config too), and with
+#     "transportLayer": true (V2Ray 4.35+) ws + tls both do (a V2Ray ws + tls server);
 # then V2Ray 4.34 as the client with the same config shape, reaching an evproxy vmess server
 # through the same middle: the shapes agree. Last, -t refuses an unknown tag and a loop,
 # naming the path, where V2Ray 4.34's -test accepts both (it would dial the server directly,
@@ -137,7 +140,7 @@ start_chain mux start_evproxy "$VP" 8
 BEFORE=$(middle_count "$VP")
 transfers mux "$SOCKS" 63
 N=$(($(wait_middle "$VP" $((BEFORE + 1))) - BEFORE))
-[ "$N" -ge 1 ] && [ "$N" -le 2 ] ||
+{ [ "$N" -ge 1 ] && [ "$N" -le 2 ]; } ||
     fail "mux: $N connections through the middle for 8 transfers, want 1..2 (one per worker)"
 pass "mux: 8 x 1 MiB echoed intact as sub-streams of $N connection(s) through the middle"
 
@@ -156,6 +159,51 @@ start_chain v2client start_v2ray "$EP" 0
 transfers v2client "$SOCKS" 64
 through "V2Ray client" "$EP" 0 8
 pass "V2Ray 4.34 client, same config shape: 8 x 1 MiB echoed intact through the middle (8)"
+
+# --- tls over the proxied stream: V2Ray 4.34's rule, and transportLayer -------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=example.test -keyout "$E2E_TMP/tls.key" -out "$E2E_TMP/tls.crt" >/dev/null 2>&1 ||
+    fail "openssl could not make a certificate"
+CERT="\"certificates\": [{\"certificateFile\": \"$E2E_TMP/tls.crt\",
+    \"keyFile\": \"$E2E_TMP/tls.key\"}]"
+read -r TP WP < <(ports 2 | tr '\n' ' ')
+cfg_vmess_server "$E2E_TMP/tls-server.json" "$TP" "$UUID_GOOD" 0
+with_stream "$E2E_TMP/tls-server.json" "{\"security\": \"tls\", \"tlsSettings\": {$CERT}}"
+start_v2ray tls-server "$E2E_TMP/tls-server.json" "$TP"
+cfg_vmess_server "$E2E_TMP/ws-server.json" "$WP" "$UUID_GOOD" 0
+with_stream "$E2E_TMP/ws-server.json" "{\"network\": \"ws\", \"security\": \"tls\",
+    \"wsSettings\": {\"path\": \"/chain\"}, \"tlsSettings\": {$CERT}}"
+start_v2ray ws-server "$E2E_TMP/ws-server.json" "$WP"
+# The client's streamSettings: ws + tls, trusting any certificate.
+export CHAIN_WS_TLS='{"network": "ws", "security": "tls", "wsSettings": {"path": "/chain"},
+    "tlsSettings": {"serverName": "example.test", "allowInsecure": true}}'
+WITH_WS_TLS='import os
+cfg["outbounds"][0]["streamSettings"] = json.loads(os.environ["CHAIN_WS_TLS"])'
+
+# tls_case NAME RUNNER SERVER_PORT EDIT SEED WHAT: 2 echo transfers through that client, each
+# through the middle.
+tls_case() {
+    start_chain "$1" "$2" "$3" 0 "$4"
+    local before
+    before=$(middle_count "$3")
+    socks_stream "$SOCKS" "127.0.0.1:$ECHO" --mode echo --bytes 512K --sessions 2 --seed "$5" \
+        --timeout 60 --quiet >"$E2E_TMP/$1.tcp.json" 2>&1 ||
+        { show_log "$1" 6; fail "$6: $(why_of "$E2E_TMP/$1.tcp.json")"; }
+    through "$6" "$3" "$before" 2
+    pass "$6: 2 x 512 KiB echoed intact, each through the middle"
+}
+# Without transportLayer V2Ray 4.34 keeps only tls over the proxied stream: ws + tls in the
+# config reaches a tcp + tls server, from evproxy's client and from V2Ray's.
+tls_case tls-evp start_evproxy "$TP" "$WITH_WS_TLS" 66 \
+    "evproxy client, ws + tls without transportLayer: only tls over the hop (V2Ray 4.34's rule)"
+tls_case tls-v2 start_v2ray "$TP" "$WITH_WS_TLS" 67 \
+    "V2Ray 4.34 client, the same config: only tls over the hop too"
+grep -q 'wsSettings: ignored through proxySettings' "$E2E_TMP/tls-evp.log" ||
+    soft_fail "evproxy client: no warning that wsSettings is ignored through proxySettings"
+# With transportLayer (V2Ray 4.35+) the whole stack goes over the hop: ws + tls server.
+tls_case ws-evp start_evproxy "$WP" "$WITH_WS_TLS
+cfg['outbounds'][0]['proxySettings']['transportLayer'] = True" 68 \
+    "evproxy client, ws + tls with transportLayer: the whole stack over the hop"
 
 # --- -t: what V2Ray would dial past the chain, or never end, is refused -------------------------
 refused() { # NAME PYTHON-EDIT WANT
