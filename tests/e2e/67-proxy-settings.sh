@@ -11,7 +11,8 @@
 #   - UDP (dokodemo-door udp -> vmess UDP over the chain): answered, through one more;
 #   - the same with "mux" on the vmess outbound: the transfers share 1..2 connections (one per
 #     worker at most) through the middle;
-#   - a freedom outbound with proxySettings: its targets are dialled through the hop;
+#   - a freedom outbound with proxySettings: its targets are dialled through the hop; its UDP
+#     (datagrams, which a hop does not carry) is refused with a reason in the log;
 #   - ws + tls in the vmess outbound's streamSettings: only tls goes over the hop, as V2Ray
 #     4.34 does (a V2Ray tcp + tls server; V2Ray's client with the same config too), and with
 #     "transportLayer": true (V2Ray 4.35+) ws + tls both do (a V2Ray ws + tls server);
@@ -153,6 +154,16 @@ socks_stream "$SOCKS" "127.0.0.1:$ECHO" --mode echo --bytes 256K --sessions 4 --
     fail "freedom through the hop: $(why_of "$E2E_TMP/freedom.tcp.json")"
 through "freedom through the hop" "$ECHO" "$BEFORE" 4
 pass "freedom with proxySettings: 4 x 256 KiB echoed, each through the middle"
+# Its UDP would go as datagrams, which a hop does not carry: refused, and the log says why.
+if timeout -k 5 30 "$PY" "$TOOLS/udp_client.py" --server "127.0.0.1:$UDP" --count 1 --tries 1 \
+    --wait 1 --give-up 1 --timeout 20 >"$E2E_TMP/freedom.udp.out" 2>&1; then
+    soft_fail "freedom with proxySettings: UDP answered, past the hop"
+elif ! grep -q 'UDP from \[proxy\] cannot go through \[hop\]' "$E2E_TMP/freedom.log"; then
+    soft_fail "freedom with proxySettings: UDP unanswered, but the log does not say why"
+    show_log freedom 4
+else
+    pass "freedom with proxySettings: UDP refused, the log saying why"
+fi
 
 # --- V2Ray 4.34's client, the same shape, to evproxy's server ---------------------------------
 start_chain v2client start_v2ray "$EP" 0
