@@ -29,6 +29,7 @@ static evp_session *hop_new(evp_session *above, int fd, evp_instance *via,
     s->forced_out = evp_instance_ref(via);
     s->network = EVP_NET_TCP;
     s->target = *target;
+    s->level = above->level; /* its user's timeouts and buffers, not level 0's */
     if (above->peer_len) {
         memcpy(&s->peer, &above->peer, above->peer_len);
         s->peer_len = above->peer_len;

@@ -28,10 +28,18 @@ static void fixed_free(void *sess)
 {
 }
 
+/* The level its creator gave it (a proxySettings hop: its session's), else 0. */
+static uint32_t fixed_level(void *sess)
+{
+    const evp_session *s = sess;
+    return s->level;
+}
+
 const evp_inbound_ops evp_sess_fixed_ops = {
     .size = sizeof(evp_inbound_ops),
     .session_free = fixed_free,
     .decode = evp_sess_fixed_decode,
     .encode = evp_sess_fixed_encode,
+    .session_level = fixed_level,
     .flags = EVP_IN_PASS,
 };

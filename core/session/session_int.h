@@ -252,7 +252,8 @@ void evp_sess_dial_chained(evp_session *s, const evp_addr *dial);
  * both copy bytes unchanged. */
 int evp_sess_fixed_decode(void *sess, evp_io *io);
 int evp_sess_fixed_encode(void *sess, evp_io *io);
-/* Those two as a pass-through inbound whose session needs no freeing (EVP_IN_PASS). */
+/* Those two as a pass-through inbound whose session needs no freeing (EVP_IN_PASS); its
+ * policy level is the one set before its handshake. */
 extern const evp_inbound_ops evp_sess_fixed_ops;
 
 /* session_sub.c */

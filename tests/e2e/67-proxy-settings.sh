@@ -13,6 +13,7 @@
 #     worker at most) through the middle;
 #   - a freedom outbound with proxySettings: its targets are dialled through the hop; its UDP
 #     (datagrams, which a hop does not carry) is refused with a reason in the log;
+#   - the hop keeps its session's policy level (a level-1 connIdle outlives level 0's);
 #   - ws + tls in the vmess outbound's streamSettings: only tls goes over the hop, as V2Ray
 #     4.34 does (a V2Ray tcp + tls server; V2Ray's client with the same config too), and with
 #     "transportLayer": true (V2Ray 4.35+) ws + tls both do (a V2Ray ws + tls server);
@@ -164,6 +165,30 @@ elif ! grep -q 'UDP from \[proxy\] cannot go through \[hop\]' "$E2E_TMP/freedom.
 else
     pass "freedom with proxySettings: UDP refused, the log saying why"
 fi
+
+# The hop takes its session's policy level: with level 0's connIdle at 2 s and the socks
+# inbound's userLevel 1 (connIdle 300), a connection idle 5 s through the chain still echoes;
+# one at level 0 (another socks inbound) is closed, so the short timeout was live.
+read -r LEVEL0_PORT < <(ports 1)
+export LEVEL0_PORT
+start_chain level start_evproxy "$VP" 0 'import os
+cfg["policy"] = {"levels": {"0": {"connIdle": 2}, "1": {"connIdle": 300}}}
+cfg["inbounds"][0]["settings"]["userLevel"] = 1
+cfg["inbounds"].append({"tag": "socks0", "listen": "127.0.0.1", "protocol": "socks",
+                        "port": int(os.environ["LEVEL0_PORT"]), "settings": {"auth": "noauth"}})'
+wait_port "$LEVEL0_PORT" 10 tcp "$LAST_PID" || fail "level: port $LEVEL0_PORT not listening"
+"$PY" "$TOOLS/idle_echo.py" --socks "127.0.0.1:$SOCKS" --target "127.0.0.1:$ECHO" --idle 5 \
+    >"$E2E_TMP/level1.out" 2>&1 &
+L1=$!
+"$PY" "$TOOLS/idle_echo.py" --socks "127.0.0.1:$LEVEL0_PORT" --target "127.0.0.1:$ECHO" \
+    --idle 5 >"$E2E_TMP/level0.out" 2>&1
+wait "$L1"
+[ "$(cat "$E2E_TMP/level0.out")" = closed ] ||
+    fail "level 0 (connIdle 2 s): after 5 s idle: $(cat "$E2E_TMP/level0.out"), want closed"
+[ "$(cat "$E2E_TMP/level1.out")" = open ] ||
+    { show_log level 6; fail "level 1 through the chain: after 5 s idle:" \
+        "$(cat "$E2E_TMP/level1.out"), want open (the hop took level 0's connIdle?)"; }
+pass "policy level through the hop: level 1's connection echoes after 5 s idle, level 0's closed"
 
 # --- V2Ray 4.34's client, the same shape, to evproxy's server ---------------------------------
 start_chain v2client start_v2ray "$EP" 0
