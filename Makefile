@@ -127,6 +127,16 @@ $(BUILD)/plugins/mux.so: $(patsubst %,$(BUILD)/obj/plugin/vmess/%.o,mux_frame_pa
     mux_frame_write addr mem)
 $(BUILD)/plugins/mux.so: PLUGIN_LIBS = $(VMESS_LIBS)
 $(BUILD)/plugins/h2.so: PLUGIN_LIBS = $(H2_LIBS)
+# api.so: gRPC over h2c (libnghttp2), its messages from plugin/api/stats_command.proto.
+API_PB := $(GEN)/stats_command.pb-c.c
+API_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugin/api/*.c) $(API_PB))
+$(GEN)/stats_command.pb-c.c $(GEN)/stats_command.pb-c.h &: plugin/api/stats_command.proto
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=plugin/api --c_out=$(GEN) stats_command.proto
+$(BUILD)/plugins/api.so: $(API_PB:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/plugins/api.so: PLUGIN_LIBS = $(H2_LIBS)
+$(API_OBJ): override CFLAGS += $(H2_CFLAGS)
+$(API_OBJ) $(BUILD)/obj/tests/check_api.o: $(GEN)/stats_command.pb-c.h
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugin/h2/*.c)): override CFLAGS += $(H2_CFLAGS)
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/evproxy/plugin.h
 	@mkdir -p $(dir $@)

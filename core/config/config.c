@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "access_log.h"
+#include "api_stats_conf.h"
 #include "dns_hosts.h"
 #include "dns_servers.h"
 #include "errlist.h"
@@ -330,6 +331,8 @@ evp_config *evp_config_load(const char *path, const char *text, const char *sche
         evp_config_validate(schema_dir, "config", c->root, "", &errs);
     if (errs.count)
         goto fail;
+    evp_api_conf_apply(c->root, &errs); /* before the outbounds are read: it adds one */
+    evp_stats_conf_load(c->root, &c->v2stats);
 
     json_t *log = json_object_get(c->root, "log");
     c->loglevel = evp_log_parse_level(str_or(log, "loglevel", "warning"));

@@ -8,6 +8,7 @@
 #include "module.h"
 #include "registry.h"
 #include "stream_settings.h"
+#include "v2stats.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -73,6 +74,7 @@ typedef struct evp_config {
     evp_module *mux; /* the multiplexer (ABI 1.7) serving Mux sessions: the plugin named
                       * "mux" when there is one (owned reference), else NULL */
     evp_module *carrier; /* the built-in mux-carrier outbound (owned reference) */
+    evp_v2stats_policy v2stats; /* which of V2Ray's named counters exist (`stats`, policy) */
 } evp_config;
 
 /* Parses, validates and checks the config in file path (or text when path is NULL).

@@ -1,5 +1,5 @@
 /* Host services for plugins: logging, randomness, clocks, allocation, buffers, replay sets,
- * the state store. */
+ * the state store, V2Ray's named counters. */
 #include "host.h"
 
 #include "buf.h"
@@ -7,6 +7,7 @@
 #include "log.h"
 #include "replay_store.h"
 #include "state_store.h"
+#include "v2stats.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ static evp_host_table services = {.services = {
     .state_get = evp_host_state_get,
     .state_del = evp_host_state_del,
     .state_each = evp_host_state_each,
+    .stats_visit = evp_v2stats_visit,
 }};
 
 const evp_host *evp_host_services(void)

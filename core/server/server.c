@@ -5,16 +5,36 @@
 
 #include "access_log.h"
 #include "admission.h"
+#include "api_stats_conf.h"
 #include "buf.h"
 #include "control_socket.h"
 #include "log.h"
 #include "stats.h"
 #include "users.h"
+#include "v2stats.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* V2Ray's named counters the config calls for; its api outbound gets none, as V2Ray's
+ * commander's has none. */
+static void apply_v2stats(const evp_config *cfg)
+{
+    const char **ins = calloc(cfg->n_inbounds + 1, sizeof *ins);
+    const char **outs = calloc(cfg->n_outbounds + 1, sizeof *outs);
+    size_t n_outs = 0;
+    for (size_t i = 0; ins && i < cfg->n_inbounds; i++)
+        ins[i] = cfg->inbounds[i].tag;
+    for (size_t i = 0; outs && i < cfg->n_outbounds; i++)
+        if (strcmp(cfg->outbounds[i].protocol, EVP_API_PROTOCOL) != 0)
+            outs[n_outs++] = cfg->outbounds[i].tag;
+    if (ins && outs)
+        evp_v2stats_configure(&cfg->v2stats, ins, cfg->n_inbounds, outs, n_outs);
+    free(ins);
+    free(outs);
+}
 
 /* Timeouts (level 0's, as V2Ray applies to handshakes) and per-level buffer sizes from the
  * config's policy. */
@@ -32,6 +52,7 @@ void evp_server_apply_policy(evp_runtime *rt, const evp_config *cfg)
     rt->limits = cfg->limits;
     evp_resolver_configure(rt->resolver, &cfg->limits, cfg->dns_servers, cfg->dns_hosts);
     evp_admission_changed(rt); /* raised caps resume accepting at once */
+    apply_v2stats(cfg);
 }
 
 static void on_stop_signal(EV_P_ ev_signal *w, int revents)
@@ -162,6 +183,7 @@ void evp_server_stop(evp_server *srv)
     free(srv->config_text);
     free(srv->schema_dir);
     evp_stats_clear();
+    evp_v2stats_clear();
     evp_buf_pool_drain();
     evp_access_log_open(NULL);
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "mux_conn.h"
 #include "stats.h"
+#include "v2stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -402,6 +403,9 @@ void evp_sess_close(evp_session *s, const char *why)
         const evp_inbound_ops *ops = s->inops;
         const char *user = ops->session_user ? ops->session_user(s->ins) : NULL;
         evp_stats_add(s->in->tag, s->out->tag, user, s->bytes_up, s->bytes_down);
+        evp_v2stats_count(&(evp_v2stats_traffic){s->in->tag, s->out->tag, user, s->level,
+                                                 s->bytes_up, s->bytes_down, s->cl.wire_in,
+                                                 s->cl.wire_out, s->sv.wire_out, s->sv.wire_in});
     }
     if (s->cone)
         evp_sess_cone_end(s); /* before the socket closes: it may be kept */

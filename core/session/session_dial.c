@@ -201,6 +201,11 @@ static void open_chosen(evp_session *s)
     }
     s->state = S_RESOLVING;
     evp_sess_update_watchers(s);
+    if (dial.type == EVP_ADDR_NONE && (evp_outops(s->out)->flags & EVP_OUT_LOCAL)) {
+        s->local_out = 1; /* a service that answers itself (the api): relay with no socket */
+        evp_sess_start_relay(s);
+        return;
+    }
     if (dial.type == EVP_ADDR_NONE) {
         /* Nowhere to dial (blackhole): let the outbound answer, then close. */
         evp_io io;

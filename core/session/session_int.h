@@ -56,6 +56,8 @@ typedef struct endpoint {
     evp_qbuf wbuf; /* waiting to be written */
     evp_tstack *stack; /* owned: transport layers between the socket and rbuf/wbuf
                                * (session_transport.c), NULL for plain TCP */
+    uint64_t wire_in, wire_out; /* bytes its socket read and wrote (V2Ray's inbound and
+                                 * outbound counters) */
 } endpoint;
 
 enum pass {
@@ -103,6 +105,8 @@ struct evp_session {
     uint8_t chained;      /* a proxySettings hop (session_chain.c): forced_out may multiplex */
     uint8_t layer_mux;    /* its inbound's top layer is a multiplexer, served at once: the
                              session below it is a connection, not logged */
+    uint8_t local_out;    /* its outbound answers itself (EVP_OUT_LOCAL): no server socket;
+                             what encode writes back is the server's reply (sv.rbuf) */
     struct evp_sess_lim *lim; /* its user's limits (session_limits.c), NULL: none */
     uint8_t answered;     /* the inbound's connected() ran before the dial (sniffing) */
     uint8_t sniffed;      /* sniffing is over: route */

@@ -27,6 +27,7 @@ static int flush_endpoint(evp_session *s, endpoint *ep)
         if (ep->kind == EP_STREAM) {
             n = send(ep->fd, head, len, MSG_NOSIGNAL);
             if (n > 0) {
+                ep->wire_out += (uint64_t)n;
                 evp_qbuf_take(q, (size_t)n);
                 continue;
             }
@@ -50,6 +51,7 @@ static int flush_endpoint(evp_session *s, endpoint *ep)
             else
                 n = (ssize_t)dlen; /* the owner is gone: drop */
             if (n >= 0 || ep->kind == EP_PEER || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                ep->wire_out += n > 0 ? (uint64_t)n : 0;
                 evp_qbuf_take(q, 2 + dlen); /* a lost datagram is UDP's right */
                 continue;
             }
@@ -189,8 +191,20 @@ static evp_buf *out_for(evp_qbuf *q, size_t len)
 int evp_sess_encode_out(evp_session *s, const uint8_t *in, size_t len, int eof, evp_io *io)
 {
     s->out_started = 1;
+    evp_buf *back = s->local_out ? &s->sv.rbuf.b : &s->cl.wbuf.b; /* its reply: a server's */
     return evp_sess_run_codec(evp_outops(s->out)->encode, s->outs, in, len, eof,
-                              out_for(&s->sv.wbuf, len), &s->cl.wbuf.b, io);
+                              out_for(&s->sv.wbuf, len), back, io);
+}
+
+/* A local outbound's reply goes down as a server's bytes would; once the client has ended
+ * (and the outbound was told), so has the reply. */
+static void local_reply(evp_session *s)
+{
+    if (!s->local_out || s->state != S_RELAY)
+        return;
+    if (s->up_done)
+        s->sv.eof = 1;
+    evp_sess_pump_down(s);
 }
 
 static void finish_down(evp_session *s);
@@ -246,6 +260,7 @@ void evp_sess_first_encode(evp_session *s)
         evp_sess_close(s, io.reason[0] ? io.reason : "outbound refused");
         return;
     }
+    local_reply(s);
     if (s->state == S_RELAY)
         evp_sess_flush_all(s);
 }
@@ -445,6 +460,7 @@ void evp_sess_pump_up(evp_session *s)
         return;
     direction d = dir_up(s);
     pump(s, &d);
+    local_reply(s);
 }
 
 void evp_sess_pump_down(evp_session *s)
@@ -462,6 +478,7 @@ static int read_handshake(endpoint *ep)
 {
     uint8_t tmp[HANDSHAKE_READ];
     ssize_t n = recv(ep->fd, tmp, sizeof tmp, 0);
+    ep->wire_in += n > 0 ? (uint64_t)n : 0;
     if (n > 0)
         return evp_buf_append_small(&ep->rbuf.b, tmp, (size_t)n) == 0 ? 1 : -1;
     if (n == 0)
@@ -502,6 +519,7 @@ int evp_sess_read_endpoint(endpoint *ep)
                     errno == ECONNREFUSED)
                        ? 2
                        : -1;
+        ep->wire_in += (uint64_t)n;
         p[0] = (uint8_t)(n >> 8);
         p[1] = (uint8_t)n;
         q->b.len += (size_t)n + 2;
@@ -512,6 +530,7 @@ int evp_sess_read_endpoint(endpoint *ep)
     ssize_t n = recv(ep->fd, p, room < EVP_BUF_BLOCK ? room : EVP_BUF_BLOCK, 0);
     if (n > 0) {
         q->b.len += (size_t)n;
+        ep->wire_in += (uint64_t)n;
         if (q != &ep->rbuf)
             *(ep == &s->cl ? &s->bytes_up : &s->bytes_down) += (uint64_t)n;
         return 1;

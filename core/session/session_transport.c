@@ -114,6 +114,7 @@ static int recv_raw(endpoint *ep, evp_qbuf *q, int small)
         return -1;
     size_t room = small ? sizeof tmp : q->b.cap - q->b.len;
     ssize_t n = recv(ep->fd, p, room < EVP_BUF_BLOCK ? room : EVP_BUF_BLOCK, 0);
+    ep->wire_in += n > 0 ? (uint64_t)n : 0;
     if (n > 0 && small)
         return evp_buf_append_small(&q->b, tmp, (size_t)n) == 0 ? 1 : -1;
     if (n > 0)

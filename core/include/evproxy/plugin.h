@@ -48,6 +48,8 @@
  *        named by a Global ID keeps its outbound socket across connections, and each
  *        datagram may carry its own far address (full cone). A plugin writes them only when
  *        host->abi_minor >= 8 (the host's event is shorter before).
+ *   1.9  evp_host.stats_visit: V2Ray's named traffic counters (StatsService), kept by the
+ *        host. EVP_OUT_LOCAL: an outbound that answers the client itself (dials nothing).
  *
  * A plugin that uses a 1.1 service checks host->abi_minor >= 1 and host->size first. The host
  * treats an optional field beyond an ops struct's size as absent.
@@ -59,7 +61,7 @@
 #include <stdint.h>
 
 #define EVP_ABI_MAJOR 1
-#define EVP_ABI_MINOR 8
+#define EVP_ABI_MINOR 9
 
 #if defined(__GNUC__)
 #define EVP_EXPORT __attribute__((visibility("default")))
@@ -146,6 +148,10 @@ typedef int (*evp_state_fn)(void *ctx, const void *key, size_t key_len, const vo
 #define EVP_STATE_CREATE 1u       /* state_put: keep a live value already there */
 #define EVP_STATE_KEY_MAX 255     /* longest key, bytes */
 #define EVP_STATE_VALUE_MAX 4096  /* longest value, bytes */
+/* stats_visit's visitor (ABI 1.9): one counter, name borrowed for the call. Returns 1 to zero
+ * the counter, 0 to keep it. */
+typedef int (*evp_stats_fn)(void *ctx, const char *name, uint64_t value);
+
 /* Written by the host (no ABI change: a host that does not write it has no dynamic port):
  * the ports an inbound with allocate "random" announces now, key its tag, value: 1 (format),
  * refresh minutes (BE32), monotonic ms of the last pick (BE64), count (BE16), ports (BE16). */
@@ -220,6 +226,14 @@ struct evp_host {
     /* Calls fn (if not NULL) on each live entry of ns, in no order, then returns ns's change
      * count, which grows whenever a key is added, changes value, is deleted or expires. */
     uint64_t (*state_each)(const char *ns, evp_state_fn fn, void *ctx);
+
+    /* ---- ABI 1.9 ---- */
+    /* V2Ray's traffic counters ("user>>>EMAIL>>>traffic>>>uplink", ...), which the host
+     * keeps as the config's stats and policy switches say. Calls fn with each counter whose
+     * name starts with prefix ("": every one), in the order they were made; fn returns 1 to
+     * zero that counter (after reading it), else 0. fn runs under the counters' lock: it must
+     * not call stats_visit. Returns the number of counters visited. Thread-safe. */
+    size_t (*stats_visit)(const char *prefix, evp_stats_fn fn, void *ctx);
 };
 
 /* What the host tells an instance when it is created. */
@@ -365,6 +379,11 @@ typedef struct evp_outbound_ops {
 /* encode and decode copy their input to out unchanged and write nothing back (an end of
  * input is the end of stream): the host may move TCP bytes itself and not call them. */
 #define EVP_OUT_PASS 2u
+/* ABI 1.9: the outbound is a service that answers the client itself (V2Ray's `api`): with
+ * dial EVP_ADDR_NONE the host keeps the session, and what encode writes to io->back goes to
+ * the client through the outbound's decode (EVP_OUT_PASS-like: its input is that answer) and
+ * the inbound's encode. The session ends once the client has ended. */
+#define EVP_OUT_LOCAL 4u
 
 /* ---- ABI 1.6: stream transports ----
  * A transport is one layer of a connection's stack, bottom (the socket) to top (the
