@@ -17,12 +17,15 @@ static named_counter *counters;
 static size_t n_counters, cap_counters;
 static evp_v2stats_policy policy;
 
-/* The counter called name, made at 0 when absent; NULL when out of memory. */
-static named_counter *find_or_add(const char *name)
+/* The counter called name; when absent, made at 0 if create, else NULL (also NULL when
+ * out of memory). */
+static named_counter *find_or_add(const char *name, int create)
 {
     for (size_t i = 0; i < n_counters; i++)
         if (strcmp(counters[i].name, name) == 0)
             return &counters[i];
+    if (!create)
+        return NULL;
     if (n_counters == cap_counters) {
         size_t cap = cap_counters ? cap_counters * 2 : 16;
         named_counter *c = realloc(counters, cap * sizeof *c);
@@ -38,8 +41,9 @@ static named_counter *find_or_add(const char *name)
     return &counters[n_counters++];
 }
 
-/* Adds n to "KIND>>>ID>>>traffic>>>DIR" (made when absent); nothing for an empty id. */
-static void add(const char *kind, const char *id, const char *dir, uint64_t n)
+/* Adds n to "KIND>>>ID>>>traffic>>>DIR" (made when absent if create); nothing for an empty
+ * id. */
+static void add(const char *kind, const char *id, const char *dir, uint64_t n, int create)
 {
     char name[EVP_V2STATS_NAME_MAX + 1];
     if (id == NULL || id[0] == '\0')
@@ -47,7 +51,7 @@ static void add(const char *kind, const char *id, const char *dir, uint64_t n)
     int len = snprintf(name, sizeof name, "%s>>>%s>>>traffic>>>%s", kind, id, dir);
     if (len < 0 || (size_t)len >= sizeof name)
         return;
-    named_counter *c = find_or_add(name);
+    named_counter *c = find_or_add(name, create);
     if (c != NULL)
         c->value += n;
 }
@@ -60,15 +64,15 @@ void evp_v2stats_configure(const evp_v2stats_policy *p, const char *const *inbou
     policy = *p;
     for (size_t i = 0; policy.enabled && i < n_inbounds; i++) {
         if (policy.inbound_up)
-            add("inbound", inbound_tags[i], "uplink", 0);
+            add("inbound", inbound_tags[i], "uplink", 0, 1);
         if (policy.inbound_down)
-            add("inbound", inbound_tags[i], "downlink", 0);
+            add("inbound", inbound_tags[i], "downlink", 0, 1);
     }
     for (size_t i = 0; policy.enabled && i < n_outbounds; i++) {
         if (policy.outbound_up)
-            add("outbound", outbound_tags[i], "uplink", 0);
+            add("outbound", outbound_tags[i], "uplink", 0, 1);
         if (policy.outbound_down)
-            add("outbound", outbound_tags[i], "downlink", 0);
+            add("outbound", outbound_tags[i], "downlink", 0, 1);
     }
     pthread_mutex_unlock(&lock);
 }
@@ -77,19 +81,20 @@ void evp_v2stats_count(const evp_v2stats_traffic *t)
 {
     pthread_mutex_lock(&lock);
     if (policy.enabled) {
+        /* an inbound's and an outbound's exist from configure on, or not at all */
         if (policy.inbound_up)
-            add("inbound", t->inbound, "uplink", t->in_read);
+            add("inbound", t->inbound, "uplink", t->in_read, 0);
         if (policy.inbound_down)
-            add("inbound", t->inbound, "downlink", t->in_written);
+            add("inbound", t->inbound, "downlink", t->in_written, 0);
         if (policy.outbound_up)
-            add("outbound", t->outbound, "uplink", t->out_written);
+            add("outbound", t->outbound, "uplink", t->out_written, 0);
         if (policy.outbound_down)
-            add("outbound", t->outbound, "downlink", t->out_read);
+            add("outbound", t->outbound, "downlink", t->out_read, 0);
         uint16_t bit = t->level < 16 ? (uint16_t)(1u << t->level) : 0;
         if (policy.user_up & bit)
-            add("user", t->user, "uplink", t->user_up);
+            add("user", t->user, "uplink", t->user_up, 1);
         if (policy.user_down & bit)
-            add("user", t->user, "downlink", t->user_down);
+            add("user", t->user, "downlink", t->user_down, 1);
     }
     pthread_mutex_unlock(&lock);
 }

@@ -45,9 +45,10 @@ void api_sys_stats(V2ray__Core__App__Stats__Command__SysStatsResponse *r)
         fclose(f);
     }
     long hz = sysconf(_SC_CLK_TCK);
-    if (proc_stat(&threads, &start) == 0 && hz > 0 && up > (double)start / (double)hz) {
-        r->uptime = (uint32_t)(up - (double)start / (double)hz);
+    if (proc_stat(&threads, &start) == 0) {
         r->numgoroutine = (uint32_t)threads;
+        if (hz > 0 && up > (double)start / (double)hz) /* the two clocks' grains differ */
+            r->uptime = (uint32_t)(up - (double)start / (double)hz);
     }
     struct mallinfo2 mi = mallinfo2();
     r->alloc = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
