@@ -145,6 +145,21 @@ static void two_counters(void)
     evp_v2stats_count(&(evp_v2stats_traffic){"in", "out", "a@x", 0, 1234, 0, 99, 0, 0, 0});
 }
 
+/* method's answer to req, packed; want OK: the reply unpacked as reply_type (else NULL). */
+static ProtobufCMessage *call(const char *method, const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *reply_type, api_answer *a)
+{
+    uint8_t buf[256];
+    size_t len = protobuf_c_message_pack(req, buf);
+    api_stats_call(evp_host_services(), method, buf, len, a);
+    if (a->status != API_GRPC_OK)
+        return NULL;
+    ProtobufCMessage *r = protobuf_c_message_unpack(reply_type, NULL, a->len, a->msg);
+    free(a->msg);
+    ck_assert_ptr_nonnull(r);
+    return r;
+}
+
 static V2ray__Core__App__Stats__Command__QueryStatsResponse *query(const char *pattern,
                                                                     int reset)
 {
@@ -152,16 +167,12 @@ static V2ray__Core__App__Stats__Command__QueryStatsResponse *query(const char *p
         V2RAY__CORE__APP__STATS__COMMAND__QUERY_STATS_REQUEST__INIT;
     req.pattern = (char *)pattern;
     req.reset = reset;
-    uint8_t buf[256];
-    size_t len = v2ray__core__app__stats__command__query_stats_request__pack(&req, buf);
     api_answer a;
-    api_stats_call(evp_host_services(), "QueryStats", buf, len, &a);
+    ProtobufCMessage *r =
+        call("QueryStats", &req.base,
+             &v2ray__core__app__stats__command__query_stats_response__descriptor, &a);
     ck_assert_int_eq(a.status, API_GRPC_OK);
-    V2ray__Core__App__Stats__Command__QueryStatsResponse *r =
-        v2ray__core__app__stats__command__query_stats_response__unpack(NULL, a.len, a.msg);
-    free(a.msg);
-    ck_assert_ptr_nonnull(r);
-    return r;
+    return (V2ray__Core__App__Stats__Command__QueryStatsResponse *)r;
 }
 
 START_TEST(protobuf_round_trip)
@@ -182,26 +193,22 @@ START_TEST(protobuf_round_trip)
     V2ray__Core__App__Stats__Command__GetStatsRequest get =
         V2RAY__CORE__APP__STATS__COMMAND__GET_STATS_REQUEST__INIT;
     get.name = "inbound>>>in>>>traffic>>>uplink";
-    uint8_t buf[256];
-    size_t len = v2ray__core__app__stats__command__get_stats_request__pack(&get, buf);
+    const ProtobufCMessageDescriptor *get_reply =
+        &v2ray__core__app__stats__command__get_stats_response__descriptor;
     api_answer a;
-    api_stats_call(evp_host_services(), "GetStats", buf, len, &a);
-    ck_assert_int_eq(a.status, API_GRPC_OK);
     V2ray__Core__App__Stats__Command__GetStatsResponse *g =
-        v2ray__core__app__stats__command__get_stats_response__unpack(NULL, a.len, a.msg);
+        (void *)call("GetStats", &get.base, get_reply, &a);
     ck_assert_ptr_nonnull(g);
     ck_assert_int_eq(g->stat->value, 99);
     v2ray__core__app__stats__command__get_stats_response__free_unpacked(g, NULL);
-    free(a.msg);
 
     get.name = "inbound>>>in"; /* a prefix is not the name */
-    len = v2ray__core__app__stats__command__get_stats_request__pack(&get, buf);
-    api_stats_call(evp_host_services(), "GetStats", buf, len, &a);
+    ck_assert_ptr_null(call("GetStats", &get.base, get_reply, &a));
     ck_assert_int_eq(a.status, API_GRPC_UNKNOWN);
     ck_assert_str_eq(a.message, "app/stats/command: inbound>>>in not found.");
     api_stats_call(evp_host_services(), "GetStats", (const uint8_t *)"\xff\xff", 2, &a);
     ck_assert_int_eq(a.status, API_GRPC_INTERNAL); /* not a message */
-    api_stats_call(evp_host_services(), "Nope", buf, len, &a);
+    api_stats_call(evp_host_services(), "Nope", NULL, 0, &a);
     ck_assert_int_eq(a.status, API_GRPC_UNIMPLEMENTED);
     api_stats_call(evp_host_services(), "GetSysStats", NULL, 0, &a);
     ck_assert_int_eq(a.status, API_GRPC_OK);

@@ -399,14 +399,20 @@ void evp_sess_close(evp_session *s, const char *why)
     s->dial = NULL;
     free(s->access_to);
     s->access_to = NULL;
-    if (s->outs && was != S_DRAIN && !s->carrier) {
+    int relayed = s->outs && was != S_DRAIN && !s->carrier;
+    const char *user = NULL;
+    if (relayed) {
         const evp_inbound_ops *ops = s->inops;
-        const char *user = ops->session_user ? ops->session_user(s->ins) : NULL;
+        user = ops->session_user ? ops->session_user(s->ins) : NULL;
         evp_stats_add(s->in->tag, s->out->tag, user, s->bytes_up, s->bytes_down);
-        evp_v2stats_count(&(evp_v2stats_traffic){s->in->tag, s->out->tag, user, s->level,
-                                                 s->bytes_up, s->bytes_down, s->cl.wire_in,
-                                                 s->cl.wire_out, s->sv.wire_out, s->sv.wire_in});
     }
+    /* As V2Ray, an inbound counts its connection whatever came of it (a refused handshake,
+     * a Mux carrier), an outbound the connections it dialled (a Mux client's carrier too),
+     * a user only the payload a routed session relayed. */
+    evp_v2stats_count(&(evp_v2stats_traffic){
+        s->in->tag, s->outs && s->out ? s->out->tag : NULL, user, s->level,
+        relayed ? s->bytes_up : 0, relayed ? s->bytes_down : 0, s->cl.wire_in, s->cl.wire_out,
+        s->sv.wire_out, s->sv.wire_in});
     if (s->cone)
         evp_sess_cone_end(s); /* before the socket closes: it may be kept */
     endpoint_free(rt, &s->cl);

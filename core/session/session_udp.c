@@ -112,6 +112,7 @@ void evp_session_udp_input(evp_session *s, const uint8_t *data, size_t len)
 {
     if (s->state == S_DEAD)
         return; /* owners forget a session as it ends; this is only a second line */
+    s->cl.wire_in += len; /* read by its listener's socket (V2Ray's inbound counter) */
     if (s->cone) {
         if (evp_qbuf_len(&s->cl.rbuf) > UDP_QUEUE_MAX ||
             evp_cone_record_put(&s->cl.rbuf, &s->target, data, len) != 0)

@@ -50,16 +50,9 @@ static int get_one(void *ctx, const char *name, uint64_t value)
     return g->reset;
 }
 
-static void get_stats(const evp_host *host, ProtobufCAllocator *pa, const uint8_t *req,
-                      size_t len, api_answer *a)
+static void get_stats(const evp_host *host,
+                      const V2ray__Core__App__Stats__Command__GetStatsRequest *r, api_answer *a)
 {
-    V2ray__Core__App__Stats__Command__GetStatsRequest *r =
-        v2ray__core__app__stats__command__get_stats_request__unpack(pa, len, req);
-    if (r == NULL) {
-        a->status = API_GRPC_INTERNAL;
-        snprintf(a->message, sizeof a->message, "grpc: failed to unmarshal the request");
-        return;
-    }
     get_visit g = {r->name, r->reset, 0, 0};
     host->stats_visit(r->name, get_one, &g);
     if (!g.found) {
@@ -74,7 +67,6 @@ static void get_stats(const evp_host *host, ProtobufCAllocator *pa, const uint8_
         resp.stat = &s;
         pack(host, &resp.base, a);
     }
-    v2ray__core__app__stats__command__get_stats_request__free_unpacked(r, pa);
 }
 
 /* The counters QueryStats matched: names copied, as the lock is released before packing. */
@@ -115,16 +107,10 @@ static int query_one(void *ctx, const char *name, uint64_t value)
     return q->reset;
 }
 
-static void query_stats(const evp_host *host, ProtobufCAllocator *pa, const uint8_t *req,
-                        size_t len, api_answer *a)
+static void query_stats(const evp_host *host,
+                        const V2ray__Core__App__Stats__Command__QueryStatsRequest *r,
+                        api_answer *a)
 {
-    V2ray__Core__App__Stats__Command__QueryStatsRequest *r =
-        v2ray__core__app__stats__command__query_stats_request__unpack(pa, len, req);
-    if (r == NULL) {
-        a->status = API_GRPC_INTERNAL;
-        snprintf(a->message, sizeof a->message, "grpc: failed to unmarshal the request");
-        return;
-    }
     query_visit q = {.host = host, .pattern = r->pattern, .reset = r->reset};
     host->stats_visit("", query_one, &q);
     q.ptrs = host->calloc(q.n ? q.n : 1, sizeof *q.ptrs);
@@ -144,18 +130,36 @@ static void query_stats(const evp_host *host, ProtobufCAllocator *pa, const uint
         host->free(q.stats[i].name);
     host->free(q.stats);
     host->free(q.ptrs);
-    v2ray__core__app__stats__command__query_stats_request__free_unpacked(r, pa);
+}
+
+/* The request message, or NULL with INTERNAL said in a. */
+static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *pa,
+                                const uint8_t *req, size_t len, api_answer *a)
+{
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, pa, len, req);
+    if (m == NULL) {
+        a->status = API_GRPC_INTERNAL;
+        snprintf(a->message, sizeof a->message, "grpc: failed to unmarshal the request");
+    }
+    return m;
 }
 
 void api_stats_call(const evp_host *host, const char *method, const uint8_t *req, size_t len,
                     api_answer *a)
 {
     ProtobufCAllocator pa = {pb_alloc, pb_free, (void *)host};
+    ProtobufCMessage *m = NULL;
     memset(a, 0, sizeof *a);
     if (strcmp(method, "GetStats") == 0) {
-        get_stats(host, &pa, req, len, a);
+        m = unpack(&v2ray__core__app__stats__command__get_stats_request__descriptor, &pa, req,
+                   len, a);
+        if (m)
+            get_stats(host, (V2ray__Core__App__Stats__Command__GetStatsRequest *)m, a);
     } else if (strcmp(method, "QueryStats") == 0) {
-        query_stats(host, &pa, req, len, a);
+        m = unpack(&v2ray__core__app__stats__command__query_stats_request__descriptor, &pa,
+                   req, len, a);
+        if (m)
+            query_stats(host, (V2ray__Core__App__Stats__Command__QueryStatsRequest *)m, a);
     } else if (strcmp(method, "GetSysStats") == 0) {
         V2ray__Core__App__Stats__Command__SysStatsResponse resp =
             V2RAY__CORE__APP__STATS__COMMAND__SYS_STATS_RESPONSE__INIT;
@@ -167,4 +171,6 @@ void api_stats_call(const evp_host *host, const char *method, const uint8_t *req
                  "unknown method %.100s for service v2ray.core.app.stats.command.StatsService",
                  method);
     }
+    if (m)
+        protobuf_c_message_free_unpacked(m, &pa);
 }

@@ -48,6 +48,7 @@ PYEOF
 run_server() {
     local impl=$1 sp c0 c1
     read -r sp API c0 c1 < <(ports 4 | tr '\n' ' ')
+    VMESS=$sp
     server_cfg "$E2E_TMP/$impl.json" "$sp" "$API"
     cfg_vmess_client "$E2E_TMP/$impl.c0.json" "$c0" "$sp" "$UUID_GOOD" 0 aes-128-gcm
     cfg_vmess_client "$E2E_TMP/$impl.c1.json" "$c1" "$sp" "$U1" 0 aes-128-gcm
@@ -67,8 +68,29 @@ run_server() {
         >"$E2E_TMP/$impl.after.json" || fail "$impl: QueryStats failed"
 }
 
+# probe_counts IMPL: a refused handshake's 64 bytes count on the inbound (V2Ray counts the
+# connection, not only what it relayed).
+probe_counts() {
+    local name="inbound>>>vmess-in>>>traffic>>>uplink" before now
+    before=$($STATS get "$API" "$name")
+    "$PY" -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(bytes(range(64)))
+s.close()' "$VMESS"
+    for _ in $(seq 40); do
+        now=$($STATS get "$API" "$name")
+        [ "$now" != "$before" ] && break
+        sleep 0.25
+    done
+    [ "$now" = $((before + 64)) ] || fail "$1: 64 bytes refused by vmess-in counted $before -> $now"
+    pass "$1: a refused handshake's 64 bytes count on the inbound"
+}
+
 # value FILE NAME: the counter NAME in the JSON snapshot FILE ("absent" when missing).
-value() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], "absent"))' "$1" "$2"; }
+value() {
+    "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], "absent"))' \
+        "$1" "$2"
+}
 
 run_server evproxy
 A=$E2E_TMP/evproxy.after.json
@@ -96,7 +118,8 @@ pass "QueryStats: the vmess inbound's bytes are the payload plus VMess's overhea
 got=$($STATS get "$API" "user>>>a@example.org>>>traffic>>>uplink")
 [ "$got" = "$N0" ] || fail "GetStats user a's uplink: $got"
 got=$($STATS get "$API" "user>>>nobody>>>traffic>>>uplink")
-case $got in *"rpc error: code = Unknown desc = app/stats/command: user>>>nobody>>>traffic>>>uplink not found."*) ;;
+want="code = Unknown desc = app/stats/command: user>>>nobody>>>traffic>>>uplink not found."
+case $got in *"rpc error: $want"*) ;;
 *) fail "GetStats of an unknown name: $got" ;; esac
 pass "GetStats: a counter's value; an unknown name is V2Ray's error (Unknown, not found)"
 
@@ -106,15 +129,19 @@ got=$($STATS get "$API" "user>>>b@example.org>>>traffic>>>uplink")
 [ "$got" = 0 ] || fail "after GetStats reset the counter is $got"
 $STATS query "$API" --reset --pattern "user>>>" >/dev/null || fail "QueryStats reset failed"
 $STATS query "$API" --pattern "user>>>" >"$E2E_TMP/reset.json"
-"$PY" - "$E2E_TMP/reset.json" <<'PYEOF' || fail "QueryStats reset left: $(cat "$E2E_TMP/reset.json")"
+"$PY" - "$E2E_TMP/reset.json" <<'PYEOF' ||
 import json, sys
 snap = json.load(open(sys.argv[1]))
 assert len(snap) == 4 and all(v == 0 for v in snap.values()), snap
 PYEOF
+    fail "QueryStats reset left: $(cat "$E2E_TMP/reset.json")"
+
 got=$(value "$A" "outbound>>>direct>>>traffic>>>uplink")
 now=$($STATS get "$API" "outbound>>>direct>>>traffic>>>uplink")
 [ "$now" = "$got" ] || fail "a reset of pattern user>>> changed outbound direct: $got -> $now"
 pass "reset: GetStats and QueryStats zero what they name, and only that"
+
+probe_counts evproxy
 
 sys=$(v2ctl api --server=127.0.0.1:"$API" StatsService.GetSysStats '' 2>&1) ||
     fail "GetSysStats: $sys"
@@ -123,6 +150,7 @@ pass "GetSysStats answers (Alloc, Sys)"
 stop_pid "$SERVER_PID"
 
 run_server v2ray
+probe_counts v2ray
 "$PY" - "$A" "$E2E_TMP/v2ray.after.json" <<'PYEOF' >"$E2E_TMP/compare.out" 2>&1 ||
 import json, sys
 ours, theirs = (json.load(open(p)) for p in sys.argv[1:])
@@ -130,7 +158,8 @@ if set(ours) != set(theirs):
     sys.exit("names differ: only evproxy %s, only V2Ray %s" %
              (sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))))
 for name in ours:
-    if (name.startswith("user>>>") or name.startswith("outbound>>>")) and ours[name] != theirs[name]:
+    same_bytes = name.startswith("user>>>") or name.startswith("outbound>>>")
+    if same_bytes and ours[name] != theirs[name]:
         sys.exit("%s: evproxy %d, V2Ray %d" % (name, ours[name], theirs[name]))
 print(sorted(ours))
 PYEOF

@@ -10,11 +10,11 @@
 """
 import json
 import re
-import socket
-import struct
 import subprocess
 import sys
 import time
+
+from socks5_client import socks5_connect
 
 STAT = re.compile(r'stat: <\s*name: "([^"]*)"(?:\s*value: (-?\d+))?\s*>')
 
@@ -34,14 +34,7 @@ def query(port, reset=False, pattern=""):
 
 
 def traffic(socks_port, echo_port, n):
-    s = socket.create_connection(("127.0.0.1", socks_port), timeout=20)
-    s.sendall(b"\x05\x01\x00")
-    assert s.recv(2) == b"\x05\x00"
-    s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", echo_port))
-    rep = b""
-    while len(rep) < 10:
-        rep += s.recv(10 - len(rep))
-    assert rep[1] == 0, rep
+    s = socks5_connect(("127.0.0.1", socks_port), "127.0.0.1", echo_port, 20)
     data = bytes(i * 7 % 251 for i in range(n))
     s.sendall(data)
     got = b""
