@@ -130,8 +130,10 @@ START_TEST(config_switches_and_api_outbound)
     ck_assert_ptr_nonnull(strstr(text, "api.tag"));
     free(text);
     json_decref(root);
-    evp_stats_conf_load(json_object(), &p);
+    root = json_object();
+    evp_stats_conf_load(root, &p);
     ck_assert_int_eq(p.enabled, 0);
+    json_decref(root);
 }
 END_TEST
 
