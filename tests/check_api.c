@@ -121,6 +121,7 @@ START_TEST(config_switches_and_api_outbound)
     ck_assert_str_eq(json_string_value(json_object_get(api, "tag")), "api");
     json_t *svc = json_object_get(json_object_get(api, "settings"), "services");
     ck_assert_uint_eq(json_array_size(svc), 1); /* LoggerService is warned, not served */
+    ck_assert(json_is_true(json_object_get(json_object_get(api, "settings"), "stats")));
     json_decref(root);
 
     root = json_loads("{\"api\": {\"services\": []}, \"outbounds\": []}", 0, &je);
@@ -153,7 +154,7 @@ static ProtobufCMessage *call(const char *method, const ProtobufCMessage *req,
 {
     uint8_t buf[256];
     size_t len = protobuf_c_message_pack(req, buf);
-    api_stats_call(evp_host_services(), method, buf, len, a);
+    api_stats_call(evp_host_services(), 1, method, buf, len, a);
     if (a->status != API_GRPC_OK)
         return NULL;
     ProtobufCMessage *r = protobuf_c_message_unpack(reply_type, NULL, a->len, a->msg);
@@ -207,12 +208,20 @@ START_TEST(protobuf_round_trip)
     get.name = "inbound>>>in"; /* a prefix is not the name */
     ck_assert_ptr_null(call("GetStats", &get.base, get_reply, &a));
     ck_assert_int_eq(a.status, API_GRPC_UNKNOWN);
-    ck_assert_str_eq(a.message, "app/stats/command: inbound>>>in not found.");
-    api_stats_call(evp_host_services(), "GetStats", (const uint8_t *)"\xff\xff", 2, &a);
+    ck_assert_str_eq(a.message, "v2ray.com/core/app/stats/command: inbound>>>in not found.");
+    api_stats_call(evp_host_services(), 1, "GetStats", (const uint8_t *)"\xff\xff", 2, &a);
     ck_assert_int_eq(a.status, API_GRPC_INTERNAL); /* not a message */
-    api_stats_call(evp_host_services(), "Nope", NULL, 0, &a);
+    V2ray__Core__App__Stats__Command__QueryStatsRequest all =
+        V2RAY__CORE__APP__STATS__COMMAND__QUERY_STATS_REQUEST__INIT;
+    uint8_t buf[16];
+    size_t len = protobuf_c_message_pack(&all.base, buf);
+    api_stats_call(evp_host_services(), 0, "QueryStats", buf, len, &a); /* no `stats` block */
+    ck_assert_int_eq(a.status, API_GRPC_UNKNOWN);
+    ck_assert_str_eq(a.message, "v2ray.com/core/app/stats/command: QueryStats only works its "
+                                "own stats.Manager.");
+    api_stats_call(evp_host_services(), 1, "Nope", NULL, 0, &a);
     ck_assert_int_eq(a.status, API_GRPC_UNIMPLEMENTED);
-    api_stats_call(evp_host_services(), "GetSysStats", NULL, 0, &a);
+    api_stats_call(evp_host_services(), 1, "GetSysStats", NULL, 0, &a);
     ck_assert_int_eq(a.status, API_GRPC_OK);
     V2ray__Core__App__Stats__Command__SysStatsResponse *sys =
         v2ray__core__app__stats__command__sys_stats_response__unpack(NULL, a.len, a.msg);
@@ -318,7 +327,7 @@ START_TEST(grpc_call_split_at_every_byte)
         evp_buf sent = {0}, reply = {0};
         client_start(&c, req, mlen + 5, &sent);
         ck_assert_uint_eq(sent.len, wire.len);
-        api_conn *conn = api_conn_new(host, API_STATS_SERVICE);
+        api_conn *conn = api_conn_new(host, API_STATS_SERVICE | API_STATS_ENABLED);
         char why[128];
         ck_assert_int_eq(api_conn_feed(conn, sent.data, cut, &reply, why, sizeof why), 0);
         ck_assert_int_eq(api_conn_feed(conn, sent.data + cut, sent.len - cut, &reply, why,

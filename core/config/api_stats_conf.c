@@ -70,6 +70,8 @@ void evp_api_conf_apply(json_t *root, evp_errlist *errs)
         json_decref(kept);
         return; /* config.c says outbounds are missing */
     }
-    json_array_append_new(outs, json_pack("{s:s, s:O, s:{s:o}}", "protocol", EVP_API_PROTOCOL,
-                                          "tag", tag, "settings", "services", kept));
+    json_t *stats = json_object_get(root, "stats");
+    json_array_append_new(outs, json_pack("{s:s, s:O, s:{s:o, s:b}}", "protocol",
+                                          EVP_API_PROTOCOL, "tag", tag, "settings", "services",
+                                          kept, "stats", stats != NULL && !json_is_null(stats)));
 }

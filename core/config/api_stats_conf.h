@@ -15,8 +15,8 @@
  * switches. */
 void evp_stats_conf_load(json_t *root, evp_v2stats_policy *p);
 /* With an `api` block, appends to root's outbounds the one V2Ray's commander makes: tag
- * api.tag, protocol "api", settings {"services": [...]}. Warns of services not served;
- * an `api` without a tag is an error in errs, as in V2Ray. */
+ * api.tag, protocol "api", settings {"services": [...], "stats": whether `stats` is there}.
+ * Warns of services not served; an `api` without a tag is an error in errs, as in V2Ray. */
 void evp_api_conf_apply(json_t *root, evp_errlist *errs);
 
 #endif

@@ -261,7 +261,8 @@ static void load_outbound(evp_config *c, size_t i, json_t *out, const char *sche
     snprintf(where, sizeof where, "outbounds[%zu].protocol", i);
     oc->mod = evp_registry_get(reg, oc->protocol, err, sizeof err);
     if (oc->mod == NULL) {
-        evp_errlist_add(errs, "%s: %s", where, err);
+        int api = strcmp(oc->protocol, EVP_API_PROTOCOL) == 0;
+        evp_errlist_add(errs, "%s: %s%s", where, err, api ? ", which serves `api`" : "");
         return;
     }
     if (oc->mod->desc->outbound == NULL) {

@@ -134,6 +134,12 @@ static void set_io(evp_session *s, ev_io *w, int want)
         ev_io_stop(s->rt->loop, w);
 }
 
+/* A local outbound's replies the client has not taken yet hold back its requests. */
+static int local_reply_full(const evp_session *s)
+{
+    return s->local_out && !evp_sess_below(evp_qbuf_len(&s->sv.rbuf), evp_sess_high(s));
+}
+
 /* Room in out for what reading would add (evp_sess_high, evp_sess_low). */
 static int room_in(const evp_session *s, const endpoint *out, const ev_io *reader)
 {
@@ -153,7 +159,8 @@ void evp_sess_update_watchers(evp_session *s)
         int read_cl =
             (!cl->eof && (s->state == S_HANDSHAKE || s->state == S_SNIFF || s->state == S_DRAIN ||
                           s->state == S_ASSOC ||
-                          (relay && !s->up_done && room_in(s, sv, &cl->rio)))) ||
+                          (relay && !s->up_done && room_in(s, sv, &cl->rio) &&
+                           !local_reply_full(s)))) ||
             (relay && cl->stack && evp_tstack_reading(cl->stack));
         set_io(s, &cl->rio, read_cl && !(relay && evp_sess_limits_hold(s, 0)));
         set_io(s, &cl->wio, evp_sess_pending(cl) > 0);

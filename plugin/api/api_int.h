@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Services an instance serves (api.services). */
+/* Services an instance serves (api.services), and whether `stats` is configured. */
 #define API_STATS_SERVICE 1u
+#define API_STATS_ENABLED 2u
 
 /* gRPC status codes used (google.golang.org/grpc/codes). */
 enum api_grpc_code {
@@ -29,9 +30,10 @@ typedef struct api_answer {
     char message[256];
 } api_answer;
 
-/* Answers method ("GetStats", ...) of StatsService given its request message. */
-void api_stats_call(const evp_host *host, const char *method, const uint8_t *req, size_t len,
-                    api_answer *a);
+/* Answers method ("GetStats", ...) of StatsService given its request message; stats: the
+ * config has a `stats` block (without it V2Ray's QueryStats fails). */
+void api_stats_call(const evp_host *host, int stats, const char *method, const uint8_t *req,
+                    size_t len, api_answer *a);
 /* Fills a SysStatsResponse's figures (sys_stats.c); the others stay 0. */
 struct V2ray__Core__App__Stats__Command__SysStatsResponse;
 void api_sys_stats(struct V2ray__Core__App__Stats__Command__SysStatsResponse *r);

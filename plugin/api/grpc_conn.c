@@ -13,7 +13,8 @@
     {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
 #define STATS_PATH "/v2ray.core.app.stats.command.StatsService/"
 #define PATH_MAX_LEN 200
-#define REQUEST_MAX (1u << 20) /* a request message is a name and a flag: 1 MiB is plenty */
+#define REQUEST_MAX (64u << 10) /* a request message is a name and a flag */
+#define STREAMS_MAX 32u          /* calls open at once: with REQUEST_MAX, 2 MiB at most */
 
 typedef struct api_stream {
     struct api_stream *next;
@@ -149,7 +150,8 @@ static void answer(api_conn *c, api_stream *s, api_answer *a)
         a->status = API_GRPC_INTERNAL;
         snprintf(a->message, sizeof a->message, "grpc: malformed request message");
     } else {
-        api_stats_call(c->host, path + strlen(STATS_PATH), msg, len, a);
+        api_stats_call(c->host, (c->services & API_STATS_ENABLED) != 0,
+                       path + strlen(STATS_PATH), msg, len, a);
     }
 }
 
@@ -225,7 +227,8 @@ api_conn *api_conn_new(const evp_host *host, unsigned services)
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
     int r = nghttp2_session_server_new(&c->ng, cb, c);
     nghttp2_session_callbacks_del(cb);
-    if (r != 0 || nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, NULL, 0) != 0) {
+    nghttp2_settings_entry limit = {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, STREAMS_MAX};
+    if (r != 0 || nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, &limit, 1) != 0) {
         api_conn_free(c);
         return NULL;
     }

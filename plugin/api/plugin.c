@@ -46,6 +46,8 @@ static void *api_instance_new(const evp_host *host, const evp_instance_args *arg
     json_array_foreach (json_object_get(o, "services"), i, s)
         if (json_is_string(s) && strcasecmp(json_string_value(s), "StatsService") == 0)
             in->services |= API_STATS_SERVICE;
+    if (json_is_true(json_object_get(o, "stats")))
+        in->services |= API_STATS_ENABLED;
     json_decref(o);
     return in;
 }

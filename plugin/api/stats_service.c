@@ -10,6 +10,10 @@
 
 typedef V2ray__Core__App__Stats__Command__Stat stat_msg;
 
+/* What V2Ray 4.34's errors from this package start with. */
+#define ERR_PREFIX "v2ray.com/core/app/stats/command"
+
+
 static void *pb_alloc(void *data, size_t size)
 {
     return ((const evp_host *)data)->alloc(size);
@@ -57,7 +61,7 @@ static void get_stats(const evp_host *host,
     host->stats_visit(r->name, get_one, &g);
     if (!g.found) {
         a->status = API_GRPC_UNKNOWN;
-        snprintf(a->message, sizeof a->message, "app/stats/command: %s not found.", r->name);
+        snprintf(a->message, sizeof a->message, "%s: %.180s not found.", ERR_PREFIX, r->name);
     } else {
         stat_msg s = V2RAY__CORE__APP__STATS__COMMAND__STAT__INIT;
         s.name = r->name;
@@ -144,8 +148,8 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, ProtobufCAl
     return m;
 }
 
-void api_stats_call(const evp_host *host, const char *method, const uint8_t *req, size_t len,
-                    api_answer *a)
+void api_stats_call(const evp_host *host, int stats, const char *method, const uint8_t *req,
+                    size_t len, api_answer *a)
 {
     ProtobufCAllocator pa = {pb_alloc, pb_free, (void *)host};
     ProtobufCMessage *m = NULL;
@@ -158,8 +162,13 @@ void api_stats_call(const evp_host *host, const char *method, const uint8_t *req
     } else if (strcmp(method, "QueryStats") == 0) {
         m = unpack(&v2ray__core__app__stats__command__query_stats_request__descriptor, &pa,
                    req, len, a);
-        if (m)
+        if (m && !stats) { /* no `stats` block: V2Ray's manager is a no-op one */
+            a->status = API_GRPC_UNKNOWN;
+            snprintf(a->message, sizeof a->message,
+                     "%s: QueryStats only works its own stats.Manager.", ERR_PREFIX);
+        } else if (m) {
             query_stats(host, (V2ray__Core__App__Stats__Command__QueryStatsRequest *)m, a);
+        }
     } else if (strcmp(method, "GetSysStats") == 0) {
         V2ray__Core__App__Stats__Command__SysStatsResponse resp =
             V2RAY__CORE__APP__STATS__COMMAND__SYS_STATS_RESPONSE__INIT;

@@ -117,10 +117,18 @@ pass "QueryStats: the vmess inbound's bytes are the payload plus VMess's overhea
 
 got=$($STATS get "$API" "user>>>a@example.org>>>traffic>>>uplink")
 [ "$got" = "$N0" ] || fail "GetStats user a's uplink: $got"
-got=$($STATS get "$API" "user>>>nobody>>>traffic>>>uplink")
-want="code = Unknown desc = app/stats/command: user>>>nobody>>>traffic>>>uplink not found."
-case $got in *"rpc error: $want"*) ;;
-*) fail "GetStats of an unknown name: $got" ;; esac
+NOT_FOUND="code = Unknown desc = v2ray.com/core/app/stats/command: user>>>nobody>>>traffic>>>\
+uplink not found."
+# not_found IMPL: GetStats of a name no counter has is V2Ray's error.
+not_found() {
+    local got
+    got=$($STATS get "$API" "user>>>nobody>>>traffic>>>uplink")
+    case $got in
+    *"rpc error: $NOT_FOUND"*) ;;
+    *) fail "$1: GetStats of an unknown name: $got" ;;
+    esac
+}
+not_found evproxy
 pass "GetStats: a counter's value; an unknown name is V2Ray's error (Unknown, not found)"
 
 got=$($STATS get "$API" "user>>>b@example.org>>>traffic>>>uplink" --reset)
@@ -152,6 +160,7 @@ stop_pid "$SERVER_PID"
 
 run_server v2ray
 probe_counts v2ray
+not_found v2ray
 "$PY" - "$A" "$E2E_TMP/v2ray.after.json" <<'PYEOF' >"$E2E_TMP/compare.out" 2>&1 ||
 import json, sys
 ours, theirs = (json.load(open(p)) for p in sys.argv[1:])
