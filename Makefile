@@ -129,11 +129,15 @@ $(BUILD)/plugins/mux.so: PLUGIN_LIBS = $(VMESS_LIBS)
 $(BUILD)/plugins/h2.so: PLUGIN_LIBS = $(H2_LIBS)
 # api.so: gRPC over h2c (libnghttp2), its messages from plugin/api/stats_command.proto.
 API_PB := $(GEN)/stats_command.pb-c.c
-API_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugin/api/*.c) $(API_PB))
+API_PB_OBJ := $(BUILD)/obj/gen/stats_command.pb-c.o # not under $(BUILD) twice (see GEO_PB_OBJ)
+API_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugin/api/*.c)) $(API_PB_OBJ)
 $(GEN)/stats_command.pb-c.c $(GEN)/stats_command.pb-c.h &: plugin/api/stats_command.proto
 	@mkdir -p $(GEN)
 	protoc-c --proto_path=plugin/api --c_out=$(GEN) stats_command.proto
-$(BUILD)/plugins/api.so: $(API_PB:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/plugins/api.so: $(API_PB_OBJ)
+$(API_PB_OBJ): $(API_PB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
 $(BUILD)/plugins/api.so: PLUGIN_LIBS = $(H2_LIBS)
 $(API_OBJ): override CFLAGS += $(H2_CFLAGS)
 $(API_OBJ) $(BUILD)/obj/tests/check_api.o: $(GEN)/stats_command.pb-c.h
