@@ -15,16 +15,6 @@
 . "$(dirname "$0")/lib.sh"
 
 need_evproxy
-# log_has FILE REGEX: polls FILE (a log written as sessions end) for a grep -E match, 30
-# times over about 3 s.
-log_has() {
-    for _ in $(seq 30); do
-        grep -Eq "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 start_tool peer peer_addr.py
 PEER=$TOOL_PORT
 read -r A B C D E VP < <(ports 6 | tr '\n' ' ')

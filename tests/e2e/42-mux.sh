@@ -81,7 +81,7 @@ run_concurrency() {
         socks_stream "$cp" "127.0.0.1:$CLOSED" --mode echo --bytes 64K --timeout 20 \
             >"$refused_out" 2>&1 && fail "a refused target's sub-stream carried data"
         wait "$sib" || fail "siblings of a refused sub-stream failed: $(why_of "$E2E_TMP/siblings.json")"
-        grep -q "tcp:127.0.0.1:$CLOSED: connect failed" "$E2E_TMP/c$conc.server.log" ||
+        log_has "$E2E_TMP/c$conc.server.log" "tcp:127\.0\.0\.1:$CLOSED: connect failed" ||
             fail "the server did not log the refused sub-stream"
         pass "a refused sub-stream ended alone; its 4 siblings completed ($(( $(mux_connections "c$conc.server") - before )) new mux connection(s))"
         # A target that resets after 256 KiB, beside four transfers on the same connection.
@@ -91,8 +91,9 @@ run_concurrency() {
         socks_stream "$cp" "127.0.0.1:$RESET" --mode download --bytes 1M --timeout 20 \
             >"$E2E_TMP/reset.json" 2>&1 && fail "a reset target's sub-stream looked complete"
         wait "$sib" || fail "siblings of a reset sub-stream failed: $(why_of "$E2E_TMP/siblings2.json")"
-        grep -q "tcp:127.0.0.1:$RESET closed: server connection failed" \
-            "$E2E_TMP/c$conc.server.log" || fail "the server did not log the reset sub-stream"
+        log_has "$E2E_TMP/c$conc.server.log" \
+            "tcp:127\.0\.0\.1:$RESET closed: server connection failed" ||
+            fail "the server did not log the reset sub-stream"
         pass "a sub-stream whose target reset mid-transfer ended alone; 4 siblings completed"
         # A target that never reads: the upload fills every buffer up to the sub-stream's
         # queue, which holds the connection (as V2Ray's does) until the stall guard ends it

@@ -237,6 +237,17 @@ wait_file() {
     return 1
 }
 
+# log_has FILE REGEX [SECONDS]: polls FILE (a log written as sessions end, maybe after the
+# client saw the end) for a grep -E match, for up to SECONDS (default 10).
+log_has() {
+    local end=$((SECONDS + ${3:-10}))
+    while [ "$SECONDS" -le "$end" ]; do
+        grep -Eq "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # --- hashes -------------------------------------------------------------------------
 
 # sha256 of a file / of a string, hex only.
