@@ -4,10 +4,14 @@
 
 #include "evproxy/plugin.h"
 
-/* SOCKS5 server (RFC 1928/1929), inbound only: "socks". */
+/* SOCKS5 (RFC 1928/1929): the server inbound and the client outbound, "socks". */
 const evp_plugin *evp_builtin_socks(void);
-/* HTTP proxy inbound (CONNECT and absolute-URI forwarding), V2Ray's settings: "http". */
+/* HTTP proxy inbound (CONNECT and absolute-URI forwarding) and CONNECT outbound, V2Ray's
+ * settings: "http". */
 const evp_plugin *evp_builtin_http(void);
+/* The outbound halves of "socks" and "http" (socks_out.c, http_out.c). */
+extern const evp_outbound_ops evp_builtin_socks_outbound;
+extern const evp_outbound_ops evp_builtin_http_outbound;
 /* Fixed-target inbound: "dokodemo-door". */
 const evp_plugin *evp_builtin_dokodemo(void);
 /* Direct outbound, optionally redirected: "freedom". */

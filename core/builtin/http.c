@@ -363,6 +363,8 @@ static const evp_plugin http_plugin = {
     .version = EVP_VERSION,
     .inbound_schema = "http-inbound",
     .inbound = &http_inbound,
+    .outbound_schema = "http-outbound",
+    .outbound = &evp_builtin_http_outbound,
 };
 
 const evp_plugin *evp_builtin_http(void)

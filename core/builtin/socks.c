@@ -445,6 +445,8 @@ static const evp_plugin socks_plugin = {
     .version = EVP_VERSION,
     .inbound_schema = "socks-inbound",
     .inbound = &socks_inbound,
+    .outbound_schema = "socks-outbound",
+    .outbound = &evp_builtin_socks_outbound,
 };
 
 const evp_plugin *evp_builtin_socks(void)

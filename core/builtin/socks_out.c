@@ -1,0 +1,208 @@
+/* SOCKS5 outbound, V2Ray 4.34's "socks" client (proxy/socks/client.go): to a server of
+ * settings.servers (in turn), the greeting offers one method, username/password (RFC 1929)
+ * when the server has users (the first one's credentials) and "no authentication" else;
+ * then CONNECT with the target as a domain or an IP; each step waits for its answer, as
+ * V2Ray's client does. A refusal ends the session with the reply code named; after the
+ * reply the stream passes through. Client bytes that come before it are held back. */
+#include "builtin.h"
+#include "common.h"
+#include "socks_addr.h"
+#include "upstream.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+enum {
+    VER = 0x05,
+    AUTH_VER = 0x01,
+    METHOD_NONE = 0x00,
+    METHOD_PASSWORD = 0x02,
+    CMD_CONNECT = 0x01,
+};
+
+enum out_state { OS_HELLO, OS_GREET, OS_AUTH, OS_REPLY, OS_OPEN };
+
+typedef struct socks_out_sess {
+    const evp_host *host;
+    evp_upstream_server server; /* a copy: the instance may go first */
+    evp_addr target;
+    uint8_t state; /* enum out_state */
+    evp_upstream_hold hold;
+} socks_out_sess;
+
+static int failed(evp_io *io, const char *fmt, ...) EVP_PRINTF(2, 3);
+
+static int failed(evp_io *io, const char *fmt, ...)
+{
+    char why[100];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    snprintf(io->reason, sizeof io->reason, "socks outbound: %s", why);
+    return EVP_ERR;
+}
+
+static const char *reply_name(uint8_t rep)
+{
+    static const char *const names[] = {
+        "succeeded",          "general failure",    "not allowed by ruleset",
+        "network unreachable", "host unreachable",  "connection refused",
+        "TTL expired",        "command not supported", "address type not supported",
+    };
+    return rep < sizeof names / sizeof names[0] ? names[rep] : "unknown code";
+}
+
+static int parse_any(void *up, const json_t *o, char *err, size_t errlen)
+{
+    return evp_upstream_parse(up, o, err, errlen);
+}
+
+static void *socks_out_instance_new(const evp_host *host, const evp_instance_args *args,
+                                    char *err, size_t errlen)
+{
+    return evp_builtin_instance_new(host, args, sizeof(evp_upstream), parse_any,
+                                    evp_upstream_free, err, errlen);
+}
+
+static void *socks_out_session_new(void *ip, const evp_addr *target, uint8_t network,
+                                   evp_addr *dial, char *err, size_t errlen)
+{
+    evp_upstream *up = ip;
+    uint8_t probe[EVP_SOCKS_ADDR_MAX];
+    if (network != EVP_NET_TCP) {
+        snprintf(err, errlen, "socks outbound: UDP (UDP ASSOCIATE) is not built");
+        return NULL;
+    }
+    if (target == NULL || evp_socks_addr_write(target, probe) == 0) {
+        snprintf(err, errlen, "socks outbound: no target to ask for");
+        return NULL;
+    }
+    socks_out_sess *s = up->host->calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->host = up->host;
+    s->server = *evp_upstream_pick(up);
+    s->target = *target;
+    *dial = s->server.addr;
+    return s;
+}
+
+static void socks_out_session_free(void *sp)
+{
+    socks_out_sess *s = sp;
+    if (s == NULL)
+        return;
+    evp_upstream_hold_free(s->host, &s->hold);
+    evp_builtin_free_wiped(s->host, s, sizeof *s);
+}
+
+static int send_greeting(socks_out_sess *s, evp_io *io)
+{
+    uint8_t hello[3] = {VER, 1, s->server.has_user ? METHOD_PASSWORD : METHOD_NONE};
+    s->state = OS_GREET;
+    return evp_builtin_put(s->host, io, io->out, hello, sizeof hello);
+}
+
+static int socks_out_encode(void *sp, evp_io *io)
+{
+    socks_out_sess *s = sp;
+    if (s->state == OS_OPEN)
+        return evp_builtin_pass(s->host, io);
+    if (s->state == OS_HELLO && send_greeting(s, io) != 0)
+        return EVP_ERR;
+    return evp_upstream_hold_take(s->host, &s->hold, io, "socks outbound");
+}
+
+/* RFC 1929: VER ULEN UNAME PLEN PASSWD. */
+static int send_auth(socks_out_sess *s, evp_io *io)
+{
+    uint8_t msg[3 + 2 * EVP_UPSTREAM_CRED_MAX];
+    size_t n = 0;
+    msg[n++] = AUTH_VER;
+    msg[n++] = s->server.ulen;
+    memcpy(msg + n, s->server.user, s->server.ulen);
+    n += s->server.ulen;
+    msg[n++] = s->server.plen;
+    memcpy(msg + n, s->server.pass, s->server.plen);
+    n += s->server.plen;
+    int rc = evp_builtin_put(s->host, io, io->back, msg, n);
+    sodium_memzero(msg, n);
+    s->state = OS_AUTH;
+    return rc;
+}
+
+static int send_connect(socks_out_sess *s, evp_io *io)
+{
+    uint8_t msg[3 + EVP_SOCKS_ADDR_MAX] = {VER, CMD_CONNECT, 0x00};
+    size_t n = 3 + evp_socks_addr_write(&s->target, msg + 3);
+    s->state = OS_REPLY;
+    return evp_builtin_put(s->host, io, io->back, msg, n);
+}
+
+/* The CONNECT reply: VER REP RSV ATYP BND.ADDR BND.PORT. */
+static int read_reply(socks_out_sess *s, evp_io *io)
+{
+    if (io->in_len < 2)
+        return EVP_OK;
+    if (io->in[0] != VER)
+        return failed(io, "the server's reply has version %u, not 5", io->in[0]);
+    if (io->in[1] != 0x00)
+        return failed(io, "the server refused CONNECT: reply %u (%s)", io->in[1],
+                      reply_name(io->in[1]));
+    if (io->in_len < 4)
+        return EVP_OK;
+    evp_addr bound;
+    int n = evp_socks_addr_read(io->in + 3, io->in_len - 3, &bound);
+    if (n == EVP_SOCKS_ADDR_MORE)
+        return EVP_OK;
+    if (n < 0)
+        return failed(io, "the server's reply has a bad address (type %u)", io->in[3]);
+    io->consumed = 3 + (size_t)n;
+    s->state = OS_OPEN;
+    return evp_upstream_hold_release(s->host, &s->hold, io, io->back) == 0 ? EVP_OK : EVP_ERR;
+}
+
+static int socks_out_decode(void *sp, evp_io *io)
+{
+    socks_out_sess *s = sp;
+    io->consumed = 0;
+    if (s->state == OS_OPEN)
+        return evp_builtin_pass_decode(s->host, io);
+    if (s->state == OS_REPLY)
+        return read_reply(s, io);
+    if (s->state == OS_HELLO)
+        return failed(io, "the server spoke before the greeting (%u bytes)",
+                      (unsigned)io->in_len);
+    if (io->in_len < 2)
+        return EVP_OK;
+    io->consumed = 2;
+    if (s->state == OS_GREET) {
+        uint8_t want = s->server.has_user ? METHOD_PASSWORD : METHOD_NONE;
+        if (io->in[0] != VER)
+            return failed(io, "the server's greeting has version %u, not 5", io->in[0]);
+        if (io->in[1] != want)
+            return failed(io, "the server refused the authentication method (it chose %#x)",
+                          io->in[1]);
+        return (want == METHOD_PASSWORD ? send_auth(s, io) : send_connect(s, io)) == 0
+                   ? EVP_OK
+                   : EVP_ERR;
+    }
+    if (io->in[1] != 0x00)
+        return failed(io, "the server refused the username/password (status %u)", io->in[1]);
+    return send_connect(s, io) == 0 ? EVP_OK : EVP_ERR;
+}
+
+const evp_outbound_ops evp_builtin_socks_outbound = {
+    .size = sizeof(evp_outbound_ops),
+    .instance_new = socks_out_instance_new,
+    .instance_free = evp_upstream_free,
+    .session_new = socks_out_session_new,
+    .session_free = socks_out_session_free,
+    .encode = socks_out_encode,
+    .decode = socks_out_decode,
+};
