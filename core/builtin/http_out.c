@@ -2,8 +2,9 @@
  * settings.servers (in turn), "CONNECT host:port HTTP/1.1" with Host and, when the server
  * has users, Proxy-Authorization Basic with the first one's credentials. The answer's
  * status must be 200 (anything else ends the session with the status line logged); its
- * head is dropped and the stream passes through. Client bytes that come before the answer
- * are held back. */
+ * head is dropped and the stream passes through. As the socks outbound (socks_out.c), the
+ * client's bytes follow the request without waiting for the answer, so they wait under the
+ * host's backpressure (V2Ray's server reads them as the tunnel's first bytes). */
 #include "builtin.h"
 #include "common.h"
 #include "upstream.h"
@@ -20,7 +21,6 @@ typedef struct http_out_sess {
     evp_upstream_server server; /* a copy: the instance may go first */
     evp_addr target;
     uint8_t sent, open;
-    evp_upstream_hold hold;
 } http_out_sess;
 
 static int failed(evp_io *io, const char *why)
@@ -71,7 +71,6 @@ static void http_out_session_free(void *sp)
     http_out_sess *s = sp;
     if (s == NULL)
         return;
-    evp_upstream_hold_free(s->host, &s->hold);
     evp_builtin_free_wiped(s->host, s, sizeof *s);
 }
 
@@ -125,11 +124,9 @@ static int send_request(http_out_sess *s, evp_io *io)
 static int http_out_encode(void *sp, evp_io *io)
 {
     http_out_sess *s = sp;
-    if (s->open)
-        return evp_builtin_pass(s->host, io);
     if (!s->sent && send_request(s, io) != 0)
         return EVP_ERR;
-    return evp_upstream_hold_take(s->host, &s->hold, io, "http outbound");
+    return evp_builtin_pass(s->host, io);
 }
 
 /* The end of the answer's head (after its blank line) within in, or 0 when not there yet. */
@@ -183,7 +180,7 @@ static int read_answer(http_out_sess *s, evp_io *io)
     }
     io->consumed = end;
     s->open = 1;
-    return evp_upstream_hold_release(s->host, &s->hold, io, io->back) == 0 ? EVP_OK : EVP_ERR;
+    return EVP_OK;
 }
 
 static int http_out_decode(void *sp, evp_io *io)

@@ -1,9 +1,15 @@
 /* SOCKS5 outbound, V2Ray 4.34's "socks" client (proxy/socks/client.go): to a server of
  * settings.servers (in turn), the greeting offers one method, username/password (RFC 1929)
  * when the server has users (the first one's credentials) and "no authentication" else;
- * then CONNECT with the target as a domain or an IP; each step waits for its answer, as
- * V2Ray's client does. A refusal ends the session with the reply code named; after the
- * reply the stream passes through. Client bytes that come before it are held back. */
+ * then CONNECT with the target as a domain or an IP. A refusal ends the session with the
+ * reply code named; after the reply the stream passes through.
+ *
+ * Unlike V2Ray's client, which waits for each answer, the greeting, the credentials, the
+ * CONNECT and the client's bytes go at once ("optimistic data", as Tor's SOCKS port takes
+ * it): one method is offered, so the answers are known in advance, and client bytes then
+ * wait in the server's write buffer, under the host's backpressure, rather than in a store
+ * of ours that a fast client (a vmess session through proxySettings) would fill. The answers
+ * are checked in order. A server that drops bytes sent ahead of its answer is not served. */
 #include "builtin.h"
 #include "common.h"
 #include "socks_addr.h"
@@ -22,6 +28,7 @@ enum {
     CMD_CONNECT = 0x01,
 };
 
+/* Which answer the server owes next. */
 enum out_state { OS_HELLO, OS_GREET, OS_AUTH, OS_REPLY, OS_OPEN };
 
 typedef struct socks_out_sess {
@@ -29,7 +36,6 @@ typedef struct socks_out_sess {
     evp_upstream_server server; /* a copy: the instance may go first */
     evp_addr target;
     uint8_t state; /* enum out_state */
-    evp_upstream_hold hold;
 } socks_out_sess;
 
 static int failed(evp_io *io, const char *fmt, ...) EVP_PRINTF(2, 3);
@@ -97,51 +103,42 @@ static void socks_out_session_free(void *sp)
     socks_out_sess *s = sp;
     if (s == NULL)
         return;
-    evp_upstream_hold_free(s->host, &s->hold);
     evp_builtin_free_wiped(s->host, s, sizeof *s);
 }
 
-static int send_greeting(socks_out_sess *s, evp_io *io)
+/* Greeting, RFC 1929 credentials when the server has users, CONNECT: all at once. */
+static int send_handshake(socks_out_sess *s, evp_io *io)
 {
-    uint8_t hello[3] = {VER, 1, s->server.has_user ? METHOD_PASSWORD : METHOD_NONE};
+    uint8_t msg[3 + 3 + 2 * EVP_UPSTREAM_CRED_MAX + 3 + EVP_SOCKS_ADDR_MAX];
+    size_t n = 0;
+    msg[n++] = VER;
+    msg[n++] = 1;
+    msg[n++] = s->server.has_user ? METHOD_PASSWORD : METHOD_NONE;
+    if (s->server.has_user) { /* VER ULEN UNAME PLEN PASSWD */
+        msg[n++] = AUTH_VER;
+        msg[n++] = s->server.ulen;
+        memcpy(msg + n, s->server.user, s->server.ulen);
+        n += s->server.ulen;
+        msg[n++] = s->server.plen;
+        memcpy(msg + n, s->server.pass, s->server.plen);
+        n += s->server.plen;
+    }
+    msg[n++] = VER;
+    msg[n++] = CMD_CONNECT;
+    msg[n++] = 0x00;
+    n += evp_socks_addr_write(&s->target, msg + n);
+    int rc = evp_builtin_put(s->host, io, io->out, msg, n);
+    sodium_memzero(msg, n);
     s->state = OS_GREET;
-    return evp_builtin_put(s->host, io, io->out, hello, sizeof hello);
+    return rc;
 }
 
 static int socks_out_encode(void *sp, evp_io *io)
 {
     socks_out_sess *s = sp;
-    if (s->state == OS_OPEN)
-        return evp_builtin_pass(s->host, io);
-    if (s->state == OS_HELLO && send_greeting(s, io) != 0)
+    if (s->state == OS_HELLO && send_handshake(s, io) != 0)
         return EVP_ERR;
-    return evp_upstream_hold_take(s->host, &s->hold, io, "socks outbound");
-}
-
-/* RFC 1929: VER ULEN UNAME PLEN PASSWD. */
-static int send_auth(socks_out_sess *s, evp_io *io)
-{
-    uint8_t msg[3 + 2 * EVP_UPSTREAM_CRED_MAX];
-    size_t n = 0;
-    msg[n++] = AUTH_VER;
-    msg[n++] = s->server.ulen;
-    memcpy(msg + n, s->server.user, s->server.ulen);
-    n += s->server.ulen;
-    msg[n++] = s->server.plen;
-    memcpy(msg + n, s->server.pass, s->server.plen);
-    n += s->server.plen;
-    int rc = evp_builtin_put(s->host, io, io->back, msg, n);
-    sodium_memzero(msg, n);
-    s->state = OS_AUTH;
-    return rc;
-}
-
-static int send_connect(socks_out_sess *s, evp_io *io)
-{
-    uint8_t msg[3 + EVP_SOCKS_ADDR_MAX] = {VER, CMD_CONNECT, 0x00};
-    size_t n = 3 + evp_socks_addr_write(&s->target, msg + 3);
-    s->state = OS_REPLY;
-    return evp_builtin_put(s->host, io, io->back, msg, n);
+    return evp_builtin_pass(s->host, io);
 }
 
 /* The CONNECT reply: VER REP RSV ATYP BND.ADDR BND.PORT. */
@@ -164,7 +161,7 @@ static int read_reply(socks_out_sess *s, evp_io *io)
         return failed(io, "the server's reply has a bad address (type %u)", io->in[3]);
     io->consumed = 3 + (size_t)n;
     s->state = OS_OPEN;
-    return evp_upstream_hold_release(s->host, &s->hold, io, io->back) == 0 ? EVP_OK : EVP_ERR;
+    return EVP_OK;
 }
 
 static int socks_out_decode(void *sp, evp_io *io)
@@ -188,13 +185,13 @@ static int socks_out_decode(void *sp, evp_io *io)
         if (io->in[1] != want)
             return failed(io, "the server refused the authentication method (it chose %#x)",
                           io->in[1]);
-        return (want == METHOD_PASSWORD ? send_auth(s, io) : send_connect(s, io)) == 0
-                   ? EVP_OK
-                   : EVP_ERR;
+        s->state = want == METHOD_PASSWORD ? OS_AUTH : OS_REPLY;
+        return EVP_OK;
     }
     if (io->in[1] != 0x00)
         return failed(io, "the server refused the username/password (status %u)", io->in[1]);
-    return send_connect(s, io) == 0 ? EVP_OK : EVP_ERR;
+    s->state = OS_REPLY;
+    return EVP_OK;
 }
 
 const evp_outbound_ops evp_builtin_socks_outbound = {

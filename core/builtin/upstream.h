@@ -1,5 +1,5 @@
 /* What the socks and http outbounds share: V2Ray's `servers: [{address, port, users: [{user,
- * pass}]}]` and the client bytes held back until the server accepted the tunnel. */
+ * pass}]}]`. */
 #ifndef EVP_BUILTIN_UPSTREAM_H
 #define EVP_BUILTIN_UPSTREAM_H
 
@@ -11,8 +11,6 @@
 #include <stdint.h>
 
 #define EVP_UPSTREAM_CRED_MAX 255 /* RFC 1929 caps user and pass at 255 bytes each */
-/* Client bytes held while the server has not answered; more ends the session. */
-#define EVP_UPSTREAM_HOLD_MAX (256 * 1024)
 
 typedef struct evp_upstream_server {
     evp_addr addr;
@@ -36,21 +34,5 @@ int evp_upstream_parse(evp_upstream *up, const json_t *settings, char *err, size
 void evp_upstream_free(void *up);
 /* The server for the next session, in turn. */
 const evp_upstream_server *evp_upstream_pick(evp_upstream *up);
-
-/* Client bytes waiting for the tunnel, owned by the session. */
-typedef struct evp_upstream_hold {
-    uint8_t *data;
-    size_t len;
-} evp_upstream_hold;
-
-/* Takes all of io->in into h (io->consumed set); EVP_OK, or EVP_ERR with io->reason when
- * more than EVP_UPSTREAM_HOLD_MAX would wait or memory ran out. */
-int evp_upstream_hold_take(const evp_host *host, evp_upstream_hold *h, evp_io *io,
-                           const char *proto);
-/* Appends h's bytes to to and empties h; 0, or -1 with io->reason set. */
-int evp_upstream_hold_release(const evp_host *host, evp_upstream_hold *h, evp_io *io,
-                              evp_buf *to);
-/* Wipes and frees h's bytes. */
-void evp_upstream_hold_free(const evp_host *host, evp_upstream_hold *h);
 
 #endif

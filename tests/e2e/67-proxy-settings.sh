@@ -52,20 +52,8 @@ cat >"$E2E_TMP/middle.json" <<EOF
 EOF
 start_evproxy middle "$E2E_TMP/middle.json" "$MP"
 
-# middle_count PORT: connections the middle passed on to 127.0.0.1:PORT so far (its access
-# log has a line as each is accepted).
-middle_count() { grep -c "accepted tcp:127\.0\.0\.1:$1 " "$MID_ACCESS" 2>/dev/null || true; }
-# wait_middle PORT N: polls (50 times, about 5 s) until the middle logged N connections to
-# PORT; prints the count it got.
-wait_middle() {
-    local n
-    for _ in $(seq 50); do
-        n=$(middle_count "$1")
-        [ "$n" -ge "$2" ] && break
-        sleep 0.1
-    done
-    echo "$n"
-}
+middle_count() { access_count "$MID_ACCESS" "$1"; }
+wait_middle() { wait_access "$MID_ACCESS" "$1" "$2"; }
 
 # cfg_chain FILE SOCKS UDP SERVER_PORT [MUX_CONCURRENCY]: the client, as a user writes it.
 cfg_chain() {

@@ -574,6 +574,21 @@ socks_stream() {
 # First failure reason in a client's JSON output (for FAIL lines).
 why_of() { grep -o '"why": "[^"]*[^"]' "$1" | head -1 | sed 's/"why": "//'; }
 
+# access_count LOG PORT: connections an evproxy with access log LOG passed on to
+# 127.0.0.1:PORT so far (a line as each is accepted).
+access_count() { grep -c "accepted tcp:127\.0\.0\.1:$2 " "$1" 2>/dev/null || true; }
+# wait_access LOG PORT N: polls (50 times, about 5 s) until LOG has N connections to PORT;
+# prints the count it got.
+wait_access() {
+    local n
+    for _ in $(seq 50); do
+        n=$(access_count "$1" "$2")
+        [ "$n" -ge "$3" ] && break
+        sleep 0.1
+    done
+    echo "$n"
+}
+
 # user_sessions FILE EMAIL: the sessions `evproxy ctl stats` (its JSON in FILE) counts for EMAIL.
 user_sessions() {
     "$PY" -c 'import json, sys
