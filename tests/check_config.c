@@ -55,8 +55,10 @@ static const struct {
      "inbounds[0].port"},
     {"{\"inbounds\":[{\"port\":1080,\"protocol\":\"nosuch\"}],\"outbounds\":[" OUT_FREE "]}",
      "inbounds[0].protocol: unknown protocol \"nosuch\""},
+    {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[{\"protocol\":\"dokodemo-door\"}]}",
+     "outbounds[0].protocol: \"dokodemo-door\" has no outbound"},
     {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[{\"protocol\":\"socks\"}]}",
-     "outbounds[0].protocol: \"socks\" has no outbound"},
+     "outbounds[0].settings: required property \"servers\" is missing"},
     {"{\"inbounds\":[" IN_SOCKS "],\"outbounds\":[]}", "outbounds"},
     {"{\"inbounds\":[" IN_SOCKS "]", "(embedded):1:"},
     {"{\"inbounds\":[{\"port\":1080,\"protocol\":\"socks\",\"clientsFile\":\"/nonexistent/c.json\"}],"

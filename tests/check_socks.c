@@ -410,8 +410,9 @@ START_TEST(descriptor)
     ck_assert_uint_eq(p->abi_major, EVP_ABI_MAJOR);
     ck_assert_uint_eq(p->size, sizeof(evp_plugin));
     ck_assert_ptr_nonnull(p->inbound);
-    ck_assert_ptr_null(p->outbound);
+    ck_assert_ptr_nonnull(p->outbound); /* socks_out.c */
     ck_assert_str_eq(p->inbound_schema, "socks-inbound");
+    ck_assert_str_eq(p->outbound_schema, "socks-outbound");
     ck_assert_ptr_nonnull(p->inbound->connected);
 }
 END_TEST
