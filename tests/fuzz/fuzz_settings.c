@@ -1,5 +1,5 @@
 /* Fuzz target: every protocol's settings parser (instance_new of vmess in/out, socks,
- * dokodemo-door, freedom, blackhole; vmess instance_update), fed only settings that pass
+ * dokodemo-door, freedom, blackhole, socks and http out; vmess instance_update), fed only settings that pass
  * the protocol's schema, as the ABI promises (settings_json is "already schema-checked").
  * Input: byte 0 picks the protocol and side; the rest is the settings JSON. Schemas come
  * from $FUZZ_SCHEMA_DIR, else ../schema next to the binary's folder. */
@@ -23,6 +23,8 @@ static const proto protos[] = {
     {evp_builtin_dokodemo, 1, "dokodemo-door-inbound"},
     {evp_builtin_freedom, 0, "freedom-outbound"},
     {evp_builtin_blackhole, 0, "blackhole-outbound"},
+    {evp_builtin_socks, 0, "socks-outbound"},
+    {evp_builtin_http, 0, "http-outbound"},
 };
 #define NPROTOS (sizeof(protos) / sizeof(protos[0]))
 static evp_schema *schemas[NPROTOS];
