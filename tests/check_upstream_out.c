@@ -95,7 +95,7 @@ static int drv_encode(out_drv *d, const void *p, size_t n)
 static int drv_decode_split(out_drv *d, const void *answer, size_t n, size_t k, char *why)
 {
     const uint8_t *msg = answer;
-    uint8_t pending[512];
+    static uint8_t pending[16384];
     size_t have = 0;
     int r = EVP_OK;
     for (size_t part = 0; part < 2 && r != EVP_ERR; part++) {
@@ -304,19 +304,15 @@ START_TEST(http_refusals_named)
 }
 END_TEST
 
+/* A head over 8192 bytes is refused however it is split, even when its end then comes
+ * (seen writing fuzz_upstream_out's split check: read whole, the same bytes were accepted). */
 START_TEST(http_head_too_long)
 {
-    out_drv d;
-    static uint8_t junk[8300];
-    memset(junk, 'a', sizeof junk);
-    memcpy(junk, "HTTP/1.1 200 OK\r\n", 17);
-    evp_addr t = addr_of(EVP_ADDR_DOMAIN, "example.test", 443);
-    drv_open(&d, http_ops(), NOAUTH, &t);
-    drv_encode(&d, NULL, 0);
-    evp_io io = {.in = junk, .in_len = sizeof junk, .out = &d.plain, .back = &d.back};
-    ck_assert_int_eq(http_ops()->decode(d.sess, &io), EVP_ERR);
-    ck_assert_msg(strstr(io.reason, "longer than 8192") != NULL, "%s", io.reason);
-    drv_close(&d);
+    static char answer[8400];
+    memset(answer, 'a', sizeof answer);
+    memcpy(answer, "HTTP/1.1 200 OK\r\nX: ", 21);
+    memcpy(answer + 8300, "\r\n\r\nhello", 9);
+    each_split(http_ops(), NOAUTH, answer, 8309, "longer than 8192");
 }
 END_TEST
 

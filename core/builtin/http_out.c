@@ -159,9 +159,11 @@ static int status_of(const uint8_t *in, size_t n)
 
 static int read_answer(http_out_sess *s, evp_io *io)
 {
-    size_t end = head_end(io->in, io->in_len);
+    /* Looked for within the limit only, so the verdict does not depend on how the bytes
+     * were split into reads. */
+    size_t end = head_end(io->in, io->in_len < ANSWER_HEAD_MAX ? io->in_len : ANSWER_HEAD_MAX);
     if (end == 0) {
-        if (io->in_len > ANSWER_HEAD_MAX)
+        if (io->in_len >= ANSWER_HEAD_MAX)
             return failed(io, "the proxy's answer head is longer than 8192 bytes");
         return EVP_OK;
     }

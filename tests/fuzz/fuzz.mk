@@ -40,6 +40,7 @@ all: $(TARGETS:%=$(OUT)/%) $(OUT)/plugins/vmess.so $(OUT)/plugins-nocov/vmess.so
 
 # What each target links besides its own file.
 $(OUT)/fuzz_socks $(OUT)/fuzz_proxy_protocol $(OUT)/fuzz_http_inbound: $(BUILTIN) $(LOG)
+$(OUT)/fuzz_upstream_out: $(BUILTIN) $(LOG)
 $(OUT)/fuzz_vmess_inbound $(OUT)/fuzz_vmess_outbound $(OUT)/fuzz_vmess_body: $(VMESS) $(LOG)
 $(OUT)/fuzz_vmess_header $(OUT)/fuzz_mux_frame: $(VMESS) $(LOG)
 $(OUT)/fuzz_ws_server $(OUT)/fuzz_ws_client: $(WS) $(LOG)
