@@ -3,7 +3,8 @@
 #   client -> evproxy socks inbound -> socks outbound (users[0]: password auth) -> upstream
 #   socks inbound with accounts (evproxy's, then V2Ray 4.34's) -> freedom -> echo
 # 4 x 1 MiB echoed, sha256 checked both ways, each connection seen by the upstream; a wrong
-# password is refused with the reason in the log. Then the http outbound to V2Ray 4.34's http
+# password is refused with the reason in the log, and so is the upstream's failure reply to a
+# closed port. Then the http outbound to V2Ray 4.34's http
 # inbound with accounts (and a wrong password: 407, logged), and a vmess outbound whose
 # proxySettings.tag names a socks outbound: vmess -> socks -> upstream (counts) -> V2Ray
 # vmess server -> echo.
@@ -76,11 +77,12 @@ transfers() {
         { show_log "$1" 8; show_log upstream 4; fail "$1: $2 x 1 MiB: $(why_of "$out")"; }
 }
 
-# refused NAME WANT: one transfer fails, and NAME's log has WANT.
+# refused NAME WANT [TARGET_PORT]: one transfer (to the echo, or TARGET_PORT) fails, and
+# NAME's log has WANT.
 refused() {
-    if socks_stream "$SOCKS" "127.0.0.1:$ECHO" --mode echo --bytes 1K --sessions 1 --seed 9 \
-        --timeout 20 --quiet >"$E2E_TMP/$1.tcp.json" 2>&1; then
-        fail "$1: echoed with a wrong password"
+    if socks_stream "$SOCKS" "127.0.0.1:${3:-$ECHO}" --mode echo --bytes 1K --sessions 1 \
+        --seed 9 --timeout 20 --quiet >"$E2E_TMP/$1.tcp.json" 2>&1; then
+        fail "$1: echoed, want refused"
     fi
     for _ in $(seq 50); do
         grep -q "$2" "$E2E_TMP/$1.log" && return 0
@@ -95,6 +97,10 @@ transfers socks 4 71
 N=$(wait_access "$UP_ACCESS" "$ECHO" 4)
 [ "$N" = 4 ] || fail "socks outbound: the upstream passed $N connections to the echo, want 4"
 pass "socks outbound -> evproxy socks (password): 4 x 1 MiB echoed intact, 4 via the upstream"
+# A target nobody listens on: the upstream answers 0x04, and the log names the code.
+read -r CLOSED < <(ports 1)
+refused socks "the server refused CONNECT: reply 4 (host unreachable)" "$CLOSED"
+pass "socks outbound: the upstream's failure reply ends the session, the log naming code 4"
 
 start_client socks-bad socks "$UP" wrong-pass
 refused socks-bad "refused the username/password (status 1)"
