@@ -78,18 +78,14 @@ transfers() {
 }
 
 # refused NAME WANT [TARGET_PORT]: one transfer (to the echo, or TARGET_PORT) fails, and
-# NAME's log has WANT.
+# NAME's log has WANT (an extended regexp).
 refused() {
     if socks_stream "$SOCKS" "127.0.0.1:${3:-$ECHO}" --mode echo --bytes 1K --sessions 1 \
         --seed 9 --timeout 20 --quiet >"$E2E_TMP/$1.tcp.json" 2>&1; then
         fail "$1: echoed, want refused"
     fi
-    for _ in $(seq 50); do
-        grep -q "$2" "$E2E_TMP/$1.log" && return 0
-        sleep 0.1
-    done
-    show_log "$1" 6
-    fail "$1: refused, but the log lacks \"$2\""
+    log_has "$E2E_TMP/$1.log" "$2" ||
+        { show_log "$1" 6; fail "$1: refused, but the log lacks \"$2\""; }
 }
 
 start_client socks socks "$UP" "$PASS"
@@ -99,11 +95,11 @@ N=$(wait_access "$UP_ACCESS" "$ECHO" 4)
 pass "socks outbound -> evproxy socks (password): 4 x 1 MiB echoed intact, 4 via the upstream"
 # A target nobody listens on: the upstream answers 0x04, and the log names the code.
 read -r CLOSED < <(ports 1)
-refused socks "the server refused CONNECT: reply 4 (host unreachable)" "$CLOSED"
+refused socks "the server refused CONNECT: reply 4 \\(host unreachable\\)" "$CLOSED"
 pass "socks outbound: the upstream's failure reply ends the session, the log naming code 4"
 
 start_client socks-bad socks "$UP" wrong-pass
-refused socks-bad "refused the username/password (status 1)"
+refused socks-bad "refused the username/password \\(status 1\\)"
 pass "socks outbound with a wrong password: refused, the log naming it"
 
 start_client v2socks socks "$V2UP" "$PASS"
