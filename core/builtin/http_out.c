@@ -17,9 +17,7 @@
 #define ANSWER_HEAD_MAX 8192 /* a longer answer head is refused */
 
 typedef struct http_out_sess {
-    const evp_host *host;
-    evp_upstream_server server; /* a copy: the instance may go first */
-    evp_addr target;
+    evp_upstream_sess u;
     uint8_t sent, open;
 } http_out_sess;
 
@@ -54,16 +52,7 @@ static void *http_out_session_new(void *ip, const evp_addr *target, uint8_t netw
         snprintf(err, errlen, "http outbound: no target to ask for");
         return NULL;
     }
-    http_out_sess *s = up->host->calloc(1, sizeof *s);
-    if (s == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    s->host = up->host;
-    s->server = *evp_upstream_pick(up);
-    s->target = *target;
-    *dial = s->server.addr;
-    return s;
+    return evp_upstream_session_new(up, sizeof(http_out_sess), target, dial, err, errlen);
 }
 
 static void http_out_session_free(void *sp)
@@ -71,7 +60,7 @@ static void http_out_session_free(void *sp)
     http_out_sess *s = sp;
     if (s == NULL)
         return;
-    evp_builtin_free_wiped(s->host, s, sizeof *s);
+    evp_builtin_free_wiped(s->u.host, s, sizeof *s);
 }
 
 /* host:port as the request line and Host carry it ("[v6]:port" for IPv6). */
@@ -108,13 +97,13 @@ static size_t auth_header(const evp_upstream_server *sv, char *out, size_t outle
 static int send_request(http_out_sess *s, evp_io *io)
 {
     char where[300], auth[800] = "", req[1400];
-    authority(&s->target, where, sizeof where);
-    if (s->server.has_user)
-        auth_header(&s->server, auth, sizeof auth);
+    authority(&s->u.target, where, sizeof where);
+    if (s->u.server.has_user)
+        auth_header(&s->u.server, auth, sizeof auth);
     int n = snprintf(req, sizeof req,
                      "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%sProxy-Connection: Keep-Alive\r\n\r\n",
                      where, where, auth);
-    int rc = evp_builtin_put(s->host, io, io->out, req, (size_t)n);
+    int rc = evp_builtin_put(s->u.host, io, io->out, req, (size_t)n);
     sodium_memzero(auth, sizeof auth);
     sodium_memzero(req, sizeof req);
     s->sent = 1;
@@ -126,7 +115,7 @@ static int http_out_encode(void *sp, evp_io *io)
     http_out_sess *s = sp;
     if (!s->sent && send_request(s, io) != 0)
         return EVP_ERR;
-    return evp_builtin_pass(s->host, io);
+    return evp_builtin_pass(s->u.host, io);
 }
 
 /* The end of the answer's head (after its blank line) within in, or 0 when not there yet. */
@@ -190,7 +179,7 @@ static int http_out_decode(void *sp, evp_io *io)
     http_out_sess *s = sp;
     io->consumed = 0;
     if (s->open)
-        return evp_builtin_pass_decode(s->host, io);
+        return evp_builtin_pass_decode(s->u.host, io);
     if (!s->sent)
         return failed(io, "the proxy spoke before the request");
     return read_answer(s, io);

@@ -32,9 +32,7 @@ enum {
 enum out_state { OS_HELLO, OS_GREET, OS_AUTH, OS_REPLY, OS_OPEN };
 
 typedef struct socks_out_sess {
-    const evp_host *host;
-    evp_upstream_server server; /* a copy: the instance may go first */
-    evp_addr target;
+    evp_upstream_sess u;
     uint8_t state; /* enum out_state */
 } socks_out_sess;
 
@@ -86,16 +84,7 @@ static void *socks_out_session_new(void *ip, const evp_addr *target, uint8_t net
         snprintf(err, errlen, "socks outbound: no target to ask for");
         return NULL;
     }
-    socks_out_sess *s = up->host->calloc(1, sizeof *s);
-    if (s == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    s->host = up->host;
-    s->server = *evp_upstream_pick(up);
-    s->target = *target;
-    *dial = s->server.addr;
-    return s;
+    return evp_upstream_session_new(up, sizeof(socks_out_sess), target, dial, err, errlen);
 }
 
 static void socks_out_session_free(void *sp)
@@ -103,7 +92,7 @@ static void socks_out_session_free(void *sp)
     socks_out_sess *s = sp;
     if (s == NULL)
         return;
-    evp_builtin_free_wiped(s->host, s, sizeof *s);
+    evp_builtin_free_wiped(s->u.host, s, sizeof *s);
 }
 
 /* Greeting, RFC 1929 credentials when the server has users, CONNECT: all at once. */
@@ -113,21 +102,21 @@ static int send_handshake(socks_out_sess *s, evp_io *io)
     size_t n = 0;
     msg[n++] = VER;
     msg[n++] = 1;
-    msg[n++] = s->server.has_user ? METHOD_PASSWORD : METHOD_NONE;
-    if (s->server.has_user) { /* VER ULEN UNAME PLEN PASSWD */
+    msg[n++] = s->u.server.has_user ? METHOD_PASSWORD : METHOD_NONE;
+    if (s->u.server.has_user) { /* VER ULEN UNAME PLEN PASSWD */
         msg[n++] = AUTH_VER;
-        msg[n++] = s->server.ulen;
-        memcpy(msg + n, s->server.user, s->server.ulen);
-        n += s->server.ulen;
-        msg[n++] = s->server.plen;
-        memcpy(msg + n, s->server.pass, s->server.plen);
-        n += s->server.plen;
+        msg[n++] = s->u.server.ulen;
+        memcpy(msg + n, s->u.server.user, s->u.server.ulen);
+        n += s->u.server.ulen;
+        msg[n++] = s->u.server.plen;
+        memcpy(msg + n, s->u.server.pass, s->u.server.plen);
+        n += s->u.server.plen;
     }
     msg[n++] = VER;
     msg[n++] = CMD_CONNECT;
     msg[n++] = 0x00;
-    n += evp_socks_addr_write(&s->target, msg + n);
-    int rc = evp_builtin_put(s->host, io, io->out, msg, n);
+    n += evp_socks_addr_write(&s->u.target, msg + n);
+    int rc = evp_builtin_put(s->u.host, io, io->out, msg, n);
     sodium_memzero(msg, n);
     s->state = OS_GREET;
     return rc;
@@ -138,7 +127,7 @@ static int socks_out_encode(void *sp, evp_io *io)
     socks_out_sess *s = sp;
     if (s->state == OS_HELLO && send_handshake(s, io) != 0)
         return EVP_ERR;
-    return evp_builtin_pass(s->host, io);
+    return evp_builtin_pass(s->u.host, io);
 }
 
 /* The CONNECT reply: VER REP RSV ATYP BND.ADDR BND.PORT. */
@@ -169,7 +158,7 @@ static int socks_out_decode(void *sp, evp_io *io)
     socks_out_sess *s = sp;
     io->consumed = 0;
     if (s->state == OS_OPEN)
-        return evp_builtin_pass_decode(s->host, io);
+        return evp_builtin_pass_decode(s->u.host, io);
     if (s->state == OS_REPLY)
         return read_reply(s, io);
     if (s->state == OS_HELLO)
@@ -179,7 +168,7 @@ static int socks_out_decode(void *sp, evp_io *io)
         return EVP_OK;
     io->consumed = 2;
     if (s->state == OS_GREET) {
-        uint8_t want = s->server.has_user ? METHOD_PASSWORD : METHOD_NONE;
+        uint8_t want = s->u.server.has_user ? METHOD_PASSWORD : METHOD_NONE;
         if (io->in[0] != VER)
             return failed(io, "the server's greeting has version %u, not 5", io->in[0]);
         if (io->in[1] != want)

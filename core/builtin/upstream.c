@@ -99,3 +99,18 @@ const evp_upstream_server *evp_upstream_pick(evp_upstream *up)
 {
     return &up->servers[atomic_fetch_add(&up->next, 1) % up->n];
 }
+
+void *evp_upstream_session_new(evp_upstream *up, size_t size, const evp_addr *target,
+                               evp_addr *dial, char *err, size_t errlen)
+{
+    evp_upstream_sess *s = up->host->calloc(1, size);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->host = up->host;
+    s->server = *evp_upstream_pick(up);
+    s->target = *target;
+    *dial = s->server.addr;
+    return s;
+}

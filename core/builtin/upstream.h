@@ -28,11 +28,23 @@ typedef struct evp_upstream {
     evp_upstream_server *servers; /* owned; passwords wiped on free */
 } evp_upstream;
 
+/* The start of a socks or http outbound session: what its handshake needs. */
+typedef struct evp_upstream_sess {
+    const evp_host *host;
+    evp_upstream_server server; /* a copy: the instance may go first */
+    evp_addr target;
+} evp_upstream_sess;
+
 /* Fills up from settings.servers; -1 and err naming the path (settings.servers[i].port). */
 int evp_upstream_parse(evp_upstream *up, const json_t *settings, char *err, size_t errlen);
 /* Frees what evp_upstream_parse made, then up itself. */
 void evp_upstream_free(void *up);
 /* The server for the next session, in turn. */
 const evp_upstream_server *evp_upstream_pick(evp_upstream *up);
+/* A zeroed session of size bytes (a struct that starts with an evp_upstream_sess) for the next
+ * server and target; *dial is that server. NULL and err when out of memory. The caller frees
+ * it with evp_builtin_free_wiped (it holds credentials). */
+void *evp_upstream_session_new(evp_upstream *up, size_t size, const evp_addr *target,
+                               evp_addr *dial, char *err, size_t errlen);
 
 #endif
