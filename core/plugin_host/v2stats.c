@@ -1,8 +1,10 @@
 /* V2Ray's named counters: a small array searched linearly under one lock (a session adds
- * once, when it ends; the names number a few per inbound, outbound and user). */
+ * from its timer while it relays, every few seconds, and when it ends; the names number a
+ * few per inbound, outbound and user). */
 #include "v2stats.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static named_counter *counters;
 static size_t n_counters, cap_counters;
 static evp_v2stats_policy policy;
+static atomic_int enabled; /* policy.enabled, read without the lock */
 
 /* The counter called name; when absent, made at 0 if create, else NULL (also NULL when
  * out of memory). */
@@ -62,6 +65,7 @@ void evp_v2stats_configure(const evp_v2stats_policy *p, const char *const *inbou
 {
     pthread_mutex_lock(&lock);
     policy = *p;
+    atomic_store_explicit(&enabled, p->enabled, memory_order_relaxed);
     for (size_t i = 0; policy.enabled && i < n_inbounds; i++) {
         if (policy.inbound_up)
             add("inbound", inbound_tags[i], "uplink", 0, 1);
@@ -99,6 +103,11 @@ void evp_v2stats_count(const evp_v2stats_traffic *t)
     pthread_mutex_unlock(&lock);
 }
 
+int evp_v2stats_enabled(void)
+{
+    return atomic_load_explicit(&enabled, memory_order_relaxed);
+}
+
 size_t evp_v2stats_visit(const char *prefix, evp_stats_fn fn, void *ctx)
 {
     size_t visited = 0, plen = prefix ? strlen(prefix) : 0;
@@ -123,5 +132,6 @@ void evp_v2stats_clear(void)
     counters = NULL;
     n_counters = cap_counters = 0;
     memset(&policy, 0, sizeof policy);
+    atomic_store_explicit(&enabled, 0, memory_order_relaxed);
     pthread_mutex_unlock(&lock);
 }

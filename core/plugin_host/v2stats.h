@@ -18,7 +18,7 @@ typedef struct evp_v2stats_policy {
     uint16_t user_up, user_down; /* bit N: policy.levels.N.statsUserUplink/Downlink */
 } evp_v2stats_policy;
 
-/* One ended session's bytes, as V2Ray counts them: a user's are the payload (plaintext) its
+/* A session's bytes (since it last gave them), as V2Ray counts them: a user's are the payload (plaintext) its
  * link carried; an inbound's are what its connection read and wrote, an outbound's the same
  * of the connection it dialled (protocol headers and padding included). */
 typedef struct evp_v2stats_traffic {
@@ -39,7 +39,9 @@ typedef struct evp_v2stats_traffic {
 void evp_v2stats_configure(const evp_v2stats_policy *p, const char *const *inbound_tags,
                            size_t n_inbounds, const char *const *outbound_tags,
                            size_t n_outbounds);
-/* Adds an ended session's bytes to the counters the switches name. */
+/* Whether any counter is kept (the config has `stats`): callers skip their work when not. */
+int evp_v2stats_enabled(void);
+/* Adds a session's bytes (since it last gave them) to the counters the switches name. */
 void evp_v2stats_count(const evp_v2stats_traffic *t);
 /* evp_host.stats_visit: fn on each counter named prefix..., in creation order. */
 size_t evp_v2stats_visit(const char *prefix, evp_stats_fn fn, void *ctx);

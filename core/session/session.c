@@ -227,6 +227,11 @@ static void on_timer(EV_P_ ev_timer *w, int revents)
             on_timer(EV_A_ w, revents); /* the idle timer again */
         return;
     }
+    if (s->state == S_RELAY && evp_v2stats_enabled()) {
+        const evp_inbound_ops *ops = s->inops;
+        evp_sess_v2stats_flush(s, ops->session_user ? ops->session_user(s->ins) : NULL,
+                               s->outs && !s->carrier);
+    }
     evp_level_policy pol;
     level_policy(s, &pol);
     double limit = s->state == S_RELAY
@@ -409,10 +414,7 @@ void evp_sess_close(evp_session *s, const char *why)
     /* As V2Ray, an inbound counts its connection whatever came of it (a refused handshake,
      * a Mux carrier), an outbound the connections it dialled (a Mux client's carrier too),
      * a user only the payload a routed session relayed. */
-    evp_v2stats_count(&(evp_v2stats_traffic){
-        s->in->tag, s->outs && s->out ? s->out->tag : NULL, user, s->level,
-        relayed ? s->bytes_up : 0, relayed ? s->bytes_down : 0, s->cl.wire_in, s->cl.wire_out,
-        s->sv.wire_out, s->sv.wire_in});
+    evp_sess_v2stats_flush(s, user, relayed);
     if (s->cone)
         evp_sess_cone_end(s); /* before the socket closes: it may be kept */
     endpoint_free(rt, &s->cl);

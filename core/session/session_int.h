@@ -130,6 +130,9 @@ struct evp_session {
     double last_active;
     double started; /* accept time: the handshake deadline counts from it */
     uint64_t bytes_up, bytes_down; /* plaintext relayed, for the stats */
+    /* What V2Ray's counters have been given so far (evp_sess_v2stats_flush): user up/down,
+     * the client socket's in/out, the server socket's out/in. */
+    uint64_t v2_given[6];
     evp_udp_owner *udp_owner;
     evp_companion *companion; /* S_ASSOC: the UDP relay this connection keeps alive */
     union { /* a UDP peer behind a listener (EP_PEER) */
@@ -338,5 +341,10 @@ void evp_sess_access_line(evp_session *s);
 /* The client failed its handshake (why: the protocol's or layer's reason): a warning, a
  * "rejected" access line and a count for the metrics. */
 void evp_sess_rejected(evp_session *s, const char *why);
+
+/* Gives V2Ray's counters (plugin_host/v2stats) what the session moved since the last call:
+ * from its timer while it relays, so a long session (a Mux connection) counts as it goes, as
+ * V2Ray's do, and at its end. user is its inbound's user; relayed: its payload counts. */
+void evp_sess_v2stats_flush(evp_session *s, const char *user, int relayed);
 
 #endif

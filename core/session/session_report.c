@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "log.h"
 #include "stats.h"
+#include "v2stats.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -109,4 +110,18 @@ void evp_session_each_traffic(evp_runtime *rt, evp_traffic_fn *fn, void *arg)
             .queued_down = evp_qbuf_len(&s->sv.rbuf) + evp_sess_pending(&s->cl)};
         fn(&t, arg);
     }
+}
+
+void evp_sess_v2stats_flush(evp_session *s, const char *user, int relayed)
+{
+    const uint64_t now[6] = {relayed ? s->bytes_up : 0, relayed ? s->bytes_down : 0,
+                             s->cl.wire_in, s->cl.wire_out, s->sv.wire_out, s->sv.wire_in};
+    uint64_t d[6];
+    for (int i = 0; i < 6; i++) {
+        d[i] = now[i] - s->v2_given[i];
+        s->v2_given[i] = now[i];
+    }
+    evp_v2stats_count(&(evp_v2stats_traffic){
+        s->in->tag, s->outs && s->out ? s->out->tag : NULL, user, s->level, d[0], d[1], d[2],
+        d[3], d[4], d[5]});
 }

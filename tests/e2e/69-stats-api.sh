@@ -48,6 +48,7 @@ PYEOF
 run_server() {
     local impl=$1 sp c0 c1
     read -r sp API c0 c1 < <(ports 4 | tr '\n' ' ')
+    C0=$c0
     VMESS=$sp
     server_cfg "$E2E_TMP/$impl.json" "$sp" "$API"
     cfg_vmess_client "$E2E_TMP/$impl.c0.json" "$c0" "$sp" "$UUID_GOOD" 0 aes-128-gcm
@@ -62,7 +63,7 @@ run_server() {
     start_v2ray "$impl.c1" "$E2E_TMP/$impl.c1.json" "$c1"
     $STATS traffic "$c0" "$ECHO" "$N0" >/dev/null || fail "$impl: user a's echo failed"
     $STATS traffic "$c1" "$ECHO" "$N1" >/dev/null || fail "$impl: user b's echo failed"
-    # Counters grow when a session ends: wait (bounded) until both users' sessions ended.
+    # The last bytes count when a session ends: wait (bounded) until both sessions ended.
     $STATS settle "$API" "user>>>a@example.org>>>traffic>>>downlink" "$N0" >/dev/null
     $STATS settle "$API" "user>>>b@example.org>>>traffic>>>downlink" "$N1" \
         >"$E2E_TMP/$impl.after.json" || fail "$impl: QueryStats failed"
@@ -84,6 +85,16 @@ s.close()' "$VMESS"
     done
     [ "$now" = $((before + 64)) ] || fail "$1: 64 bytes refused by vmess-in counted $before -> $now"
     pass "$1: a refused handshake's 64 bytes count on the inbound"
+}
+
+# live_counts IMPL: a session still open shows its bytes (a Mux connection may live for hours:
+# counting only at the end showed nothing meanwhile). V2Ray adds as bytes pass; evproxy from
+# the session's timer, every 2 s or so while it relays.
+live_counts() {
+    local out
+    out=$($STATS live "$API" "$C0" "$ECHO" 40000 "user>>>a@example.org>>>traffic>>>uplink" 2>&1) ||
+        fail "$1: $out"
+    pass "$1: $out"
 }
 
 # value FILE NAME: the counter NAME in the JSON snapshot FILE ("absent" when missing).
@@ -150,6 +161,7 @@ now=$($STATS get "$API" "outbound>>>direct>>>traffic>>>uplink")
 pass "reset: GetStats and QueryStats zero what they name, and only that"
 
 probe_counts evproxy
+live_counts evproxy
 
 sys=$(v2ctl api --server=127.0.0.1:"$API" StatsService.GetSysStats '' 2>&1) ||
     fail "GetSysStats: $sys"
@@ -160,6 +172,7 @@ stop_pid "$SERVER_PID"
 
 run_server v2ray
 probe_counts v2ray
+live_counts v2ray
 not_found v2ray
 "$PY" - "$A" "$E2E_TMP/v2ray.after.json" <<'PYEOF' >"$E2E_TMP/compare.out" 2>&1 ||
 import json, sys

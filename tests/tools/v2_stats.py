@@ -7,6 +7,11 @@
   v2_stats.py settle API_PORT NAME VALUE              polls QueryStats (at most 60 times, 0.25 s
                                                       apart) until NAME reaches VALUE; prints
                                                       the last snapshot as JSON either way
+  v2_stats.py live API_PORT SOCKS_PORT ECHO_PORT NBYTES NAME
+                                                      echoes NBYTES and keeps the session open
+                                                      while polling (at most 60 times, 0.25 s
+                                                      apart) until NAME grew by NBYTES; exit 1
+                                                      if it did not while the session was open
 """
 import json
 import re
@@ -33,7 +38,8 @@ def query(port, reset=False, pattern=""):
     return {m.group(1): int(m.group(2) or 0) for m in STAT.finditer(out)}
 
 
-def traffic(socks_port, echo_port, n):
+def echo_open(socks_port, echo_port, n):
+    """Echoes n bytes through the proxy; returns the socket, still open."""
     s = socks5_connect(("127.0.0.1", socks_port), "127.0.0.1", echo_port, 20)
     data = bytes(i * 7 % 251 for i in range(n))
     s.sendall(data)
@@ -43,16 +49,38 @@ def traffic(socks_port, echo_port, n):
         if not chunk:
             break
         got += chunk
-    s.close()
     if got != data:
         raise SystemExit("echo returned %d of %d bytes (or different bytes)" % (len(got), n))
+    return s
+
+
+def traffic(socks_port, echo_port, n):
+    echo_open(socks_port, echo_port, n).close()
     print("echoed %d" % n)
+
+
+def live(api, socks_port, echo_port, n, name):
+    before = query(api).get(name, 0)
+    s = echo_open(socks_port, echo_port, n)
+    now = before
+    for _ in range(60):
+        now = query(api).get(name, 0)
+        if now >= before + n:
+            break
+        time.sleep(0.25)
+    s.close()
+    print("%s: %d -> %d while the session was open" % (name, before, now))
+    if now != before + n:
+        raise SystemExit("%s grew %d -> %d, not by the %d bytes echoed, while the session "
+                         "was open" % (name, before, now, n))
 
 
 def main(argv):
     cmd = argv[1]
     if cmd == "traffic":
         traffic(int(argv[2]), int(argv[3]), int(argv[4]))
+    elif cmd == "live":
+        live(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
     elif cmd == "query":
         pattern = argv[argv.index("--pattern") + 1] if "--pattern" in argv else ""
         print(json.dumps(query(argv[2], "--reset" in argv, pattern), sort_keys=True))
