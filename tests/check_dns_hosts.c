@@ -24,24 +24,43 @@ static evp_dns_hosts *parse(const char *json_text, evp_errlist *errs)
     return h;
 }
 
-/* The dotted IPv4 name maps to, "" when none, "=NAME" for a name left to DNS. */
-static const char *look(const evp_dns_hosts *h, const char *name)
+/* The addresses of family name maps to, space-separated ("-" for none of that family), ""
+ * when not mapped, "=NAME" for a name left to DNS. */
+static const char *look_family(const evp_dns_hosts *h, const char *name, int family)
 {
-    static char out[300];
-    evp_addr ip;
+    static char out[600];
+    evp_addr ips[8];
+    size_t n = 99;
     char alias[256];
-    memset(&ip, 0, sizeof ip);
-    switch (evp_dns_hosts_lookup(h, name, &ip, alias)) {
+    memset(ips, 0, sizeof ips);
+    switch (evp_dns_hosts_lookup(h, name, family, ips, 8, &n, alias)) {
     case 1:
-        ck_assert_int_eq(ip.type, EVP_ADDR_IPV4);
-        inet_ntop(AF_INET, ip.bytes, out, sizeof out);
+        ck_assert_uint_le(n, 8);
+        strcpy(out, n ? "" : "-");
+        for (size_t i = 0; i < n; i++) {
+            char one[64];
+            int v6 = ips[i].type == EVP_ADDR_IPV6;
+            ck_assert_int_eq(ips[i].type, v6 ? EVP_ADDR_IPV6 : EVP_ADDR_IPV4);
+            inet_ntop(v6 ? AF_INET6 : AF_INET, ips[i].bytes, one, sizeof one);
+            strcat(strcat(out, i ? " " : ""), one);
+        }
         return out;
     case 2:
         snprintf(out, sizeof out, "=%s", alias);
         return out;
     default:
+        ck_assert_uint_eq(n, 0);
         return "";
     }
+}
+
+/* The first address name maps to (any family), as the resolver's callers see it. */
+static const char *look(const evp_dns_hosts *h, const char *name)
+{
+    const char *all = look_family(h, name, AF_UNSPEC);
+    static char first[300];
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(all, " "), all);
+    return first;
 }
 
 START_TEST(kinds_match_as_v2ray_reads_them)
@@ -102,6 +121,36 @@ START_TEST(names_are_followed_five_deep)
     ck_assert_str_eq(look(h, "l1.test"), "127.0.0.1"); /* 5 names followed, as V2Ray's */
     ck_assert_str_eq(look(h, "m1.test"), "=m7.test");  /* a 6th is not: DNS gets it */
     ck_assert_str_eq(look(h, "loop.test"), "=loop.test");
+    evp_dns_hosts_unref(h);
+    free(evp_errlist_take(&errs));
+}
+END_TEST
+
+/* hosts.go: every matching key gives its address, filtered by the family asked; a value of
+ * exactly 127.0.0.1 also gives ::1; a name mapped to no address of the family asked is still
+ * mapped (V2Ray answers it with no record, and asks no server). */
+START_TEST(family_filter_and_localhost_rule)
+{
+    evp_errlist errs = {0};
+    evp_dns_hosts *h = parse("{\"local.test\": \"127.0.0.1\","
+                             " \"two.test\": \"127.0.0.2\","
+                             " \"v6.test\": \"::2\","
+                             " \"domain:both.test\": \"127.0.0.5\","
+                             " \"full:www.both.test\": \"::5\","
+                             " \"mapped4.test\": \"::ffff:127.0.0.1\"}",
+                             &errs);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_str_eq(look_family(h, "local.test", AF_UNSPEC), "127.0.0.1 ::1");
+    ck_assert_str_eq(look_family(h, "local.test", AF_INET), "127.0.0.1");
+    ck_assert_str_eq(look_family(h, "local.test", AF_INET6), "::1");
+    ck_assert_str_eq(look_family(h, "two.test", AF_UNSPEC), "127.0.0.2"); /* not localhost */
+    ck_assert_str_eq(look_family(h, "two.test", AF_INET6), "-");
+    ck_assert_str_eq(look_family(h, "v6.test", AF_INET), "-");
+    ck_assert_str_eq(look_family(h, "v6.test", AF_INET6), "::2");
+    ck_assert_str_eq(look_family(h, "www.both.test", AF_UNSPEC), "127.0.0.5 ::5");
+    ck_assert_str_eq(look_family(h, "www.both.test", AF_INET6), "::5");
+    ck_assert_str_eq(look_family(h, "mapped4.test", AF_INET6), "::1"); /* read as 127.0.0.1 */
+    ck_assert_str_eq(look_family(h, "other.test", AF_INET), "");
     evp_dns_hosts_unref(h);
     free(evp_errlist_take(&errs));
 }
@@ -175,6 +224,7 @@ Suite *dns_hosts_suite(void)
     tcase_add_test(t, kinds_match_as_v2ray_reads_them);
     tcase_add_test(t, sorted_keys_first_match_wins);
     tcase_add_test(t, names_are_followed_five_deep);
+    tcase_add_test(t, family_filter_and_localhost_rule);
     tcase_add_test(t, bad_keys_are_refused_by_name);
     tcase_add_test(t, resolver_answers_from_hosts);
     suite_add_tcase(s, t);

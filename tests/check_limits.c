@@ -121,10 +121,9 @@ static evp_dns_answer answer_v4(const char *ip)
 {
     evp_dns_answer a;
     memset(&a, 0, sizeof a);
-    struct sockaddr_in *sin = (struct sockaddr_in *)&a.addr;
-    sin->sin_family = AF_INET;
-    inet_pton(AF_INET, ip, &sin->sin_addr);
-    a.addr_len = sizeof *sin;
+    a.addr[0].in.sin_family = AF_INET;
+    inet_pton(AF_INET, ip, &a.addr[0].in.sin_addr);
+    a.n = 1;
     return a;
 }
 
@@ -132,18 +131,39 @@ START_TEST(dns_cache_expires_and_ignores_case)
 {
     evp_dns_cache *c = evp_dns_cache_new(8);
     evp_dns_answer a = answer_v4("192.0.2.1"), got;
-    evp_dns_cache_put(c, "Example.TEST", &a, 110, 100);
-    ck_assert_int_eq(evp_dns_cache_get(c, "example.test", 109, &got), 1);
+    evp_dns_cache_put(c, "Example.TEST", AF_UNSPEC, &a, 110, 100);
+    ck_assert_int_eq(evp_dns_cache_get(c, "example.test", AF_UNSPEC, 109, &got), 1);
     ck_assert_int_eq(memcmp(&got.addr, &a.addr, sizeof a.addr), 0);
-    ck_assert_int_eq(evp_dns_cache_get(c, "example.test", 110, &got), 0); /* expired */
+    ck_assert_int_eq(evp_dns_cache_get(c, "example.test", AF_UNSPEC, 110, &got), 0); /* expired */
     ck_assert_uint_eq(evp_dns_cache_size(c), 0);
     evp_dns_answer nx = {.err = "Domain name not found"};
-    evp_dns_cache_put(c, "nx.test", &nx, 105, 100);
-    ck_assert_int_eq(evp_dns_cache_get(c, "nx.test", 101, &got), 1);
-    ck_assert_uint_eq(got.addr_len, 0);
+    evp_dns_cache_put(c, "nx.test", AF_UNSPEC, &nx, 105, 100);
+    ck_assert_int_eq(evp_dns_cache_get(c, "nx.test", AF_UNSPEC, 101, &got), 1);
+    ck_assert_uint_eq(got.n, 0);
     ck_assert_str_eq(got.err, "Domain name not found");
-    evp_dns_cache_put(c, "zero.test", &a, 100, 100); /* TTL 0: not held */
-    ck_assert_int_eq(evp_dns_cache_get(c, "zero.test", 100, &got), 0);
+    evp_dns_cache_put(c, "zero.test", AF_UNSPEC, &a, 100, 100); /* TTL 0: not held */
+    ck_assert_int_eq(evp_dns_cache_get(c, "zero.test", AF_UNSPEC, 100, &got), 0);
+    evp_dns_cache_free(c);
+}
+END_TEST
+
+/* An answer is held for the family it was asked for: an A answer must not satisfy an AAAA
+ * ask (UseIPv6 would dial an IPv4 address), nor an any-family one a family's. */
+START_TEST(dns_cache_keys_on_family)
+{
+    evp_dns_cache *c = evp_dns_cache_new(8);
+    evp_dns_answer a = answer_v4("192.0.2.1"), got;
+    evp_dns_cache_put(c, "fam.test", AF_INET, &a, 110, 100);
+    ck_assert_int_eq(evp_dns_cache_get(c, "fam.test", AF_INET6, 101, &got), 0);
+    ck_assert_int_eq(evp_dns_cache_get(c, "fam.test", AF_UNSPEC, 101, &got), 0);
+    ck_assert_int_eq(evp_dns_cache_get(c, "FAM.test", AF_INET, 101, &got), 1);
+    evp_dns_answer none = {.err = "No data"};
+    evp_dns_cache_put(c, "fam.test", AF_INET6, &none, 110, 100);
+    ck_assert_int_eq(evp_dns_cache_get(c, "fam.test", AF_INET6, 101, &got), 1);
+    ck_assert_uint_eq(got.n, 0);
+    ck_assert_int_eq(evp_dns_cache_get(c, "fam.test", AF_INET, 101, &got), 1); /* still held */
+    ck_assert_uint_eq(got.n, 1);
+    ck_assert_uint_eq(evp_dns_cache_size(c), 2);
     evp_dns_cache_free(c);
 }
 END_TEST
@@ -155,13 +175,13 @@ START_TEST(dns_cache_bounded)
     char name[32];
     for (int i = 0; i < 10; i++) {
         snprintf(name, sizeof name, "n%d.test", i);
-        evp_dns_cache_put(c, name, &a, 200 + i, 100);
+        evp_dns_cache_put(c, name, AF_UNSPEC, &a, 200 + i, 100);
         ck_assert_uint_le(evp_dns_cache_size(c), 3);
     }
     /* the newest stay (the ones closest to expiry went first) */
-    ck_assert_int_eq(evp_dns_cache_get(c, "n9.test", 101, &got), 1);
-    ck_assert_int_eq(evp_dns_cache_get(c, "n8.test", 101, &got), 1);
-    ck_assert_int_eq(evp_dns_cache_get(c, "n0.test", 101, &got), 0);
+    ck_assert_int_eq(evp_dns_cache_get(c, "n9.test", AF_UNSPEC, 101, &got), 1);
+    ck_assert_int_eq(evp_dns_cache_get(c, "n8.test", AF_UNSPEC, 101, &got), 1);
+    ck_assert_int_eq(evp_dns_cache_get(c, "n0.test", AF_UNSPEC, 101, &got), 0);
     evp_dns_cache_clear(c);
     ck_assert_uint_eq(evp_dns_cache_size(c), 0);
     evp_dns_cache_free(c);
@@ -322,6 +342,7 @@ Suite *limits_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("dns cache and admission");
     tcase_add_test(tc, dns_cache_expires_and_ignores_case);
+    tcase_add_test(tc, dns_cache_keys_on_family);
     tcase_add_test(tc, dns_cache_bounded);
     tcase_add_test(tc, admission_pauses_and_resumes);
     tcase_add_test(tc, caps_bound_the_workers_sum);

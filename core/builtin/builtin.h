@@ -16,6 +16,11 @@ extern const evp_outbound_ops evp_builtin_http_outbound;
 const evp_plugin *evp_builtin_dokodemo(void);
 /* Direct outbound, optionally redirected: "freedom". */
 const evp_plugin *evp_builtin_freedom(void);
+/* The family (AF_INET, AF_INET6) a name the outbound instance inst of plugin p dials must
+ * resolve to, as V2Ray 4.34's freedom asks it: domainStrategy UseIPv4/UseIPv6, or any UseIP*
+ * with a sendThrough (send_through, type EVP_ADDR_NONE when unset) of that family. AF_UNSPEC:
+ * any (AsIs, UseIP without sendThrough, or p is not the built-in freedom). */
+int evp_builtin_dial_family(const evp_plugin *p, const void *inst, const evp_addr *send_through);
 /* Outbound that dials nothing and drops everything: "blackhole". */
 const evp_plugin *evp_builtin_blackhole(void);
 /* DNS outbound: A/AAAA answered by the resolver, other queries forwarded: "dns". */

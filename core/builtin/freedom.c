@@ -2,8 +2,10 @@
  *
  * redirect is "host:port" as Go's net.SplitHostPort reads it ("[v6]:port" for IPv6); an
  * empty host or 0.0.0.0 keeps the target's host and port 0 keeps its port, as V2Ray does.
- * domainStrategy is recorded only: the core resolves domains, and an unknown value means
- * AsIs, as in V2Ray. */
+ * domainStrategy is V2Ray 4.34's (freedom.go resolveIP): UseIPv4 dials a name's A addresses
+ * only, UseIPv6 its AAAA ones, UseIP either (or the family of sendThrough, when set); the core
+ * resolves (evp_builtin_dial_family says which family) and dials the first address. AsIs, and
+ * an unknown value (warned), leave the name to the core as any other outbound's. */
 #include "builtin.h"
 #include "common.h"
 
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #ifndef EVP_VERSION
 #define EVP_VERSION "0"
@@ -197,4 +200,17 @@ static const evp_plugin freedom_plugin = {
 const evp_plugin *evp_builtin_freedom(void)
 {
     return &freedom_plugin;
+}
+
+int evp_builtin_dial_family(const evp_plugin *p, const void *inst, const evp_addr *send_through)
+{
+    const freedom_inst *in = inst;
+    if (p != &freedom_plugin || in == NULL || in->strategy == DS_ASIS)
+        return AF_UNSPEC;
+    /* V2Ray's order: UseIPv4 or an IPv4 sendThrough first, then UseIPv6 or an IPv6 one. */
+    if (in->strategy == DS_USEIP4 || send_through->type == EVP_ADDR_IPV4)
+        return AF_INET;
+    if (in->strategy == DS_USEIP6 || send_through->type == EVP_ADDR_IPV6)
+        return AF_INET6;
+    return AF_UNSPEC;
 }

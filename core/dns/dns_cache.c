@@ -16,6 +16,7 @@
 typedef struct entry {
     struct entry *next;
     double expires;
+    int family; /* asked for: an A answer must not satisfy an AAAA ask */
     evp_dns_answer answer;
     char name[]; /* NUL-terminated */
 } entry;
@@ -71,11 +72,16 @@ void evp_dns_cache_free(evp_dns_cache *c)
     free(c);
 }
 
-/* The link that points at name's entry (or the end of its chain). */
-static entry **find(evp_dns_cache *c, const char *name)
+socklen_t evp_dns_sockaddr_len(const evp_dns_sockaddr *a)
+{
+    return a->sa.sa_family == AF_INET6 ? sizeof a->in6 : sizeof a->in;
+}
+
+/* The link that points at the entry of name and family (or the end of its chain). */
+static entry **find(evp_dns_cache *c, const char *name, int family)
 {
     entry **p = &c->buckets[bucket_of(name)];
-    while (*p && strcasecmp((*p)->name, name) != 0)
+    while (*p && ((*p)->family != family || strcasecmp((*p)->name, name) != 0))
         p = &(*p)->next;
     return p;
 }
@@ -88,11 +94,12 @@ static void unlink_entry(evp_dns_cache *c, entry **p)
     c->n--;
 }
 
-int evp_dns_cache_get(evp_dns_cache *c, const char *name, double now, evp_dns_answer *out)
+int evp_dns_cache_get(evp_dns_cache *c, const char *name, int family, double now,
+                      evp_dns_answer *out)
 {
     int hit = 0;
     pthread_mutex_lock(&c->lock);
-    entry **p = find(c, name);
+    entry **p = find(c, name, family);
     if (*p && (*p)->expires <= now) {
         unlink_entry(c, p);
     } else if (*p) {
@@ -118,10 +125,10 @@ static void make_room(evp_dns_cache *c, double now)
             p = &(*p)->next;
         }
     if (c->n >= c->max && soonest)
-        unlink_entry(c, find(c, soonest->name));
+        unlink_entry(c, find(c, soonest->name, soonest->family));
 }
 
-void evp_dns_cache_put(evp_dns_cache *c, const char *name, const evp_dns_answer *a,
+void evp_dns_cache_put(evp_dns_cache *c, const char *name, int family, const evp_dns_answer *a,
                        double expires, double now)
 {
     if (c->max == 0 || expires <= now)
@@ -129,7 +136,7 @@ void evp_dns_cache_put(evp_dns_cache *c, const char *name, const evp_dns_answer 
     size_t len = strlen(name);
     entry *e = malloc(sizeof *e + len + 1);
     pthread_mutex_lock(&c->lock);
-    entry **p = find(c, name);
+    entry **p = find(c, name, family);
     if (*p)
         unlink_entry(c, p);
     if (c->n >= c->max)
@@ -139,6 +146,7 @@ void evp_dns_cache_put(evp_dns_cache *c, const char *name, const evp_dns_answer 
         return; /* not held: the next lookup asks again */
     }
     memcpy(e->name, name, len + 1);
+    e->family = family;
     e->answer = *a;
     e->expires = expires;
     p = &c->buckets[bucket_of(name)];

@@ -119,12 +119,12 @@ static int open_channel(evp_dns_channels *c, size_t i)
     return 0;
 }
 
-int evp_dns_channels_ask(evp_dns_channels *c, size_t i, const char *name,
+int evp_dns_channels_ask(evp_dns_channels *c, size_t i, const char *name, int family,
                          ares_addrinfo_callback cb, void *arg)
 {
     if (i >= c->n || (c->chan[i].ch == NULL && open_channel(c, i) != 0))
         return -1;
-    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct ares_addrinfo_hints hints = {.ai_family = family, .ai_socktype = SOCK_STREAM};
     ares_getaddrinfo(c->chan[i].ch, name, NULL, &hints, cb, arg);
     arm_timer(c);
     return 0;

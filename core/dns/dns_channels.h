@@ -19,9 +19,10 @@ evp_dns_channels *evp_dns_channels_new(struct ev_loop *loop);
 void evp_dns_channels_reset(evp_dns_channels *c, evp_dns_servers *servers);
 /* The servers the channels ask (NULL: the system's). */
 const evp_dns_servers *evp_dns_channels_servers(const evp_dns_channels *c);
-/* Looks name up (A and AAAA) on channel i, opening it first if need be; cb as c-ares calls
- * it, maybe from inside this call. -1 when the channel cannot be opened (cb not called). */
-int evp_dns_channels_ask(evp_dns_channels *c, size_t i, const char *name,
+/* Looks name up on channel i (family AF_UNSPEC: A and AAAA; AF_INET: A only; AF_INET6: AAAA
+ * only), opening it first if need be; cb as c-ares calls it, maybe from inside this call. -1
+ * when the channel cannot be opened (cb not called). */
+int evp_dns_channels_ask(evp_dns_channels *c, size_t i, const char *name, int family,
                          ares_addrinfo_callback cb, void *arg);
 /* Closes the channels as reset does, then frees c. */
 void evp_dns_channels_free(evp_dns_channels *c);

@@ -1,6 +1,6 @@
-/* dns.hosts (see dns_hosts.h). Entries are tried in V2Ray's order, its keys sorted; the first
- * whose matcher takes the name gives the address (V2Ray gathers every match's, and its
- * resolver, like ours, dials the first). */
+/* dns.hosts (see dns_hosts.h). Entries are tried in V2Ray's order, its keys sorted; every one
+ * whose matcher takes the name gives its address, as V2Ray gathers them (hosts.go), so the
+ * first is the first key's. */
 #include "dns_hosts.h"
 
 #include "domain_set.h"
@@ -9,6 +9,7 @@
 #include "route_conds.h"
 
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,28 +129,63 @@ void evp_dns_hosts_unref(evp_dns_hosts *h)
     free(h);
 }
 
-static const host_entry *find(const evp_dns_hosts *h, const char *name)
+/* Appends ip to ips[0..*n) when it is of family and there is room. */
+static void add_ip(const evp_addr *ip, int family, evp_addr *ips, size_t cap, size_t *n)
 {
-    size_t len = strlen(name);
-    for (size_t i = 0; i < h->n; i++)
-        if (evp_domain_set_has(h->entry[i].match, name, len))
-            return &h->entry[i];
-    return NULL;
+    int ip_family = ip->type == EVP_ADDR_IPV6 ? AF_INET6 : AF_INET;
+    if (*n < cap && (family == AF_UNSPEC || family == ip_family))
+        ips[(*n)++] = *ip;
 }
 
-int evp_dns_hosts_lookup(const evp_dns_hosts *h, const char *name, evp_addr *ip, char *alias)
+/* Every address the entries matching name give, of family; names among them are dropped, as
+ * V2Ray's filter drops them. */
+static void gather(const evp_dns_hosts *h, const char *name, int family, evp_addr *ips,
+                   size_t cap, size_t *n)
 {
-    const host_entry *e = h ? find(h, name) : NULL;
-    if (e == NULL)
+    static const evp_addr localhost6 = {.type = EVP_ADDR_IPV6, .len = 16, .bytes[15] = 1};
+    size_t len = strlen(name);
+    for (size_t i = 0; i < h->n; i++) {
+        const evp_addr *ip = &h->entry[i].ip;
+        if (ip->type == EVP_ADDR_NONE || !evp_domain_set_has(h->entry[i].match, name, len))
+            continue;
+        add_ip(ip, family, ips, cap, n);
+        /* hosts.go's "special handling for localhost IPv6" */
+        if (ip->type == EVP_ADDR_IPV4 && memcmp(ip->bytes, "\x7f\0\0\x01", 4) == 0)
+            add_ip(&localhost6, family, ips, cap, n);
+    }
+}
+
+/* How many entries match name; *last is the last of them. */
+static size_t matches(const evp_dns_hosts *h, const char *name, const host_entry **last)
+{
+    size_t len = strlen(name), count = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (evp_domain_set_has(h->entry[i].match, name, len)) {
+            *last = &h->entry[i];
+            count++;
+        }
+    return count;
+}
+
+int evp_dns_hosts_lookup(const evp_dns_hosts *h, const char *name, int family, evp_addr *ips,
+                         size_t cap, size_t *n, char *alias)
+{
+    *n = 0;
+    if (h == NULL)
         return 0;
-    for (int depth = 1; e->ip.type == EVP_ADDR_NONE; depth++) {
-        const host_entry *next = depth <= FOLLOW_MAX ? find(h, e->name) : NULL;
-        if (next == NULL) {
-            snprintf(alias, 256, "%s", e->name);
+    for (int depth = 0;; depth++) {
+        const host_entry *e = NULL;
+        size_t count = matches(h, name, &e);
+        if (count == 0 && depth == 0)
+            return 0;
+        if (count == 0 || (count == 1 && e->ip.type == EVP_ADDR_NONE && depth == FOLLOW_MAX)) {
+            snprintf(alias, 256, "%s", count == 0 ? name : e->name);
             return 2;
         }
-        e = next;
+        if (count > 1 || e->ip.type != EVP_ADDR_NONE) {
+            gather(h, name, family, ips, cap, n);
+            return 1;
+        }
+        name = e->name; /* a lone name: look it up in the hosts in its turn */
     }
-    *ip = e->ip;
-    return 1;
 }

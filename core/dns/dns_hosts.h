@@ -20,9 +20,13 @@ int evp_dns_hosts_parse(json_t *hosts, evp_dns_hosts **out, evp_errlist *errs);
 evp_dns_hosts *evp_dns_hosts_ref(evp_dns_hosts *h);
 void evp_dns_hosts_unref(evp_dns_hosts *h);
 
-/* What name maps to, after following names: 1 with *ip set (an IPv4/IPv6 address, port 0);
- * 2 with *alias set (the last name in the chain, to be looked up by DNS); 0 when name is not
- * mapped. alias has room for 256 bytes. */
-int evp_dns_hosts_lookup(const evp_dns_hosts *h, const char *name, evp_addr *ip, char *alias);
+/* What name maps to when addresses of family are asked (AF_UNSPEC: both, AF_INET, AF_INET6),
+ * as V2Ray's hosts answer: every key that matches gives its value; a lone name is followed
+ * (at most 5 deep). 2 with *alias set (the last name, to be looked up by DNS; room for 256
+ * bytes); 1 with ips[0..*n) the addresses of that family (port 0, key order, at most cap;
+ * a value of exactly 127.0.0.1 also gives ::1), where *n may be 0: mapped, but not to that
+ * family (V2Ray then answers "no record"); 0 when name is not mapped. */
+int evp_dns_hosts_lookup(const evp_dns_hosts *h, const char *name, int family, evp_addr *ips,
+                         size_t cap, size_t *n, char *alias);
 
 #endif

@@ -22,7 +22,8 @@ struct evp_resolve_req {
     evp_resolver *r;
     evp_resolve_req *prev, *next; /* every live request, so that free finds them */
     evp_resolve_req *wait_next;   /* the lookup it waits for */
-    evp_resolve_cb cb;
+    evp_resolve_cb cb;         /* the first address only, or */
+    evp_resolve_all_cb all_cb; /* every address */
     void *arg;
     unsigned port;
     int cancelled;
@@ -36,6 +37,7 @@ typedef struct lookup {
     evp_resolve_req *waiters;
     uint8_t order[EVP_DNS_SERVERS_MAX]; /* the channels to ask, first to last */
     uint8_t n_order, step;               /* order[step] is being asked */
+    int family;                          /* AF_UNSPEC, AF_INET or AF_INET6 */
     char name[];
 } lookup;
 
@@ -67,9 +69,12 @@ static void on_defer(EV_P_ ev_timer *w, int revents)
         r->reqs = req->next;
     if (req->next)
         req->next->prev = req->prev;
-    if (!req->cancelled)
-        req->cb(req->arg, req->answer.addr_len ? (struct sockaddr *)&req->answer.addr : NULL,
-                req->answer.addr_len, req->answer.err);
+    const evp_dns_answer *a = &req->answer;
+    if (!req->cancelled && req->all_cb)
+        req->all_cb(req->arg, a->addr, a->n, a->err);
+    else if (!req->cancelled)
+        req->cb(req->arg, a->n ? &a->addr[0].sa : NULL,
+                a->n ? evp_dns_sockaddr_len(&a->addr[0]) : 0, a->err);
     free(req);
 }
 
@@ -77,11 +82,13 @@ static void on_defer(EV_P_ ev_timer *w, int revents)
 static void deliver(evp_resolve_req *req, const evp_dns_answer *a)
 {
     req->answer = *a;
-    struct sockaddr_storage *ss = &req->answer.addr;
-    if (ss->ss_family == AF_INET)
-        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)req->port);
-    else if (ss->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)req->port);
+    for (unsigned i = 0; i < a->n; i++) {
+        evp_dns_sockaddr *sa = &req->answer.addr[i];
+        if (sa->sa.sa_family == AF_INET)
+            sa->in.sin_port = htons((uint16_t)req->port);
+        else
+            sa->in6.sin6_port = htons((uint16_t)req->port);
+    }
     ev_timer_init(&req->defer, on_defer, 0., 0.);
     ev_timer_start(req->r->loop, &req->defer);
 }
@@ -137,11 +144,11 @@ static void finish_lookup(evp_resolver *r, lookup *lk, const evp_dns_answer *a, 
                           int cache_failure)
 {
     double now = ev_now(r->loop);
-    if (a->addr_len) /* never longer than the record's own TTL */
-        evp_dns_cache_put(r->cache, lk->name, a,
+    if (a->n) /* never longer than the records' own TTL */
+        evp_dns_cache_put(r->cache, lk->name, lk->family, a,
                           now + (ttl < r->cache_secs ? ttl : r->cache_secs), now);
     else if (cache_failure)
-        evp_dns_cache_put(r->cache, lk->name, a, now + r->negative_secs, now);
+        evp_dns_cache_put(r->cache, lk->name, lk->family, a, now + r->negative_secs, now);
     unlink_started(r, lk);
     release_slot(r);
     while (lk->waiters) {
@@ -158,7 +165,8 @@ static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo 
 /* Asks the server at lk's step; one whose channel cannot open is passed over. */
 static void ask(evp_resolver *r, lookup *lk)
 {
-    while (evp_dns_channels_ask(r->chans, lk->order[lk->step], lk->name, on_result, lk) != 0)
+    while (evp_dns_channels_ask(r->chans, lk->order[lk->step], lk->name, lk->family, on_result,
+                                lk) != 0)
         if (++lk->step == lk->n_order) {
             evp_dns_answer none = {.err = "no DNS resolver (c-ares failed to start)"};
             evp_err("resolver: cannot start c-ares");
@@ -175,35 +183,50 @@ static int ask_next(int status, int unexpected)
     return unexpected || status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED;
 }
 
+/* Takes into a every address of res's nodes that lk may have: of its family, in the
+ * expectIPs of the server asked. Returns the smallest TTL among them; *unexpected is set when
+ * some address was refused by the expectIPs alone. */
+static int take_addresses(const lookup *lk, const evp_dns_servers *servers,
+                          const struct ares_addrinfo_node *n, evp_dns_answer *a, int *unexpected)
+{
+    int ttl = 0;
+    for (; n && a->n < EVP_DNS_ADDRS_MAX; n = n->ai_next) {
+        int family = n->ai_addr->sa_family;
+        if ((family != AF_INET && family != AF_INET6) ||
+            (lk->family != AF_UNSPEC && family != lk->family) ||
+            n->ai_addrlen > sizeof a->addr[0])
+            continue;
+        if (!evp_dns_servers_expects(servers, lk->order[lk->step], n->ai_addr)) {
+            *unexpected = 1;
+            continue;
+        }
+        if (a->n == 0 || n->ai_ttl < ttl)
+            ttl = n->ai_ttl;
+        memcpy(&a->addr[a->n++], n->ai_addr, n->ai_addrlen);
+    }
+    return ttl;
+}
+
 static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
     lookup *lk = arg;
     evp_resolver *r = lk->r;
-    const evp_dns_servers *servers = evp_dns_channels_servers(r->chans);
     evp_dns_answer a;
     memset(&a, 0, sizeof a);
-    struct ares_addrinfo_node *n = (status == ARES_SUCCESS && res) ? res->nodes : NULL;
     int unexpected = 0; /* addresses came, none in the server's expectIPs */
-    for (; n; n = n->ai_next) {
-        if (n->ai_addrlen <= sizeof a.addr &&
-            evp_dns_servers_expects(servers, lk->order[lk->step], n->ai_addr))
-            break;
-        unexpected = 1;
-    }
-    int ttl = n ? n->ai_ttl : 0;
-    if (n) {
-        memcpy(&a.addr, n->ai_addr, n->ai_addrlen);
-        a.addr_len = (socklen_t)n->ai_addrlen;
-    } else if (unexpected) {
+    int ttl = status == ARES_SUCCESS && res ? take_addresses(lk, evp_dns_channels_servers(r->chans),
+                                                             res->nodes, &a, &unexpected)
+                                            : 0;
+    unexpected = unexpected && a.n == 0;
+    if (unexpected)
         a.err = "no address in the expectIPs of the DNS server";
-    } else {
+    else if (a.n == 0)
         a.err = ares_strerror(status == ARES_SUCCESS ? ARES_ENODATA : status);
-    }
     if (res)
         ares_freeaddrinfo(res);
     if (status == ARES_EDESTRUCTION)
         return; /* evp_resolver_free frees the lookup and its waiters */
-    if (n == NULL && ask_next(status, unexpected) && lk->step + 1 < lk->n_order) {
+    if (a.n == 0 && ask_next(status, unexpected) && lk->step + 1 < lk->n_order) {
         lk->step++;
         ask(r, lk);
         return;
@@ -267,22 +290,69 @@ static void on_kick(EV_P_ ev_timer *w, int revents)
     start_queued((evp_resolver *)((char *)w - offsetof(evp_resolver, kick)));
 }
 
-static lookup *find_lookup(lookup *list, const char *name)
+static lookup *find_lookup(lookup *list, const char *name, int family)
 {
     for (; list; list = list->next)
-        if (strcasecmp(list->name, name) == 0)
+        if (list->family == family && strcasecmp(list->name, name) == 0)
             return list;
     return NULL;
 }
 
-evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, evp_resolve_cb cb,
-                             void *arg)
+/* The lookup of name and family, started, queued, or queued now; NULL when out of memory. */
+static lookup *join_lookup(evp_resolver *r, const char *name, int family)
+{
+    lookup *lk = find_lookup(r->started, name, family);
+    if (lk == NULL)
+        lk = find_lookup(r->queued, name, family);
+    if (lk != NULL)
+        return lk;
+    size_t len = strlen(name);
+    lk = calloc(1, sizeof *lk + len + 1);
+    if (lk == NULL)
+        return NULL;
+    lk->r = r;
+    lk->family = family;
+    memcpy(lk->name, name, len + 1);
+    if (r->queued_tail)
+        r->queued_tail->next = lk;
+    else
+        r->queued = lk;
+    r->queued_tail = lk;
+    kick(r);
+    return lk;
+}
+
+/* hit = what dns.hosts maps name to, of family; 0 when it maps name to another name (then
+ * in alias) or not at all. */
+static int from_hosts(const evp_resolver *r, const char **name, int family, char *alias,
+                      evp_dns_answer *hit)
+{
+    evp_addr ips[EVP_DNS_ADDRS_MAX];
+    size_t n = 0;
+    int mapped = evp_dns_hosts_lookup(r->hosts, *name, family, ips, EVP_DNS_ADDRS_MAX, &n, alias);
+    if (mapped == 2)
+        *name = alias; /* dns.hosts names another name: that one is looked up */
+    if (mapped != 1)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = evp_addr_to_sockaddr(&ips[i], &ss);
+        memcpy(&hit->addr[hit->n++], &ss, len);
+    }
+    if (n == 0) /* mapped, to no address of that family: as V2Ray's empty response */
+        hit->err = ares_strerror(ARES_ENODATA);
+    return 1;
+}
+
+static evp_resolve_req *start(evp_resolver *r, const char *name, unsigned port, int family,
+                              evp_resolve_cb cb, evp_resolve_all_cb all_cb, void *arg)
 {
     evp_resolve_req *req = calloc(1, sizeof *req);
     if (req == NULL)
         return NULL;
     req->r = r;
     req->cb = cb;
+    req->all_cb = all_cb;
     req->arg = arg;
     req->port = port;
     evp_dns_answer hit;
@@ -290,32 +360,18 @@ evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, e
     evp_addr literal = {0}; /* port 0: deliver() sets each asker's */
     char alias[256];
     memset(&hit, 0, sizeof hit);
-    int mapped = r->hosts ? evp_dns_hosts_lookup(r->hosts, name, &literal, alias) : 0;
-    if (mapped == 2)
-        name = alias; /* dns.hosts names another name: that one is looked up */
-    if (mapped == 1 || evp_ip_literal(name, strlen(name), &literal)) {
+    int hosted = from_hosts(r, &name, family, alias, &hit);
+    if (!hosted && evp_ip_literal(name, strlen(name), &literal)) {
         /* Read as the router reads it, not as c-ares would (c-ares looks "127.1" up as a
          * name and reads "0177.0.0.1" as 177.0.0.1). */
-        hit.addr_len = evp_addr_to_sockaddr(&literal, &hit.addr);
-    } else if (!evp_dns_cache_get(r->cache, name, ev_now(r->loop), &hit)) {
-        lk = find_lookup(r->started, name);
-        if (lk == NULL)
-            lk = find_lookup(r->queued, name);
+        struct sockaddr_storage ss;
+        socklen_t len = evp_addr_to_sockaddr(&literal, &ss);
+        memcpy(&hit.addr[hit.n++], &ss, len);
+    } else if (!hosted && !evp_dns_cache_get(r->cache, name, family, ev_now(r->loop), &hit)) {
+        lk = join_lookup(r, name, family);
         if (lk == NULL) {
-            size_t len = strlen(name);
-            lk = calloc(1, sizeof *lk + len + 1);
-            if (lk == NULL) {
-                free(req);
-                return NULL;
-            }
-            lk->r = r;
-            memcpy(lk->name, name, len + 1);
-            if (r->queued_tail)
-                r->queued_tail->next = lk;
-            else
-                r->queued = lk;
-            r->queued_tail = lk;
-            kick(r);
+            free(req);
+            return NULL;
         }
     }
     req->next = r->reqs;
@@ -329,6 +385,18 @@ evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, e
         deliver(req, &hit);
     }
     return req;
+}
+
+evp_resolve_req *evp_resolve_family(evp_resolver *r, const char *name, unsigned port, int family,
+                                    evp_resolve_all_cb cb, void *arg)
+{
+    return start(r, name, port, family, NULL, cb, arg);
+}
+
+evp_resolve_req *evp_resolve(evp_resolver *r, const char *name, unsigned port, evp_resolve_cb cb,
+                             void *arg)
+{
+    return start(r, name, port, AF_UNSPEC, cb, NULL, arg);
 }
 
 void evp_resolve_cancel(evp_resolve_req *req)

@@ -106,7 +106,9 @@ static int send_framed(conn *c, const uint8_t *msg, size_t len)
 
 /* ---- local answers ------------------------------------------------------------------- */
 
-static void on_resolved(void *arg, const struct sockaddr *sa, socklen_t len, const char *err)
+/* Every address of the family asked goes in the reply, as V2Ray's handleIPQuery writes them. */
+static void on_resolved(void *arg, const evp_dns_sockaddr *addrs, unsigned n_addrs,
+                        const char *err)
 {
     lookup *lk = arg, **p;
     conn *c = lk->c;
@@ -114,8 +116,12 @@ static void on_resolved(void *arg, const struct sockaddr *sa, socklen_t len, con
         ;
     *p = lk->next;
     c->n_lookups--;
-    evp_addr ip = {0};
-    int rcode = 0, have = sa != NULL && evp_addr_from_sockaddr(sa, &ip) == 0;
+    evp_addr ips[EVP_DNS_ADDRS_MAX];
+    size_t have = 0;
+    for (unsigned i = 0; i < n_addrs && i < EVP_DNS_ADDRS_MAX; i++)
+        if (evp_addr_from_sockaddr(&addrs[i].sa, &ips[have]) == 0)
+            have++;
+    int rcode = 0;
     if (!have && err != NULL && strcmp(err, ares_strerror(ARES_ENOTFOUND)) == 0)
         rcode = EVP_DNS_RCODE_NXDOMAIN;
     else if (!have && err != NULL && strcmp(err, ares_strerror(ARES_ENODATA)) != 0) {
@@ -126,7 +132,7 @@ static void on_resolved(void *arg, const struct sockaddr *sa, socklen_t len, con
         return;
     }
     uint8_t msg[EVP_DNS_MSG_MAX];
-    size_t n = evp_dns_build_reply(&lk->q, rcode, &ip, have ? 1 : 0, msg, sizeof msg);
+    size_t n = evp_dns_build_reply(&lk->q, rcode, ips, have, msg, sizeof msg);
     free(lk);
     if (n == 0 || send_framed(c, msg, n) != 0) {
         conn_free(c);
@@ -145,7 +151,8 @@ static int answer_locally(conn *c, const evp_dns_query *q)
     lk->next = c->lookups;
     c->lookups = lk;
     c->n_lookups++;
-    lk->req = evp_resolve(A.resolver, q->name, 0, on_resolved, lk);
+    int family = q->qtype == EVP_DNS_TYPE_AAAA ? AF_INET6 : AF_INET;
+    lk->req = evp_resolve_family(A.resolver, q->name, 0, family, on_resolved, lk);
     if (lk->req == NULL) {
         c->lookups = lk->next;
         c->n_lookups--;

@@ -3,6 +3,7 @@
  * target names a multiplexer, or the outbound multiplexes, session_sub.c takes over. */
 #include "session_int.h"
 
+#include "builtin/builtin.h"
 #include "ip_literal.h"
 #include "log.h"
 
@@ -181,6 +182,34 @@ static void on_resolved(void *arg, const struct sockaddr *sa, socklen_t len, con
         dial_sockaddr(s, sa, len);
 }
 
+/* The addresses of the family the outbound wants (freedom's UseIPv4/UseIPv6): the first is
+ * dialled (V2Ray picks one at random); none, and the name is looked up as is, as V2Ray then
+ * dials the domain itself. */
+static void on_family_resolved(void *arg, const evp_dns_sockaddr *addrs, unsigned n,
+                               const char *err)
+{
+    evp_session *s = arg;
+    if (n > 0) {
+        on_resolved(s, &addrs[0].sa, evp_dns_sockaddr_len(&addrs[0]), NULL);
+        return;
+    }
+    evp_debug("%s: no address of the family asked (%s): resolving as is", s->label, err);
+    s->resolving = evp_resolve(s->rt->resolver, (const char *)s->dial->bytes, s->dial->port,
+                               on_resolved, s);
+    if (s->resolving == NULL)
+        on_resolved(s, NULL, 0, "cannot start name resolution");
+}
+
+/* Looks up the name s dials in s->dial, of the family its outbound asks. */
+static evp_resolve_req *resolve_dial(evp_session *s)
+{
+    int family = evp_builtin_dial_family(s->out->mod->desc, s->out->inst, &s->out->send_through);
+    const char *name = (const char *)s->dial->bytes;
+    if (family == AF_UNSPEC)
+        return evp_resolve(s->rt->resolver, name, s->dial->port, on_resolved, s);
+    return evp_resolve_family(s->rt->resolver, name, s->dial->port, family, on_family_resolved, s);
+}
+
 /* The session's outbound is chosen: ask it where to go and go there. */
 static void open_chosen(evp_session *s)
 {
@@ -249,9 +278,7 @@ static void open_chosen(evp_session *s)
     s->dial = malloc(sizeof dial);
     if (s->dial != NULL)
         *s->dial = dial;
-    s->resolving = s->dial ? evp_resolve(s->rt->resolver, (const char *)s->dial->bytes,
-                                         dial.port, on_resolved, s)
-                           : NULL;
+    s->resolving = s->dial ? resolve_dial(s) : NULL;
     if (s->resolving == NULL) {
         free(s->dial);
         s->dial = NULL;
