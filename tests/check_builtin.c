@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static const char v2ray_403[] = "HTTP/1.1 403 Forbidden\nConnection: close\n"
                                 "Cache-Control: max-age=3600, public\nContent-Length: 0\n\n\n";
@@ -286,6 +287,43 @@ START_TEST(freedom_dial)
 }
 END_TEST
 
+/* The family freedom's names resolve to, as V2Ray 4.34's resolveIP picks it: UseIPv4 or an
+ * IPv4 sendThrough first, then UseIPv6 or an IPv6 one; AsIs (and unknown words) leave it to
+ * the core; any other plugin asks nothing. */
+START_TEST(freedom_dial_family)
+{
+    static const struct {
+        const char *settings;
+        uint8_t send_through; /* evp_addr type */
+        int want;
+    } cases[] = {
+        {"{}", EVP_ADDR_NONE, AF_UNSPEC},
+        {"{\"domainStrategy\":\"AsIs\"}", EVP_ADDR_IPV4, AF_UNSPEC},
+        {"{\"domainStrategy\":\"bogus\"}", EVP_ADDR_IPV6, AF_UNSPEC},
+        {"{\"domainStrategy\":\"UseIP\"}", EVP_ADDR_NONE, AF_UNSPEC},
+        {"{\"domainStrategy\":\"UseIP\"}", EVP_ADDR_IPV4, AF_INET},
+        {"{\"domainStrategy\":\"UseIP\"}", EVP_ADDR_IPV6, AF_INET6},
+        {"{\"domainStrategy\":\"UseIPv4\"}", EVP_ADDR_NONE, AF_INET},
+        {"{\"domainStrategy\":\"use_ip4\"}", EVP_ADDR_IPV6, AF_INET},
+        {"{\"domainStrategy\":\"UseIPv6\"}", EVP_ADDR_NONE, AF_INET6},
+        {"{\"domainStrategy\":\"UseIPv6\"}", EVP_ADDR_IPV4, AF_INET},
+    };
+    const evp_plugin *p = evp_builtin_freedom();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        void *inst = out_new(p, cases[i].settings);
+        evp_addr via = {.type = cases[i].send_through};
+        ck_assert_msg(evp_builtin_dial_family(p, inst, &via) == cases[i].want, "%s via type %u",
+                      cases[i].settings, cases[i].send_through);
+        p->outbound->instance_free(inst);
+    }
+    /* another plugin's instance is never read as freedom's */
+    void *hole = out_new(evp_builtin_blackhole(), "{}");
+    evp_addr v4 = {.type = EVP_ADDR_IPV4};
+    ck_assert_int_eq(evp_builtin_dial_family(evp_builtin_blackhole(), hole, &v4), AF_UNSPEC);
+    evp_builtin_blackhole()->outbound->instance_free(hole);
+}
+END_TEST
+
 START_TEST(freedom_settings)
 {
     const evp_plugin *p = evp_builtin_freedom();
@@ -429,6 +467,7 @@ Suite *builtin_suite(void)
     tcase_add_test(tc, doko_bad_settings);
     tcase_add_loop_test(tc, freedom_dial, 0, sizeof redirect_cases / sizeof redirect_cases[0]);
     tcase_add_test(tc, freedom_settings);
+    tcase_add_test(tc, freedom_dial_family);
     tcase_add_test(tc, blackhole_http);
     tcase_add_test(tc, blackhole_none);
     tcase_add_test(tc, blackhole_settings);

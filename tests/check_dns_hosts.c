@@ -185,18 +185,15 @@ static void on_answer(void *arg, const struct sockaddr *sa, socklen_t len, const
         snprintf(answer, sizeof answer, "error %s", err ? err : "?");
 }
 
-/* The resolver answers a mapped name from the hosts; its servers (a closed port) are never
- * asked, so a leak would fail instead of reaching the network. */
-START_TEST(resolver_answers_from_hosts)
+/* A resolver on loop with the dns.hosts in hosts_json, whose only server is a closed port:
+ * a name the hosts answer never reaches the network (a leak would fail instead). */
+static evp_resolver *hosts_resolver(struct ev_loop *loop, const char *hosts_json)
 {
     evp_errlist errs = {0};
-    evp_dns_hosts *h = parse("{\"domain:mapped.test\": \"127.0.0.3\"}", &errs);
+    evp_dns_hosts *h = parse(hosts_json, &errs);
     ck_assert_ptr_nonnull(h);
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     evp_resolver *r = evp_resolver_new(loop);
-    evp_limits l;
-    memset(&l, 0, sizeof l);
-    l.dns_max_inflight = 4;
+    evp_limits l = evp_limits_default();
     json_t *closed = json_loads("[{\"address\": \"127.0.0.1\", \"port\": 9}]", 0, NULL);
     evp_dns_servers *servers = NULL;
     ck_assert_int_eq(evp_dns_servers_parse(closed, &servers, &errs), 0);
@@ -204,6 +201,15 @@ START_TEST(resolver_answers_from_hosts)
     evp_resolver_configure(r, &l, servers, h);
     evp_dns_servers_unref(servers);
     evp_dns_hosts_unref(h); /* the resolver holds its own reference */
+    free(evp_errlist_take(&errs));
+    return r;
+}
+
+/* The resolver answers a mapped name from the hosts, without asking its servers. */
+START_TEST(resolver_answers_from_hosts)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    evp_resolver *r = hosts_resolver(loop, "{\"domain:mapped.test\": \"127.0.0.3\"}");
     answered = 0;
     ck_assert_ptr_nonnull(evp_resolve(r, "www.mapped.test", 443, on_answer, NULL));
     ck_assert_int_eq(answered, 0); /* never from inside the call */
@@ -213,7 +219,57 @@ START_TEST(resolver_answers_from_hosts)
     ck_assert_str_eq(answer, "127.0.0.3:443");
     evp_resolver_free(r);
     ev_loop_destroy(loop);
-    free(evp_errlist_take(&errs));
+}
+END_TEST
+
+static char all_answer[600];
+
+static void on_all(void *arg, const evp_dns_sockaddr *addrs, unsigned n, const char *err)
+{
+    answered = 1;
+    all_answer[0] = '\0';
+    for (unsigned i = 0; i < n; i++) {
+        char ip[64];
+        int v6 = addrs[i].sa.sa_family == AF_INET6;
+        inet_ntop(v6 ? AF_INET6 : AF_INET,
+                  v6 ? (const void *)&addrs[i].in6.sin6_addr : (const void *)&addrs[i].in.sin_addr,
+                  ip, sizeof ip);
+        unsigned port = ntohs(v6 ? addrs[i].in6.sin6_port : addrs[i].in.sin_port);
+        snprintf(all_answer + strlen(all_answer), sizeof all_answer - strlen(all_answer),
+                 "%s%s/%u", i ? " " : "", ip, port);
+    }
+    if (n == 0)
+        snprintf(all_answer, sizeof all_answer, "error %s", err ? err : "?");
+}
+
+/* What r answers for name asked for family, every address with its port. */
+static const char *resolve_all(struct ev_loop *loop, evp_resolver *r, const char *name,
+                               int family)
+{
+    answered = 0;
+    ck_assert_ptr_nonnull(evp_resolve_family(r, name, 8080, family, on_all, NULL));
+    for (int i = 0; i < 100 && !answered; i++)
+        ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);
+    ck_assert_int_eq(answered, 1);
+    return all_answer;
+}
+
+/* The resolver hands every mapped address of the family asked, ports set; a name mapped to
+ * no address of that family has no record (and no server, a closed port here, is asked). */
+START_TEST(resolver_family_from_hosts)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    evp_resolver *r =
+        hosts_resolver(loop, "{\"local.test\": \"127.0.0.1\", \"v6.test\": \"::2\"}");
+    ck_assert_str_eq(resolve_all(loop, r, "local.test", AF_UNSPEC), "127.0.0.1/8080 ::1/8080");
+    ck_assert_str_eq(resolve_all(loop, r, "local.test", AF_INET), "127.0.0.1/8080");
+    ck_assert_str_eq(resolve_all(loop, r, "local.test", AF_INET6), "::1/8080");
+    ck_assert_str_eq(resolve_all(loop, r, "v6.test", AF_INET6), "::2/8080");
+    ck_assert_str_eq(resolve_all(loop, r, "v6.test", AF_INET),
+                     "error DNS server returned answer with no data");
+    ck_assert_str_eq(resolve_all(loop, r, "[::3]", AF_INET6), "::3/8080"); /* a literal */
+    evp_resolver_free(r);
+    ev_loop_destroy(loop);
 }
 END_TEST
 
@@ -227,6 +283,7 @@ Suite *dns_hosts_suite(void)
     tcase_add_test(t, family_filter_and_localhost_rule);
     tcase_add_test(t, bad_keys_are_refused_by_name);
     tcase_add_test(t, resolver_answers_from_hosts);
+    tcase_add_test(t, resolver_family_from_hosts);
     suite_add_tcase(s, t);
     return s;
 }

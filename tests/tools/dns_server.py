@@ -2,7 +2,9 @@
 """A tiny DNS server on loopback that counts what it is asked.
 
 Every name under .test is known: names starting with "nx" get NXDOMAIN, the others an A
-record --answer (127.0.0.1 unless told, TTL 300) and an empty answer for other types. Names
+record --answer (127.0.0.1 unless told, TTL 300) and an empty answer for other types. A name
+given with --set NAME=IP,IP,... gets instead one record per address, of the type asked: A
+records for its IPv4 addresses, AAAA records for its IPv6 ones (none of that type: empty). Names
 starting with "slow" are answered after --slow seconds. After each query, --stats FILE is
 rewritten as JSON: {"queries": {name: count}, "max_names_pending": n} where the second is
 the most names that were waiting for an answer at once (what a client's in-flight cap
@@ -38,16 +40,22 @@ def parse_question(pkt):
     return qid, flags, ".".join(labels), qtype, pkt[12:i + 4]
 
 
-def answer(qid, flags, name, qtype, question, addr="127.0.0.1"):
-    """The response packet for one question (an A record holds addr)."""
+def record(ip):
+    """(qtype, answer record) of one address, named by a pointer to the question."""
+    family, qtype = (socket.AF_INET6, 28) if ":" in ip else (socket.AF_INET, 1)
+    data = socket.inet_pton(family, ip)
+    return qtype, struct.pack(">HHHIH", 0xC00C, qtype, 1, 300, len(data)) + data
+
+
+def answer(qid, flags, name, qtype, question, addr="127.0.0.1", sets=None):
+    """The response packet for one question: the records of name's set in sets (a dict of
+    name -> addresses) of type qtype, else an A record holding addr."""
     nx = name.split(".")[0].startswith("nx")
     rcode = 3 if nx else 0
-    records = b""
-    if not nx and qtype == 1:
-        records = struct.pack(">HHHIH", 0xC00C, 1, 1, 300, 4) + socket.inet_aton(addr)
-    hdr = struct.pack(">HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1,
-                      1 if records else 0, 0, 0)
-    return hdr + question + records
+    addrs = (sets or {}).get(name, [addr] if qtype == 1 else [])
+    records = [] if nx else [r for t, r in map(record, addrs) if t == qtype]
+    hdr = struct.pack(">HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1, len(records), 0, 0)
+    return hdr + question + b"".join(records)
 
 
 def main():
@@ -55,7 +63,13 @@ def main():
     tcpserver.add_args(ap)
     ap.add_argument("--answer", default="127.0.0.1", help="the IPv4 address of every A record")
     ap.add_argument("--slow", type=float, default=1.5, help="delay for slow* names, seconds")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=IP,IP",
+                    help="the addresses (IPv4 and/or IPv6) of NAME's A and AAAA records")
     args = ap.parse_args()
+    sets = {}
+    for item in args.set:
+        name, _, ips = item.partition("=")
+        sets[name.lower()] = [ip for ip in ips.split(",") if ip]
     socks, port = tcpserver.bind_all(args, socket.SOCK_DGRAM)
     s = socks[0]
     lock = threading.Lock()
@@ -82,7 +96,7 @@ def main():
             qid, flags, name, qtype, question = parse_question(pkt)
         except (ValueError, IndexError):
             continue
-        resp = answer(qid, flags, name, qtype, question, args.answer)
+        resp = answer(qid, flags, name, qtype, question, args.answer, sets)
         with lock:
             queries[name] = queries.get(name, 0) + 1
             pending[name] = pending.get(name, 0) + 1
