@@ -17,10 +17,11 @@
  *   maxUdpAssociations 128: one UDP socket each; their per-destination sessions count
  *     against maxSessions.
  *   udpIdle 300 s: V2Ray's connIdle, for an association no datagram has crossed.
- *   dnsMaxInflight 64: lookups at once (each is an A and an AAAA query, ~1 KiB of c-ares
+ *   dnsMaxInflight 64: lookups at once (each an A and/or an AAAA query, ~1 KiB of c-ares
  *     state); the rest wait their turn, so a flood of names cannot flood the resolver.
  *   dnsCacheSeconds 60 (never longer than the record's TTL), dnsNegativeCacheSeconds 10;
- *     at most EVP_DNS_CACHE_MAX names, ~300 B each = 1.2 MiB. */
+ *     at most EVP_DNS_CACHE_MAX answers (a name and a family each, up to 8 addresses),
+ *     ~400 B each = 1.6 MiB. */
 #define EVP_LIMITS_MAX_SESSIONS 1024
 #define EVP_LIMITS_MAX_HANDSHAKES 256
 #define EVP_LIMITS_MAX_UDP_ASSOCS 128
