@@ -5,7 +5,9 @@
 # (port E6), on reserved ports nothing else listens on in the other family.
 #   socks v4-in -> freedom "UseIPv4": dual.test:E4 echoes, dual.test:E6 does not (the A
 #     address only is dialled: 127.0.0.1:E6 is closed);
-#   socks v6-in -> freedom "UseIPv6": the reverse.
+#   socks v6-in -> freedom "UseIPv6": the reverse; and (evproxy only: V2Ray hands the name to
+#     Go's system resolver, which knows no .test) v4only.test, with no AAAA record, is dialled
+#     as is: its A address (127.0.0.1:E4) echoes.
 #   socks UDP -> routing port 53 -> dns outbound: A pair.test answered with both addresses
 #     (compared as a set: V2Ray may order them differently), AAAA dual.test with ::1 only,
 #     A dual.test with 127.0.0.1 only.
@@ -16,7 +18,8 @@
 
 need_evproxy
 read -r E4 E6 PV4 PV6 PE4 PE6 < <(ports 6 | tr '\n' ' ')
-start_tool names dns_server.py --set dual.test=127.0.0.1,::1 --set pair.test=127.0.0.2,127.0.0.3
+start_tool names dns_server.py --set dual.test=127.0.0.1,::1 --set pair.test=127.0.0.2,127.0.0.3 \
+    --set v4only.test=127.0.0.1
 NAMES=$TOOL_PORT
 start_tool echo4 echo_server.py --host 127.0.0.1 --port "$E4"
 start_tool echo6 echo_server.py --host ::1 --port "$E6"
@@ -74,6 +77,10 @@ for impl in v2ray:$PV4:$PV6 evproxy:$PE4:$PE6; do
     only_via "$name" "$p4" UseIPv4 "$E4" "$E6"
     only_via "$name" "$p6" UseIPv6 "$E6" "$E4"
 done
+
+reaches evproxy "$PE6" "v4only.test:$E4" ||
+    fail "evproxy: UseIPv6 to a name with no AAAA record did not fall back to the name as is: $(why_of "$E2E_TMP/evproxy.$PE6.v4only.test:$E4.json")"
+pass "evproxy: UseIPv6 with no AAAA record dials the name as is (its A address)"
 
 # ask IMPL PORT NAME TYPE: the reply's answers as a sorted "type ttl data" list, one per line.
 ask() {
