@@ -146,13 +146,15 @@ grep -q '"held": 2, "extra": "refused", "after_close": "echoed"' "$E2E_TMP/muxho
 pass "sessions=2 over Mux.Cool: a third sub-stream refused, a new one taken after one ended"
 
 # two_devices NAME SOCKS1 SOCKS2: while the first (127.0.0.1) holds a session, the second
-# (127.0.0.2) is refused (ips = 1).
+# (127.0.0.2) is refused (ips = 1). The first holds until the second's try is over.
 two_devices() {
     local name=$1 first
-    probe echo --socks "127.0.0.1:$2" --target "127.0.0.1:$ECHO" --keep 6 >"$E2E_TMP/$name.1" &
+    probe echo --socks "127.0.0.1:$2" --target "127.0.0.1:$ECHO" --ready "$E2E_TMP/$name.up" \
+        --hold-until "$E2E_TMP/$name.release" >"$E2E_TMP/$name.1" &
     first=$!
-    sleep 2
+    wait_file "$E2E_TMP/$name.up" 30
     probe echo --socks "127.0.0.1:$3" --target "127.0.0.1:$ECHO" >"$E2E_TMP/$name.2"
+    touch "$E2E_TMP/$name.release"
     wait "$first"
     grep -q echoed "$E2E_TMP/$name.1" || fail "$name: the first address: $(cat "$E2E_TMP/$name.1")"
     grep -q refused "$E2E_TMP/$name.2" ||

@@ -9,13 +9,16 @@
   upload --bytes B              B bytes sent to an echo server while its echo is read: seconds
                                 from the connect to the last byte back, and the rate
   hold --count K                K echo sessions held open, then one more tried while they
-                                are, then again after one of them closed
-  echo [--keep S]               one echo (kept open S seconds after it answered)
+                                are, then, after one of them closed, tried until one is
+                                taken (the server sees the close later: at most 20 s)
+  echo [--ready F --hold-until G]  one echo; once it answered, F is written and the session
+                                kept open until the file G exists (at most 60 s)
   download                      reads until the end: bytes received
 An echo that does not come back within 5 s, or a connection ended before it, is "refused".
 """
 import argparse
 import json
+import os
 import socket
 import threading
 import time
@@ -23,6 +26,8 @@ import time
 from socks5_client import socks5_connect
 
 WAIT = 5.0
+AFTER_CLOSE_WAIT = 20.0  # for the server to see a closed session's end (V2Ray passes it on)
+HOLD_MAX = 60.0
 
 
 def addr(text):
@@ -49,10 +54,19 @@ def open_echo(args):
     return None
 
 
+def wait_for_file(path, limit):
+    end = time.monotonic() + limit
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.05)
+
+
 def cmd_echo(args):
     s = open_echo(args)
-    if s and args.keep:
-        time.sleep(args.keep)
+    if s and args.ready:
+        with open(args.ready, "w") as f:
+            f.write("echoed\n")
+    if s and args.hold_until:
+        wait_for_file(args.hold_until, HOLD_MAX)
     print(json.dumps({"echo": "echoed" if s else "refused"}))
     if s:
         s.close()
@@ -66,9 +80,17 @@ def cmd_hold(args):
         extra.close()
     if held[0]:
         held[0].close()
-        time.sleep(1)  # the server sees the end
-        again = open_echo(args)
+        # The slot frees when the server sees the end: until then a try is refused.
+        end = time.monotonic() + AFTER_CLOSE_WAIT
+        tries = 0
+        again = None
+        while again is None and (tries == 0 or time.monotonic() < end):
+            if tries:
+                time.sleep(0.2)
+            again = open_echo(args)
+            tries += 1
         out["after_close"] = "echoed" if again else "refused"
+        out["after_close_tries"] = tries
         if again:
             again.close()
     for s in held[1:]:
@@ -150,7 +172,8 @@ def main():
     ap.add_argument("--target", required=True, help="HOST:PORT")
     ap.add_argument("--sessions", type=int, default=2)
     ap.add_argument("--count", type=int, default=2)
-    ap.add_argument("--keep", type=float, default=0)
+    ap.add_argument("--ready", help="echo: file written once the echo answered")
+    ap.add_argument("--hold-until", help="echo: keep the session open until this file exists")
     ap.add_argument("--bytes", type=int, default=0)
     args = ap.parse_args()
     {"rate": cmd_rate, "upload": cmd_upload, "hold": cmd_hold, "echo": cmd_echo,
