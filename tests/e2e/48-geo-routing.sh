@@ -115,7 +115,7 @@ reload_refused() {
     local before
     before=$(grep -c "reload refused" "$E2E_TMP/evproxy.log")
     kill -HUP "$EVP_PID"
-    for _ in $(seq 50); do
+    for _ in $(seq 150); do
         [ "$(grep -c "reload refused" "$E2E_TMP/evproxy.log")" -gt "$before" ] && return 0
         sleep 0.2
     done
@@ -125,7 +125,7 @@ sed -i 's/"more.test"/"reload.test"/' "$E2E_TMP/spec.json"
 "$PY" "$TOOLS/geodata.py" "$ASSETS" --spec "$E2E_TMP/spec.json" || fail "geodata.py failed"
 kill -HUP "$EVP_PID"
 # The reload is applied between sessions: poll its effect (bounded).
-for _ in $(seq 50); do
+for _ in $(seq 150); do
     [ "$(decision "$P_EVP" reload.test)" = block ] && break
     sleep 0.2
 done

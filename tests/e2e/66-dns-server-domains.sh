@@ -84,12 +84,12 @@ done
 applied=$(grep -c 'reload applied' "$E2E_TMP/evproxy.log")
 config "$E2E_TMP/evproxy.json" "$PE" '"domain:three.test", "full:www.other.test"'
 kill -HUP "$S_PID"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
     [ "$(grep -c 'reload applied' "$E2E_TMP/evproxy.log")" -gt "$applied" ] && break
     sleep 0.1
 done
 [ "$(grep -c 'reload applied' "$E2E_TMP/evproxy.log")" -gt "$applied" ] ||
-    fail "evproxy did not apply the reload in 10 s"
+    fail "evproxy did not apply the reload in 30 s"
 reached evproxy "$PE" www.other.test
 [ "$REACHED" = 3 ] || fail "after the reload www.other.test reached 127.0.0.$REACHED, not .3"
 pass "after a reload naming it in server 1's domains, www.other.test reaches 127.0.0.3"

@@ -577,11 +577,11 @@ why_of() { grep -o '"why": "[^"]*[^"]' "$1" | head -1 | sed 's/"why": "//'; }
 # access_count LOG PORT: connections an evproxy with access log LOG passed on to
 # 127.0.0.1:PORT so far (a line as each is accepted).
 access_count() { grep -c "accepted tcp:127\.0\.0\.1:$2 " "$1" 2>/dev/null || true; }
-# wait_access LOG PORT N: polls (50 times, about 5 s) until LOG has N connections to PORT;
+# wait_access LOG PORT N: polls (300 times, about 30 s) until LOG has N connections to PORT;
 # prints the count it got.
 wait_access() {
     local n
-    for _ in $(seq 50); do
+    for _ in $(seq 300); do
         n=$(access_count "$1" "$2")
         [ "$n" -ge "$3" ] && break
         sleep 0.1
