@@ -6,12 +6,19 @@
 #     VMess inbound (vmess-in -> direct): the page really crossed VMess;
 #   - a real V2Ray client configured with the printed id reaches the VMess port and fetches
 #     the same page, so the printed settings are the working ones (one more vmess-in session).
-# The ports are fixed by the product (1080, 10086): the test fails, naming the port, when
-# something else already holds one.
+# The ports are fixed by the product (1080, 10086): runs of this script take turns (a lock),
+# and the test fails, naming the port, when something else already holds one.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 need_evproxy
+# The fixed ports are the machine's, not this run's: a run of this script in another tree (a
+# parallel make check) binds them too, and as evproxy's workers share a port (SO_REUSEPORT),
+# both daemons got connections meant for the other ("the log shows 0 socks-in -> vmess-out").
+# One run at a time: a lock on a file every run shares, held until this script and what it
+# started (they inherit it) are gone.
+exec {PORTS_LOCK}>>"$E2E_PORTS_USED.default-config.lock"
+flock -w 300 "$PORTS_LOCK" || fail "another run held 1080/10086 (the lock) for 300 s"
 for p in 1080 10086; do
     if ss -ltnH "sport = :$p" | grep -q .; then
         fail "127.0.0.1:$p is already in use; the default config needs it"
