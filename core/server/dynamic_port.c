@@ -172,6 +172,16 @@ typedef struct repick {
     evp_listener *fresh; /* bound for the new ports, one per worker each */
 } repick;
 
+/* Closes the sockets bound for port on *fresh (they are at its head). */
+static void drop_port(evp_listener **fresh, uint16_t port)
+{
+    while (*fresh && (*fresh)->port == port) {
+        evp_listener *gone = *fresh;
+        *fresh = gone->next;
+        evp_listener_discard(gone);
+    }
+}
+
 /* Binds a socket per worker for port (TCP and/or UDP) onto *fresh, unless worker 0 has it
  * open already (a port of the pick before last picked again); -1 (logged) on failure, with
  * nothing of this port left bound. */
@@ -183,16 +193,18 @@ static int bind_port(evp_server *srv, const evp_port_alloc *a, uint16_t port,
         if (!(udp ? a->want_udp : a->want_tcp) ||
             evp_listener_find(srv->workers[0].listeners, a->listen, port, udp))
             continue;
+        if (evp_listener_claim(srv->workers[0].listeners, *fresh, a->listen, port, udp, err,
+                               sizeof err) != 0) {
+            evp_warn("inbound [%s]: dynamic port %u skipped: %s", a->tag, port, err);
+            drop_port(fresh, port);
+            return -1;
+        }
         for (unsigned k = 0; k < srv->n_workers; k++) {
             evp_listener *l = evp_listener_bind(a->listen, port, udp, srv->n_workers > 1, err,
                                                 sizeof err);
             if (l == NULL) {
                 evp_warn("inbound [%s]: dynamic port %u skipped: %s", a->tag, port, err);
-                while (*fresh && (*fresh)->port == port) {
-                    evp_listener *gone = *fresh;
-                    *fresh = gone->next;
-                    evp_listener_discard(gone);
-                }
+                drop_port(fresh, port);
                 return -1;
             }
             l->worker = k;

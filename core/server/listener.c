@@ -130,9 +130,14 @@ static void on_datagram(EV_P_ ev_io *w, int revents)
     }
 }
 
-/* Binds listen:port (shared: with SO_REUSEPORT); -1 with the reason in err. */
-static int bind_socket(const char *host, uint16_t port, int udp, int shared, char *err,
-                       size_t errlen)
+/* How bind_socket binds: alone; shared with the other workers' sockets (SO_REUSEPORT); or
+ * as a probe that only binds, sharing with nothing (TCP keeps SO_REUSEADDR: TIME_WAIT is
+ * no owner). */
+enum bind_mode { BIND_ALONE, BIND_SHARED, BIND_PROBE };
+
+/* Binds listen:port as mode says; -1 with the reason in err. */
+static int bind_socket(const char *host, uint16_t port, int udp, enum bind_mode mode,
+                       char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM,
@@ -147,9 +152,10 @@ static int bind_socket(const char *host, uint16_t port, int udp, int shared, cha
     }
     int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
-    if (fd != -1)
+    if (fd != -1 && (mode != BIND_PROBE || !udp))
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd != -1 && shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    if (fd != -1 && mode == BIND_SHARED &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
         snprintf(err, errlen, "cannot share %s:%u between workers: %s", host, port,
                  strerror(errno));
         close(fd);
@@ -157,7 +163,7 @@ static int bind_socket(const char *host, uint16_t port, int udp, int shared, cha
         return -1;
     }
     if (fd == -1 || bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
-        (!udp && listen(fd, 1024) == -1)) {
+        (!udp && mode != BIND_PROBE && listen(fd, 1024) == -1)) {
         snprintf(err, errlen, "cannot listen on %s %s:%u: %s", udp ? "udp" : "tcp", host, port,
                  strerror(errno));
         if (fd != -1)
@@ -168,10 +174,30 @@ static int bind_socket(const char *host, uint16_t port, int udp, int shared, cha
     return fd;
 }
 
+static int holds_port(const evp_listener *list, uint16_t port, int udp)
+{
+    for (const evp_listener *l = list; l; l = l->next)
+        if (l->port == port && l->udp == udp)
+            return 1;
+    return 0;
+}
+
+int evp_listener_claim(const evp_listener *ours, const evp_listener *fresh, const char *host,
+                       uint16_t port, int udp, char *err, size_t errlen)
+{
+    if (holds_port(ours, port, udp) || holds_port(fresh, port, udp))
+        return 0;
+    int fd = bind_socket(host, port, udp, BIND_PROBE, err, errlen);
+    if (fd == -1)
+        return -1;
+    close(fd);
+    return 0;
+}
+
 evp_listener *evp_listener_bind(const char *host, uint16_t port, int udp, int shared,
                                 char *err, size_t errlen)
 {
-    int fd = bind_socket(host, port, udp, shared, err, errlen);
+    int fd = bind_socket(host, port, udp, shared ? BIND_SHARED : BIND_ALONE, err, errlen);
     if (fd == -1)
         return NULL;
     evp_listener *l = calloc(1, sizeof *l);

@@ -127,6 +127,12 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
             if (srv->n_workers &&
                 evp_listener_find(srv->workers[0].listeners, ic->listen, (uint16_t)port, udp))
                 continue; /* kept: its sockets stay open across the reload */
+            if (srv->n_workers && evp_listener_claim(srv->workers[0].listeners, p->fresh,
+                                                     ic->listen, (uint16_t)port, udp, err,
+                                                     sizeof err) != 0) {
+                evp_err("inbounds[%zu]: %s", i, err);
+                return -1;
+            }
             for (unsigned k = 0; k < srv->n_workers; k++) {
                 evp_listener *l = evp_listener_bind(ic->listen, (uint16_t)port, udp,
                                                     srv->n_workers > 1, err, sizeof err);

@@ -72,6 +72,13 @@ typedef struct evp_port_alloc {
  * err. shared: SO_REUSEPORT, so that each worker binds its own socket to the address. */
 evp_listener *evp_listener_bind(const char *host, uint16_t port, int udp, int shared,
                                 char *err, size_t errlen);
+/* 0 when host:port may be bound: a listener of ours (ours: started, fresh: bound in this
+ * plan) has the port, or nothing holds it. Workers share a port (SO_REUSEPORT, and UDP
+ * sockets share one with SO_REUSEADDR alone), which let a second daemon of the same user
+ * bind it too and take some of the first one's clients; a probe bound without sharing
+ * fails then: -1 with the reason (address in use) in err. */
+int evp_listener_claim(const evp_listener *ours, const evp_listener *fresh, const char *host,
+                       uint16_t port, int udp, char *err, size_t errlen);
 /* Starts accepting (or reading datagrams) on a bound listener and puts it on w's list. */
 void evp_listener_start(evp_worker *w, evp_listener *l);
 /* Closes a bound listener that was never started. */

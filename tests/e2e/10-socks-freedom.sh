@@ -10,6 +10,7 @@
 #   - 200 concurrent sessions all complete
 #   - the daemon is still alive after all of it, and `evproxy -t -c` accepts a good config
 #     (exit 0) and refuses broken ones (exit 1, the JSON path in the message)
+#   - a second daemon on its TCP port, or on another's UDP port, exits: address in use
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -189,4 +190,48 @@ else
 fi
 
 still_up "the -t checks"
+
+# 8. A second daemon on the ports the first holds (TCP: socks; UDP: a dokodemo-door) exits
+#    at start-up naming the address in use, as V2Ray does, and the first serves on. The
+#    workers' SO_REUSEPORT (and SO_REUSEADDR, which alone shares a UDP port) let it bind
+#    them too, run, and take some of the first one's clients.
+read -r UDP_PORT < <(ports 1)
+cat >"$E2E_TMP/udp.json" <<EOF
+{
+  "log": {"loglevel": "warning"},
+  "inbounds": [{"tag": "udp-in", "listen": "127.0.0.1", "port": $UDP_PORT,
+                "protocol": "dokodemo-door",
+                "settings": {"address": "127.0.0.1", "port": $ECHO, "network": "udp"}}],
+  "outbounds": [{"tag": "direct", "protocol": "freedom", "settings": {}}]
+}
+EOF
+start_evproxy udp-first "$E2E_TMP/udp.json" "$UDP_PORT/udp"
+UDP_PID=$LAST_PID
+for twin in socks udp; do
+    if [ "$EVP_IMPL" = v2ray ]; then
+        start_bg "$twin-twin" "$V2RAY" -config "$E2E_TMP/$twin.json"
+    else
+        start_bg "$twin-twin" "$EVP_BIN" -c "$E2E_TMP/$twin.json"
+    fi
+    twin_pid=$LAST_PID
+    for _ in $(seq 300); do alive "$twin_pid" || break; sleep 0.1; done
+    if alive "$twin_pid"; then
+        soft_fail "a second daemon on the $twin port of a running one is running too"
+        stop_pid "$twin_pid"
+    elif ! grep -qi 'address already in use' "$E2E_TMP/$twin-twin.log"; then
+        soft_fail "a second daemon on the $twin port: $(death_note "$twin_pid"), log:" \
+            "$(head -c 200 "$E2E_TMP/$twin-twin.log")"
+    else
+        pass "a second daemon on the $twin port exits: $(grep -i -m1 'in use' \
+            "$E2E_TMP/$twin-twin.log" | cut -c1-120)"
+    fi
+done
+alive "$UDP_PID" || soft_fail "the UDP daemon died ($(death_note "$UDP_PID"))"
+out=$E2E_TMP/after-twin.json
+if socks_stream "$SOCKS" "127.0.0.1:$ECHO" --bytes 1M --seed 61 >"$out" 2>&1; then
+    pass "the first daemon serves on after the second one was refused"
+else
+    soft_fail "after a second daemon: $(why_of "$out")"
+fi
+still_up "a second daemon on its port"
 finish
