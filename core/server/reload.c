@@ -86,13 +86,14 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
     p->allocs = calloc(cfg->n_inbounds, sizeof *p->allocs);
     if (p->ins == NULL || p->outs == NULL || p->allocs == NULL)
         return -1;
-    for (size_t i = 0; i < cfg->n_outbounds; i++, p->n_outs++) {
+    for (size_t i = 0; i < cfg->n_outbounds; i++) {
         evp_outbound_conf *oc = &cfg->outbounds[i];
         p->outs[i] = evp_outbound_instance_new(oc, err, sizeof err);
         if (p->outs[i] == NULL) {
             evp_err("outbounds[%zu].%s", i, err);
             return -1;
         }
+        p->n_outs = i + 1; /* plan_free drops it from here on, whatever fails next */
         if (oc->mux_concurrency && plan_mux(cfg, oc, p->outs[i], i) != 0)
             return -1;
     }
@@ -104,13 +105,14 @@ static int plan_build(evp_server *srv, evp_config *cfg, plan *p)
         evp_router_set_demux(p->router, carrier, cfg->mux);
         evp_instance_unref(carrier);
     }
-    for (size_t i = 0; i < cfg->n_inbounds; i++, p->n_ins++) {
+    for (size_t i = 0; i < cfg->n_inbounds; i++) {
         evp_inbound_conf *ic = &cfg->inbounds[i];
         p->ins[i] = evp_inbound_instance_new(ic, err, sizeof err);
         if (p->ins[i] == NULL) {
             evp_err("inbounds[%zu].%s", i, err);
             return -1;
         }
+        p->n_ins = i + 1; /* plan_free drops it (and its port plan) if a bind fails */
         if (evp_port_alloc_plan(srv, ic, p->ins[i], p->router, &p->allocs[i]) != 0)
             return -1;
         if (p->allocs[i] != NULL && srv->n_workers) {
