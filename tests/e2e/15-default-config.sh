@@ -13,10 +13,9 @@
 
 need_evproxy
 # The fixed ports are the machine's, not this run's: a run of this script in another tree (a
-# parallel make check) binds them too, and as evproxy's workers share a port (SO_REUSEPORT),
-# both daemons got connections meant for the other ("the log shows 0 socks-in -> vmess-out").
-# One run at a time: a lock on a file every run shares, held until this script and what it
-# started (they inherit it) are gone.
+# parallel make check) wants them too (it got half the other's connections while evproxy let
+# a second daemon share a port; now it cannot start). One run at a time: a lock on a file
+# every run shares, held until this script and what it started (they inherit it) are gone.
 exec {PORTS_LOCK}>>"$E2E_PORTS_USED.default-config.lock"
 flock -w 300 "$PORTS_LOCK" || fail "another run held 1080/10086 (the lock) for 300 s"
 for p in 1080 10086; do
