@@ -34,7 +34,7 @@ vmess_out() {
 check_udp() {
     local what=$1 port=$2 out
     out=$("$PY" "$TOOLS/socks5_udp.py" --socks "127.0.0.1:$port" --target "127.0.0.1:$DNS" \
-        --count 10 --timeout 3 2>&1)
+        --count 10 --timeout 10 2>&1)
     if [ $? -eq 0 ]; then
         pass "$what: 10 DNS-style queries through SOCKS5 UDP ASSOCIATE answered"
         echo "| $what PASS" >>"$E2E_TMP/table"
