@@ -176,9 +176,12 @@ static int add_headers(const evp_host *h, hh_template *t, const json_t *o, const
     qsort(names, n, sizeof *names, by_name);
     int rc = 0;
     for (i = 0; i < n && rc == 0; i++) {
-        char where[320];
+        char where[320], shown[4 * 50 + 1];
         hh_strs values = {0};
-        snprintf(where, sizeof where, "%s.headers.%.200s", path, names[i]);
+        /* The name is the user's: escaped, so a reason naming it stays one line. */
+        size_t name_len = strlen(names[i]);
+        h->log_escape(names[i], name_len < 50 ? name_len : 50, shown, sizeof shown);
+        snprintf(where, sizeof where, "%s.headers.%s", path, shown);
         v = json_object_get(hdrs, names[i]);
         if (json_is_null(v)) {
             snprintf(err, errlen, "%s: empty HTTP header value", where);
